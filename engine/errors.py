@@ -1,0 +1,75 @@
+"""Typed errors. Each carries the exit code the CLI maps it to.
+
+Every user-facing failure is one of these; the CLI prints ``str(err)`` as a single
+line and exits with ``err.exit_code``. Nothing else should escape to the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "BadInput",
+    "Disagreement",
+    "Location",
+    "RuleError",
+    "SeoibError",
+    "SpecError",
+]
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a problem is: a file and a 1-based line, or a command-line argument."""
+
+    source: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}" if self.line else self.source
+
+
+class SeoibError(Exception):
+    """Base class; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, location: Location | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class BadInput(SeoibError):
+    """Anything the user handed us is unusable (exit 3)."""
+
+    exit_code = 3
+
+
+class SpecError(BadInput):
+    """A host or VM spec, plan or scenario does not parse or names something unknown."""
+
+
+class RuleError(BadInput):
+    """A rule set is invalid: schema, reference, cycle or conflict."""
+
+    def __init__(
+        self, message: str, location: Location | None = None, *, problems: list[str] | None = None
+    ) -> None:
+        super().__init__(message, location)
+        self.problems = problems or []
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        if len(self.problems) <= 1:
+            return head
+        return head + "".join(f"\n  {p}" for p in self.problems[1:])
+
+
+class Disagreement(SeoibError):
+    """The solver and the simulator derived different verdicts (exit 4, internal error)."""
+
+    exit_code = 4

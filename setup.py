@@ -1,0 +1,27 @@
+"""Ship the top-level rules/ and schemas/ inside the wheel as engine/_data/.
+
+The repository layout keeps rule data beside the package, but a non-editable
+install must carry it; engine.paths finds either location.
+"""
+
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).parent
+
+
+class BuildWithData(build_py):
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "engine" / "_data"
+        for folder in ("rules", "schemas"):
+            for src in sorted((HERE / folder).rglob("*")):
+                if src.is_file() and src.suffix in {".yaml", ".json"}:
+                    dst = target / folder / src.relative_to(HERE / folder)
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    dst.write_bytes(src.read_bytes())
+
+
+setup(cmdclass={"build_py": BuildWithData})
