@@ -1,0 +1,301 @@
+"""Read the SEOIB-relevant settings out of a libvirt domain XML.
+
+The XML is user input from other tools (virsh dumpxml, Nova, KubeVirt), so it is
+parsed with defusedxml: DTDs, entity declarations and external references are refused
+before anything is expanded. Only what the XML really determines goes into the spec;
+hints (OS metadata, Hyper-V enlightenments, nested virtualization) become notes.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import urlparse
+from xml.parsers import expat
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
+
+from ..errors import BadInput, Location
+from .model import VMInput
+from .qemu_cmdline import parse_qemu_args, resolve
+
+__all__ = ["MAX_BYTES", "parse_domain_xml"]
+
+MAX_BYTES = 4 * 1024 * 1024
+QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
+OSINFO_NS = "http://libosinfo.org/xmlns/libvirt/domain/1.0"
+_X86_ARCHES = ("x86_64", "i686")
+
+# libosinfo os ids are URLs named after the vendor; these vendors ship Linux only.
+_LINUX_OSINFO_HOSTS = frozenset(
+    [
+        "ubuntu.com",
+        "debian.org",
+        "fedoraproject.org",
+        "redhat.com",
+        "centos.org",
+        "almalinux.org",
+        "rockylinux.org",
+        "opensuse.org",
+        "suse.com",
+        "novell.com",
+        "archlinux.org",
+        "alpinelinux.org",
+        "gentoo.org",
+        "oracle.com",
+        "libosinfo.org",
+        "mageia.org",
+        "slackware.com",
+        "voidlinux.org",
+        "nixos.org",
+        "clearlinux.org",
+        "linuxmint.com",
+        "kali.org",
+        "manjaro.org",
+        "endlessos.com",
+        "amazon.com",
+    ]
+)
+
+
+class _Lines(ET.TreeBuilder):
+    """A tree builder that remembers the line each element starts on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: dict[int, int] = {}
+        self.expat: expat.XMLParserType | None = None
+
+    def start(self, tag, attrs):  # type: ignore[no-untyped-def]
+        elem = super().start(tag, attrs)
+        if self.expat is not None:
+            self.lines[id(elem)] = self.expat.CurrentLineNumber
+        return elem
+
+
+def _load(path: str) -> tuple[ET.Element, dict[int, int]]:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as err:
+        raise BadInput(f"cannot read: {err.strerror or err}", Location(path)) from None
+    if len(data) > MAX_BYTES:
+        raise BadInput(f"file is larger than {MAX_BYTES} bytes", Location(path))
+    builder = _Lines()
+    parser = DefusedXMLParser(
+        target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
+    builder.expat = parser.parser
+    try:
+        parser.feed(data)
+        root = parser.close()
+    except DefusedXmlException as err:
+        line = parser.parser.CurrentLineNumber
+        kind = type(err).__name__
+        why = {
+            "DTDForbidden": "a DTD (<!DOCTYPE>) is refused",
+            "EntitiesForbidden": "entity declarations are refused (entity expansion)",
+            "ExternalReferenceForbidden": "external references are refused",
+        }.get(kind, f"refused ({kind})")
+        raise BadInput(f"unsafe XML: {why}", Location(path, line or None)) from None
+    except ET.ParseError as err:
+        line, _col = err.position
+        reason = expat.ErrorString(err.code) if err.code else str(err)
+        raise BadInput(f"malformed XML: {reason}", Location(path, line or None)) from None
+    return root, builder.lines
+
+
+class _Reader:
+    def __init__(self, path: str, root: ET.Element, lines: dict[int, int]) -> None:
+        self.path = path
+        self.root = root
+        self.lines = lines
+        self.spec: dict[str, str] = {}
+        self.notes: list[str] = []
+
+    def at(self, elem: ET.Element | None) -> Location:
+        return Location(self.path, self.lines.get(id(elem)) if elem is not None else None)
+
+    def line(self, elem: ET.Element) -> str:
+        n = self.lines.get(id(elem))
+        return f" (line {n})" if n else ""
+
+    def read(self) -> VMInput:
+        root = self.root
+        if root.tag != "domain":
+            raise BadInput(
+                f"not a libvirt domain XML (root element <{_local(root.tag)}>)", self.at(root)
+            )
+        accel = self.domain_type()
+        self.os()
+        self.features()
+        self.cpu()
+        self.guest()
+        self.commandline(accel)
+        return VMInput(spec=dict(self.spec), notes=tuple(self.notes), source=self.path)
+
+    def domain_type(self) -> str:
+        dtype = self.root.get("type", "")
+        if dtype == "kvm":
+            return "kvm"
+        if dtype == "qemu":
+            self.spec["irqchip"] = "off"
+            self.notes.append(
+                "domain type 'qemu' is TCG emulation: no KVM LAPIC, so SEOIB does not apply "
+                "(irqchip=off)"
+            )
+            return "tcg"
+        raise BadInput(
+            f"libvirt domain type {dtype!r} is not QEMU/KVM: nothing to analyse", self.at(self.root)
+        )
+
+    def os(self) -> None:
+        otype = self.root.find("os/type")
+        if otype is None:
+            self.notes.append("no <os><type>: machine type left to libvirt's default")
+            return
+        arch = otype.get("arch")
+        if arch and arch not in _X86_ARCHES:
+            raise BadInput(
+                f"<os><type arch={arch!r}>: not an x86 guest; SEOIB concerns x86 only",
+                self.at(otype),
+            )
+        machine = otype.get("machine")
+        if machine:
+            self.spec["machine"] = machine  # aliases stay as given; resolved elsewhere
+        else:
+            self.notes.append("no machine= on <os><type>: machine type left to libvirt's default")
+
+    def features(self) -> None:
+        feats = self.root.find("features")
+        ioapic = feats.find("ioapic") if feats is not None else None
+        if ioapic is not None:
+            driver = ioapic.get("driver")
+            mapping = {"qemu": "split", "kvm": "on"}
+            if driver not in mapping:
+                raise BadInput(
+                    f"<ioapic driver={driver!r}>: libvirt accepts only 'qemu' or 'kvm'",
+                    self.at(ioapic),
+                )
+            self.spec["irqchip"] = mapping[driver]
+            self.notes.append(
+                f"<ioapic driver='{driver}'>{self.line(ioapic)}: kernel-irqchip={mapping[driver]}"
+            )
+        if feats is None or feats.find("apic") is None:
+            self.notes.append(
+                "no <features><apic/>: noted only; the VM spec has no APIC switch and the "
+                "analysis assumes a LAPIC"
+            )
+        iommu = self.root.find("devices/iommu[@model='intel']/driver[@intremap='on']")
+        if iommu is not None and self.spec.get("irqchip") != "split":
+            self.notes.append(
+                f"intel IOMMU with intremap='on'{self.line(iommu)} needs <ioapic driver='qemu'/> "
+                "(split irqchip); libvirt refuses it otherwise"
+            )
+        hyperv = feats.find("hyperv") if feats is not None else None
+        if hyperv is not None:
+            self.notes.append(
+                f"<features><hyperv>{self.line(hyperv)}: Hyper-V enlightenments suggest a "
+                "Windows guest but do not mean it runs the Hyper-V role"
+            )
+
+    def cpu(self) -> None:
+        cpu = self.root.find("cpu")
+        if cpu is None:
+            return
+        for feat in cpu.findall("feature"):
+            name = feat.get("name")
+            # libvirt's default policy is 'require'; disable/forbid become "<feat>=off".
+            policy = feat.get("policy", "require")
+            if name == "x2apic":
+                if policy in ("disable", "forbid"):
+                    self.spec["x2apic"] = "off"
+                elif policy in ("require", "force"):
+                    self.spec["x2apic"] = "on"
+                else:
+                    self.notes.append(
+                        f"<feature policy='{policy}' name='x2apic'>{self.line(feat)}: "
+                        "depends on the host CPU; x2apic left to the default"
+                    )
+
+    def nested(self) -> ET.Element | None:
+        cpu = self.root.find("cpu")
+        if cpu is None:
+            return None
+        for feat in cpu.findall("feature"):
+            if feat.get("name") in ("vmx", "svm") and feat.get("policy", "require") in (
+                "require",
+                "force",
+            ):
+                return feat
+        return None
+
+    def guest(self) -> None:
+        os_elem = self.root.find(f"metadata/{{{OSINFO_NS}}}libosinfo/{{{OSINFO_NS}}}os")
+        if os_elem is None:
+            self.notes.append("no libosinfo OS metadata: guest left unset (worst case)")
+            return
+        os_id = os_elem.get("id", "")
+        url = urlparse(os_id)
+        host = (url.hostname or "").removeprefix("www.")
+        if host == "microsoft.com" and url.path.startswith("/win"):
+            self.spec["guest"] = "windows"
+            hint = (
+                f"libosinfo os {os_id}{self.line(os_elem)}: guest=windows. If it runs the "
+                "Hyper-V role, VBS or Credential Guard, declare guest=windows-hyperv"
+            )
+            nested = self.nested()
+            if nested is not None:
+                hint += (
+                    f"; nested virtualization is required{self.line(nested)}, which makes "
+                    "that likely, but it is not a clear signal, so guest stays windows"
+                )
+            self.notes.append(hint)
+        elif host in _LINUX_OSINFO_HOSTS:
+            self.spec["guest"] = "linux"
+            self.notes.append(f"libosinfo os {os_id}{self.line(os_elem)}: guest=linux")
+        else:
+            self.notes.append(
+                f"libosinfo os {os_id!r}{self.line(os_elem)} not recognised: guest left unset"
+            )
+
+    def commandline(self, accel: str) -> None:
+        blocks = self.root.findall(f"{{{QEMU_NS}}}commandline")
+        words = [arg.get("value", "") for blk in blocks for arg in blk.findall(f"{{{QEMU_NS}}}arg")]
+        if not words:
+            return
+        first = blocks[0]
+        args = parse_qemu_args(words, self.path, line=self.lines.get(id(first)), with_binary=False)
+        spec, notes = resolve(args, launcher_accel=accel)
+        where = f"<qemu:commandline>{self.line(first)}"
+        for key, value in spec.items():
+            old = self.spec.get(key)
+            if key == "irqchip" and accel != "kvm":
+                continue
+            if old is not None and old != value:
+                self.notes.append(f"{where}: {key}={value} overrides {key}={old}")
+            else:
+                self.notes.append(f"{where}: {key}={value}")
+            self.spec[key] = value
+        if args.cpu_model is not None and "x2apic" not in spec and "x2apic" in self.spec:
+            self.notes.append(
+                f"{where}: its -cpu replaces libvirt's, so x2apic={self.spec.pop('x2apic')} "
+                "from <cpu> no longer applies"
+            )
+        self.notes.extend(f"{where}: {n}" for n in notes)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def parse_domain_xml(path: str) -> VMInput:
+    """Read the VM spec keys a libvirt domain XML file determines.
+
+    Raises ``BadInput`` (with file and line where there is one) for unreadable,
+    malformed or unsafe XML, a root that is not ``<domain>``, or values libvirt or
+    QEMU would refuse.
+    """
+    root, lines = _load(path)
+    return _Reader(path, root, lines).read()
