@@ -1,0 +1,261 @@
+"""Probe this host: kernel release, KVM's x2APIC API mask, the QEMU binary.
+
+Every probe that cannot run (no /dev/kvm, no permission, no QEMU) is a note and an
+omitted key, never a failure: other modules fall back to version inference. Side
+effects are limited to one ioctl and two short QEMU runs, both injectable for tests.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BadInput, Location
+
+__all__ = [
+    "KVM_CAP_SPLIT_IRQCHIP",
+    "KVM_CAP_X2APIC_API",
+    "KVM_CHECK_EXTENSION",
+    "X2APIC_API_FLAGS",
+    "ProbeResult",
+    "check_extension",
+    "decode_x2apic_api",
+    "parse_machine_help",
+    "parse_qemu_version",
+    "probe_host",
+]
+
+# Linux include/uapi/linux/kvm.h: "#define KVMIO 0xAE",
+# "#define KVM_CHECK_EXTENSION _IO(KVMIO, 0x03)"; _IO(type, nr) = (type << 8) | nr.
+KVMIO = 0xAE
+KVM_CHECK_EXTENSION = (KVMIO << 8) | 0x03
+# Same header: "#define KVM_CAP_SPLIT_IRQCHIP 121", "#define KVM_CAP_X2APIC_API 129".
+KVM_CAP_SPLIT_IRQCHIP = 121
+KVM_CAP_X2APIC_API = 129
+# KVM_X2APIC_API_* flag bits (DOMAIN.md section 2): bits 0-1 old, bits 2-3 the SEOIB fix.
+X2APIC_API_FLAGS = {
+    0: "USE_32BIT_IDS",
+    1: "DISABLE_BROADCAST_QUIRK",
+    2: "ENABLE_SUPPRESS_EOI_BROADCAST",
+    3: "DISABLE_SUPPRESS_EOI_BROADCAST",
+}
+
+QEMU_CANDIDATES = ("qemu-system-x86_64", "qemu-kvm", "/usr/libexec/qemu-kvm")
+RUN_TIMEOUT = 15.0
+
+Ioctl = Callable[[int, int], int]
+Runner = Callable[[Sequence[str]], tuple[int, str]]
+
+
+def check_extension(fd: int, cap: int) -> int:
+    """KVM_CHECK_EXTENSION on ``fd``: the ioctl's return value (0 = not supported)."""
+    return fcntl.ioctl(fd, KVM_CHECK_EXTENSION, cap)
+
+
+def decode_x2apic_api(mask: int) -> list[str]:
+    """Names of the KVM_X2APIC_API_* bits set in ``mask`` (unknown bits as BIT<n>)."""
+    return [X2APIC_API_FLAGS.get(b, f"BIT{b}") for b in range(mask.bit_length()) if mask >> b & 1]
+
+
+def _run(argv: Sequence[str]) -> tuple[int, str]:
+    # LC_ALL=C: the formats parsed below are the untranslated ones.
+    env = dict(os.environ, LC_ALL="C")
+    proc = subprocess.run(
+        list(argv),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+_VERSION = re.compile(r"QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?\s*(?:\((.*)\))?")
+
+
+def parse_qemu_version(text: str) -> tuple[str, str | None]:
+    """``QEMU emulator version 8.2.2 (Debian ...)`` -> ("8.2.2", "Debian ...")."""
+    m = _VERSION.search(text)
+    if not m:
+        raise ValueError("no 'QEMU emulator version' line")
+    major, minor, micro, package = m.groups()
+    return f"{major}.{minor}.{micro or 0}", (package or None)
+
+
+_ALIAS = re.compile(r"^(?P<desc>.*?)\s*\(alias of (?P<target>[^()\s]+)\)$")
+
+
+def parse_machine_help(text: str) -> tuple[list[str], dict[str, str], str | None]:
+    """Parse ``-machine help``: machine names, {alias: target}, the default machine.
+
+    QEMU prints ``"%-20s %s (alias of %s)"`` for an alias, then ``"%-20s %s%s%s"`` for
+    the type itself with " (default)" / " (deprecated)" markers (system/vl.c).
+    """
+    machines: list[str] = []
+    aliases: dict[str, str] = {}
+    default = None
+    lines = text.splitlines()
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("Supported machines are"))
+    except StopIteration:
+        raise ValueError("no 'Supported machines are:' header") from None
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            continue
+        name, _, desc = line.strip().partition(" ")
+        desc = desc.strip()
+        m = _ALIAS.match(desc)
+        if m:
+            aliases[name] = m.group("target")
+            continue
+        machines.append(name)
+        if desc.endswith("(default)") or "(default) " in desc:
+            default = name
+    return machines, aliases, default
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The host spec this machine probes to, plus what the probe noticed.
+
+    ``spec`` keys: ``name``, ``kernel``, ``x2apic-api`` ("0x.."), ``qemu`` ("X.Y.Z"),
+    ``machines`` (list) and ``aliases`` ({alias: target}); absent when not probed.
+    """
+
+    spec: dict[str, Any]
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.spec)
+        out["notes"] = list(self.notes)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_text(self) -> str:
+        s = self.spec
+        rows = [("name", s.get("name")), ("kernel", s.get("kernel"))]
+        api = s.get("x2apic-api")
+        if api is not None:
+            flags = ", ".join(decode_x2apic_api(int(api, 16))) or "none"
+            rows.append(("x2apic-api", f"{api} ({flags})"))
+        else:
+            rows.append(("x2apic-api", "not probed"))
+        rows.append(("qemu", s.get("qemu") or "not probed"))
+        if "machines" in s:
+            rows.append(("machines", f"{len(s['machines'])} types"))
+            for alias, target in sorted(s.get("aliases", {}).items()):
+                rows.append(("alias", f"{alias} -> {target}"))
+        lines = [f"{k:<11} {v}" for k, v in rows]
+        lines += ["notes:"] + [f"  - {n}" for n in self.notes] if self.notes else []
+        return "\n".join(lines) + "\n"
+
+
+def _probe_kvm(kvm_path: str, ioctl: Ioctl, spec: dict[str, Any], notes: list[str]) -> None:
+    fallback = "x2apic-api omitted; the kernel release decides by version inference"
+    try:
+        fd = os.open(kvm_path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        notes.append(f"{kvm_path} is absent (no KVM here): {fallback}")
+        return
+    except PermissionError:
+        notes.append(f"{kvm_path}: permission denied (join the kvm group?): {fallback}")
+        return
+    except OSError as err:
+        notes.append(f"{kvm_path}: cannot open ({err.strerror or err}): {fallback}")
+        return
+    try:
+        mask = ioctl(fd, KVM_CAP_X2APIC_API)
+        split = ioctl(fd, KVM_CAP_SPLIT_IRQCHIP)
+    except OSError as err:
+        reason = "not a KVM device" if err.errno == errno.ENOTTY else (err.strerror or str(err))
+        notes.append(f"KVM_CHECK_EXTENSION on {kvm_path} failed ({reason}): {fallback}")
+        return
+    finally:
+        os.close(fd)
+    spec["x2apic-api"] = f"0x{mask:x}"
+    flags = ", ".join(decode_x2apic_api(mask)) or "none"
+    notes.append(f"KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on {kvm_path} = 0x{mask:x} ({flags})")
+    notes.append(f"KVM_CHECK_EXTENSION(KVM_CAP_SPLIT_IRQCHIP) = {split}")
+
+
+def _find_qemu() -> str | None:
+    for cand in QEMU_CANDIDATES:
+        found = shutil.which(cand)
+        if found:
+            return found
+    return None
+
+
+def _probe_qemu(
+    binary: str | None, explicit: bool, run: Runner, spec: dict[str, Any], notes: list[str]
+) -> None:
+    if binary is None:
+        notes.append(f"no QEMU binary found ({', '.join(QEMU_CANDIDATES)}): qemu omitted")
+        return
+    try:
+        rc, out = run([binary, "--version"])
+    except (OSError, subprocess.SubprocessError) as err:
+        if explicit:
+            raise BadInput(f"cannot run {binary}: {err}", Location("--qemu")) from None
+        notes.append(f"cannot run {binary} ({err}): qemu omitted")
+        return
+    try:
+        version, package = parse_qemu_version(out)
+    except ValueError:
+        msg = f"{binary} --version (exit {rc}) does not say 'QEMU emulator version'"
+        if explicit:
+            raise BadInput(msg, Location("--qemu")) from None
+        notes.append(f"{msg}: qemu omitted")
+        return
+    spec["qemu"] = version
+    notes.append(
+        f"{binary}: QEMU {version}"
+        + (f" (build {package}: a distribution build may carry backports)" if package else "")
+    )
+    try:
+        rc, out = run([binary, "-machine", "help"])
+        machines, aliases, default = parse_machine_help(out)
+    except (OSError, subprocess.SubprocessError, ValueError) as err:
+        notes.append(f"{binary} -machine help gave no machine list ({err}): machines omitted")
+        return
+    spec["machines"] = sorted(machines)
+    spec["aliases"] = dict(sorted(aliases.items()))
+    if default:
+        notes.append(f"default machine type: {default}")
+
+
+def probe_host(
+    *,
+    kvm_path: str = "/dev/kvm",
+    qemu_binary: str | None = None,
+    ioctl: Ioctl | None = None,
+    run: Runner | None = None,
+) -> ProbeResult:
+    """Probe the host this runs on.
+
+    ``ioctl(fd, cap) -> int`` replaces :func:`check_extension` and ``run(argv) ->
+    (returncode, output)`` replaces running QEMU, so tests need neither KVM nor QEMU.
+    """
+    spec: dict[str, Any] = {"name": socket.gethostname(), "kernel": platform.release()}
+    notes: list[str] = [
+        "seoib (the QEMU build's SEOIB implementation) is not probed: upstream QEMU shows "
+        "no marker for it; the rules' default for the QEMU version applies"
+    ]
+    _probe_kvm(kvm_path, ioctl or check_extension, spec, notes)
+    binary = qemu_binary if qemu_binary is not None else _find_qemu()
+    _probe_qemu(binary, qemu_binary is not None, run or _run, spec, notes)
+    return ProbeResult(spec=spec, notes=tuple(notes))
