@@ -1,0 +1,1 @@
+"""Command bodies for the seoib CLI: each module has add_arguments(parser) and run(args)."""
