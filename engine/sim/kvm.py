@@ -1,0 +1,246 @@
+"""KVM's side: capability checks, KVM_ENABLE_CAP(KVM_CAP_X2APIC_API), the per-VM
+SEOIB mode and the two predicates that decide what the guest sees and gets.
+
+advertise(vm): ENABLED yes, DISABLED no, QUIRKED iff split irqchip.
+suppress(vcpu): SVR bit 12 clear no; else ENABLED yes, DISABLED no, QUIRKED iff the
+IOAPIC is in the kernel. On split, QUIRKED advertises but never suppresses: the bug.
+ioctls return 0 (or a value) on success and a negative errno on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .ioapic import VERSION_82093AA, Ioapic
+from .lapic import LVR_BASE, LVR_SEOIB, SVR_SEOIB, Lapic, LapicState
+
+__all__ = [
+    "DISABLED",
+    "EEXIST",
+    "EINVAL",
+    "ENABLED",
+    "QUIRKED",
+    "X2APIC_API_DISABLE_BROADCAST_QUIRK",
+    "X2APIC_API_USE_32BIT_IDS",
+    "X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST",
+    "X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST",
+    "Kvm",
+    "KvmVcpu",
+    "KvmVm",
+    "errno_name",
+]
+
+X2APIC_API_USE_32BIT_IDS = 1 << 0
+X2APIC_API_DISABLE_BROADCAST_QUIRK = 1 << 1
+X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST = 1 << 2
+X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST = 1 << 3
+SEOIB_FLAGS = X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST | X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST
+
+QUIRKED = "QUIRKED"
+ENABLED = "ENABLED"
+DISABLED = "DISABLED"
+
+EINVAL = 22
+EEXIST = 17
+_ERRNO_NAMES = {EINVAL: "EINVAL", EEXIST: "EEXIST"}
+
+IRQCHIP_NONE = "off"
+IRQCHIP_KERNEL = "on"
+IRQCHIP_SPLIT = "split"
+
+
+def errno_name(result: int) -> str:
+    """Render an ioctl result: ``ok``, an errno name, or the returned value."""
+    if result < 0:
+        return _ERRNO_NAMES.get(-result, f"errno {-result}")
+    return "ok" if result == 0 else hex(result)
+
+
+class Kvm:
+    """/dev/kvm: what the host kernel reports on the system fd."""
+
+    __slots__ = ("split_irqchip", "x2apic_api")
+
+    def __init__(self, x2apic_api: int, split_irqchip: bool) -> None:
+        self.x2apic_api = x2apic_api
+        self.split_irqchip = split_irqchip
+
+    def check_extension_x2apic_api(self) -> int:
+        """KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the system fd."""
+        return self.x2apic_api
+
+    def create_vm(self) -> KvmVm:
+        """KVM_CREATE_VM: a VM without irqchip, mode QUIRKED."""
+        return KvmVm(self)
+
+
+class KvmVm:
+    """A VM fd. ``eoi_exit`` is userspace's handler for KVM_EXIT_IOAPIC_EOI."""
+
+    __slots__ = (
+        "eoi_exit",
+        "eoi_exits",
+        "irqchip",
+        "kernel_ioapic",
+        "kvm",
+        "mode",
+        "vcpu",
+        "x2apic_format",
+    )
+
+    def __init__(self, kvm: Kvm) -> None:
+        self.kvm = kvm
+        self.irqchip = IRQCHIP_NONE
+        self.mode = QUIRKED
+        self.x2apic_format = 0  # the two old flags; kept, not modelled further
+        self.kernel_ioapic: Ioapic | None = None
+        self.vcpu: KvmVcpu | None = None
+        self.eoi_exit: Callable[[int], None] | None = None
+        self.eoi_exits = 0
+
+    # -- capabilities ----------------------------------------------------
+    def check_extension_x2apic_api(self) -> int:
+        """KVM_CHECK_EXTENSION on the VM fd: ENABLE is offered only once split is on."""
+        mask = self.kvm.x2apic_api
+        if self.irqchip != IRQCHIP_SPLIT:
+            mask &= ~X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
+        return mask
+
+    def create_irqchip(self, kind: str) -> int:
+        """KVM_CREATE_IRQCHIP ("on") or KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP) ("split")."""
+        if self.irqchip != IRQCHIP_NONE or self.vcpu is not None:
+            return -EEXIST
+        if kind == IRQCHIP_SPLIT:
+            if not self.kvm.split_irqchip:
+                return -EINVAL
+            self.irqchip = IRQCHIP_SPLIT
+            return 0
+        if kind == IRQCHIP_KERNEL:
+            self.irqchip = IRQCHIP_KERNEL
+            self.kernel_ioapic = Ioapic(VERSION_82093AA)  # KVM's IOAPIC is always 0x11
+            return 0
+        return -EINVAL
+
+    def enable_cap_x2apic_api(self, flags: int) -> int:
+        """KVM_ENABLE_CAP(KVM_CAP_X2APIC_API, flags)."""
+        if flags & ~self.kvm.x2apic_api:  # unknown bit, or the cap itself is absent
+            return -EINVAL
+        if flags & SEOIB_FLAGS == SEOIB_FLAGS:
+            return -EINVAL
+        if flags & X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST and self.irqchip != IRQCHIP_SPLIT:
+            return -EINVAL
+        self.x2apic_format |= flags & (X2APIC_API_USE_32BIT_IDS | X2APIC_API_DISABLE_BROADCAST_QUIRK)
+        # One-way out of QUIRKED; ENABLED <-> DISABLED stays possible. No LVR update here.
+        if flags & X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST:
+            self.mode = ENABLED
+        elif flags & X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST:
+            self.mode = DISABLED
+        return 0
+
+    def seoib_flags(self) -> int:
+        """The SEOIB flag that put the VM in its current mode (0 while QUIRKED)."""
+        if self.mode == ENABLED:
+            return X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
+        if self.mode == DISABLED:
+            return X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST
+        return 0
+
+    def advertise(self) -> bool:
+        """Whether KVM offers SEOIB to the guest (feeds LVR bit 24)."""
+        if self.mode == ENABLED:
+            return True
+        if self.mode == DISABLED:
+            return False
+        return self.irqchip == IRQCHIP_SPLIT
+
+    def create_vcpu(self) -> KvmVcpu:
+        """KVM_CREATE_VCPU: one vCPU at reset, CPUID still empty (no x2APIC)."""
+        self.vcpu = KvmVcpu(self)
+        return self.vcpu
+
+
+class KvmVcpu:
+    """A vCPU fd and its LAPIC (in KVM unless the VM has no irqchip)."""
+
+    __slots__ = ("cpuid_x2apic", "lapic", "lvr_updates", "vm")
+
+    def __init__(self, vm: KvmVm) -> None:
+        self.vm = vm
+        self.lapic = Lapic()
+        self.cpuid_x2apic = False
+        self.lvr_updates = 0
+        self.reset()
+
+    @property
+    def in_kernel_lapic(self) -> bool:
+        """False means the LAPIC is userspace's, which never offers SEOIB."""
+        return self.vm.irqchip != IRQCHIP_NONE
+
+    def _update_lvr(self) -> None:
+        # The only place LVR changes: SET_CPUID, SET_LAPIC and RESET/INIT call it.
+        lvr = LVR_BASE
+        if self.in_kernel_lapic and self.cpuid_x2apic and self.vm.advertise():
+            lvr |= LVR_SEOIB
+        self.lapic.lvr = lvr
+        self.lvr_updates += 1
+
+    def set_cpuid(self, x2apic: bool) -> int:
+        """KVM_SET_CPUID2 with or without the x2APIC bit."""
+        self.cpuid_x2apic = x2apic
+        self._update_lvr()
+        return 0
+
+    def get_lapic(self) -> LapicState:
+        """KVM_GET_LAPIC."""
+        return self.lapic.get_state()
+
+    def set_lapic(self, state: LapicState) -> int:
+        """KVM_SET_LAPIC: registers verbatim (SVR bit 12 too), then LVR recomputed."""
+        self.lapic.set_state(state)
+        self._update_lvr()
+        return 0
+
+    def reset(self) -> None:
+        """vCPU RESET/INIT."""
+        self.lapic.reset()
+        self._update_lvr()
+
+    def suppress(self) -> bool:
+        """Whether this vCPU's EOIs are kept from the IOAPIC; read live at each EOI."""
+        if not self.in_kernel_lapic or not self.lapic.svr & SVR_SEOIB:
+            return False
+        mode = self.vm.mode
+        if mode == ENABLED:
+            return True
+        if mode == DISABLED:
+            return False
+        return self.vm.irqchip == IRQCHIP_KERNEL
+
+    def guest_write_svr(self, value: int) -> None:
+        """The guest writes SVR (MSR 0x80F)."""
+        self.lapic.write_svr(value)
+
+    def guest_eoi(self, routed_levels: int) -> int:
+        """The guest writes EOI; ``routed_levels`` are the IOAPIC's level vectors.
+
+        Returns the vector that left service (-1 when none was in service).
+        """
+        lapic = self.lapic
+        vector = lapic.eoi()
+        if vector < 0 or not (lapic.tmr >> vector) & 1 or not (routed_levels >> vector) & 1:
+            return vector
+        vm = self.vm
+        if not self.in_kernel_lapic:
+            # Userspace LAPIC broadcasts to userspace's IOAPIC directly.
+            if vm.eoi_exit is not None:
+                vm.eoi_exit(vector)
+            return vector
+        if self.suppress():
+            return vector
+        if vm.irqchip == IRQCHIP_SPLIT:
+            vm.eoi_exits += 1  # KVM_EXIT_IOAPIC_EOI
+            if vm.eoi_exit is not None:
+                vm.eoi_exit(vector)
+        elif vm.kernel_ioapic is not None:
+            vm.kernel_ioapic.eoi_broadcast(vector)
+        return vector

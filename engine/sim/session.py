@@ -1,0 +1,169 @@
+"""One VM's life: cold boots, device events, migrations, savevm/loadvm, resets.
+
+With guest ``any`` every known guest runs its own copy of the VM, so the verdict is
+the worst case over the known behaviours. The session keeps the current
+observation window: ``phase`` (boot, reset, migrate, snapshot) and the findings
+decided before any interrupt ran in it (start-fails, unsupported, refused,
+dest-abort, cpu-model-change).
+"""
+
+from __future__ import annotations
+
+from .config import KNOWN_GUESTS, SimHost, SimVM
+from .kvm import IRQCHIP_NONE
+from .outcome import POLICY_OF_MODE, VMState, order_findings, run_findings
+from .qemu import LoadFailure, Machine, Qemu, Snapshot, StartFailure
+from .trace import Trace
+
+__all__ = ["Session"]
+
+
+class Session:
+    """A VM on a host, driven step by step."""
+
+    __slots__ = ("completed", "guests", "host", "machines", "phase", "pre", "trace", "vm")
+
+    def __init__(self, host: SimHost, vm: SimVM, trace: Trace | None = None) -> None:
+        self.host = host
+        self.vm = vm
+        self.trace = trace if trace is not None else Trace()
+        self.guests = KNOWN_GUESTS if vm.guest == "any" else (vm.guest,)
+        self.machines: list[Machine] = []
+        self.phase = "none"
+        self.pre: list[str] = []
+        self.completed = False  # the last migration/restore finished loading
+
+    @property
+    def running(self) -> bool:
+        """Whether a VM is currently running."""
+        return bool(self.machines)
+
+    # -- steps -----------------------------------------------------------
+    def boot(self, host: SimHost | None = None) -> bool:
+        """Power off whatever runs and cold-boot on ``host`` (default: the current one)."""
+        if host is not None:
+            self.host = host
+        self.phase, self.pre, self.completed = "boot", [], False
+        qemu = Qemu(self.host, self.trace)
+        try:
+            self.machines = [qemu.start(self.vm, guest) for guest in self.guests]
+        except StartFailure as exc:
+            self.trace(f"{self.host.name}: QEMU refuses to start: {exc}")
+            self.machines = []
+            self.pre = ["start-fails"]
+            return False
+        return True
+
+    def irqs(self, count: int) -> None:
+        """``count`` device events on every running copy."""
+        for m in self.machines:
+            m.irq_events(count)
+
+    def reset(self) -> None:
+        """system_reset: KVM keeps its mode, the guest boots again; a new window."""
+        self.phase, self.pre = "reset", []
+        for m in self.machines:
+            m.system_reset()
+            m.reset_baseline()
+
+    def savevm(self) -> tuple[Snapshot, ...]:
+        """savevm on every running copy (empty when nothing runs)."""
+        return tuple(m.save() for m in self.machines)
+
+    def migrate(self, dst: SimHost) -> None:
+        """Live migration to ``dst``; on failure the source keeps running."""
+        self.phase, self.pre, self.completed = "migrate", [], False
+        if not self.machines:
+            self.trace("nothing runs: nothing to migrate")
+            self.pre = ["unsupported"]
+            return
+        qemu = Qemu(dst, self.trace)
+        moved: list[Machine] = []
+        changed = False
+        for m in self.machines:
+            stream = m.save()
+            try:
+                target = qemu.start(self.vm, m.guest.name, incoming=True)
+            except StartFailure:
+                self.pre = ["unsupported"]
+                return
+            try:
+                target.load(stream)
+            except LoadFailure as exc:
+                self.pre = [exc.kind]
+                self.trace(f"migration to {dst.name} failed ({exc}); source keeps running")
+                return
+            changed = changed or stream.lvr_seoib != target.lvr_seoib
+            moved.append(target)
+        self.machines, self.host, self.completed = moved, dst, True
+        self.pre = ["cpu-model-change"] if changed else []
+
+    def loadvm(self, snaps: tuple[Snapshot, ...]) -> None:
+        """QMP/HMP loadvm into the running VM; KVM keeps its mode unless a section changes it."""
+        self.phase, self.pre, self.completed = "snapshot", [], False
+        if not self.machines or len(snaps) != len(self.machines):
+            self.trace("loadvm: no running VM or no matching snapshot")
+            self.pre = ["unsupported"]
+            return
+        changed = False
+        for m, snap in zip(self.machines, snaps, strict=True):
+            try:
+                m.load(snap)
+            except LoadFailure as exc:
+                self.pre = [exc.kind]
+                if exc.kind == "dest-abort":
+                    self.machines = []
+                return
+            changed = changed or snap.lvr_seoib != m.lvr_seoib
+        self.completed = True
+        self.pre = ["cpu-model-change"] if changed else []
+
+    # -- observation -----------------------------------------------------
+    def per_guest_counters(self) -> list[dict[str, int]]:
+        """Counters of each running copy in the current window."""
+        return [m.counters() for m in self.machines]
+
+    def counters(self) -> dict[str, int]:
+        """Counters summed over the running copies."""
+        total: dict[str, int] = {}
+        for c in self.per_guest_counters():
+            for k, v in c.items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    def findings(self) -> tuple[str, ...]:
+        """Every finding of the current window, in the contract's order."""
+        known = self.vm.guest != "any"
+        return order_findings([*self.pre, *run_findings(self.per_guest_counters(), known)])
+
+    def applicable(self) -> bool:
+        """Whether the guest can see SEOIB at all: a KVM LAPIC and x2APIC in CPUID."""
+        if not self.machines:
+            return self.vm.irqchip != IRQCHIP_NONE and self.vm.x2apic
+        vcpu = self.machines[0].vcpu
+        return vcpu.in_kernel_lapic and vcpu.cpuid_x2apic
+
+    def outcome(self) -> str:
+        """The verdict of the current window (boot table or migration table)."""
+        if self.phase in ("boot", "reset", "none"):
+            if "start-fails" in self.pre:
+                return "start-fails"
+            found = self.findings()
+            if found:
+                return found[0]
+            return "ok" if self.applicable() else "not-applicable"
+        found = self.findings()
+        return found[0] if found else "ok"
+
+    def state(self) -> VMState | None:
+        """The VM's SEOIB state as KVM holds it (None when nothing runs)."""
+        if not self.machines:
+            return None
+        m = self.machines[0]
+        kvm_vm = m.kvm_vm
+        return VMState(
+            policy=POLICY_OF_MODE[kvm_vm.mode] if m.vcpu.in_kernel_lapic else "n/a",
+            kvm_flags=kvm_vm.seoib_flags(),
+            lvr_seoib=m.lvr_seoib,
+            suppression_honored=m.probe_suppression(),
+        )
