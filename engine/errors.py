@@ -54,19 +54,31 @@ class SpecError(BadInput):
 
 
 class RuleError(BadInput):
-    """A rule set is invalid: schema, reference, cycle or conflict."""
+    """A rule set is invalid: schema, reference, cycle or conflict.
+
+    It may carry several problems (every problem of every file is reported at
+    once); ``str()`` gives one ``file:line: message`` line per problem.
+    """
 
     def __init__(
-        self, message: str, location: Location | None = None, *, problems: list[str] | None = None
+        self,
+        message: str,
+        location: Location | None = None,
+        *,
+        more: list[tuple[Location | None, str]] | None = None,
     ) -> None:
         super().__init__(message, location)
-        self.problems = problems or []
+        self.more = more or []
+
+    @classmethod
+    def from_problems(cls, problems: list[tuple[Location | None, str]]) -> RuleError:
+        (location, message), *rest = problems
+        return cls(message, location, more=rest)
 
     def __str__(self) -> str:
-        head = super().__str__()
-        if len(self.problems) <= 1:
-            return head
-        return head + "".join(f"\n  {p}" for p in self.problems[1:])
+        lines = [super().__str__()]
+        lines += [f"{loc}: {msg}" if loc else msg for loc, msg in self.more]
+        return "\n".join(lines)
 
 
 class Disagreement(SeoibError):

@@ -1,0 +1,53 @@
+"""Argument helpers shared by commands: rules, specs, output format."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import Location
+from ..ruleset import RuleSet, load_rules
+from ..specs import HostSpec, VMSpec, parse_host_spec, parse_vm_spec
+
+__all__ = ["add_format", "add_rules", "emit_json", "host_arg", "rules_of", "vm_arg"]
+
+
+def add_rules(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rules", metavar="DIR", help="rule directory (default: built-in rules)")
+
+
+def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:
+    parser.add_argument("--format", choices=choices, default=choices[0])
+
+
+def rules_of(args: argparse.Namespace) -> RuleSet:
+    return load_rules(getattr(args, "rules", None))
+
+
+def host_arg(text: str, option: str) -> HostSpec:
+    return parse_host_spec(text, Location(option))
+
+
+def vm_arg(args: argparse.Namespace) -> VMSpec:
+    """The VM spec from --vm, --domain-xml or --qemu-cmdline (exactly one)."""
+    from ..inputs_bridge import vm_spec_from_args
+
+    return vm_spec_from_args(args)
+
+
+def add_vm_inputs(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("VM (one of)")
+    group.add_argument("--vm", metavar="SPEC", help="VM spec: machine=...,irqchip=...,guest=...")
+    group.add_argument("--domain-xml", metavar="FILE", help="a libvirt domain XML file")
+    group.add_argument("--qemu-cmdline", metavar="CMDLINE",
+                       help="a QEMU command line, or @FILE holding one")
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+
+
+def parse_vm(text: str, option: str = "--vm") -> VMSpec:
+    return parse_vm_spec(text, Location(option))

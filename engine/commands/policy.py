@@ -1,0 +1,32 @@
+"""`seoib policy`: which SEOIB policy a VM gets at power-on on a host, and what follows."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..report.text import render_policy
+from ..verdicts import EXIT_BY_SEVERITY, policy_verdict
+from .common import add_format, add_rules, add_vm_inputs, emit_json, host_arg, rules_of, vm_arg
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", required=True, metavar="SPEC",
+                        help="host spec: kernel=7.0.3,qemu=11.0.0[,seoib=rfc-v2] or @probe.json")
+    add_vm_inputs(parser)
+    add_format(parser)
+    add_rules(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    rs = rules_of(args)
+    host = rs.resolver.host(host_arg(args.host, "--host"))
+    vm = rs.resolver.vm(vm_arg(args), host)
+    verdict = policy_verdict(rs, host, vm)
+    if args.format == "json":
+        emit_json(verdict)
+    else:
+        sys.stdout.write(render_policy(verdict))
+    return EXIT_BY_SEVERITY[verdict["severity"]]

@@ -1,0 +1,184 @@
+"""Kernel capability lineage as a networkx graph.
+
+Nodes are releases: mainline releases chained in order, stable backport points
+hanging off their series' mainline node, distribution builds off their base. A
+release has a capability when it or an ancestor introduced it. A stable point
+X.Y.Z that is not a node itself attaches to the newest backport node of series
+X.Y at or before it (or to mainline X.Y).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Location, RuleError, SpecError
+from .model import Capability, KernelChange
+from .versions import Release, parse_release
+from .yamlio import LineDict
+
+__all__ = ["KernelLineage", "KernelResolution"]
+
+
+@dataclass(frozen=True)
+class KernelResolution:
+    release: str
+    capabilities: frozenset[str]
+    because: tuple[KernelChange, ...]  # the changes on the ancestor path that brought them
+
+
+class KernelLineage:
+    """Resolve kernel releases to capability sets; built once per rule set."""
+
+    def __init__(self, doc: LineDict, source: str) -> None:
+        import networkx as nx
+
+        self.source = source
+        self.capabilities: dict[str, Capability] = {}
+        problems: list[tuple[Location | None, str]] = []
+        for i, c in enumerate(doc["capabilities"]):
+            loc = Location(source, doc["capabilities"].line_of(i))
+            self.capabilities[c["id"]] = Capability(c["id"], c["fact"], c["mask"],
+                                                    c["description"], c["source"], loc)
+        graph = nx.DiGraph()
+        self._mainline: dict[tuple[int, int], str] = {}
+        prev = None
+        for i, text in enumerate(doc["mainline"]):
+            rel = parse_release(text)
+            assert rel is not None  # the schema checked the pattern
+            if rel.series in self._mainline:
+                problems.append((Location(source, doc["mainline"].line_of(i)),
+                                 f"mainline release {text} listed twice"))
+            node = rel.series_text
+            self._mainline[rel.series] = node
+            graph.add_node(node, release=rel, change=None)
+            if prev is not None:
+                graph.add_edge(prev, node)
+            prev = node
+
+        def change(entry: LineDict, i: int, key: str) -> KernelChange:
+            loc = Location(source, doc[key].line_of(i))
+            for cap in entry["capabilities"]:
+                if cap not in self.capabilities:
+                    problems.append((loc, f"{entry['id']}: unknown capability {cap!r}"))
+            return KernelChange(entry["id"], tuple(entry["capabilities"]), entry["description"],
+                                entry["source"], loc, bool(entry.get("confirmed", True)))
+
+        for i, entry in enumerate(doc.get("introductions", [])):
+            ch = change(entry, i, "introductions")
+            rel = parse_release(entry["release"])
+            node = self._mainline.get(rel.series) if rel else None
+            if node is None:
+                problems.append((ch.location, f"{ch.id}: release {entry['release']} is not in mainline"))
+                continue
+            graph.nodes[node].setdefault("changes", []).append(ch)
+
+        self._backports: dict[tuple[int, int], list[tuple[Release, str]]] = {}
+        for i, entry in enumerate(doc.get("backports", [])):
+            ch = change(entry, i, "backports")
+            series, since = parse_release(entry["series"]), parse_release(entry["since"])
+            assert series is not None and since is not None
+            base = self._mainline.get(series.series)
+            if base is None or since.series != series.series or len(since.parts) < 3:
+                problems.append((ch.location, f"{ch.id}: since {entry['since']} must be a stable "
+                                 f"release of mainline series {entry['series']}"))
+                continue
+            points = self._backports.setdefault(series.series, [])
+            parent = max((p for p in points if p[0].parts < since.parts), default=(None, base))[1]
+            node = f"{since}"
+            graph.add_node(node, release=since, changes=[ch])
+            graph.add_edge(parent, node)
+            points.append((since, node))
+            points.sort()
+
+        self._builds: dict[str, str] = {}
+        for i, entry in enumerate(doc.get("builds", [])):
+            ch = change(entry, i, "builds")
+            base_rel = parse_release(entry["base"])
+            base = self._attach(base_rel) if base_rel else None
+            if base is None:
+                problems.append((ch.location, f"{ch.id}: base {entry['base']} is not a known release"))
+                continue
+            node = f"build:{entry['release']}"
+            graph.add_node(node, release=parse_release(entry["release"]), changes=[ch])
+            graph.add_edge(base, node)
+            self._builds[entry["release"]] = node
+        if problems:
+            raise RuleError.from_problems(problems)
+        self.graph: Any = graph
+        self._chains: dict[str, tuple[KernelChange, ...]] = {}
+        self._cache: dict[str, KernelResolution] = {}
+
+    def _attach(self, rel: Release) -> str | None:
+        """The lineage node a release inherits from."""
+        base = self._mainline.get(rel.series)
+        if base is None:
+            return None
+        if len(rel.parts) < 3:
+            return base
+        node = base
+        for since, bnode in self._backports.get(rel.series, []):
+            if since.parts <= rel.parts:
+                node = bnode
+        return node
+
+    @property
+    def mainline(self) -> list[str]:
+        return list(self._mainline.values())
+
+    def known_points(self, series: tuple[int, int]) -> list[Release]:
+        return [since for since, _ in self._backports.get(series, [])]
+
+    def resolve(self, text: str, where: Location | None = None) -> KernelResolution:
+        """Capabilities of kernel release ``text``; SpecError with guidance when unknown."""
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
+        node = self._builds.get(text)
+        if node is None:
+            rel = parse_release(text)
+            if rel is None:
+                raise SpecError(f"kernel {text!r} is not a release number (expected e.g. 6.18.17)",
+                                where)
+            if rel.suffix and rel.suffix not in ("",):
+                raise SpecError(
+                    f"kernel {text!r} looks like a distribution build; its backports are unknown. "
+                    f"Declare it under builds: in {self.source} or pass the probed "
+                    f"x2apic-api=<mask> instead", where)
+            node = self._attach(rel)
+            if node is None:
+                raise SpecError(
+                    f"kernel {text} is not in the rules (series {rel.series_text} unknown). Add "
+                    f"\"{rel.series_text}\" to mainline: in {self.source} (and any stable backport "
+                    f"under backports:), or pass the probed x2apic-api=<mask>", where)
+        because = self._chains[node]
+        caps = frozenset(c for ch in because for c in ch.capabilities)
+        res = KernelResolution(text, caps, because)
+        self._cache[text] = res
+        return res
+
+    def freeze(self) -> None:
+        """Precompute every node's ancestor chain and drop the graph (cheap to pickle)."""
+        import networkx as nx
+
+        self._chains = {
+            n: tuple(ch for a in [*sorted(nx.ancestors(self.graph, n), key=self._order), n]
+                     for ch in self.graph.nodes[a].get("changes", []))
+            for n in self.graph.nodes}
+        self.graph = None
+
+    def _order(self, node: str) -> tuple[int, ...]:
+        rel = self.graph.nodes[node].get("release")
+        return rel.parts if rel else (0,)
+
+    def capabilities_from_mask(self, mask: int) -> frozenset[str]:
+        """Capabilities a probed KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) value proves."""
+        caps = {c.id for c in self.capabilities.values() if c.mask and (mask & c.mask) == c.mask}
+        if mask:
+            # The x2APIC API postdates split irqchip: a nonzero answer implies it.
+            caps |= {c.id for c in self.capabilities.values() if c.mask == 0}
+        return frozenset(caps)
+
+    def mask_covers(self) -> Mapping[str, int]:
+        return {c.id: c.mask for c in self.capabilities.values()}

@@ -1,0 +1,133 @@
+"""Read a rule directory: safe YAML, then JSON Schema, every problem with file:line.
+
+Data files have fixed names; every other ``*.yaml`` is a stage file of rules.
+All schema problems of all files are collected before failing, so a user fixes
+a rule set in one pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput, Location, RuleError
+from .paths import schemas_dir
+from .yamlio import LineDict, LineList, load_yaml
+
+__all__ = ["DATA_FILES", "RawRules", "load_rule_dir", "rules_digest", "schema_problems"]
+
+# file stem -> schema name; every other *.yaml is validated as a stage file.
+DATA_FILES = {
+    "facts": "facts",
+    "kernels": "kernels",
+    "qemu": "qemu",
+    "machines": "machines",
+    "designs": "designs",
+    "guests": "guests",
+    "queries": "queries",
+}
+
+
+@dataclass(frozen=True)
+class RawRules:
+    """Schema-valid documents of one rule directory, by file stem."""
+
+    root: Path
+    data: dict[str, LineDict]
+    stage_files: dict[str, LineDict]
+
+    def path(self, stem: str) -> str:
+        return str(self.root / f"{stem}.yaml")
+
+
+def rule_files(root: Path) -> list[Path]:
+    if not root.exists():
+        raise BadInput("rule directory does not exist", Location(str(root)))
+    if not root.is_dir():
+        raise BadInput("not a directory (expected a rule directory)", Location(str(root)))
+    return sorted(p for p in root.iterdir() if p.suffix == ".yaml" and p.is_file())
+
+
+def rules_digest(root: Path) -> str:
+    """A digest of every rule file's name and bytes: identical rules, identical digest."""
+    h = hashlib.sha256()
+    for path in rule_files(root):
+        h.update(path.name.encode() + b"\0")
+        try:
+            h.update(path.read_bytes())
+        except OSError as exc:
+            raise BadInput(f"cannot read: {exc.strerror}", Location(str(path))) from None
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+@cache
+def _schema(name: str) -> dict[str, Any]:
+    with (schemas_dir() / "rules" / f"{name}.schema.json").open() as fh:
+        return json.load(fh)
+
+
+def _line_at(doc: Any, path: list[Any]) -> int | None:
+    """The line of the deepest node along ``path`` that the loader recorded."""
+    node, line = doc, getattr(doc, "line", None)
+    for key in path:
+        in_dict = isinstance(node, LineDict) and key in node
+        in_list = isinstance(node, LineList) and isinstance(key, int) and key < len(node)
+        if in_dict or in_list:
+            line = node.line_of(key)
+            node = node[key]
+        else:
+            break
+        line = getattr(node, "line", line)
+    return line
+
+
+def schema_problems(doc: Any, schema: dict[str, Any], source: str) -> list[tuple[Location, str]]:
+    """Every schema violation of ``doc`` as (location, message), in file order."""
+    from jsonschema import Draft202012Validator  # lazy: only needed when rules are compiled
+
+    problems = []
+    for err in Draft202012Validator(schema).iter_errors(doc):
+        # oneOf failures are unreadable; their best sub-error says what is wrong.
+        best = err
+        if err.context:
+            best = min(err.context, key=lambda e: (-len(e.absolute_path), str(e.message)))
+        where = "/".join(str(p) for p in best.absolute_path)
+        message = best.message if len(best.message) < 200 else best.message[:197] + "..."
+        line = _line_at(doc, list(best.absolute_path))
+        problems.append((Location(source, line), f"{where + ': ' if where else ''}{message}"))
+    problems.sort(key=lambda p: (p[0].line or 0, p[1]))
+    return problems
+
+
+def load_rule_dir(root: Path) -> RawRules:
+    """Load and schema-check a rule directory; raise RuleError listing every problem."""
+    problems: list[tuple[Location, str]] = []
+    data: dict[str, LineDict] = {}
+    stages: dict[str, LineDict] = {}
+    files = rule_files(root)
+    present = {p.stem for p in files}
+    for stem in DATA_FILES:
+        if stem not in present:
+            problems.append((Location(str(root / f"{stem}.yaml")), "required rule file is missing"))
+    for path in files:
+        try:
+            doc = load_yaml(path)
+        except BadInput as exc:
+            problems.append((exc.location or Location(str(path)), exc.message))
+            continue
+        schema = DATA_FILES.get(path.stem, "stage")
+        if not isinstance(doc, dict):
+            problems.append((Location(str(path), getattr(doc, "line", 1)), "expected a mapping"))
+            continue
+        found = schema_problems(doc, _schema(schema), str(path))
+        problems.extend(found)
+        if not found:
+            (data if schema != "stage" else stages)[path.stem] = doc
+    if problems:
+        raise RuleError.from_problems(problems)
+    return RawRules(root, data, stages)

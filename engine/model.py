@@ -1,0 +1,234 @@
+"""Typed rule-set model: what the compiler and resolver work with after loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Location
+from .versions import Release
+
+__all__ = [
+    "Assign",
+    "Capability",
+    "Citation",
+    "Condition",
+    "Design",
+    "Fact",
+    "Family",
+    "Guest",
+    "KernelChange",
+    "MachineCompat",
+    "OutcomeRule",
+    "QemuRelease",
+    "Query",
+    "Rule",
+    "Side",
+]
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a verdict's reason comes from: a rule id, its text and its source."""
+
+    rule: str
+    text: str
+    source: str
+    location: Location | None = None
+    confirmed: bool = True
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "text": self.text, "source": self.source}
+        if not self.confirmed:
+            out["confirmed"] = False
+        return out
+
+
+@dataclass(frozen=True)
+class Fact:
+    name: str
+    scope: str  # host | state | vm | pair
+    values: tuple[Any, ...]
+    description: str
+    input: bool = False
+    default: Any = None
+    location: Location | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``fact`` must hold one of ``allowed`` (an unset fact never matches)."""
+
+    fact: str
+    allowed: frozenset[Any]
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Set ``fact`` to ``value``, or to the value of ``copy`` when given."""
+
+    fact: str
+    value: Any = None
+    copy: str | None = None
+
+    def same_as(self, other: Assign) -> bool:
+        return (self.value, self.copy) == (other.value, other.copy)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    stage: str
+    description: str
+    source: str
+    when: tuple[Condition, ...]
+    then: tuple[Assign, ...]
+    location: Location
+    confirmed: bool = True
+    side: str | None = None  # set on instances of side-template rules
+
+    @property
+    def label(self) -> str:
+        return f"{self.id}[{self.side}]" if self.side else self.id
+
+    def reads(self) -> set[str]:
+        return {c.fact for c in self.when} | {a.copy for a in self.then if a.copy}
+
+    def citation(self) -> Citation:
+        text = f"{self.side}: {self.description}" if self.side else self.description
+        return Citation(self.id, text, self.source, self.location, self.confirmed)
+
+
+@dataclass(frozen=True)
+class OutcomeRule:
+    outcome: str
+    when: tuple[Condition, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class Side:
+    name: str
+    host: str
+    stages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    description: str
+    sides: tuple[Side, ...]
+    stages: tuple[str, ...]
+    outcomes: tuple[OutcomeRule, ...]
+    otherwise: str
+    location: Location
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.host for s in self.sides))
+
+
+@dataclass(frozen=True)
+class Capability:
+    id: str
+    fact: str
+    mask: int
+    description: str
+    source: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class KernelChange:
+    """Capabilities a release, stable backport or distribution build brings."""
+
+    id: str
+    capabilities: tuple[str, ...]
+    description: str
+    source: str
+    location: Location
+    confirmed: bool = True
+
+    def citation(self) -> Citation:
+        return Citation(self.id, self.description, self.source, self.location, self.confirmed)
+
+
+@dataclass(frozen=True)
+class QemuRelease:
+    id: str
+    version: Release
+    base: Release | None  # builds: the feature release they derive from
+    machines_min: Release | None
+    machines_max: Release | None
+    unversioned: tuple[str, ...]
+    seoib: str | None
+    description: str
+    source: str
+    location: Location
+    confirmed: bool = True
+
+    def citation(self) -> Citation:
+        return Citation(self.id, self.description, self.source, self.location, self.confirmed)
+
+
+@dataclass(frozen=True)
+class Family:
+    id: str
+    versioned: bool
+    alias: str | None
+    defaults: dict[str, str]
+    source: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class MachineCompat:
+    id: str
+    families: tuple[str, ...]
+    min: Release | None
+    max: Release | None
+    set: dict[str, str]
+    description: str
+    source: str
+    location: Location
+    confirmed: bool = True
+
+    def applies(self, family: str, version: Release | None) -> bool:
+        if family not in self.families or version is None:
+            return False
+        if self.min is not None and version.parts < self.min.parts:
+            return False
+        return self.max is None or version.parts <= self.max.parts
+
+    def citation(self) -> Citation:
+        return Citation(self.id, self.description, self.source, self.location, self.confirmed)
+
+
+@dataclass(frozen=True)
+class Design:
+    id: str
+    description: str
+    facts: dict[str, Any]
+    source: str
+    location: Location
+    gate: Release | None = None
+    default_policy: str = "quirked"
+    confirmed: bool = True
+
+    def citation(self) -> Citation:
+        text = f"QEMU SEOIB design {self.id}: {self.description}"
+        return Citation(f"design.{self.id}", text, self.source, self.location, self.confirmed)
+
+
+@dataclass(frozen=True)
+class Guest:
+    id: str
+    description: str
+    facts: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    location: Location | None = None
+    confirmed: bool = True
+
+    def citation(self) -> Citation:
+        return Citation(f"guest.{self.id}", self.description, self.source, self.location,
+                        self.confirmed)

@@ -1,0 +1,1 @@
+"""Renderers of verdict objects for people (text) and programs (JSON)."""

@@ -1,0 +1,64 @@
+"""Terminal text: the verdict first, then why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["render_policy", "render_state"]
+
+_TAG = {"ok": "OK", "warn": "WARN", "block": "BLOCK"}
+
+
+def render_state(state: dict[str, Any] | None) -> str:
+    if not state:
+        return "never runs"
+    lvr = "set" if state["lvr_seoib"] else "clear"
+    honored = "honored" if state["suppression_honored"] else "not honored"
+    return (f"policy {state['policy']}, kvm_flags {state['kvm_flags']:#x}, LVR bit 24 {lvr}, "
+            f"suppression {honored}")
+
+
+def _vm_line(vm: dict[str, Any]) -> str:
+    machine = vm["machine"]
+    if vm["requested_machine"] != machine:
+        machine = f"{vm['requested_machine']} -> {machine}"
+    x2 = "x2APIC" if vm["x2apic"] else "no x2APIC"
+    return (f"{machine}, irqchip {vm['irqchip']}, IOAPIC {vm['ioapic']}, {x2}, "
+            f"guest {vm['guest']}")
+
+
+def _host_line(host: dict[str, Any]) -> str:
+    kernel = host["kernel"] or "?"
+    probed = " (probed)" if host["x2apic_api_probed"] else ""
+    name = f"{host['name']}: " if host.get("name") else ""
+    return (f"{name}kernel {kernel}, x2apic-api {host['x2apic_api']}{probed}, QEMU {host['qemu']}"
+            f" ({host['seoib']})")
+
+
+def _why(lines: list[str], verdict: dict[str, Any]) -> None:
+    lines.append("why:")
+    for r in verdict["reasons"]:
+        mark = " [unconfirmed]" if r.get("confirmed") is False else ""
+        lines.append(f"  - {r['text']}{mark}")
+        lines.append(f"      {r['rule']} | {r['source']}")
+    for note in verdict.get("notes", []):
+        lines.append(f"note: {note}")
+    w = verdict["witness"]
+    if w.get("ran"):
+        agree = "agrees" if w["agrees"] else "DISAGREES"
+        lines.append(f"simulator: {agree} ({w['outcome']})")
+    else:
+        lines.append(f"simulator: {w.get('note', 'did not run')}")
+
+
+def render_policy(v: dict[str, Any]) -> str:
+    lines = [f"{_TAG[v['severity']]}: {v['outcome']} (policy {v['policy']})",
+             f"  host: {_host_line(v['host'])}",
+             f"  vm:   {_vm_line(v['vm'])}",
+             f"  KVM:  {render_state(v)}"]
+    alts = ", ".join(f"{a['policy']} -> {a['outcome']}" for a in v["alternatives"])
+    lines.append(f"  if chosen explicitly: {alts}")
+    if len(v["findings"]) > 1:
+        lines.append("  findings: " + ", ".join(f["outcome"] for f in v["findings"]))
+    _why(lines, v)
+    return "\n".join(lines) + "\n"

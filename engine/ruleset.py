@@ -1,0 +1,117 @@
+"""A loaded, checked and compiled rule set, cached on disk by content digest.
+
+Compiling needs jsonschema and networkx and takes tens of milliseconds; a query
+process only needs the result. The compiled set is pickled under the user's
+cache directory keyed by the digest of the rule files and the engine version,
+so an unchanged rule set loads without either library. A cache that cannot be
+read or written is ignored: it is an optimisation, never a source of truth.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .catalog import MachineCatalog, QemuCatalog, load_designs, load_guests
+from .compiler import (
+    CompiledQuery,
+    compile_query,
+    parse_facts,
+    parse_queries,
+    parse_stages,
+    rule_order,
+)
+from .errors import BadInput, Location
+from .lineage import KernelLineage
+from .loader import load_rule_dir, rules_digest
+from .model import Fact
+from .paths import builtin_rules_dir
+from .resolve import Resolver
+
+__all__ = ["RuleSet", "load_rules"]
+
+
+@dataclass
+class RuleSet:
+    root: Path
+    digest: str
+    facts: dict[str, Fact]
+    severities: dict[str, str]
+    queries: dict[str, CompiledQuery]
+    resolver: Resolver
+
+    @property
+    def kernels(self) -> KernelLineage:
+        return self.resolver.kernels
+
+    def query(self, name: str) -> CompiledQuery:
+        if name not in self.queries:
+            raise BadInput(f"the rule set defines no query {name!r}", Location(str(self.root)))
+        return self.queries[name]
+
+
+def compile_rules(root: Path, digest: str) -> RuleSet:
+    raw = load_rule_dir(root)
+    r = str(root)
+    facts = parse_facts(raw.data["facts"], raw.path("facts"))
+    input_domains = {n: f.values for n, f in facts.items() if f.input}
+    designs = load_designs(raw.data["designs"], raw.path("designs"), input_domains)
+    guests = load_guests(raw.data["guests"], raw.path("guests"), input_domains)
+    machines = MachineCatalog(raw.data["machines"], raw.path("machines"))
+    qemu = QemuCatalog(raw.data["qemu"], raw.path("qemu"), machines, designs)
+    kernels = KernelLineage(raw.data["kernels"], raw.path("kernels"))
+    stages = parse_stages(raw.stage_files, r, facts)
+    severities, queries = parse_queries(raw.data["queries"], raw.path("queries"), facts)
+    order = rule_order(stages)
+    compiled = {name: compile_query(q, stages, facts, order) for name, q in queries.items()}
+    kernels.freeze()
+    return RuleSet(root, digest, facts, severities, compiled,
+                   Resolver(kernels, qemu, machines, designs, guests))
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "seoib-engine"
+
+
+_memory: dict[tuple[str, str], RuleSet] = {}
+
+
+def load_rules(root: str | Path | None = None, *, use_cache: bool = True) -> RuleSet:
+    """Load the rule set at ``root`` (default: the built-in rules)."""
+    path = Path(root) if root is not None else builtin_rules_dir()
+    digest = rules_digest(path)
+    key = (str(path.resolve()), digest)
+    if key in _memory:
+        return _memory[key]
+    cache_file = _cache_dir() / f"rules-{__version__}-{digest[:32]}.pickle"
+    ruleset: Any = None
+    if use_cache and os.environ.get("SEOIB_NO_CACHE") is None:
+        try:
+            with cache_file.open("rb") as fh:
+                ruleset = pickle.load(fh)
+        except Exception:  # a stale or foreign cache is simply rebuilt
+            ruleset = None
+    if not isinstance(ruleset, RuleSet) or ruleset.digest != digest:
+        ruleset = compile_rules(path, digest)
+        if use_cache:
+            _store(cache_file, ruleset)
+    ruleset.root = path
+    _memory[key] = ruleset
+    return ruleset
+
+
+def _store(cache_file: Path, ruleset: RuleSet) -> None:
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".rules-")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(ruleset, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass

@@ -1,0 +1,188 @@
+"""Host and VM specs: the public contract's ``key=value,...`` strings and mappings.
+
+Parsing here is syntax and value checking only; what a release or machine type
+means is the resolver's job. Unknown keys and bad values are SpecErrors that
+name the argument (or file:line) they came from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import Location, SpecError
+from .yamlio import LineDict
+
+__all__ = ["HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
+
+HOST_KEYS = ("name", "kernel", "x2apic-api", "qemu", "seoib", "machines")
+VM_KEYS = ("name", "machine", "irqchip", "ioapic", "x2apic", "guest", "seoib-policy")
+_ONOFF = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False}
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    name: str | None = None
+    kernel: str | None = None
+    x2apic_api: int | None = None
+    qemu: str | None = None
+    seoib: str | None = None
+    machines: tuple[str, ...] | None = None  # a probe's list overrides the rules
+    origin: Location | None = None
+
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        parts = [f"kernel={self.kernel}" if self.kernel else None,
+                 f"x2apic-api={self.x2apic_api:#x}" if self.x2apic_api is not None else None,
+                 f"qemu={self.qemu}" if self.qemu else None,
+                 f"seoib={self.seoib}" if self.seoib else None]
+        return ",".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class VMSpec:
+    machine: str | None = None
+    irqchip: str | None = None
+    ioapic: str | None = None
+    x2apic: bool | None = None
+    guest: str | None = None
+    seoib_policy: str | None = None
+    name: str | None = None
+    origin: Location | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def spec_items(text: str, where: Location) -> dict[str, str]:
+    """Split ``k=v,k=v`` into a dict; SpecError on anything else."""
+    items: dict[str, str] = {}
+    if not text.strip():
+        raise SpecError("empty spec (expected key=value pairs separated by commas)", where)
+    for part in text.split(","):
+        key, eq, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key or not value:
+            raise SpecError(f"malformed spec item {part.strip()!r} (expected key=value)", where)
+        if key in items:
+            raise SpecError(f"key {key!r} given twice", where)
+        items[key] = value
+    return items
+
+
+def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, Any], Location]:
+    if isinstance(raw, Mapping):
+        return dict(raw), where
+    if raw.startswith("@"):
+        path = Path(raw[1:])
+        loc = Location(str(path))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SpecError("no such file", loc) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"cannot read: {exc}", loc) from None
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"invalid JSON: {exc.msg}", Location(str(path), exc.lineno)) from None
+        if not isinstance(data, dict):
+            raise SpecError("expected a JSON object (a host spec)", loc)
+        data.pop("notes", None)
+        data.pop("aliases", None)
+        return data, loc
+    return spec_items(raw, where), where
+
+
+def _line(raw: Any, key: str, where: Location) -> Location:
+    if isinstance(raw, LineDict) and where.line is not None:
+        return Location(where.source, raw.line_of(key))
+    return where
+
+
+def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], what: str, raw: Any,
+                where: Location) -> None:
+    for key in data:
+        if key not in allowed:
+            raise SpecError(f"unknown {what} key {key!r} (known: {', '.join(allowed)})",
+                            _line(raw, str(key), where))
+
+
+def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise SpecError(f"{key} must be a plain value, not {type(value).__name__}",
+                        _line(raw, key, where))
+    return str(value)
+
+
+def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...], raw: Any,
+            where: Location) -> str | None:
+    value = data.get(key)
+    if isinstance(value, bool):  # YAML 1.1 reads on/off as booleans
+        value = "on" if value else "off"
+    if value is None:
+        return None
+    if value not in choices:
+        raise SpecError(f"{key}={value} is not one of {'|'.join(choices)}", _line(raw, key, where))
+    return str(value)
+
+
+def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
+    data, where = _mapping(raw, where)
+    _check_keys(data, HOST_KEYS, "host spec", raw, where)
+    mask = data.get("x2apic-api")
+    if mask is not None and not isinstance(mask, int):
+        try:
+            mask = int(str(mask), 0)
+        except ValueError:
+            raise SpecError(f"x2apic-api={mask} is not a number (e.g. 0xf)",
+                            _line(raw, "x2apic-api", where)) from None
+    if mask is not None and not 0 <= mask <= 0xFFFFFFFF:
+        raise SpecError(f"x2apic-api={mask} is out of range", _line(raw, "x2apic-api", where))
+    machines = data.get("machines")
+    if machines is not None and (not isinstance(machines, list)
+                                 or not all(isinstance(m, str) for m in machines)):
+        raise SpecError("machines must be a list of machine type names", _line(raw, "machines", where))
+    spec = HostSpec(_text(data, "name", raw, where), _text(data, "kernel", raw, where), mask,
+                    _text(data, "qemu", raw, where), _text(data, "seoib", raw, where),
+                    tuple(machines) if machines is not None else None, where)
+    if spec.qemu is None:
+        raise SpecError("host spec needs qemu=<version>", where)
+    if spec.kernel is None and spec.x2apic_api is None:
+        raise SpecError("host spec needs kernel=<release> or x2apic-api=<probed mask>", where)
+    return spec
+
+
+def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
+    data, where = _mapping(raw, where)
+    _check_keys(data, VM_KEYS, "VM spec", raw, where)
+    ioapic = data.get("ioapic")
+    if ioapic is not None:
+        normal = {"0x11": "0x11", "17": "0x11", "0x20": "0x20", "32": "0x20"}.get(
+            str(ioapic).lower())
+        if normal is None:
+            raise SpecError(f"ioapic={ioapic} is not 0x11 or 0x20 (QEMU refuses other versions)",
+                            _line(raw, "ioapic", where))
+        ioapic = normal
+    x2apic = data.get("x2apic")
+    if x2apic is not None and not isinstance(x2apic, bool):
+        if str(x2apic).lower() not in _ONOFF:
+            raise SpecError(f"x2apic={x2apic} is not on or off", _line(raw, "x2apic", where))
+        x2apic = _ONOFF[str(x2apic).lower()]
+    spec = VMSpec(
+        machine=_text(data, "machine", raw, where),
+        irqchip=_choice(data, "irqchip", ("on", "split", "off"), raw, where),
+        ioapic=ioapic,
+        x2apic=x2apic,
+        guest=_text(data, "guest", raw, where),
+        seoib_policy=_choice(data, "seoib-policy", ("quirked", "respected", "not-advertised"),
+                             raw, where),
+        name=_text(data, "name", raw, where),
+        origin=where,
+    )
+    if spec.machine is None:
+        raise SpecError("VM spec needs machine=<type or alias>", where)
+    return spec

@@ -1,0 +1,83 @@
+"""Build the public verdict objects (DESIGN.md JSON contract) from evaluations.
+
+Text output is rendered from the same object, so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .model import Citation
+from .resolve import ResolvedHost, ResolvedVM
+from .ruleset import RuleSet
+from .solver import Evaluation, evaluate
+
+__all__ = ["EXIT_BY_SEVERITY", "POLICIES", "policy_verdict", "reasons", "state_of"]
+
+POLICIES = ("quirked", "respected", "not-advertised")
+EXIT_BY_SEVERITY = {"ok": 0, "warn": 1, "block": 2}
+_RANK = {"ok": 0, "warn": 1, "block": 2}
+
+
+def state_of(facts: Mapping[str, Any], side: str) -> dict[str, Any] | None:
+    """A side's VM state, or None where the side never ran (e.g. a refused migration)."""
+    policy = facts.get(f"{side}.policy")
+    if policy is None:
+        return None
+    return {"policy": policy, "kvm_flags": facts.get(f"{side}.kvm_flags"),
+            "lvr_seoib": facts.get(f"{side}.lvr_seoib"),
+            "suppression_honored": facts.get(f"{side}.suppression_honored")}
+
+
+def reasons(ev: Evaluation, hosts: Mapping[str, ResolvedHost], vm: ResolvedVM) -> list[dict]:
+    """The rules behind the outcome, input data first, each with its source."""
+    cites: list[Citation] = []
+    for name in ev.input_reasons:
+        role, _, fact = name.partition(".")
+        if role in hosts:
+            cites.extend(hosts[role].because.get(fact, ()))
+        else:
+            cites.extend(vm.because.get(name, ()))
+    cites.extend(r.citation() for r in ev.reasons)
+    out: list[dict] = []
+    seen: set[tuple[str, str]] = set()
+    for c in cites:
+        if (c.rule, c.text) not in seen:
+            seen.add((c.rule, c.text))
+            out.append(c.as_json())
+    return out
+
+
+def worst(severities: list[str]) -> str:
+    return max(severities, key=_RANK.__getitem__, default="ok")
+
+
+def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> dict[str, Any]:
+    """`seoib policy`: the VM's power-on policy on ``host``, every alternative, and why."""
+    query = rs.query("policy")
+    inputs = rs.resolver.inputs({"host": host}, vm)
+    ev = evaluate(query, inputs)
+    alternatives = []
+    for policy in POLICIES:
+        # What the user would get by choosing the policy explicitly (-accel property).
+        alt = evaluate(query, {**inputs, "host.qemu.selection": "property",
+                               "vm.seoib_policy": policy})
+        alternatives.append({"policy": policy, "outcome": alt.outcome,
+                             "severity": rs.severities[alt.outcome]})
+    state = state_of(ev.facts, "host") or {}
+    return {
+        "command": "policy",
+        "rules": {"root": str(rs.root), "digest": rs.digest},
+        "host": host.as_json(),
+        "vm": vm.as_json(),
+        **state,
+        "outcome": ev.outcome,
+        "severity": rs.severities[ev.outcome],
+        "alternatives": alternatives,
+        "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
+        "reasons": reasons(ev, {"host": host}, vm),
+        "notes": list(vm.notes),
+        "witness": {"ran": False, "agrees": None, "outcome": None, "counters": {},
+                    "note": "no simulator witness ran"},
+    }

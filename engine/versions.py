@@ -1,0 +1,51 @@
+"""Dotted release numbers: parse, compare, and print them.
+
+Releases are compared numerically, component by component (6.18.17 < 6.18.100,
+4.0 < 4.0.1 < 4.1). Anything after the numeric part (``-200.fc43``, ``+seoib``)
+is a build suffix: kept for exact matching, ignored for ordering.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Release", "parse_release"]
+
+_RELEASE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(.*)$")
+
+
+@dataclass(frozen=True, order=True)
+class Release:
+    """A parsed release: numeric parts for ordering, the text as written."""
+
+    parts: tuple[int, ...]
+    suffix: str = ""
+    text: str = ""
+
+    @property
+    def series(self) -> tuple[int, int]:
+        return (self.parts[0], self.parts[1])
+
+    @property
+    def series_text(self) -> str:
+        return f"{self.parts[0]}.{self.parts[1]}"
+
+    def __str__(self) -> str:
+        return self.text or ".".join(map(str, self.parts)) + self.suffix
+
+
+def parse_release(text: str) -> Release | None:
+    """Parse ``X.Y[.Z][suffix]``; None when it does not look like a release.
+
+    >>> parse_release("6.18.17").parts
+    (6, 18, 17)
+    >>> parse_release("5.14.0-611.el9").suffix
+    '-611.el9'
+    """
+    match = _RELEASE.match(text.strip())
+    if not match:
+        return None
+    major, minor, point, suffix = match.groups()
+    parts = (int(major), int(minor)) + ((int(point),) if point is not None else ())
+    return Release(parts, suffix or "", text.strip())
