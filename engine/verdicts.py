@@ -13,7 +13,9 @@ from .resolve import ResolvedHost, ResolvedVM
 from .ruleset import RuleSet
 from .solver import Evaluation, evaluate
 
-__all__ = ["EXIT_BY_SEVERITY", "POLICIES", "policy_verdict", "reasons", "state_of"]
+__all__ = [
+    "EXIT_BY_SEVERITY", "POLICIES", "migrate_verdict", "policy_verdict", "reasons", "state_of",
+]
 
 POLICIES = ("quirked", "respected", "not-advertised")
 EXIT_BY_SEVERITY = {"ok": 0, "warn": 1, "block": 2}
@@ -77,6 +79,31 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> dict[str,
         "alternatives": alternatives,
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"host": host}, vm),
+        "notes": list(vm.notes),
+        "witness": {"ran": False, "agrees": None, "outcome": None, "counters": {},
+                    "note": "no simulator witness ran"},
+    }
+
+
+def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
+                    *, snapshot: bool = False) -> dict[str, Any]:
+    """`seoib migrate`: live migration (or loadvm of a snapshot) from ``src`` to ``dst``."""
+    name = "snapshot" if snapshot else "migrate"
+    ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm))
+    completes = ev.facts.get("mig.completes") is True
+    return {
+        "command": "migrate",
+        "mode": "snapshot" if snapshot else "live",
+        "rules": {"root": str(rs.root), "digest": rs.digest},
+        "src": src.as_json(),
+        "dst": dst.as_json(),
+        "vm": vm.as_json(),
+        "src_state": state_of(ev.facts, "src"),
+        "dst_state": state_of(ev.facts, "dst") if completes else None,
+        "outcome": ev.outcome,
+        "severity": rs.severities[ev.outcome],
+        "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
+        "reasons": reasons(ev, {"src": src, "dst": dst}, vm),
         "notes": list(vm.notes),
         "witness": {"ran": False, "agrees": None, "outcome": None, "counters": {},
                     "note": "no simulator witness ran"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["render_policy", "render_state"]
+__all__ = ["render_migrate", "render_policy", "render_state"]
 
 _TAG = {"ok": "OK", "warn": "WARN", "block": "BLOCK"}
 
@@ -58,6 +58,20 @@ def render_policy(v: dict[str, Any]) -> str:
              f"  KVM:  {render_state(v)}"]
     alts = ", ".join(f"{a['policy']} -> {a['outcome']}" for a in v["alternatives"])
     lines.append(f"  if chosen explicitly: {alts}")
+    if len(v["findings"]) > 1:
+        lines.append("  findings: " + ", ".join(f["outcome"] for f in v["findings"]))
+    _why(lines, v)
+    return "\n".join(lines) + "\n"
+
+
+def render_migrate(v: dict[str, Any]) -> str:
+    what = "loadvm of the source's snapshot" if v["mode"] == "snapshot" else "live migration"
+    lines = [f"{_TAG[v['severity']]}: {v['outcome']} ({what})",
+             f"  src:  {_host_line(v['src'])}",
+             f"  dst:  {_host_line(v['dst'])}",
+             f"  vm:   {_vm_line(v['vm'])}",
+             f"  before: {render_state(v['src_state'])}",
+             f"  after:  {render_state(v['dst_state'])}"]
     if len(v["findings"]) > 1:
         lines.append("  findings: " + ", ".join(f["outcome"] for f in v["findings"]))
     _why(lines, v)

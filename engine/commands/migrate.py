@@ -1,0 +1,42 @@
+"""`seoib migrate`: is a live migration (or a snapshot restore) between two stacks safe."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import SpecError
+from ..report.text import render_migrate
+from ..verdicts import EXIT_BY_SEVERITY, migrate_verdict
+from .common import add_format, add_rules, add_vm_inputs, emit_json, host_arg, rules_of, vm_arg
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--src", metavar="SPEC", help="source host spec (where the VM was booted)")
+    parser.add_argument("--dst", metavar="SPEC", required=True, help="destination host spec")
+    add_vm_inputs(parser)
+    parser.add_argument("--snapshot", action="store_true",
+                        help="judge a QMP/HMP loadvm of the source's snapshot into a VM running on "
+                             "the destination, instead of a live migration")
+    add_format(parser)
+    add_rules(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.src is None:
+        what = "--snapshot needs --src (the stack the snapshot was taken on)" if args.snapshot \
+            else "migrate needs --src"
+        raise SpecError(what)
+    rs = rules_of(args)
+    src = rs.resolver.host(host_arg(args.src, "--src"))
+    dst = rs.resolver.host(host_arg(args.dst, "--dst"))
+    # Aliases resolve on the source: the running VM's machine type is fixed there.
+    vm = rs.resolver.vm(vm_arg(args), src)
+    verdict = migrate_verdict(rs, src, dst, vm, snapshot=args.snapshot)
+    if args.format == "json":
+        emit_json(verdict)
+    else:
+        sys.stdout.write(render_migrate(verdict))
+    return EXIT_BY_SEVERITY[verdict["severity"]]

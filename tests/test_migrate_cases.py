@@ -1,0 +1,32 @@
+"""Data-driven `seoib migrate` cases: tests/cases/migrate/*.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import yaml_cases
+
+from engine.errors import Location
+from engine.ruleset import RuleSet
+from engine.specs import parse_host_spec, parse_vm_spec
+from engine.verdicts import migrate_verdict
+
+
+@pytest.mark.parametrize("case", yaml_cases("migrate"))
+def test_migrate_case(case: dict[str, Any], rules: RuleSet) -> None:
+    r = rules.resolver
+    src = r.host(parse_host_spec(case["src"], Location("src")))
+    dst = r.host(parse_host_spec(case["dst"], Location("dst")))
+    vm = r.vm(parse_vm_spec(case["vm"], Location("vm")), src)
+    verdict = migrate_verdict(rules, src, dst, vm, snapshot=case.get("snapshot", False))
+    for key, want in case["expect"].items():
+        if key == "findings":
+            assert [f["outcome"] for f in verdict["findings"]] == want
+        elif isinstance(want, dict):
+            assert verdict[key] is not None, key
+            for k, v in want.items():
+                assert verdict[key][k] == v, f"{key}.{k}"
+        else:
+            assert verdict[key] == want, key
+    assert verdict["reasons"]

@@ -1,0 +1,36 @@
+"""Data-driven `seoib policy` cases: tests/cases/policy/*.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import yaml_cases
+
+from engine.errors import Location
+from engine.ruleset import RuleSet
+from engine.specs import parse_host_spec, parse_vm_spec
+from engine.verdicts import policy_verdict
+
+
+def check(verdict: dict[str, Any], expect: dict[str, Any]) -> None:
+    for key, want in expect.items():
+        if key == "alternatives":
+            got = {a["policy"]: a["outcome"] for a in verdict["alternatives"]}
+            for policy, outcome in want.items():
+                assert got[policy] == outcome, f"alternative {policy}"
+        elif key == "vm":
+            for k, v in want.items():
+                assert verdict["vm"][k] == v, f"vm.{k}"
+        else:
+            assert verdict[key] == want, key
+
+
+@pytest.mark.parametrize("case", yaml_cases("policy"))
+def test_policy_case(case: dict[str, Any], rules: RuleSet) -> None:
+    host = rules.resolver.host(parse_host_spec(case["host"], Location("host")))
+    vm = rules.resolver.vm(parse_vm_spec(case["vm"], Location("vm")), host)
+    verdict = policy_verdict(rules, host, vm)
+    check(verdict, case["expect"])
+    assert verdict["reasons"], "every verdict names the rules behind it"
+    assert all(r["source"] for r in verdict["reasons"])
