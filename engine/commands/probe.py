@@ -18,9 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--qemu", metavar="BINARY", help="QEMU binary to ask (default: the first one on PATH)"
     )
-    parser.add_argument(
-        "--kvm", metavar="PATH", default="/dev/kvm", help="KVM device (default: /dev/kvm)"
-    )
+    parser.add_argument("--kvm", metavar="PATH", default="/dev/kvm", help="KVM device (default: /dev/kvm)")
 
 
 def run(args: argparse.Namespace) -> int:

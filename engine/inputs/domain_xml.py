@@ -83,9 +83,7 @@ def _load(path: str) -> tuple[ET.Element, dict[int, int]]:
     if len(data) > MAX_BYTES:
         raise BadInput(f"file is larger than {MAX_BYTES} bytes", Location(path))
     builder = _Lines()
-    parser = DefusedXMLParser(
-        target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True
-    )
+    parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     builder.expat = parser.parser
     try:
         parser.feed(data)
@@ -124,9 +122,7 @@ class _Reader:
     def read(self) -> VMInput:
         root = self.root
         if root.tag != "domain":
-            raise BadInput(
-                f"not a libvirt domain XML (root element <{_local(root.tag)}>)", self.at(root)
-            )
+            raise BadInput(f"not a libvirt domain XML (root element <{_local(root.tag)}>)", self.at(root))
         accel = self.domain_type()
         self.os()
         self.features()
@@ -142,8 +138,7 @@ class _Reader:
         if dtype == "qemu":
             self.spec["irqchip"] = "off"
             self.notes.append(
-                "domain type 'qemu' is TCG emulation: no KVM LAPIC, so SEOIB does not apply "
-                "(irqchip=off)"
+                "domain type 'qemu' is TCG emulation: no KVM LAPIC, so SEOIB does not apply (irqchip=off)"
             )
             return "tcg"
         raise BadInput(
@@ -256,9 +251,7 @@ class _Reader:
             self.spec["guest"] = "linux"
             self.notes.append(f"libosinfo os {os_id}{self.line(os_elem)}: guest=linux")
         else:
-            self.notes.append(
-                f"libosinfo os {os_id!r}{self.line(os_elem)} not recognised: guest left unset"
-            )
+            self.notes.append(f"libosinfo os {os_id!r}{self.line(os_elem)} not recognised: guest left unset")
 
     def commandline(self, accel: str) -> None:
         blocks = self.root.findall(f"{{{QEMU_NS}}}commandline")

@@ -86,7 +86,7 @@ _VERSION = re.compile(r"QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?\s*(?:\((.
 
 
 def parse_qemu_version(text: str) -> tuple[str, str | None]:
-    """``QEMU emulator version 8.2.2 (Debian ...)`` -> ("8.2.2", "Debian ...")."""
+    """``QEMU emulator version X.Y.Z (package)`` -> ("X.Y.Z", "package"); X.Y gets ".0"."""
     m = _VERSION.search(text)
     if not m:
         raise ValueError("no 'QEMU emulator version' line")

@@ -153,9 +153,7 @@ def _norm_key(key: str) -> str:
 
 def _irqchip(value: str, args: ParsedArgs, raw: str) -> str:
     if value not in _IRQCHIP_VALUES:
-        raise BadInput(
-            f"kernel-irqchip={value!r}: QEMU accepts only on, off or split", args.where(raw)
-        )
+        raise BadInput(f"kernel-irqchip={value!r}: QEMU accepts only on, off or split", args.where(raw))
     return value
 
 
@@ -261,9 +259,7 @@ def parse_qemu_args(
             args.devices.append(device)
             args.ignored.append(f"-device {device.get('driver', '?')}")
         elif name == "readconfig":
-            args.notes.append(
-                f"-readconfig {value}: that file is not read; settings in it are unknown here"
-            )
+            args.notes.append(f"-readconfig {value}: that file is not read; settings in it are unknown here")
         else:
             args.ignored.append(f"-{name}")
     return args
@@ -278,10 +274,7 @@ def _device(value: str) -> dict[str, str]:
             return {}
         if isinstance(data, dict):
             # JSON booleans become QEMU's on/off spelling.
-            return {
-                str(k): ("on" if v is True else "off" if v is False else str(v))
-                for k, v in data.items()
-            }
+            return {str(k): ("on" if v is True else "off" if v is False else str(v)) for k, v in data.items()}
         return {}
     return dict(_keyval(value, "driver"))
 
@@ -310,9 +303,7 @@ def _accelerator(args: ParsedArgs) -> tuple[str | None, dict[str, str]]:
     return first.get("accel"), first
 
 
-def resolve(
-    args: ParsedArgs, *, launcher_accel: str | None = None
-) -> tuple[dict[str, str], list[str]]:
+def resolve(args: ParsedArgs, *, launcher_accel: str | None = None) -> tuple[dict[str, str], list[str]]:
     """Apply QEMU's precedence; return the VM spec keys determined and the notes.
 
     ``launcher_accel``: the accelerator a launcher (libvirt) puts on the command line
@@ -345,9 +336,7 @@ def resolve(
         # -accel property is set later and wins.
         from_accel = _irqchip(accel_props["kernel-irqchip"], args, "kernel-irqchip")
         if irqchip and irqchip != from_accel:
-            notes.append(
-                f"-accel kernel-irqchip={from_accel} overrides -machine kernel-irqchip={irqchip}"
-            )
+            notes.append(f"-accel kernel-irqchip={from_accel} overrides -machine kernel-irqchip={irqchip}")
         irqchip = from_accel
     if accel is None:
         notes.append(_default_accel_note(args.binary))
