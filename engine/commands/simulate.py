@@ -1,0 +1,189 @@
+"""``seoib simulate FILE [--format text|json]``: run a simulator scenario.
+
+A scenario is YAML with ``host``, ``vm`` and ``steps`` (``name`` and
+``description`` are allowed too). ``host`` and ``vm`` are mappings or
+``k=v,k=v`` strings. Mechanistic host keys: ``x2apic-api`` (the probed
+KVM_CHECK_EXTENSION mask), ``split-irqchip``, ``seoib``
+(none|rfc-v2|machine-gated|accel-property), ``gate`` (a version string such as
+'10.2'), ``ioapic-lookup`` (effective|globals-only), ``machines`` (a list, or
+``a+b`` inside a string), ``name``. Mechanistic VM keys: ``machine``,
+``machine-version`` (default: the version in the machine name, none for e.g.
+microvm), ``irqchip`` (on|split|off), ``ioapic`` (0x11|0x20), ``ioapic-global``,
+``x2apic``, ``guest``, ``seoib-policy``. A host spec with other keys (``kernel``,
+``qemu``) is handed to the CLI's resolver; the VM of such a scenario too.
+
+Steps (a bare name, or a one-key mapping ``{name: argument}``):
+
+- ``boot`` / ``boot: <host spec>``: cold power-on (on another host if given);
+  ``irqs: N``: N level-triggered device events serviced the guest's way;
+  ``migrate: <host spec>``: live migration; ``savevm``; ``loadvm``: QMP-style
+  restore of the last savevm into the running VM; ``reset``: system_reset.
+- Register level: ``create_vm: {irqchip: on|split|off, ioapic: 0x20, vcpu: true}``
+  (a bare VM, no QEMU policy; the vCPU starts with an empty CPUID),
+  ``create_irqchip: on|split``, ``create_vcpu``, ``check_extension: {fd: system|vm}``,
+  ``enable_cap: <x2apic-api mask>``, ``set_cpuid: {x2apic: bool}``,
+  ``guest_write_svr: <value>``, ``set_lapic: {svr: <value>}``,
+  ``rte: {pin, vector, trigger: level|edge, mask: bool}``, ``line: {pin, level}``,
+  ``run`` (the CPU accepts what is pending, IRR -> ISR, no handler),
+  ``guest_eoi``, ``guest_eoir: <vector>``. After ``boot`` they act on the booted VM
+  (every guest copy when the guest is ``any``; values are read from the first).
+
+``expect: {...}`` keys:
+
+- ``outcome``, ``findings`` (list), ``running``, ``storms`` (device events that
+  stormed), ``stuck_events`` (events left undelivered), ``counters: {name: N}``:
+  the current observation window (since the last boot, reset, migrate or loadvm).
+- ``policy``, ``kvm_flags``, ``suppression_honored``: the VM state as in ``seoib migrate``.
+- ``kvm_mode`` (QUIRKED|ENABLED|DISABLED), ``lvr_bit24``, ``svr_bit12``,
+  ``last_result`` (ok|EINVAL|EEXIST|<value>), ``ioapic_version``, ``eoi_exits``
+  (KVM_EXIT_IOAPIC_EOI count), ``remote_irr: {pin: 0|1}``, ``irr``/``isr``/``tmr:
+  {vector: 0|1}``, ``deliveries: {pin: N}`` (IOAPIC messages sent for the pin),
+  ``interrupts: {vector: N}`` (times the CPU accepted the vector).
+
+Counters: events, serviced, deliveries, interrupts, eoi_exits, redeliveries,
+storms, stuck_events, wedged_pins, coalesced, throttled, eoir_writes,
+eoir_ignored, budget_exhausted.
+
+Exit codes: 0 every expectation holds, 2 one fails, 3 the scenario is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from engine.sim.config import SimHost, SimVM
+from engine.sim.scenario import (
+    HostResolver,
+    ScenarioResult,
+    VmResolver,
+    load_scenario,
+    run_scenario,
+)
+
+__all__ = ["add_arguments", "result_json", "run"]
+
+EXIT_OK = 0
+EXIT_FAILED = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register ``FILE`` and ``--format``."""
+    parser.add_argument("file", metavar="FILE", help="scenario YAML file")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _host_json(host: SimHost) -> dict[str, Any]:
+    return {
+        "name": host.name,
+        "x2apic_api": host.x2apic_api,
+        "split_irqchip": host.split_irqchip,
+        "seoib": host.seoib,
+        "gate": ".".join(map(str, host.gate)) if host.gate is not None else None,
+        "ioapic_lookup": host.ioapic_lookup,
+        "machines": sorted(host.machines) if host.machines is not None else None,
+    }
+
+
+def _vm_json(vm: SimVM) -> dict[str, Any]:
+    out = asdict(vm)
+    version = vm.machine_version
+    out["machine_version"] = ".".join(map(str, version)) if version is not None else None
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly: mapping keys become strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def result_json(result: ScenarioResult) -> dict[str, Any]:
+    """The JSON object ``--format json`` prints (schemas/simulate-output.schema.json)."""
+    return {
+        "command": "simulate",
+        "file": result.source,
+        "passed": result.passed,
+        "host": _host_json(result.host),
+        "vm": _vm_json(result.vm),
+        "outcome": result.outcome,
+        "findings": list(result.findings),
+        "expectations": [
+            {
+                "step": e.step,
+                "line": e.line,
+                "key": e.key,
+                "expected": _plain(e.expected),
+                "actual": _plain(e.actual),
+                "passed": e.passed,
+            }
+            for e in result.expectations
+        ],
+        "metrics": _plain(result.metrics),
+        "state": asdict(result.state) if result.state is not None else None,
+        "events": list(result.events),
+    }
+
+
+_HEX_KEYS = ("last_result", "kvm_flags", "ioapic_version")
+
+
+def _show(value: Any, hexa: bool = False) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hexa and isinstance(value, int):
+        return hex(value)
+    return "null" if value is None else str(value)
+
+
+def result_text(result: ScenarioResult) -> str:
+    """Verdict line first, then each expectation with expected vs actual."""
+    total = len(result.expectations)
+    failed = sum(not e.passed for e in result.expectations)
+    tail = f" (outcome {result.outcome})" if result.outcome else ""
+    if failed:
+        lines = [f"FAIL {result.source}: {failed} of {total} expectations failed{tail}"]
+    else:
+        lines = [f"PASS {result.source}: {total} expectations hold{tail}"]
+    for e in result.expectations:
+        mark = "ok  " if e.passed else "FAIL"
+        where = f"line {e.line}" if e.line else f"step {e.step}"
+        lines.append(
+            f"  {mark} {where}: {e.key}: expected {_show(e.expected, e.key in _HEX_KEYS)}, "
+            f"actual {_show(e.actual, e.key in _HEX_KEYS)}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    args: argparse.Namespace,
+    *,
+    host_resolver: HostResolver | None = None,
+    vm_resolver: VmResolver | None = None,
+) -> int:
+    """Run the scenario in ``args.file``; returns the exit code.
+
+    Raises
+    ------
+    engine.errors.BadInput
+        The scenario is invalid (with ``file:line``); the CLI exits 3.
+    """
+    data = load_scenario(args.file)
+    result = run_scenario(
+        data, str(args.file), host_resolver=host_resolver, vm_resolver=vm_resolver
+    )
+    if getattr(args, "format", "text") == "json":
+        sys.stdout.write(json.dumps(result_json(result), indent=2) + "\n")
+    else:
+        sys.stdout.write(result_text(result))
+    return EXIT_OK if result.passed else EXIT_FAILED
