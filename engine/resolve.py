@@ -77,7 +77,15 @@ class Resolver:
         caps: set[str] = set()
         changes: list[Citation] = []
         cap_because: dict[str, list[Citation]] = {}
-        if spec.kernel is not None:
+        kernel_known = spec.kernel is not None
+        if spec.kernel is not None and spec.x2apic_api is not None:
+            # A probed mask makes the release informational: a distribution
+            # build the rules do not know must not block the verdict.
+            try:
+                self.kernels.resolve(spec.kernel, where)
+            except SpecError:
+                kernel_known = False
+        if kernel_known and spec.kernel is not None:
             res = self.kernels.resolve(spec.kernel, where)
             caps |= res.capabilities
             for ch in res.because:

@@ -12,6 +12,7 @@ from .model import Citation
 from .resolve import ResolvedHost, ResolvedVM
 from .ruleset import RuleSet
 from .solver import Evaluation, evaluate
+from .witness import boot_witness, migration_witness
 
 __all__ = [
     "EXIT_BY_SEVERITY", "POLICIES", "migrate_verdict", "policy_verdict", "reasons", "state_of",
@@ -55,7 +56,12 @@ def worst(severities: list[str]) -> str:
     return max(severities, key=_RANK.__getitem__, default="ok")
 
 
-def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> dict[str, Any]:
+_NO_WITNESS = {"ran": False, "agrees": None, "outcome": None, "counters": {},
+               "note": "the simulator was not asked"}
+
+
+def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
+                   *, witness: bool = True) -> dict[str, Any]:
     """`seoib policy`: the VM's power-on policy on ``host``, every alternative, and why."""
     query = rs.query("policy")
     inputs = rs.resolver.inputs({"host": host}, vm)
@@ -68,7 +74,7 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> dict[str,
         alternatives.append({"policy": policy, "outcome": alt.outcome,
                              "severity": rs.severities[alt.outcome]})
     state = state_of(ev.facts, "host") or {}
-    return {
+    verdict = {
         "command": "policy",
         "rules": {"root": str(rs.root), "digest": rs.digest},
         "host": host.as_json(),
@@ -80,18 +86,18 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> dict[str,
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"host": host}, vm),
         "notes": list(vm.notes),
-        "witness": {"ran": False, "agrees": None, "outcome": None, "counters": {},
-                    "note": "no simulator witness ran"},
     }
+    verdict["witness"] = boot_witness(rs.resolver, host, vm, verdict) if witness else _NO_WITNESS
+    return verdict
 
 
 def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
-                    *, snapshot: bool = False) -> dict[str, Any]:
+                    *, snapshot: bool = False, witness: bool = True) -> dict[str, Any]:
     """`seoib migrate`: live migration (or loadvm of a snapshot) from ``src`` to ``dst``."""
     name = "snapshot" if snapshot else "migrate"
     ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm))
     completes = ev.facts.get("mig.completes") is True
-    return {
+    verdict = {
         "command": "migrate",
         "mode": "snapshot" if snapshot else "live",
         "rules": {"root": str(rs.root), "digest": rs.digest},
@@ -105,6 +111,7 @@ def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resol
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"src": src, "dst": dst}, vm),
         "notes": list(vm.notes),
-        "witness": {"ran": False, "agrees": None, "outcome": None, "counters": {},
-                    "note": "no simulator witness ran"},
     }
+    verdict["witness"] = (migration_witness(rs.resolver, src, dst, vm, verdict, snapshot=snapshot)
+                          if witness else _NO_WITNESS)
+    return verdict

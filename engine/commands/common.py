@@ -45,6 +45,18 @@ def add_vm_inputs(parser: argparse.ArgumentParser) -> None:
                        help="a QEMU command line, or @FILE holding one")
 
 
+def exit_code(verdict: dict[str, Any]) -> int:
+    """0/1/2 by severity; 4 (loudly) when the simulator did not reproduce the verdict."""
+    from ..verdicts import EXIT_BY_SEVERITY
+
+    witness = verdict.get("witness", {})
+    if witness.get("agrees") is False:
+        diffs = "; ".join(witness.get("differences", [])) or "no details"
+        sys.stderr.write(f"seoib: error: the solver and the simulator disagree: {diffs}\n")
+        return 4
+    return EXIT_BY_SEVERITY[verdict["severity"]]
+
+
 def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2) + "\n")
 

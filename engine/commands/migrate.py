@@ -7,8 +7,8 @@ import sys
 
 from ..errors import SpecError
 from ..report.text import render_migrate
-from ..verdicts import EXIT_BY_SEVERITY, migrate_verdict
-from .common import add_format, add_rules, add_vm_inputs, emit_json, host_arg, rules_of, vm_arg
+from ..verdicts import migrate_verdict
+from .common import exit_code, add_format, add_rules, add_vm_inputs, emit_json, host_arg, rules_of, vm_arg
 
 __all__ = ["add_arguments", "run"]
 
@@ -39,4 +39,4 @@ def run(args: argparse.Namespace) -> int:
         emit_json(verdict)
     else:
         sys.stdout.write(render_migrate(verdict))
-    return EXIT_BY_SEVERITY[verdict["severity"]]
+    return exit_code(verdict)

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from ..report.text import render_policy
-from ..verdicts import EXIT_BY_SEVERITY, policy_verdict
-from .common import add_format, add_rules, add_vm_inputs, emit_json, host_arg, rules_of, vm_arg
+from ..verdicts import policy_verdict
+from .common import exit_code, add_format, add_rules, add_vm_inputs, emit_json, host_arg, rules_of, vm_arg
 
 __all__ = ["add_arguments", "run"]
 
@@ -29,4 +29,4 @@ def run(args: argparse.Namespace) -> int:
         emit_json(verdict)
     else:
         sys.stdout.write(render_policy(verdict))
-    return EXIT_BY_SEVERITY[verdict["severity"]]
+    return exit_code(verdict)

@@ -44,11 +44,18 @@ def _why(lines: list[str], verdict: dict[str, Any]) -> None:
     for note in verdict.get("notes", []):
         lines.append(f"note: {note}")
     w = verdict["witness"]
-    if w.get("ran"):
-        agree = "agrees" if w["agrees"] else "DISAGREES"
-        lines.append(f"simulator: {agree} ({w['outcome']})")
+    if w.get("agrees") is False:
+        lines.insert(0, "ERROR: the simulator does not reproduce this verdict:")
+        lines.extend(f"  {d}" for d in w.get("differences", []))
+    elif w.get("ran"):
+        lines.append(f"simulator: agrees ({w['outcome']}; {_counters(w['counters'])})")
     else:
         lines.append(f"simulator: {w.get('note', 'did not run')}")
+
+
+def _counters(counters: dict[str, int]) -> str:
+    keys = ("deliveries", "eoi_exits", "storms", "stuck_events")
+    return ", ".join(f"{k} {counters[k]}" for k in keys if k in counters) or "no events"
 
 
 def render_policy(v: dict[str, Any]) -> str:

@@ -177,6 +177,9 @@ class Qemu:
         who = m.who
         if design == "none":
             return QUIRKED
+        if vm.irqchip == IRQCHIP_NONE:
+            # No KVM LAPIC: no design has an SEOIB mode to configure.
+            return QUIRKED
         if design == "accel-property":
             return self._apply(m, vm.seoib_policy, "seoib-policy")
         if vm.irqchip != IRQCHIP_SPLIT:

@@ -1,0 +1,120 @@
+"""Hold every verdict against the simulator.
+
+The bridge hands the simulator only mechanism: the kernel's x2apic-api mask,
+the QEMU build's design parameters, whether the machine type is registered,
+and the VM's configuration. It never passes a derived policy or outcome, so
+the simulator re-derives the verdict from registers, ioctls and save/load.
+A difference is a Disagreement (exit 4), never a quiet verdict.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .resolve import ResolvedHost, ResolvedVM, Resolver
+
+__all__ = ["boot_witness", "migration_witness", "sim_host", "sim_vm"]
+
+STATE_KEYS = ("policy", "kvm_flags", "lvr_seoib", "suppression_honored")
+
+
+def _design_kind(host: ResolvedHost) -> str:
+    """The simulator's name for the design's mechanism, read from its facts."""
+    selection = host.design.facts.get("qemu.selection")
+    if selection == "automatic":
+        return "machine-gated" if host.design.gate is not None else "rfc-v2"
+    return {"none": "none", "property": "accel-property"}.get(str(selection), "none")
+
+
+def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM) -> Any:
+    from .sim import SimHost
+
+    registered = resolver.machine_facts(host, vm)["qemu.registers_machine"]
+    return SimHost(
+        name=host.label or "host",
+        x2apic_api=host.x2apic_api,
+        split_irqchip="split-irqchip" in host.capabilities or host.x2apic_api != 0,
+        seoib=_design_kind(host),
+        gate=host.design.gate.parts if host.design.gate is not None else None,
+        ioapic_lookup=str(host.design.facts.get("qemu.ioapic_lookup", "effective")),
+        machines=frozenset({vm.machine.name}) if registered else frozenset(),
+    )
+
+
+def sim_vm(vm: ResolvedVM) -> Any:
+    from .sim import SimVM
+
+    return SimVM(
+        machine=vm.machine.name,
+        machine_version=vm.machine.version.parts if vm.machine.version is not None else None,
+        irqchip=vm.irqchip,
+        ioapic=int(vm.ioapic, 16),
+        ioapic_global=vm.ioapic_global,
+        x2apic=vm.x2apic,
+        guest=vm.guest.id,
+        seoib_policy=vm.seoib_policy,
+    )
+
+
+def _state(state: Any) -> dict[str, Any] | None:
+    return None if state is None else {k: getattr(state, k) for k in STATE_KEYS}
+
+
+def _compare(label: str, solver: dict[str, Any] | None, sim: dict[str, Any] | None) -> list[str]:
+    if solver == sim:
+        return []
+    return [f"{label}: solver {solver} vs simulator {sim}"]
+
+
+def _no_model(vm: ResolvedVM) -> dict[str, Any] | None:
+    from .sim.config import GUESTS
+
+    if vm.guest.id in GUESTS:
+        return None
+    return {"ran": False, "agrees": False, "outcome": None, "counters": {},
+            "differences": [f"the simulator has no model of guest {vm.guest.id!r}"]}
+
+
+def boot_witness(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM,
+                 verdict: dict[str, Any]) -> dict[str, Any]:
+    missing = _no_model(vm)
+    if missing:
+        return missing
+    w = _boot(sim_host(resolver, host, vm), sim_vm(vm))
+    diffs = _compare("outcome", verdict["outcome"], w.outcome)  # type: ignore[arg-type]
+    if w.state is not None:
+        solver_state = {k: verdict.get(k) for k in STATE_KEYS}
+        diffs += _compare("state", solver_state, _state(w.state))
+    return {"ran": True, "agrees": not diffs, "outcome": w.outcome, "state": _state(w.state),
+            "counters": dict(w.counters), "events": list(w.events)[:20], "differences": diffs}
+
+
+def migration_witness(resolver: Resolver, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
+                      verdict: dict[str, Any], *, snapshot: bool) -> dict[str, Any]:
+    missing = _no_model(vm)
+    if missing:
+        return missing
+    w = _migrate(sim_host(resolver, src, vm), sim_host(resolver, dst, vm), sim_vm(vm), snapshot)
+    diffs = _compare("outcome", verdict["outcome"], w.outcome)  # type: ignore[arg-type]
+    if w.src_state is not None:
+        diffs += _compare("src_state", verdict["src_state"], _state(w.src_state))
+    diffs += _compare("dst_state", verdict["dst_state"], _state(w.dst_state))
+    return {"ran": True, "agrees": not diffs, "outcome": w.outcome, "findings": list(w.findings),
+            "src_state": _state(w.src_state), "dst_state": _state(w.dst_state),
+            "counters": dict(w.counters), "events": list(w.events)[:20], "differences": diffs}
+
+
+# Simulator inputs are small frozen dataclasses: identical classes share a run.
+@lru_cache(maxsize=65536)
+def _boot(host: Any, vm: Any) -> Any:
+    from .sim import simulate_boot
+
+    return simulate_boot(host, vm)
+
+
+@lru_cache(maxsize=65536)
+def _migrate(src: Any, dst: Any, vm: Any, snapshot: bool) -> Any:
+    from .sim import simulate_migration, simulate_snapshot
+
+    return (simulate_snapshot if snapshot else simulate_migration)(src, dst, vm)
