@@ -8,7 +8,7 @@ import sys
 from ..errors import SpecError
 from ..report.text import render_migrate
 from ..verdicts import migrate_verdict
-from .common import exit_code, add_format, add_rules, add_vm_inputs, emit_json, host_arg, rules_of, vm_arg
+from .common import add_format, add_rules, add_vm_inputs, emit_json, exit_code, host_arg, rules_of, vm_arg
 
 __all__ = ["add_arguments", "run"]
 

@@ -7,7 +7,7 @@ import sys
 
 from ..report.text import render_policy
 from ..verdicts import policy_verdict
-from .common import exit_code, add_format, add_rules, add_vm_inputs, emit_json, host_arg, rules_of, vm_arg
+from .common import add_format, add_rules, add_vm_inputs, emit_json, exit_code, host_arg, rules_of, vm_arg
 
 __all__ = ["add_arguments", "run"]
 

@@ -1,0 +1,285 @@
+"""Equivalence classes of host stacks and VM configurations, and memoized verdicts.
+
+Releases the rules cannot tell apart collapse into one class: two kernels with
+the same input facts, two machine types with the same compat values, QEMU
+registration and gate results. Cost then grows with classes, not with fleet
+size or the number of releases listed. Each class is labelled by the version
+ranges it covers, and carries a representative spec that resolves to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Location
+from .resolve import ResolvedHost, ResolvedVM
+from .ruleset import RuleSet
+from .solver import evaluate
+from .specs import HostSpec, VMSpec
+from .verdicts import migrate_verdict, policy_verdict
+from .versions import Release, parse_release
+
+__all__ = [
+    "ClassSolver",
+    "KernelClass",
+    "MachineClass",
+    "StackClass",
+    "VMClass",
+    "kernel_classes",
+    "machine_classes",
+    "stack_classes",
+    "vm_classes",
+]
+
+
+@dataclass(frozen=True)
+class KernelClass:
+    label: str  # e.g. "6.18.17+ (6.18.y), 6.19.7+ (6.19.y), 7.0"
+    release: str  # a representative release
+    facts: tuple[tuple[str, Any], ...]
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StackClass:
+    kernel: KernelClass
+    qemu: str  # feature release or build, e.g. "11.0"
+    design: str
+
+    @property
+    def label(self) -> str:
+        return f"kernel {self.kernel.label} | QEMU {self.qemu} | {self.design}"
+
+    @property
+    def key(self) -> str:
+        return f"k:{self.kernel.release}|q:{self.qemu}|d:{self.design}"
+
+    def spec(self) -> HostSpec:
+        return HostSpec(kernel=self.kernel.release, qemu=self.qemu, seoib=self.design,
+                        origin=Location(f"class {self.key}"))
+
+
+@dataclass(frozen=True)
+class MachineClass:
+    label: str  # e.g. "pc-q35-5.1..9.2"
+    machine: str  # representative concrete machine type
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VMClass:
+    machine: MachineClass
+    irqchip: str | None = None  # None: the machine type's default
+    ioapic: str | None = None
+    x2apic: bool = True
+    guest: str = "any"
+    seoib_policy: str | None = None
+
+    @property
+    def label(self) -> str:
+        parts = [self.machine.label]
+        parts.append(f"irqchip={self.irqchip}" if self.irqchip else "irqchip=default")
+        if self.ioapic:
+            parts.append(f"ioapic={self.ioapic}")
+        if not self.x2apic:
+            parts.append("x2apic=off")
+        parts.append(f"guest={self.guest}")
+        if self.seoib_policy:
+            parts.append(f"seoib-policy={self.seoib_policy}")
+        return ",".join(parts)
+
+    def spec(self) -> VMSpec:
+        return VMSpec(machine=self.machine.machine, irqchip=self.irqchip, ioapic=self.ioapic,
+                      x2apic=self.x2apic, guest=self.guest, seoib_policy=self.seoib_policy,
+                      origin=Location(f"class {self.label}"))
+
+
+def _ranges(members: Sequence[str]) -> str:
+    """Label consecutive runs of mainline releases as ranges: 4.8..6.17."""
+    return f"{members[0]}..{members[-1]}" if len(members) > 1 else members[0]
+
+
+def kernel_classes(rs: RuleSet) -> list[KernelClass]:
+    """Kernel releases grouped by the input facts they give, in lineage order.
+
+    Each mainline release is one point; each stable backport splits its series
+    into "before" (X.Y.0..since-1) and "from" (since+) points.
+    """
+    lineage = rs.kernels
+    points: list[tuple[str, str, str]] = []  # (label piece, representative, group key)
+    for series in lineage.mainline:
+        rel = parse_release(series)
+        assert rel is not None
+        cuts = lineage.known_points(rel.series)
+        if not cuts:
+            points.append((series, series, series))
+            continue
+        prev = f"{series}.0"
+        for since in cuts:
+            last = Release(since.parts[:2] + (since.parts[2] - 1,))
+            points.append((f"{prev}..{last}" if prev != str(last) else prev, prev, series))
+            prev = str(since)
+        points.append((f"{prev}+", prev, series))
+    groups: dict[tuple, list[tuple[str, str]]] = {}
+    for piece, release, _ in points:
+        facts = tuple(sorted(rs.resolver.host(HostSpec(kernel=release, qemu=_any_qemu(rs)))
+                             .facts.items()))
+        kernel_facts = tuple((k, v) for k, v in facts if k.startswith("kernel."))
+        groups.setdefault(kernel_facts, []).append((piece, release))
+    out = []
+    for facts, members in groups.items():
+        mainline_run = [p for p, _ in members if "." in p and ".." not in p and "+" not in p
+                        and p.count(".") == 1]
+        others = [p for p, _ in members if p not in mainline_run]
+        label_parts = []
+        if mainline_run:
+            label_parts.append(_ranges(mainline_run))
+        label_parts += others
+        out.append(KernelClass(", ".join(label_parts), members[-1][1], facts,
+                               tuple(p for p, _ in members)))
+    return out
+
+
+def _any_qemu(rs: RuleSet) -> str:
+    return str(next(iter(rs.resolver.qemu.releases.values())).version)
+
+
+def machine_classes(rs: RuleSet, qemus: Iterable[str] | None = None) -> list[MachineClass]:
+    """Machine types grouped by compat values, QEMU registration and design gates."""
+    r = rs.resolver
+    qemu_list = [r.qemu.resolve(q) for q in (qemus or [str(x.version) for x in
+                                                       r.qemu.releases.values()])]
+    gates = sorted({d.gate.parts for d in r.designs.values() if d.gate is not None})
+    names: list[str] = []
+    for fam in r.machines.families.values():
+        if not fam.versioned:
+            names.append(fam.id)
+            continue
+        for parts, fams in sorted(r.machines.versions.items()):
+            if fams is None or fam.id in fams:
+                names.append(f"{fam.id}-{'.'.join(map(str, parts))}")
+    groups: dict[tuple, list[str]] = {}
+    for name in names:
+        machine = r.machines.parse(name)
+        if not any(r.qemu.registers(q, machine) for q in qemu_list):
+            continue  # no QEMU in scope runs it: nothing to compare
+        defaults, _ = r.machines.defaults(machine)
+        sig = (machine.family.id, tuple(sorted(defaults.items())),
+               tuple(r.qemu.registers(q, machine) for q in qemu_list),
+               tuple(machine.version is not None and machine.version.parts >= g for g in gates))
+        groups.setdefault(sig, []).append(name)
+    out = []
+    for members in groups.values():
+        out.append(MachineClass(_runs(members, names), members[-1], tuple(members)))
+    return out
+
+
+def _runs(members: list[str], ordered: list[str]) -> str:
+    """Label members by runs of consecutive names: pc-q35-2.8..3.1, 4.0.1..4.1."""
+    index = {n: i for i, n in enumerate(ordered)}
+    runs: list[list[str]] = []
+    for name in sorted(members, key=index.__getitem__):
+        if runs and index[runs[-1][-1]] + 1 == index[name]:
+            runs[-1].append(name)
+        else:
+            runs.append([name])
+    labels = []
+    for i, run in enumerate(runs):
+        first = run[0] if i == 0 else run[0].rsplit("-", 1)[-1]
+        last = run[-1].rsplit("-", 1)[-1]
+        labels.append(first if len(run) == 1 else f"{first}..{last}")
+    return ", ".join(labels)
+
+
+def stack_classes(rs: RuleSet, *, qemus: Iterable[str] | None = None,
+                  designs: Iterable[str] | None = None) -> list[StackClass]:
+    r = rs.resolver
+    qemu_list = list(qemus or [str(x.version) for x in r.qemu.releases.values()])
+    design_list = list(designs or r.designs)
+    return [StackClass(k, q, d) for k in kernel_classes(rs) for q in qemu_list
+            for d in design_list]
+
+
+def vm_classes(rs: RuleSet, *, machines: Iterable[MachineClass] | None = None,
+               guests: Iterable[str] | None = None, irqchips: Sequence[str | None] = (None, "split"),
+               ioapics: Sequence[str | None] = (None, "0x11"), x2apic: Sequence[bool] = (True,),
+               policies: Sequence[str | None] = (None,)) -> list[VMClass]:
+    ms = list(machines or machine_classes(rs))
+    gs = list(guests or rs.resolver.guests)
+    return [VMClass(m, i, a, x, g, p) for m in ms for i in irqchips for a in ioapics
+            for x in x2apic for g in gs for p in policies]
+
+
+@dataclass
+class ClassSolver:
+    """Memoized, simulator-validated verdicts over classes.
+
+    Verdicts are cached by the query's input facts, so every class pair that the
+    rules cannot tell apart is evaluated (and simulated) once.
+    """
+
+    rs: RuleSet
+    validate: bool = True
+    _hosts: dict[str, ResolvedHost] = field(default_factory=dict)
+    _vms: dict[tuple[str, str], ResolvedVM] = field(default_factory=dict)
+    _cache: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+    validated: int = 0
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+
+    def host(self, stack: StackClass) -> ResolvedHost:
+        h = self._hosts.get(stack.key)
+        if h is None:
+            h = self._hosts[stack.key] = self.rs.resolver.host(stack.spec())
+        return h
+
+    def vm(self, vmc: VMClass, stack: StackClass) -> ResolvedVM:
+        key = (vmc.label, stack.qemu)
+        v = self._vms.get(key)
+        if v is None:
+            v = self._vms[key] = self.rs.resolver.vm(vmc.spec(), self.host(stack))
+        return v
+
+    def _summary(self, verdict: dict[str, Any]) -> dict[str, Any]:
+        w = verdict["witness"]
+        if w.get("ran"):
+            self.validated += 1
+        if w.get("agrees") is False:
+            self.disagreements.append({"verdict": verdict["outcome"], "witness": w})
+        keep = ("outcome", "severity", "findings", "reasons", "witness")
+        out = {k: verdict[k] for k in keep}
+        for k in ("policy", "kvm_flags", "lvr_seoib", "suppression_honored", "src_state",
+                  "dst_state"):
+            if k in verdict:
+                out[k] = verdict[k]
+        return out
+
+    def policy(self, stack: StackClass, vmc: VMClass) -> dict[str, Any]:
+        host, vm = self.host(stack), self.vm(vmc, stack)
+        inputs = self.rs.resolver.inputs({"host": host}, vm)
+        key = ("policy", tuple(sorted(inputs.items())), vm.guest.id)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._summary(
+                policy_verdict(self.rs, host, vm, witness=self.validate))
+        return hit
+
+    def migrate(self, src: StackClass, dst: StackClass, vmc: VMClass,
+                *, snapshot: bool = False) -> dict[str, Any]:
+        s, d, vm = self.host(src), self.host(dst), self.vm(vmc, src)
+        inputs = self.rs.resolver.inputs({"src": s, "dst": d}, vm)
+        key = ("snapshot" if snapshot else "migrate", tuple(sorted(inputs.items())), vm.guest.id)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._cache[key] = self._summary(
+                migrate_verdict(self.rs, s, d, vm, snapshot=snapshot, witness=self.validate))
+        return hit
+
+    def evaluations(self) -> int:
+        return len(self._cache)
+
+
+def outcome_only(rs: RuleSet, name: str, inputs: dict[str, Any]) -> str:
+    """The bare outcome of a query, for hot loops that need nothing else."""
+    return evaluate(rs.query(name), inputs).outcome
