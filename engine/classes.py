@@ -118,7 +118,7 @@ def kernel_classes(rs: RuleSet) -> list[KernelClass]:
             continue
         prev = f"{series}.0"
         for since in cuts:
-            last = Release(since.parts[:2] + (since.parts[2] - 1,))
+            last = Release((*since.parts[:2], since.parts[2] - 1))
             points.append((f"{prev}..{last}" if prev != str(last) else prev, prev, series))
             prev = str(since)
         points.append((f"{prev}+", prev, series))

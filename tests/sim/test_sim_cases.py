@@ -23,14 +23,10 @@ SCENARIO_FAMILIES = ("kvm_table", "selftest", "check_extension", "enable_cap", "
 def _cases(family: str) -> list[Any]:
     path = CASES / f"{family}.yaml"
     data = load_yaml(path)
-    return [
-        pytest.param(case, f"{path}", id=f"{family}: {case['name']}") for case in data["cases"]
-    ]
+    return [pytest.param(case, f"{path}", id=f"{family}: {case['name']}") for case in data["cases"]]
 
 
-@pytest.mark.parametrize(
-    ("case", "source"), [p for family in SCENARIO_FAMILIES for p in _cases(family)]
-)
+@pytest.mark.parametrize(("case", "source"), [p for family in SCENARIO_FAMILIES for p in _cases(family)])
 def test_scenario_case(case: Any, source: str) -> None:
     result = run_scenario(case, source)
     assert result.expectations, "a case without expectations proves nothing"
