@@ -60,6 +60,7 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
         super().__init__(stream)
         self._aliases = 0
         self._nodes = 0
+        self._sizes: dict[int, int] = {}
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -69,8 +70,20 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
                 raise _Refused(f"more than {MAX_ALIASES} YAML aliases", mark.line + 1)
         node = super().compose_node(parent, index)
         self._nodes += 1
-        if self._nodes > MAX_NODES:
-            raise _Refused(f"more than {MAX_NODES} YAML nodes", node.start_mark.line + 1)
+        # Aliases share nodes, so a small file can stand for a huge tree that a
+        # validator would walk: bound the size with every alias expanded.
+        size = self._sizes.get(id(node))
+        if size is None:
+            size = 1
+            if isinstance(node, yaml.SequenceNode):
+                size += sum(self._sizes.get(id(c), 1) for c in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                size += sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1)
+                            for k, v in node.value)
+            self._sizes[id(node)] = size
+        if self._nodes > MAX_NODES or size > MAX_NODES:
+            raise _Refused(f"the document expands to more than {MAX_NODES} YAML nodes "
+                           "(alias bomb?)", node.start_mark.line + 1)
         return node
 
 
