@@ -18,6 +18,8 @@ Steps (a bare name, or a one-key mapping ``{name: argument}``):
   ``irqs: N``: N level-triggered device events serviced the guest's way;
   ``migrate: <host spec>``: live migration; ``savevm``; ``loadvm``: QMP-style
   restore of the last savevm into the running VM; ``reset``: system_reset.
+  The device of ``irqs`` sits on IOAPIC pin 10 with vector 0x61; with guest ``any``
+  every known guest runs its own copy and the verdict is the worst case.
 - Register level: ``create_vm: {irqchip: on|split|off, ioapic: 0x20, vcpu: true}``
   (a bare VM, no QEMU policy; the vCPU starts with an empty CPUID),
   ``create_irqchip: on|split``, ``create_vcpu``, ``check_extension: {fd: system|vm}``,
