@@ -4,8 +4,8 @@ A scenario is YAML with ``host``, ``vm`` and ``steps`` (``name`` and
 ``description`` are allowed too). ``host`` and ``vm`` are mappings or
 ``k=v,k=v`` strings. Mechanistic host keys: ``x2apic-api`` (the probed
 KVM_CHECK_EXTENSION mask), ``split-irqchip``, ``seoib``
-(none|rfc-v2|machine-gated|accel-property), ``gate`` (a version string such as
-'10.2'), ``ioapic-lookup`` (effective|globals-only), ``machines`` (a list, or
+(none|rfc-v2|machine-gated|accel-property), ``gate`` (a quoted dotted version
+string), ``ioapic-lookup`` (effective|globals-only), ``machines`` (a list, or
 ``a+b`` inside a string), ``name``. Mechanistic VM keys: ``machine``,
 ``machine-version`` (default: the version in the machine name, none for e.g.
 microvm), ``irqchip`` (on|split|off), ``ioapic`` (0x11|0x20), ``ioapic-global``,

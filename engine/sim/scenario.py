@@ -150,7 +150,7 @@ def _version(value: Any, what: str, loc: Location) -> tuple[int, ...] | None:
     if value is None:
         return None
     if isinstance(value, float):
-        # YAML turns 10.10 into 10.1: refuse rather than guess.
+        # YAML reads an unquoted N.10 as the float N.1: refuse rather than guess.
         raise _fail(f"{what}: write the version as a string, e.g. '{value}'", loc)
     if isinstance(value, int) and not isinstance(value, bool):
         return (value,)
@@ -162,7 +162,7 @@ def _version(value: Any, what: str, loc: Location) -> tuple[int, ...] | None:
         and all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in value)
     ):
         return tuple(value)
-    raise _fail(f"{what} must be a version such as '10.2', got {value!r}", loc)
+    raise _fail(f"{what} must be a dotted version string, got {value!r}", loc)
 
 
 def _irqchip(value: Any, loc: Location) -> str:
@@ -232,7 +232,8 @@ def parse_host(spec: Any, loc: Location) -> SimHost:
             else:
                 raise SpecError(f"machines must be a list of machine type names, got {value!r}", kloc)
         else:
-            raise SpecError(f"unknown host key {key!r} (known: {', '.join(HOST_KEYS)})", kloc)
+            hint = "; rule-level specs need the CLI's resolver" if key in ("kernel", "qemu") else ""
+            raise SpecError(f"unknown host key {key!r} (known: {', '.join(HOST_KEYS)}){hint}", kloc)
     return SimHost(**kw)
 
 
