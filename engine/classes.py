@@ -225,6 +225,7 @@ class ClassSolver:
     _hosts: dict[str, ResolvedHost] = field(default_factory=dict)
     _vms: dict[tuple[str, str], ResolvedVM] = field(default_factory=dict)
     _cache: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+    _sigs: dict[tuple[str, str, str], tuple] = field(default_factory=dict)
     validated: int = 0
     disagreements: list[dict[str, Any]] = field(default_factory=list)
 
@@ -255,23 +256,33 @@ class ClassSolver:
                 out[k] = verdict[k]
         return out
 
+    def _sig(self, stack: StackClass, vmc: VMClass, vm_on: StackClass) -> tuple:
+        """What a host contributes to a query's inputs for this VM: its class key."""
+        key = (stack.key, vmc.label, vm_on.qemu)
+        sig = self._sigs.get(key)
+        if sig is None:
+            host, vm = self.host(stack), self.vm(vmc, vm_on)
+            facts = {**host.facts, **self.rs.resolver.machine_facts(host, vm)}
+            sig = self._sigs[key] = (tuple(sorted(facts.items())), tuple(sorted(vm.facts.items())))
+        return sig
+
     def policy(self, stack: StackClass, vmc: VMClass) -> dict[str, Any]:
-        host, vm = self.host(stack), self.vm(vmc, stack)
-        inputs = self.rs.resolver.inputs({"host": host}, vm)
-        key = ("policy", tuple(sorted(inputs.items())), vm.guest.id)
+        key = ("policy", self._sig(stack, vmc, stack))
         hit = self._cache.get(key)
         if hit is None:
+            host, vm = self.host(stack), self.vm(vmc, stack)
             hit = self._cache[key] = self._summary(
                 policy_verdict(self.rs, host, vm, witness=self.validate))
         return hit
 
     def migrate(self, src: StackClass, dst: StackClass, vmc: VMClass,
                 *, snapshot: bool = False) -> dict[str, Any]:
-        s, d, vm = self.host(src), self.host(dst), self.vm(vmc, src)
-        inputs = self.rs.resolver.inputs({"src": s, "dst": d}, vm)
-        key = ("snapshot" if snapshot else "migrate", tuple(sorted(inputs.items())), vm.guest.id)
+        # The VM's machine type is fixed on the source (aliases resolve there).
+        key = ("snapshot" if snapshot else "migrate", self._sig(src, vmc, src),
+               self._sig(dst, vmc, src))
         hit = self._cache.get(key)
         if hit is None:
+            s, d, vm = self.host(src), self.host(dst), self.vm(vmc, src)
             hit = self._cache[key] = self._summary(
                 migrate_verdict(self.rs, s, d, vm, snapshot=snapshot, witness=self.validate))
         return hit

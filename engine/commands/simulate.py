@@ -76,6 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register ``FILE`` and ``--format``."""
     parser.add_argument("file", metavar="FILE", help="scenario YAML file")
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--rules", metavar="DIR",
+                        help="rule directory for kernel=/qemu= specs (default: built-in rules)")
 
 
 def _host_json(host: SimHost) -> dict[str, Any]:
@@ -181,6 +183,13 @@ def run(
         The scenario is invalid (with ``file:line``); the CLI exits 3.
     """
     data = load_scenario(args.file)
+    if host_resolver is None and vm_resolver is None:
+        # Rule-level specs (kernel=, qemu=, aliases) resolve through the rules;
+        # the simulator itself never reads them.
+        from ..witness import ScenarioBridge
+
+        bridge = ScenarioBridge(getattr(args, "rules", None))
+        host_resolver, vm_resolver = bridge.host, bridge.vm
     result = run_scenario(
         data, str(args.file), host_resolver=host_resolver, vm_resolver=vm_resolver
     )
