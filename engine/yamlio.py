@@ -22,8 +22,10 @@ MAX_BYTES = 4 * 1024 * 1024
 MAX_ALIASES = 64
 MAX_NODES = 200_000
 
-# The pure-Python loader: the C one composes nodes in C, past our alias and node limits.
-_Base: type = yaml.SafeLoader
+# The C parser composes the node graph (aliases stay shared nodes, so memory is
+# bounded by the file size); the expansion limits are checked on that graph
+# before anything is constructed or validated.
+_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class LineDict(dict):
@@ -55,36 +57,48 @@ def line_of(value: Any, key: Hashable | int | None = None, default: int | None =
     return getattr(value, "line", default)
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._aliases = 0
-        self._nodes = 0
-        self._sizes: dict[int, int] = {}
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise _Refused(f"more than {MAX_ALIASES} YAML aliases", mark.line + 1)
-        node = super().compose_node(parent, index)
-        self._nodes += 1
-        # Aliases share nodes, so a small file can stand for a huge tree that a
-        # validator would walk: bound the size with every alias expanded.
-        size = self._sizes.get(id(node))
-        if size is None:
-            size = 1
-            if isinstance(node, yaml.SequenceNode):
-                size += sum(self._sizes.get(id(c), 1) for c in node.value)
-            elif isinstance(node, yaml.MappingNode):
-                size += sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1)
-                            for k, v in node.value)
-            self._sizes[id(node)] = size
-        if self._nodes > MAX_NODES or size > MAX_NODES:
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    pass
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse alias bombs: too many aliases, or too many nodes once aliases expand."""
+    sizes: dict[int, int] = {}
+    seen_anchor: set[int] = set()
+    aliases = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            # Reached again: an alias to an already-composed node.
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _Refused(f"more than {MAX_ALIASES} YAML aliases", node.start_mark.line + 1)
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
+                    else list(node.value))
+        if not done:
+            if id(node) in seen_anchor:
+                raise _Refused("a YAML node contains itself", node.start_mark.line + 1)
+            seen_anchor.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            # children already sized are aliases seen now: count them
+            for c in children:
+                if id(c) in sizes:
+                    aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _Refused(f"more than {MAX_ALIASES} YAML aliases", node.start_mark.line + 1)
+            continue
+        size = 1 + sum(sizes.get(id(c), 1) for c in children)
+        sizes[id(node)] = size
+        if size > MAX_NODES:
             raise _Refused(f"the document expands to more than {MAX_NODES} YAML nodes "
                            "(alias bomb?)", node.start_mark.line + 1)
-        return node
 
 
 class _Refused(Exception):
@@ -142,6 +156,8 @@ def loads_yaml(text: str | bytes, source: str, *, allow_empty: bool = False) -> 
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node)
         data = loader.construct_document(node) if node is not None else None
     except _Refused as exc:
         raise BadInput(str(exc), Location(source, exc.line)) from None
