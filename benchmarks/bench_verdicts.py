@@ -1,0 +1,67 @@
+"""Class-pair migration verdicts: cached, uncached with simulation, whole class space.
+
+Targets: cached class-pair verdict <= 5 us; uncached incl. its simulation
+<= 2 ms; the full class space validated <= 5 s. Run: python benchmarks/bench_verdicts.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from engine.classes import ClassSolver, stack_classes, vm_classes
+from engine.ruleset import load_rules
+from engine.witness import _boot, _migrate
+
+
+def main() -> None:
+    rs = load_rules()
+    stacks = stack_classes(rs)
+    vms = vm_classes(rs)
+    src = next(s for s in stacks if s.design == "rfc-v2" and "7.0" in s.kernel.label
+               and s.qemu == "11.0")
+    dst = next(s for s in stacks if s.design == "rfc-v2" and "4.8" in s.kernel.label
+               and s.qemu == "11.0")
+    vm = next(v for v in vms if v.machine.machine == "pc-q35-11.0" and v.irqchip == "split"
+              and v.guest == "any" and v.ioapic is None)
+
+    solver = ClassSolver(rs)
+    solver.migrate(src, dst, vm)
+    n = 200_000
+    t = time.perf_counter()
+    for _ in range(n):
+        solver.migrate(src, dst, vm)
+    cached_us = (time.perf_counter() - t) / n * 1e6
+
+    samples = []
+    for _ in range(200):
+        _migrate.cache_clear()
+        fresh = ClassSolver(rs)
+        t = time.perf_counter()
+        fresh.migrate(src, dst, vm)
+        samples.append(time.perf_counter() - t)
+    uncached_ms = statistics.median(samples) * 1e3
+
+    _boot.cache_clear()
+    _migrate.cache_clear()
+    solver = ClassSolver(rs)
+    t = time.perf_counter()
+    cells = 0
+    for v in vms:
+        for s in stacks:
+            for d in stacks:
+                solver.migrate(s, d, v)
+                cells += 1
+    full_s = time.perf_counter() - t
+    assert not solver.disagreements
+
+    print(f"cached class-pair verdict:               {cached_us:8.2f} us  (target <= 5)")
+    print(f"uncached class-pair verdict + simulator: {uncached_ms:8.3f} ms  (target <= 2)")
+    print(f"full live-migration class space:         {full_s:8.2f} s   (target <= 5): "
+          f"{cells:,} cells over {len(stacks)} stacks x {len(vms)} VM classes, "
+          f"{solver.evaluations():,} class-pair evaluations, {solver.validated:,} simulated, "
+          f"{len(solver.disagreements)} disagreements")
+
+
+if __name__ == "__main__":
+    main()
