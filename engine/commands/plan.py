@@ -1,0 +1,87 @@
+"""`seoib plan FLEET.yaml --target SPEC`: compute rollout waves that `seoib check` accepts.
+
+Exit: 0 a plan with no findings above notes; 1 a plan with warnings; 2 no safe
+order exists (the reasons are printed); 3 bad fleet file, target or rules; 4 the
+simulator does not reproduce a verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import BadInput, Location, SpecError
+from ..plan.model import HOST_SPEC_KEYS, load_plan
+from ..plan.planner import plan_rollout
+from ..specs import spec_items
+from .common import add_rules, rules_of
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("fleet", metavar="FLEET.yaml",
+                        help="hosts and vms as in a plan (an existing rollout is ignored)")
+    parser.add_argument("--target", metavar="SPEC", required=True,
+                        help="host spec every host should reach, e.g. "
+                             "kernel=7.0.3,qemu=11.0.0,seoib=rfc-v2")
+    parser.add_argument("--max-batch", metavar="N", type=int,
+                        help="at most N host entries (hosts or groups) per wave")
+    parser.add_argument("--out", metavar="FILE", help="write the plan here (atomically), not stdout")
+    add_rules(parser)
+
+
+def _target(text: str) -> dict[str, str]:
+    where = Location("--target")
+    items = spec_items(text, where)
+    for key in items:
+        if key not in HOST_SPEC_KEYS or key == "machines":
+            raise SpecError(f"unknown target key {key!r} (known: kernel, x2apic-api, qemu, seoib)",
+                            where)
+    return items
+
+
+def _write(path: str, text: str) -> None:
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise BadInput(f"cannot write: {exc.strerror}", Location(path)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_batch is not None and args.max_batch < 1:
+        raise BadInput("--max-batch must be at least 1")
+    target = _target(args.target)
+    rs = rules_of(args)
+    fleet = load_plan(args.fleet)
+    result = plan_rollout(fleet, target, rs, max_batch=args.max_batch,
+                          source=args.out or "<seoib plan>")
+    disagreements = [d for s in result.strategies if s.report for d in s.report.disagreements]
+    if disagreements:
+        sys.stderr.write(f"seoib: error: the simulator does not reproduce {len(disagreements)} "
+                         "verdicts\n")
+        return 4
+    chosen = result.chosen
+    if chosen is None:
+        lines = [f"seoib: no safe order reaches {args.target} for {args.fleet}:"]
+        for s in result.strategies:
+            lines.append(f"  {s.name}:")
+            lines.extend(f"    - {p}" for p in dict.fromkeys(s.problems))
+        sys.stdout.write("\n".join(lines) + "\n")
+        return 2
+    assert chosen.text is not None and chosen.report is not None
+    if args.out:
+        _write(args.out, chosen.text)
+    else:
+        sys.stdout.write(chosen.text)
+    c = chosen.report.counts()
+    sys.stderr.write(f"seoib plan: strategy {chosen.name}, {len(chosen.report.waves)} waves; "
+                     f"check: {c['block']} blocking, {c['warn']} warnings, {c['info']} notes\n")
+    return 1 if c["warn"] else 0

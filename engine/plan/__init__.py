@@ -1,0 +1,1 @@
+"""Fleet rollout plans: parsing, class compression, wave simulation, planning, reports."""

@@ -1,0 +1,152 @@
+"""Hosts and VMs collapsed into the classes the rules can tell apart, with memoized verdicts.
+
+Two hosts whose resolved facts, QEMU release and probed machine list agree are
+one class; two VMs with the same machine type and resolved facts, booted on the
+same host class, are one class. Verdicts are cached by class pair and, below
+that, by the query's input facts (the key ``engine.classes.ClassSolver`` uses),
+so a fleet of a million VMs costs what its few dozen classes cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Location
+from ..resolve import ResolvedHost, ResolvedVM
+from ..ruleset import RuleSet
+from ..specs import VMSpec, parse_host_spec
+from ..verdicts import migrate_verdict, policy_verdict
+
+__all__ = ["Fleet", "HostClass", "VMClass"]
+
+
+@dataclass(frozen=True, eq=False)  # one object per class: identity is equality
+class HostClass:
+    id: int
+    host: ResolvedHost
+    label: str
+
+
+@dataclass(frozen=True, eq=False)
+class VMClass:
+    id: int
+    vm: ResolvedVM
+    boot: HostClass  # where it was cold-booted: that decides its SEOIB state for good
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _host_label(h: ResolvedHost) -> str:
+    kernel = h.kernel or f"x2apic-api {h.x2apic_api:#x}"
+    probed = f" (x2apic-api {h.x2apic_api:#x})" if h.mask_probed and h.kernel else ""
+    return f"kernel {kernel}{probed}, QEMU {h.qemu_text} ({h.design.id})"
+
+
+_KEEP = ("outcome", "severity", "findings", "reasons", "witness", "policy", "src_state",
+         "dst_state")
+
+
+@dataclass
+class Fleet:
+    """Class registry and verdict cache for one rule set."""
+
+    rs: RuleSet
+    validate: bool = True
+    hosts: list[HostClass] = field(default_factory=list)
+    _by_spec: dict[tuple, HostClass] = field(default_factory=dict)
+    _by_facts: dict[tuple, HostClass] = field(default_factory=dict)
+    _vms: dict[tuple, VMClass] = field(default_factory=dict)
+    _vm_keys: dict[tuple, VMClass] = field(default_factory=dict)
+    _pairs: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+    _cache: dict[tuple, dict[str, Any]] = field(default_factory=dict)
+    validated: int = 0
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+
+    def host_class(self, spec: Mapping[str, Any], where: Location) -> HostClass:
+        skey = tuple(sorted((k, _freeze(v)) for k, v in spec.items()))
+        hit = self._by_spec.get(skey)
+        if hit is not None:
+            return hit
+        host = self.rs.resolver.host(parse_host_spec(spec, where))
+        # Facts alone miss what depends on the QEMU build: machine registration and aliases.
+        fkey = (tuple(sorted(host.facts.items())), host.qemu.id, host.machines)
+        hc = self._by_facts.get(fkey)
+        if hc is None:
+            hc = HostClass(len(self.hosts), host, _host_label(host))
+            self.hosts.append(hc)
+            self._by_facts[fkey] = hc
+        self._by_spec[skey] = hc
+        return hc
+
+    def vm_class(self, spec: VMSpec, boot: HostClass) -> VMClass:
+        key = (spec, boot.id)
+        hit = self._vms.get(key)
+        if hit is not None:
+            return hit
+        # Aliases resolve where the VM boots: q35 on a newer QEMU is a newer machine type.
+        vm = self.rs.resolver.vm(spec, boot.host)
+        vkey = (vm.machine.name, tuple(sorted(vm.facts.items())), vm.guest.id, boot.id)
+        vmc = self._vm_keys.get(vkey)
+        if vmc is None:
+            vmc = self._vm_keys[vkey] = VMClass(len(self._vm_keys), vm, boot)
+        self._vms[key] = vmc
+        return vmc
+
+    def registers(self, host: HostClass, vmc: VMClass) -> bool:
+        return bool(self.rs.resolver.machine_facts(host.host, vmc.vm)["qemu.registers_machine"])
+
+    def _summary(self, verdict: dict[str, Any]) -> dict[str, Any]:
+        w = verdict["witness"]
+        if w.get("ran"):
+            self.validated += 1
+        if w.get("agrees") is False:
+            self.disagreements.append({"command": verdict["command"], "outcome": verdict["outcome"],
+                                       "differences": w.get("differences", [])})
+        return {k: verdict[k] for k in _KEEP if k in verdict}
+
+    def boot(self, vmc: VMClass) -> dict[str, Any]:
+        """The power-on verdict of a VM class on its boot host."""
+        pair = ("policy", vmc.id)
+        hit = self._pairs.get(pair)
+        if hit is None:
+            host, vm = vmc.boot.host, vmc.vm
+            inputs = self.rs.resolver.inputs({"host": host}, vm)
+            key = ("policy", tuple(sorted(inputs.items())), vm.guest.id)
+            hit = self._cache.get(key)
+            if hit is None:
+                hit = self._cache[key] = self._summary(
+                    policy_verdict(self.rs, host, vm, witness=self.validate))
+            self._pairs[pair] = hit
+        return hit
+
+    def migrate(self, vmc: VMClass, dst: HostClass) -> dict[str, Any]:
+        """Live migration of a VM class, wherever it runs now, to ``dst``.
+
+        The source is the boot host: a VM keeps the SEOIB state it got at power-on
+        across migrations (quirked stays quirked, a sent section restores the rest),
+        so a chain of completed migrations ends where a direct one from boot would.
+        """
+        pair = ("migrate", vmc.id, dst.id)
+        hit = self._pairs.get(pair)
+        if hit is None:
+            src, vm = vmc.boot.host, vmc.vm
+            inputs = self.rs.resolver.inputs({"src": src, "dst": dst.host}, vm)
+            key = ("migrate", tuple(sorted(inputs.items())), vm.guest.id)
+            hit = self._cache.get(key)
+            if hit is None:
+                hit = self._cache[key] = self._summary(
+                    migrate_verdict(self.rs, src, dst.host, vm, witness=self.validate))
+            self._pairs[pair] = hit
+        return hit
+
+    def evaluations(self) -> int:
+        return len(self._cache)
+
+    def vm_classes(self) -> int:
+        return len(self._vm_keys)

@@ -1,0 +1,253 @@
+"""Fleet plan files: hosts, VMs and rollout waves, each remembered with its line.
+
+A plan is user input, so every problem (schema, duplicate or unknown names,
+counts, specs the resolver rejects) is a SpecError naming ``file:line``. The
+parsed plan keeps host and VM specs as plain mappings: a wave's ``set`` is
+merged into them, and the result is parsed again as a host spec.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import Location, SpecError
+from ..loader import schema_problems
+from ..paths import schemas_dir
+from ..specs import VMSpec, parse_host_spec, parse_vm_spec
+from ..yamlio import LineDict, LineList, load_yaml, loads_yaml
+
+__all__ = ["HostEntry", "Plan", "VMEntry", "Wave", "apply_set", "load_plan", "loads_plan", "parse_plan"]
+
+HOST_SPEC_KEYS = ("kernel", "x2apic-api", "qemu", "seoib", "machines")
+VM_SPEC_KEYS = ("machine", "irqchip", "ioapic", "x2apic", "guest", "seoib-policy")
+_VERSION_KEYS = ("kernel", "qemu")
+
+
+@dataclass(frozen=True)
+class HostEntry:
+    """One host, or a group of ``count`` identical hosts."""
+
+    name: str
+    count: int
+    is_group: bool
+    spec: Mapping[str, Any]  # host-spec keys only, as written
+    line: int
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.count} hosts)" if self.is_group else self.name
+
+
+@dataclass(frozen=True)
+class VMEntry:
+    """One VM on a host, or a group of ``count`` VMs spread over a host entry."""
+
+    name: str
+    count: int
+    is_group: bool
+    host: str  # the host entry (single host or group) the VMs run on
+    spec: VMSpec
+    raw: Mapping[str, Any]
+    line: int
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.count} VMs)" if self.is_group else self.name
+
+
+@dataclass(frozen=True)
+class Wave:
+    name: str
+    hosts: tuple[str, ...]
+    set: Mapping[str, Any]
+    line: int
+    host_lines: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    source: str
+    hosts: tuple[HostEntry, ...]
+    vms: tuple[VMEntry, ...]
+    rollout: tuple[Wave, ...]
+    _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def host_index(self, name: str) -> int:
+        return self._index[name]
+
+    def as_data(self) -> dict[str, Any]:
+        """Plain data that dumps back to an equivalent plan file."""
+        hosts = [{("group" if h.is_group else "name"): h.name,
+                  **({"count": h.count} if h.is_group else {}), **dict(h.spec)} for h in self.hosts]
+        vms = []
+        for v in self.vms:
+            head: dict[str, Any] = ({"group": v.name, "count": v.count, "hosts": v.host}
+                                    if v.is_group else {"name": v.name, "host": v.host})
+            vms.append({**head, **{k: v.raw[k] for k in VM_SPEC_KEYS if k in v.raw}})
+        rollout = [{"name": w.name, "hosts": list(w.hosts), "set": dict(w.set)} for w in self.rollout]
+        return {"hosts": hosts, "vms": vms, "rollout": rollout}
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    with (schemas_dir() / "plan.schema.json").open() as fh:
+        return json.load(fh)
+
+
+def _loc(source: str, node: Any, key: Any = None) -> Location:
+    line = node.line_of(key) if key is not None and isinstance(node, LineDict | LineList) else None
+    return Location(source, line or getattr(node, "line", None))
+
+
+def _plain(mapping: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: mapping[k] for k in keys if k in mapping}
+
+
+def _sub(node: LineDict, keys: tuple[str, ...]) -> LineDict:
+    """The listed keys of ``node``, keeping its line numbers for spec errors."""
+    out = LineDict(_plain(node, keys))
+    out.line, out.key_lines = node.line, node.key_lines
+    return out
+
+
+def _check_versions(node: LineDict, source: str) -> None:
+    for key in _VERSION_KEYS:
+        value = node.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # YAML reads 10.10 as 10.1: a silent misread is worse than a refusal.
+            raise SpecError(f"{key}: {value!r} is a YAML number; quote release numbers "
+                            f"(e.g. {key}: \"{value}\")", _loc(source, node, key))
+
+
+def apply_set(spec: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A host spec after a wave's ``set``: listed keys replace, others stay.
+
+    A probed x2apic-api mask describes the old kernel and a probed machine list
+    the old QEMU, so setting kernel (or qemu) drops them unless set again.
+    """
+    out = dict(spec)
+    if "kernel" in changes and "x2apic-api" not in changes:
+        out.pop("x2apic-api", None)
+    if "qemu" in changes and "machines" not in changes:
+        out.pop("machines", None)
+    out.update(changes)
+    return out
+
+
+def _hosts(doc: LineDict, source: str) -> tuple[list[HostEntry], dict[str, int]]:
+    entries: list[HostEntry] = []
+    index: dict[str, int] = {}
+    for i, node in enumerate(doc["hosts"]):
+        where = _loc(source, doc["hosts"], i)
+        name, group = node.get("name"), node.get("group")
+        if (name is None) == (group is None):
+            raise SpecError("a host entry needs exactly one of name (one host) or group "
+                            "(with count)", where)
+        if name is not None and "count" in node:
+            raise SpecError("count belongs to a host group; use group: instead of name:",
+                            _loc(source, node, "count"))
+        if group is not None and "count" not in node:
+            raise SpecError(f"host group {group!r} needs a count", where)
+        label = str(name if name is not None else group)
+        if label in index:
+            first = entries[index[label]].line
+            raise SpecError(f"duplicate host name {label!r} (first at line {first})",
+                            _loc(source, node, "name" if name is not None else "group"))
+        _check_versions(node, source)
+        spec = _sub(node, HOST_SPEC_KEYS)
+        # Parse now so a bad spec is reported at its own line, not at first use.
+        parse_host_spec(spec, Location(source, node.line))
+        index[label] = len(entries)
+        entries.append(HostEntry(label, int(node.get("count", 1)), group is not None, spec,
+                                 node.line))
+    return entries, index
+
+
+def _vms(doc: LineDict, source: str, index: dict[str, int]) -> list[VMEntry]:
+    entries: list[VMEntry] = []
+    seen: dict[str, int] = {}
+    for i, node in enumerate(doc.get("vms") or []):
+        where = _loc(source, doc["vms"], i)
+        name, group = node.get("name"), node.get("group")
+        if (name is None) == (group is None):
+            raise SpecError("a VM entry needs exactly one of name (one VM, with host) or group "
+                            "(with count and hosts)", where)
+        if name is not None and ("count" in node or "hosts" in node):
+            key = "count" if "count" in node else "hosts"
+            raise SpecError(f"{key} belongs to a VM group; a single VM names its host with host:",
+                            _loc(source, node, key))
+        if group is not None and ("count" not in node or "hosts" not in node or "host" in node):
+            raise SpecError(f"VM group {group!r} needs count and hosts (the host group it is "
+                            "spread over), not host", where)
+        label = str(name if name is not None else group)
+        if label in seen:
+            raise SpecError(f"duplicate VM name {label!r} (first at line {seen[label]})",
+                            _loc(source, node, "name" if name is not None else "group"))
+        seen[label] = node.line
+        host_key = "host" if name is not None else "hosts"
+        host = str(node[host_key])
+        if host not in index:
+            raise SpecError(f"{host_key}: {host!r} is not a host or host group of this plan "
+                            f"(known: {', '.join(index) or 'none'})", _loc(source, node, host_key))
+        raw = _sub(node, VM_SPEC_KEYS)
+        spec = replace(parse_vm_spec(raw, Location(source, node.line)), name=label)
+        entries.append(VMEntry(label, int(node.get("count", 1)), group is not None, host, spec,
+                               raw, node.line))
+    return entries
+
+
+def _rollout(doc: LineDict, source: str, hosts: list[HostEntry],
+             index: dict[str, int]) -> list[Wave]:
+    waves: list[Wave] = []
+    seen: dict[str, int] = {}
+    for node in doc.get("rollout") or []:
+        name = str(node["name"])
+        if name in seen:
+            raise SpecError(f"duplicate wave name {name!r} (first at line {seen[name]})",
+                            _loc(source, node, "name"))
+        seen[name] = node.line
+        names = node["hosts"]
+        in_wave: set[str] = set()
+        for j, ref in enumerate(names):
+            if ref not in index:
+                raise SpecError(f"wave {name!r}: {ref!r} is not a host or host group of this plan",
+                                _loc(source, names, j))
+            if ref in in_wave:
+                raise SpecError(f"wave {name!r} lists {ref!r} twice", _loc(source, names, j))
+            in_wave.add(ref)
+        _check_versions(node["set"], source)
+        changes = dict(node["set"])
+        for ref in names:  # the upgraded spec must be a valid host spec
+            after = LineDict(apply_set(hosts[index[ref]].spec, changes))
+            after.line, after.key_lines = node["set"].line, node["set"].key_lines
+            parse_host_spec(after, Location(source, node["set"].line))
+        waves.append(Wave(name, tuple(str(n) for n in names), changes, node.line,
+                          tuple(names.line_of(j) for j in range(len(names)))))
+    return waves
+
+
+def parse_plan(doc: Any, source: str) -> Plan:
+    """Check a loaded plan document; SpecError with file:line on the first problem."""
+    if not isinstance(doc, LineDict):
+        raise SpecError("a plan is a mapping with hosts, vms and rollout",
+                        Location(source, getattr(doc, "line", 1)))
+    problems = schema_problems(doc, _schema(), source)
+    if problems:
+        where, message = problems[0]
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        raise SpecError(message + more, where)
+    hosts, index = _hosts(doc, source)
+    vms = _vms(doc, source, index)
+    rollout = _rollout(doc, source, hosts, index)
+    return Plan(source, tuple(hosts), tuple(vms), tuple(rollout), index)
+
+
+def load_plan(path: str | Path) -> Plan:
+    return parse_plan(load_yaml(path), str(path))
+
+
+def loads_plan(text: str, source: str = "<plan>") -> Plan:
+    return parse_plan(loads_yaml(text, source), source)
