@@ -8,6 +8,7 @@ x2apic-api mask decides the bits it covers; the kernel lineage decides the rest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .catalog import Machine, MachineCatalog, QemuCatalog
@@ -91,8 +92,7 @@ class Resolver:
             for ch in res.because:
                 for c in ch.capabilities:
                     cap_because.setdefault(c, []).append(ch.citation())
-            changes = [Citation(f"kernel.{spec.kernel}", f"kernel {spec.kernel} has no change "
-                                f"that brings this capability", f"{self.kernels.source} lineage")]
+            changes = []
         if spec.x2apic_api is not None:
             covered = {c for c, m in self.kernels.mask_covers().items() if m}
             proven = self.kernels.capabilities_from_mask(spec.x2apic_api)
@@ -117,7 +117,10 @@ class Resolver:
         because: dict[str, tuple[Citation, ...]] = {}
         for cap in self.kernels.capabilities.values():
             facts[cap.fact] = cap.id in caps
-            because[cap.fact] = tuple(cap_because.get(cap.id, changes))
+            absent = Citation(f"kernel.{spec.kernel}", f"kernel {spec.kernel}: no release, "
+                              f"backport or build in its lineage brings {cap.id}",
+                              f"{Path(self.kernels.source).name} lineage", cap.location)
+            because[cap.fact] = tuple(cap_because.get(cap.id) or changes or [absent])
         facts.update(design.facts)
         for name in design.facts:
             because[name] = (design.citation(),)

@@ -34,15 +34,14 @@ def state_of(facts: Mapping[str, Any], side: str) -> dict[str, Any] | None:
 
 
 def reasons(ev: Evaluation, hosts: Mapping[str, ResolvedHost], vm: ResolvedVM) -> list[dict]:
-    """The rules behind the outcome, input data first, each with its source."""
-    cites: list[Citation] = []
+    """The rules behind the outcome, the decisive one first, then the data they rest on."""
+    cites: list[Citation] = [r.citation() for r in reversed(ev.reasons)]
     for name in ev.input_reasons:
         role, _, fact = name.partition(".")
         if role in hosts:
             cites.extend(hosts[role].because.get(fact, ()))
         else:
             cites.extend(vm.because.get(name, ()))
-    cites.extend(r.citation() for r in ev.reasons)
     out: list[dict] = []
     seen: set[tuple[str, str]] = set()
     for c in cites:
