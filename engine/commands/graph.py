@@ -1,0 +1,122 @@
+"""`seoib graph`: the live-migration graph over stack classes for one VM class.
+
+Nodes are the stack classes the rules distinguish (kernel class x QEMU release x
+SEOIB design); an edge src -> dst carries the migration verdict. Strongly
+connected components of the non-blocking edges are migration pools: inside one,
+a VM can move anywhere and back. Formats: json (default), graphml (networkx),
+dot (written here, so pydot is not needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from typing import Any
+
+import networkx as nx
+
+from ..classes import ClassSolver, MachineClass, VMClass, machine_classes, stack_classes
+from ..errors import BadInput
+from ..ruleset import RuleSet
+from .common import add_rules, parse_vm, rules_of
+
+__all__ = ["add_arguments", "build_graph", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("json", "graphml", "dot"), default="json")
+    parser.add_argument("--vm", metavar="SPEC", help="VM class (default: the newest pc-q35 "
+                        "machine class, irqchip split, guest any)")
+    add_rules(parser)
+
+
+def _vm_class(rs: RuleSet, text: str | None) -> VMClass:
+    if text is None:
+        q35 = [m for m in machine_classes(rs) if m.machine.startswith("pc-q35-")]
+        if not q35:
+            raise BadInput("the rule set has no pc-q35 machine class; pass --vm")
+        return VMClass(q35[-1], irqchip="split", guest="any")
+    spec = parse_vm(text)
+    assert spec.machine is not None
+    return VMClass(MachineClass(spec.machine, spec.machine, (spec.machine,)), spec.irqchip,
+                   spec.ioapic, True if spec.x2apic is None else spec.x2apic,
+                   spec.guest or "any", spec.seoib_policy)
+
+
+def build_graph(rs: RuleSet, vmc: VMClass) -> tuple[nx.DiGraph, ClassSolver]:
+    solver = ClassSolver(rs)
+    stacks = stack_classes(rs)
+    g = nx.DiGraph(vm=vmc.label)
+    for s in stacks:
+        boot = solver.policy(s, vmc)
+        g.add_node(s.key, label=s.label, kernel=s.kernel.label, qemu=s.qemu, design=s.design,
+                   boot=boot["outcome"], policy=str(boot.get("policy")))
+    for src in stacks:
+        for dst in stacks:
+            if src is dst:
+                continue
+            v = solver.migrate(src, dst, vmc)
+            rules = [r["rule"] for r in v["reasons"] if r["rule"] != "spec"]
+            g.add_edge(src.key, dst.key, outcome=v["outcome"], severity=v["severity"],
+                       label=f"{v['outcome']} ({v['severity']})", rules=", ".join(rules))
+    safe = nx.DiGraph([(a, b) for a, b, d in g.edges(data=True) if d["severity"] != "block"])
+    safe.add_nodes_from(g)
+    pools = sorted((sorted(c) for c in nx.strongly_connected_components(safe)),
+                   key=lambda c: (-len(c), c))
+    for i, members in enumerate(pools):
+        for n in members:
+            g.nodes[n]["pool"] = i
+    g.graph["pools"] = pools
+    return g, solver
+
+
+def _dot_quote(text: Any) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(g: nx.DiGraph) -> str:
+    lines = [f"digraph seoib {{  // VM class {g.graph['vm']}"]
+    color = {"ok": "darkgreen", "warn": "orange", "block": "red"}
+    for n, d in g.nodes(data=True):
+        lines.append(f"  {_dot_quote(n)} [label={_dot_quote(d['label'])}, "
+                     f"pool={d['pool']}, boot={_dot_quote(d['boot'])}];")
+    for a, b, d in g.edges(data=True):
+        lines.append(f"  {_dot_quote(a)} -> {_dot_quote(b)} [label={_dot_quote(d['outcome'])}, "
+                     f"severity={_dot_quote(d['severity'])}, color={color[d['severity']]}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(g: nx.DiGraph, solver: ClassSolver) -> dict[str, Any]:
+    return {
+        "command": "graph",
+        "vm": g.graph["vm"],
+        "nodes": [{"id": n, **d} for n, d in g.nodes(data=True)],
+        "edges": [{"src": a, "dst": b, "outcome": d["outcome"], "severity": d["severity"],
+                   "rules": d["rules"].split(", ") if d["rules"] else []}
+                  for a, b, d in g.edges(data=True)],
+        "pools": g.graph["pools"],
+        "witness": {"validated": solver.validated, "disagreements": solver.disagreements},
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    rs = rules_of(args)
+    g, solver = build_graph(rs, _vm_class(rs, args.vm))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(to_json(g, solver), indent=2) + "\n")
+    elif args.format == "dot":
+        sys.stdout.write(to_dot(g))
+    else:
+        out = g.copy()
+        out.graph = {"vm": g.graph["vm"], "pools": len(g.graph["pools"])}
+        buf = io.BytesIO()
+        nx.write_graphml(out, buf)
+        sys.stdout.write(buf.getvalue().decode("utf-8"))
+    if solver.disagreements:
+        sys.stderr.write(f"seoib: error: the simulator does not reproduce "
+                         f"{len(solver.disagreements)} verdicts\n")
+        return 4
+    return 0
