@@ -44,6 +44,19 @@ class Citation:
         return out
 
 
+class _Cited:
+    """Rule-data entries that verdicts cite: each has id, description, source, location."""
+
+    id: str
+    description: str
+    source: str
+    location: Location | None
+    confirmed: bool
+
+    def citation(self) -> Citation:
+        return Citation(self.id, self.description, self.source, self.location, self.confirmed)
+
+
 @dataclass(frozen=True)
 class Fact:
     name: str
@@ -139,7 +152,7 @@ class Capability:
 
 
 @dataclass(frozen=True)
-class KernelChange:
+class KernelChange(_Cited):
     """Capabilities a release, stable backport or distribution build brings."""
 
     id: str
@@ -149,12 +162,9 @@ class KernelChange:
     location: Location
     confirmed: bool = True
 
-    def citation(self) -> Citation:
-        return Citation(self.id, self.description, self.source, self.location, self.confirmed)
-
 
 @dataclass(frozen=True)
-class QemuRelease:
+class QemuRelease(_Cited):
     id: str
     version: Release
     base: Release | None  # builds: the feature release they derive from
@@ -166,9 +176,6 @@ class QemuRelease:
     source: str
     location: Location
     confirmed: bool = True
-
-    def citation(self) -> Citation:
-        return Citation(self.id, self.description, self.source, self.location, self.confirmed)
 
 
 @dataclass(frozen=True)
@@ -182,7 +189,7 @@ class Family:
 
 
 @dataclass(frozen=True)
-class MachineCompat:
+class MachineCompat(_Cited):
     id: str
     families: tuple[str, ...]
     min: Release | None
@@ -199,9 +206,6 @@ class MachineCompat:
         if self.min is not None and version.parts < self.min.parts:
             return False
         return self.max is None or version.parts <= self.max.parts
-
-    def citation(self) -> Citation:
-        return Citation(self.id, self.description, self.source, self.location, self.confirmed)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,22 @@ def compile_rules(root: Path, digest: str) -> RuleSet:
                    Resolver(kernels, qemu, machines, designs, guests))
 
 
+# The modules whose classes a compiled rule set pickles: a change to any of
+# them must not load a stale cache.
+_PICKLED_MODULES = ("catalog", "compiler", "lineage", "loader", "model", "resolve", "ruleset",
+                    "versions")
+
+
+def _code_digest() -> str:
+    import hashlib
+
+    h = hashlib.sha256(__version__.encode())
+    here = Path(__file__).parent
+    for name in _PICKLED_MODULES:
+        h.update((here / f"{name}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "seoib-engine"
@@ -89,7 +105,7 @@ def load_rules(root: str | Path | None = None, *, use_cache: bool = True) -> Rul
     key = (str(path.resolve()), digest)
     if key in _memory:
         return _memory[key]
-    cache_file = _cache_dir() / f"rules-{__version__}-{digest[:32]}.pickle"
+    cache_file = _cache_dir() / f"rules-{_code_digest()}-{digest[:32]}.pickle"
     ruleset: Any = None
     if use_cache and os.environ.get("SEOIB_NO_CACHE") is None:
         try:
