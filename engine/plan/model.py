@@ -9,6 +9,7 @@ merged into them, and the result is parsed again as a host spec.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -118,8 +119,9 @@ def _check_versions(node: LineDict, source: str) -> None:
         value = node.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool):
             # YAML reads 10.10 as 10.1: a silent misread is worse than a refusal.
-            raise SpecError(f"{key}: {value!r} is a YAML number; quote release numbers "
-                            f"(e.g. {key}: \"{value}\")", _loc(source, node, key))
+            raise SpecError(f"{key} is written as a YAML number (read as {value!r}); quote release "
+                            f"numbers, e.g. {key}: \"10.10\" (unquoted, YAML reads it as 10.1)",
+                            _loc(source, node, key))
 
 
 def apply_set(spec: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,6 +231,22 @@ def _rollout(doc: LineDict, source: str, hosts: list[HostEntry],
     return waves
 
 
+_UNEXPECTED = re.compile(r"^(?:(?P<path>[^:]*): )?Additional properties .*\('(?P<key>[^']+)'")
+
+
+def _key_line(doc: LineDict, where: Location, message: str) -> tuple[Location, str]:
+    """Point an unknown-key error at the key's own line, not at its mapping's."""
+    m = _UNEXPECTED.match(message)
+    if not m:
+        return where, message
+    node: Any = doc
+    for part in (m["path"] or "").split("/") if m["path"] else ():
+        node = node[int(part)] if isinstance(node, list) else node.get(part)
+    if isinstance(node, LineDict):
+        return Location(where.source, node.line_of(m["key"])), message
+    return where, message
+
+
 def parse_plan(doc: Any, source: str) -> Plan:
     """Check a loaded plan document; SpecError with file:line on the first problem."""
     if not isinstance(doc, LineDict):
@@ -236,7 +254,7 @@ def parse_plan(doc: Any, source: str) -> Plan:
                         Location(source, getattr(doc, "line", 1)))
     problems = schema_problems(doc, _schema(), source)
     if problems:
-        where, message = problems[0]
+        where, message = _key_line(doc, *problems[0])
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
         raise SpecError(message + more, where)
     hosts, index = _hosts(doc, source)

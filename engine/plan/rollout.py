@@ -85,8 +85,10 @@ class Rollout:
         for v in self.vms_on.get(idx, ()):
             orig = self.fleet.vm_class(v.spec, self.initial[idx])
             out.append(_Pop(v, orig, "original"))
-            if self.cur[idx].id != self.initial[idx].id:
-                out.append(_Pop(v, self.fleet.vm_class(v.spec, self.cur[idx]), "fresh"))
+            fresh = self.fleet.vm_class(v.spec, self.cur[idx])
+            # No fresh VMs where the stack no longer runs the machine type at all.
+            if fresh is not orig and self.fleet.registers(self.cur[idx], fresh):
+                out.append(_Pop(v, fresh, "fresh"))
         return out
 
     def _owners(self, class_id: int, extra: dict[int, str]) -> tuple[str, ...]:
@@ -96,19 +98,18 @@ class Rollout:
         return tuple(dict.fromkeys(names))
 
     def _judge(self, pop: _Pop, available: Counter[int], extra: dict[int, str]
-               ) -> tuple[list[Target], list[Target], list[dict[str, Any]]]:
-        """Safe and unsafe destinations among the classes with hosts available."""
-        safe, unsafe, verdicts = [], [], []
+               ) -> tuple[list[Target], list[tuple[Target, dict[str, Any]]]]:
+        """Safe destinations, and the blocking ones with their verdicts."""
+        safe, blocked = [], []
         for cid in sorted(c for c, n in available.items() if n > 0):
             dst = self.fleet.hosts[cid]
             v = self.fleet.migrate(pop.vmc, dst)
             t = Target(dst.label, self._owners(cid, extra), v["outcome"], v["severity"])
             if v["severity"] != "block" or no_worse(self.fleet, pop.vmc, v):
                 safe.append(t)
-            elif v["outcome"] not in _NOT_PICKABLE:
-                unsafe.append(t)
-                verdicts.append(v)
-        return safe, unsafe, verdicts
+            else:
+                blocked.append((t, v))
+        return safe, blocked
 
     # -- findings ------------------------------------------------------------------
 
@@ -127,27 +128,29 @@ class Rollout:
         stuck_targets: dict[str, Target] = {}
         unsafe_all: dict[tuple[str, str], Target] = {}
         verdicts: list[dict[str, Any]] = []
+        stuck_verdicts: list[dict[str, Any]] = []
         for label, available in phases:
-            safe, unsafe, vs = self._judge(pop, available, extra)
+            safe, blocked = self._judge(pop, available, extra)
             if not safe:
                 stuck_phases.append(label)
-                for t in unsafe:
+                for t, v in blocked:
                     stuck_targets[t.label] = t
-                verdicts.extend(vs)
-            for t in unsafe:
-                unsafe_all[(t.label, t.outcome)] = t
-            verdicts.extend(vs)
+                    stuck_verdicts.append(v)
+            for t, v in blocked:
+                if t.outcome not in _NOT_PICKABLE:
+                    unsafe_all[(t.label, t.outcome)] = t
+                    verdicts.append(v)
         wname = wave.name if wave else None
         who = f"{pop.entry.describe()} ({pop.kind}) on {host.describe()}"
         if stuck_phases:
             outcomes = ", ".join(f"{t.outcome} on {t.label}" for t in stuck_targets.values())
             msg = (f"{who}: no destination with a non-blocking verdict "
                    f"{'; '.join(stuck_phases)}" + (f" ({outcomes})" if outcomes else
-                                                   " (no destination registers it)"))
+                                                   " (no other host)"))
             key = ("evac", idx, pop.entry.name, pop.vmc.id, tuple(sorted(stuck_targets)))
             self._add(Finding("check.no-evacuation-target", "block", wname, k, context, host.name,
                               host.count, pop.entry.name, pop.entry.count, pop.kind, line,
-                              pop.entry.line, msg, engine_rules(verdicts),
+                              pop.entry.line, msg, engine_rules(stuck_verdicts),
                               targets=list(stuck_targets.values()), phases=stuck_phases),
                       key if context in ("after-wave", "initial") else None)
         if unsafe_all:
