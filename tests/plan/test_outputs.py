@@ -1,0 +1,144 @@
+"""check's four formats, plan's round trip through check, and graph's pools."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from jsonschema import Draft202012Validator
+
+from engine.cli import main
+from engine.paths import schemas_dir
+
+CASES = Path(__file__).resolve().parents[1] / "cases" / "plans"
+PLAN = """\
+hosts:
+  - {name: h1, kernel: 6.18.10, qemu: 10.2.0}
+  - {group: rack-a, count: 40, kernel: 6.12.40, qemu: 10.2.0}
+  - {group: rack-b, count: 40, kernel: 6.12.40, qemu: 11.0.0, seoib: rfc-v2}
+vms:
+  - {name: win-ad1, host: h1, machine: pc-q35-10.2, irqchip: split, guest: windows-hyperv}
+  - {group: web, count: 2000, hosts: rack-a, machine: pc-q35-10.2, irqchip: split, guest: linux}
+  - {group: db, count: 200, hosts: rack-b, machine: pc-q35-10.2, irqchip: split}
+rollout:
+  - {name: qemu, hosts: [rack-a, h1], set: {qemu: 11.0.0, seoib: rfc-v2}}
+  - {name: kernels, hosts: [rack-a], set: {kernel: 7.0.3}}
+"""
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN)
+    return path
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(argv)
+    return code, capsys.readouterr().out
+
+
+def test_json_matches_schema(plan_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(["check", str(plan_file), "--format", "json"], capsys)
+    data = json.loads(out)
+    schema = json.loads((schemas_dir() / "check-output.schema.json").read_text())
+    assert list(Draft202012Validator(schema).iter_errors(data)) == []
+    assert code == data["exit_code"] == 2
+    assert data["fleet"]["vms"] == 2201 and data["fleet"]["hosts"] == 81
+    rules = {f["rule"] for f in data["findings"]}
+    assert {"check.unsafe-targets", "check.initial-state"} <= rules
+    abort = [f for f in data["findings"] if f["rule"] == "check.unsafe-targets"
+             and f["severity"] == "block"]
+    assert any("migrate.post-load-no-kernel-enable" in f["rules"] for f in abort)
+
+
+def test_junit_parses(plan_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, out = _run(["check", str(plan_file), "--format", "junit"], capsys)
+    root = ET.fromstring(out)
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["before the rollout", "wave 1 qemu", "wave 2 kernels"]
+    for s in suites:
+        assert int(s.get("tests", "0")) == len(s.findall("testcase"))
+        assert int(s.get("failures", "0")) == len(s.findall("testcase/failure"))
+    assert root.findall(".//failure")
+
+
+def test_sarif_structure(plan_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(["check", str(plan_file), "--format", "sarif"], capsys)
+    doc = json.loads(out)
+    assert doc["version"] == "2.1.0"
+    run = doc["runs"][0]
+    ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert run["results"]
+    for res in run["results"]:
+        assert res["ruleId"] in ids
+        assert ids[res["ruleIndex"]] == res["ruleId"]
+        loc = res["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uri"].endswith("plan.yaml")
+        assert 1 <= loc["region"]["startLine"] <= PLAN.count("\n")
+        assert res["level"] in ("error", "warning", "note")
+    assert code == 2
+
+
+def test_text_summary_first(plan_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(["check", str(plan_file)], capsys)
+    first = out.splitlines()[0]
+    assert first.startswith("BLOCK:") and "blocking" in first
+    assert "wave 2 kernels" in out and code == 2
+
+
+def test_plan_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(PLAN.split("rollout:")[0].replace(
+        "  - {name: win-ad1, host: h1, machine: pc-q35-10.2, irqchip: split, guest: windows-hyperv}\n",
+        ""))
+    out = tmp_path / "out.yaml"
+    code = main(["plan", str(fleet), "--target", "kernel=7.0.3,qemu=11.0.0,seoib=rfc-v2",
+                 "--max-batch", "1", "--out", str(out)])
+    capsys.readouterr()
+    assert code in (0, 1)
+    text = out.read_text()
+    # rack-b already runs rfc-v2 on an old kernel: it must get its kernel before
+    # any other host runs both the new kernel and rfc-v2.
+    assert "constraint: rack-b kernel" in text
+    assert main(["check", str(out), "--format", "json"]) == code
+    data = json.loads(capsys.readouterr().out)
+    assert data["counts"]["block"] == 0
+    assert all(len(w["hosts"]) == 1 for w in data["waves"])
+    assert {w["name"] for w in data["waves"]}
+
+
+def test_plan_explains_impossible(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("hosts:\n  - {group: r, count: 4, kernel: 7.0.3, qemu: 10.2.0}\n"
+                     "vms:\n  - {group: old, count: 9, hosts: r, machine: pc-q35-5.0}\n")
+    assert main(["plan", str(fleet), "--target", "qemu=11.0.0"]) == 2
+    out = capsys.readouterr().out
+    assert "no safe order" in out and "pc-q35-5.0" in out
+
+
+def test_plan_bad_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("hosts:\n  - {name: h, kernel: 7.0.3, qemu: 10.2.0}\n")
+    assert main(["plan", str(fleet), "--target", "colour=blue"]) == 3
+    assert "--target" in capsys.readouterr().err
+
+
+def test_graph_pools(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", "--vm", "machine=pc-q35-10.2,irqchip=split,guest=linux"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    pools = data["pools"]
+    assert sorted(n for p in pools for n in p) == sorted(n["id"] for n in data["nodes"])
+    safe = nx.DiGraph((e["src"], e["dst"]) for e in data["edges"] if e["severity"] != "block")
+    for pool in pools:  # inside a pool every node reaches every other by non-blocking edges
+        for a in pool[1:]:
+            assert nx.has_path(safe, pool[0], a) and nx.has_path(safe, a, pool[0])
+    assert any(len(p) > 1 for p in pools)
+    assert any(e["outcome"] == "dest-abort" for e in data["edges"])
+    assert main(["graph", "--format", "graphml"]) == 0
+    ET.fromstring(capsys.readouterr().out)
+    assert main(["graph", "--format", "dot"]) == 0
+    assert capsys.readouterr().out.startswith("digraph")

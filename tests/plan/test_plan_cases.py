@@ -1,0 +1,65 @@
+"""Data-driven plan cases: tests/cases/plans/*.yaml (plan + expected findings) and
+tests/cases/plans/bad/*.yaml (plans that must be refused at a given line)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.plan.checker import check_plan
+from engine.plan.model import parse_plan
+from engine.ruleset import RuleSet, load_rules
+from engine.yamlio import load_yaml
+
+CASES = Path(__file__).resolve().parents[1] / "cases" / "plans"
+GOOD = sorted(CASES.glob("*.yaml"))
+BAD = sorted((CASES / "bad").glob("*.yaml"))
+KEYS = ("rule", "severity", "wave", "host", "vm", "population")
+
+
+@pytest.fixture(scope="module")
+def rs() -> RuleSet:
+    return load_rules(use_cache=False)
+
+
+def _key(f: dict) -> tuple:
+    return tuple(f[k] for k in KEYS)
+
+
+@pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])
+def test_plan_case(path: Path, rs: RuleSet) -> None:
+    doc = load_yaml(path)
+    report = check_plan(parse_plan(doc["plan"], str(path)), rs)
+    got = Counter((f.check, f.severity, f.wave, f.host, f.vm, f.population) for f in report.findings)
+    want = Counter(_key(f) for f in doc["expect"]["findings"])
+    assert got == want
+    assert report.exit_code("warn") == doc["expect"]["exit"]
+    assert not report.disagreements
+    lines = set(range(doc["plan"].line, max(doc.key_lines.values()) + 100))
+    for f in report.findings:
+        assert f.line in lines and f.vm_line in lines
+        assert f.rules, "every finding names the engine rules behind it"
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_plan(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    head = path.read_text()
+    line = int(re.search(r"# expect-line: (\d+)", head)[1])  # type: ignore[index]
+    message = re.search(r"# expect-message: (.+)", head)[1]  # type: ignore[index]
+    assert main(["check", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"{path}:{line}: " in err
+    assert message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_fail_on_block_lets_warnings_pass(rs: RuleSet) -> None:
+    case = CASES / "kernel_first.yaml"
+    doc = load_yaml(case)
+    report = check_plan(parse_plan(doc["plan"], str(case)), rs)
+    assert report.exit_code("warn") == 1
+    assert report.exit_code("block") == 0
