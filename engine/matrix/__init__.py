@@ -1,0 +1,1 @@
+"""`seoib matrix` and `seoib designs`: class-space matrices, design comparison, artifacts."""

@@ -1,0 +1,82 @@
+"""The file set of a matrix folder, by format, and how two folders differ."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..errors import BadInput
+from ..ruleset import RuleSet
+from .build import Matrix, Progress, build_matrix
+from .csv_out import migration_csv, policy_csv
+from .designs import compare_designs
+from .designs_md import designs_markdown
+from .fleet import default_fleet_path, load_fleet
+from .html_out import index_html
+from .json_out import matrix_json
+from .markdown import readme
+
+__all__ = ["FORMATS", "diff_summary", "parse_formats", "render"]
+
+FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": ("migration.csv", "policy.csv"),
+    "json": ("matrix.json",),
+    "md": ("README.md", "designs.md"),
+    "html": ("index.html",),
+}
+
+_WRITERS: dict[str, Callable[[Matrix], bytes]] = {
+    "migration.csv": migration_csv, "policy.csv": policy_csv, "matrix.json": matrix_json,
+    "README.md": readme, "index.html": index_html,
+}
+
+
+def parse_formats(text: str) -> list[str]:
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    bad = [x for x in names if x not in FORMATS]
+    if bad or not names:
+        raise BadInput(f"--format: unknown format {', '.join(bad) or '(none)'} "
+                       f"(choose from {','.join(FORMATS)})")
+    return [f for f in FORMATS if f in names]
+
+
+def render(rs: RuleSet, formats: Sequence[str], *,
+           progress: Progress | None = None) -> dict[str, bytes]:
+    """Every file of the selected formats, in memory."""
+    m = build_matrix(rs, progress=progress)
+    files: dict[str, bytes] = {}
+    for fmt in formats:
+        for name in FORMATS[fmt]:
+            if name == "designs.md":
+                fleet = default_fleet_path()
+                report = compare_designs(rs, load_fleet(fleet))
+                files[name] = designs_markdown(report, source=f"fleets/{fleet.name}")
+            else:
+                files[name] = _WRITERS[name](m)
+    return files
+
+
+def diff_summary(out: Path, files: dict[str, bytes], limit: int = 5) -> list[str]:
+    """One line per stale file, with the first differing lines for text files."""
+    lines: list[str] = []
+    for name, data in files.items():
+        path = out / name
+        if not path.is_file():
+            lines.append(f"{name}: missing")
+            continue
+        old = path.read_bytes()
+        if old == data:
+            continue
+        old_lines = old.decode(errors="replace").splitlines()
+        new_lines = data.decode(errors="replace").splitlines()
+        changed = [i for i in range(max(len(old_lines), len(new_lines)))
+                   if (old_lines[i] if i < len(old_lines) else None)
+                   != (new_lines[i] if i < len(new_lines) else None)]
+        lines.append(f"{name}: {len(changed)} line(s) differ "
+                     f"({len(old_lines)} lines on disk, {len(new_lines)} rebuilt)")
+        for i in changed[:limit]:
+            was = old_lines[i] if i < len(old_lines) else "(none)"
+            now = new_lines[i] if i < len(new_lines) else "(none)"
+            lines.append(f"  line {i + 1}: - {was[:160]}")
+            lines.append(f"  line {i + 1}: + {now[:160]}")
+    return lines

@@ -1,0 +1,52 @@
+"""migration.csv and policy.csv: one row per cell, labels spelled out for grep and diff."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from .build import Matrix
+
+__all__ = ["migration_csv", "policy_csv", "rule_ids"]
+
+
+def rule_ids(verdict: dict[str, Any]) -> str:
+    return " ".join(r["rule"] for r in verdict["reasons"])
+
+
+def _policy_of(state: dict[str, Any] | None) -> str:
+    return "" if state is None else str(state["policy"])
+
+
+def _render(header: list[str], rows: list[list[str]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def migration_csv(m: Matrix) -> bytes:
+    rows = []
+    for t in m.tables:
+        if t.migration is None:
+            continue
+        for src, line in zip(t.stacks, t.migration, strict=True):
+            for dst, vi in zip(t.stacks, line, strict=True):
+                v = m.verdicts[vi]
+                rows.append([src.label, dst.label, t.vm.label, v["outcome"], v["severity"],
+                             _policy_of(v.get("src_state")), _policy_of(v.get("dst_state")),
+                             rule_ids(v)])
+    return _render(["src", "dst", "vm", "outcome", "severity", "src_policy", "dst_policy", "rules"],
+                   rows)
+
+
+def policy_csv(m: Matrix) -> bytes:
+    rows = []
+    for t in m.tables:
+        for host, vi in zip(t.stacks, t.policy, strict=True):
+            v = m.verdicts[vi]
+            rows.append([host.label, t.vm.label, str(v.get("policy") or ""), v["outcome"],
+                         v["severity"], rule_ids(v)])
+    return _render(["host", "vm", "policy", "outcome", "severity", "rules"], rows)
