@@ -1,4 +1,4 @@
-"""Ship the top-level rules/ and schemas/ inside the wheel as engine/_data/.
+"""Ship the top-level rules/, schemas/ and fleets/ inside the wheel as engine/_data/.
 
 The repository layout keeps rule data beside the package, but a non-editable
 install must carry it; engine.paths finds either location.
@@ -16,7 +16,7 @@ class BuildWithData(build_py):
     def run(self) -> None:
         super().run()
         target = Path(self.build_lib) / "engine" / "_data"
-        for folder in ("rules", "schemas"):
+        for folder in ("rules", "schemas", "fleets"):
             for src in sorted((HERE / folder).rglob("*")):
                 if src.is_file() and src.suffix in {".yaml", ".json"}:
                     dst = target / folder / src.relative_to(HERE / folder)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["builtin_rules_dir", "schemas_dir"]
+__all__ = ["builtin_fleets_dir", "builtin_rules_dir", "schemas_dir"]
 
 _PKG = Path(__file__).resolve().parent
 
@@ -23,3 +23,7 @@ def builtin_rules_dir() -> Path:
 
 def schemas_dir() -> Path:
     return _find("schemas")
+
+
+def builtin_fleets_dir() -> Path:
+    return _find("fleets")
