@@ -262,9 +262,19 @@ class Rollout:
                 if running["policy"] != "quirked" or not self.fleet.registers(self.cur[idx], orig):
                     continue
                 fresh = self.fleet.boot(self.fleet.vm_class(v.spec, self.cur[idx]))
-                if fresh.get("policy") in ("quirked", "n/a", None):
-                    continue
                 exposed = running["outcome"] in ("storm-risk", "storm")
+                if fresh.get("policy") in ("quirked", "n/a", None):
+                    if exposed and fresh.get("outcome") in ("storm-risk", "storm"):
+                        # The rollout reached this host, yet even a cold restart stays quirked.
+                        msg = (f"{v.describe()} on {host.describe()}: still {running['outcome']} "
+                               f"after the rollout, and a cold restart on {self.cur[idx].label} "
+                               f"stays quirked too: this stack cannot deliver the fix")
+                        severity = "block" if running["outcome"] == "storm" else "warn"
+                        self._add(Finding("check.stays-quirked", severity, wave.name, k, "end",
+                                          host.name, host.count, v.name, v.count, "original",
+                                          v.line, v.line, msg, engine_rules([fresh]),
+                                          outcome=running["outcome"]))
+                    continue
                 moved = self.fleet.migrate(orig, self.cur[idx])
                 msg = (f"{v.describe()} on {host.describe()}: running VMs stay quirked "
                        f"({running['outcome']}) after the rollout; a cold restart on "
