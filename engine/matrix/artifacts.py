@@ -16,7 +16,7 @@ from .html_out import index_html
 from .json_out import matrix_json
 from .markdown import readme
 
-__all__ = ["FORMATS", "diff_summary", "parse_formats", "render"]
+__all__ = ["FORMATS", "diff_summary", "parse_formats", "render", "render_matrix"]
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "csv": ("migration.csv", "policy.csv"),
@@ -42,8 +42,11 @@ def parse_formats(text: str) -> list[str]:
 
 def render(rs: RuleSet, formats: Sequence[str], *,
            progress: Progress | None = None) -> dict[str, bytes]:
-    """Every file of the selected formats, in memory."""
-    m = build_matrix(rs, progress=progress)
+    """Every file of the selected formats for the default class space, in memory."""
+    return render_matrix(rs, build_matrix(rs, progress=progress), formats)
+
+
+def render_matrix(rs: RuleSet, m: Matrix, formats: Sequence[str]) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for fmt in formats:
         for name in FORMATS[fmt]:
