@@ -1,11 +1,19 @@
-"""Helpers shared by the matrix tests (a plain module: conftest names clash across folders)."""
+"""Helpers and fixtures shared by the matrix tests.
+
+A plain module, not a conftest.py: other test folders import `conftest` by name.
+Test modules import the fixtures they use from here.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from functools import cache
 from pathlib import Path
 
+import pytest
+
+from engine.matrix.build import Matrix, build_matrix
 from engine.matrix.space import Space, default_space
 from engine.paths import builtin_rules_dir
 from engine.ruleset import RuleSet, load_rules
@@ -29,3 +37,24 @@ def copy_rules(tmp_path: Path) -> Path:
 
 def load_copy(root: Path) -> RuleSet:
     return load_rules(root, use_cache=False)
+
+
+@cache
+def _matrices(which: str) -> Matrix:
+    rs = load_rules(use_cache=False)
+    return build_matrix(rs, small_space(rs) if which == "small" else None)
+
+
+def small() -> Matrix:
+    """The small golden class space (built once per test session)."""
+    return _matrices("small")
+
+
+def full() -> Matrix:
+    """The default class space of `seoib matrix` (built once per test session)."""
+    return _matrices("full")
+
+
+# Fixtures under other names than the parameters, so importing them shadows nothing.
+SMALL = pytest.fixture(name="small_matrix")(small)
+FULL = pytest.fixture(name="full_matrix")(full)

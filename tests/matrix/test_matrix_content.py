@@ -8,6 +8,7 @@ import json
 from collections import Counter
 
 import jsonschema
+from matrix_support import FULL, SMALL  # noqa: F401 (fixtures)
 
 from engine.matrix.build import Matrix
 from engine.matrix.csv_out import migration_csv, policy_csv

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from matrix_support import GOLDEN, UPDATE
+from matrix_support import GOLDEN, SMALL, UPDATE  # noqa: F401 (fixtures)
 
 from engine.matrix.artifacts import FORMATS, render_matrix
 from engine.matrix.build import Matrix

@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from matrix_support import FULL, SMALL  # noqa: F401 (fixtures)
 
 from engine.matrix.build import Matrix
 from engine.matrix.html_out import index_html
