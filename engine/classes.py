@@ -9,7 +9,7 @@ ranges it covers, and carries a representative spec that resolves to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "StackClass",
     "VMClass",
     "kernel_classes",
+    "label_runs",
     "machine_classes",
     "stack_classes",
     "vm_classes",
@@ -172,25 +173,33 @@ def machine_classes(rs: RuleSet, qemus: Iterable[str] | None = None) -> list[Mac
         groups.setdefault(sig, []).append(name)
     out = []
     for members in groups.values():
-        out.append(MachineClass(_runs(members, names), members[-1], tuple(members)))
+        out.append(MachineClass(label_runs(members, names, _version_of), members[-1],
+                                tuple(members)))
     return out
 
 
-def _runs(members: list[str], ordered: list[str]) -> str:
-    """Label members by runs of consecutive names: pc-q35-2.8..3.1, 4.0.1..4.1."""
-    index = {n: i for i, n in enumerate(ordered)}
+def label_runs(items: Iterable[str], order: Sequence[str],
+               short: Callable[[str], str] = lambda x: x) -> str:
+    """Label a subset of an ordered list by its runs: ``10.0..10.2, 11.0``.
+
+    ``short`` trims every name after the first (``pc-q35-4.0.1`` -> ``4.0.1``).
+    """
+    index = {x: i for i, x in enumerate(order)}
     runs: list[list[str]] = []
-    for name in sorted(members, key=index.__getitem__):
-        if runs and index[runs[-1][-1]] + 1 == index[name]:
-            runs[-1].append(name)
+    for x in sorted(items, key=index.__getitem__):
+        if runs and index[runs[-1][-1]] + 1 == index[x]:
+            runs[-1].append(x)
         else:
-            runs.append([name])
+            runs.append([x])
     labels = []
     for i, run in enumerate(runs):
-        first = run[0] if i == 0 else run[0].rsplit("-", 1)[-1]
-        last = run[-1].rsplit("-", 1)[-1]
-        labels.append(first if len(run) == 1 else f"{first}..{last}")
+        first = run[0] if i == 0 else short(run[0])
+        labels.append(first if len(run) == 1 else f"{first}..{short(run[-1])}")
     return ", ".join(labels)
+
+
+def _version_of(name: str) -> str:
+    return name.rsplit("-", 1)[-1]
 
 
 def stack_classes(rs: RuleSet, *, qemus: Iterable[str] | None = None,

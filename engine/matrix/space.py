@@ -20,7 +20,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..classes import KernelClass, MachineClass, StackClass, VMClass, kernel_classes, machine_classes
+from ..classes import (
+    KernelClass,
+    MachineClass,
+    StackClass,
+    VMClass,
+    kernel_classes,
+    label_runs,
+    machine_classes,
+)
 from ..ruleset import RuleSet
 
 __all__ = ["GUESTS", "IRQCHIPS", "Space", "Stack", "default_space", "qemu_groups"]
@@ -122,18 +130,6 @@ def default_space(rs: RuleSet, *, qemus: Sequence[str] | None = None,
     return Space(tuple(kernel_classes(rs)), qemu_list, design_list, policy_vms, migration_vms)
 
 
-def _runs(items: Sequence[str], order: Sequence[str]) -> str:
-    """Label a subset of an ordered list by runs: 10.0..10.2, 11.0."""
-    index = {x: i for i, x in enumerate(order)}
-    runs: list[list[str]] = []
-    for x in sorted(items, key=index.__getitem__):
-        if runs and index[runs[-1][-1]] + 1 == index[x]:
-            runs[-1].append(x)
-        else:
-            runs.append([x])
-    return ", ".join(run[0] if len(run) == 1 else f"{run[0]}..{run[-1]}" for run in runs)
-
-
 def qemu_groups(rs: RuleSet, space: Space, vmc: VMClass) -> list[tuple[tuple[str, ...], str]]:
     """QEMU releases grouped by the input facts they give this VM class, in release order."""
     r = rs.resolver
@@ -146,4 +142,4 @@ def qemu_groups(rs: RuleSet, space: Space, vmc: VMClass) -> list[tuple[tuple[str
             vm = r.vm(vmc.spec(), host)
             sig.append(tuple(sorted(r.inputs({"h": host}, vm).items())))
         groups.setdefault(tuple(sig), []).append(q)
-    return [(tuple(g), _runs(g, space.qemus)) for g in groups.values()]
+    return [(tuple(g), label_runs(g, space.qemus)) for g in groups.values()]

@@ -168,7 +168,8 @@ def _hosts(doc: LineDict, source: str) -> tuple[list[HostEntry], dict[str, int]]
     return entries, index
 
 
-def _vms(doc: LineDict, source: str, index: dict[str, int]) -> list[VMEntry]:
+def _vms(doc: LineDict, source: str, index: dict[str, int],
+         hosts: list[HostEntry]) -> list[VMEntry]:
     entries: list[VMEntry] = []
     seen: dict[str, int] = {}
     for i, node in enumerate(doc.get("vms") or []):
@@ -190,15 +191,28 @@ def _vms(doc: LineDict, source: str, index: dict[str, int]) -> list[VMEntry]:
                             _loc(source, node, "name" if name is not None else "group"))
         seen[label] = node.line
         host_key = "host" if name is not None else "hosts"
-        host = str(node[host_key])
-        if host not in index:
-            raise SpecError(f"{host_key}: {host!r} is not a host or host group of this plan "
-                            f"(known: {', '.join(index) or 'none'})", _loc(source, node, host_key))
+        target = node[host_key]
+        names = [str(t) for t in target] if isinstance(target, list) else [str(target)]
+        for host in names:
+            if host not in index:
+                raise SpecError(f"{host_key}: {host!r} is not a host or host group of this plan "
+                                f"(known: {', '.join(index) or 'none'})",
+                                _loc(source, node, host_key))
         raw = _sub(node, VM_SPEC_KEYS)
         spec = replace(parse_vm_spec(raw, Location(source, node.line)), name=label)
-        entries.append(VMEntry(label, int(node.get("count", 1)), group is not None, host, spec,
-                               raw, node.line))
+        for host, count in spread(int(node.get("count", 1)), names, hosts):
+            entries.append(VMEntry(label, count, group is not None, host, spec, raw, node.line))
     return entries
+
+
+def spread(count: int, names: list[str], hosts: list[HostEntry]) -> list[tuple[str, int]]:
+    """Spread ``count`` VMs over host entries in proportion to their host counts."""
+    sizes = {h.name: h.count for h in hosts}
+    total = sum(sizes[n] for n in names)
+    shares = [count * sizes[n] // total for n in names]
+    for i in range(count - sum(shares)):
+        shares[i % len(shares)] += 1
+    return [(n, s) for n, s in zip(names, shares, strict=True) if s]
 
 
 def _rollout(doc: LineDict, source: str, hosts: list[HostEntry],
@@ -255,10 +269,10 @@ def parse_plan(doc: Any, source: str) -> Plan:
     problems = schema_problems(doc, _schema(), source)
     if problems:
         where, message = _key_line(doc, *problems[0])
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise SpecError(message + more, where)
     hosts, index = _hosts(doc, source)
-    vms = _vms(doc, source, index)
+    vms = _vms(doc, source, index, hosts)
     rollout = _rollout(doc, source, hosts, index)
     return Plan(source, tuple(hosts), tuple(vms), tuple(rollout), index)
 

@@ -103,14 +103,14 @@ def test_designs_md_in_matrix_folder_is_the_builtin_fleet(capsys: pytest.Capture
 
 @pytest.mark.parametrize(("text", "message", "line"), [
     ("hosts:\n  - {name: a, kernel: 7.0.3, qemu: 11.0.0}\nvms:\n  - {name: v, host: b, "
-     "machine: q35}\n", "no host or host group named 'b'", 4),
+     "machine: q35}\n", "'b' is not a host or host group of this plan", 4),
     ("hosts:\n  - {name: a, kernel: 7.0.3, qemu: 11.0.0, colour: red}\nvms: []\n",
-     "unknown host spec key 'colour'", 2),
-    ("hosts:\n  - {group: a, count: 0, kernel: 7.0.3, qemu: 11.0.0}\n", "count must be", 2),
-    ("hosts: []\nvms: []\nextra: 1\n", "unknown top-level key 'extra'", 3),
+     "'colour' was unexpected", 2),
+    ("hosts:\n  - {group: a, count: 0, kernel: 7.0.3, qemu: 11.0.0}\n", "0 is less than the minimum of 1", 2),
+    ("hosts: []\nvms: []\nextra: 1\n", "'extra' was unexpected", 3),
     ("hosts:\n  - {name: a, kernel: 7.0.3, qemu: 11.0.0}\nvms:\n  - {name: v, host: a, "
      "machine: q35, guest: plan9}\n", "guest=plan9", None),
-    ("- just a list\n", "a fleet plan is a mapping", None),
+    ("- just a list\n", "a plan is a mapping", None),
 ])
 def test_bad_plans_exit_3_with_a_location(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                           text: str, message: str, line: int | None) -> None:

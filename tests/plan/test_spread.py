@@ -1,0 +1,26 @@
+"""A VM group may be spread over several host entries, in proportion to their sizes."""
+
+from __future__ import annotations
+
+from engine.matrix.fleet import load_fleet
+from engine.paths import builtin_fleets_dir
+from engine.plan.model import loads_plan
+
+PLAN = """
+hosts:
+  - {group: a, count: 30, kernel: 6.12.40, qemu: 10.2.0}
+  - {group: b, count: 10, kernel: 7.0.3, qemu: 11.0.0}
+vms:
+  - {group: web, count: 101, hosts: [a, b], machine: pc-q35-10.2}
+"""
+
+
+def test_group_spread_over_host_entries() -> None:
+    plan = loads_plan(PLAN)
+    assert [(v.name, v.host, v.count) for v in plan.vms] == [("web", "a", 76), ("web", "b", 25)]
+
+
+def test_check_and_designs_read_one_format() -> None:
+    fleet = load_fleet(builtin_fleets_dir() / "representative.yaml")
+    web = next(v for v in fleet.vms if v.name == "web")
+    assert len(web.placement) == 4 and sum(c for _, c in web.placement) == web.count
