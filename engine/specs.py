@@ -76,7 +76,10 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
     if isinstance(raw, Mapping):
         return dict(raw), where
     if raw.startswith("@"):
-        path = Path(raw[1:])
+        # "@probe.json,qemu=11.0.0": a file, then key=value overrides (e.g. a QEMU
+        # version the probe could not see on this machine).
+        file_part, _, overrides = raw.partition(",")
+        path = Path(file_part[1:])
         loc = Location(str(path))
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -90,6 +93,8 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
             raise SpecError("expected a JSON object (a host spec)", loc)
         data.pop("notes", None)
         data.pop("aliases", None)
+        if overrides:
+            data.update(spec_items(overrides, where))
         return data, loc
     return spec_items(raw, where), where
 

@@ -43,3 +43,12 @@ def test_probe_json_is_a_host_spec(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 1  # quirked on split with an unknown guest: a storm risk
     assert verdict["host"]["x2apic_api_probed"] is True
     assert verdict["outcome"] == "storm-risk"
+
+
+def test_probe_file_with_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    host = tmp_path / "probe.json"
+    host.write_text(json.dumps({"name": "h1", "kernel": "6.18.44-fc-v595", "x2apic-api": "0xf"}))
+    code = main(["policy", "--host", f"@{host},qemu=11.0.0,seoib=rfc-v2",
+                 "--vm", "machine=pc-q35-11.0,irqchip=split", "--format", "json"])
+    verdict = json.loads(capsys.readouterr().out)
+    assert (code, verdict["policy"], verdict["host"]["qemu"]) == (0, "respected", "11.0.0")
