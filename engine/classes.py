@@ -46,7 +46,7 @@ class KernelClass:
 @dataclass(frozen=True)
 class StackClass:
     kernel: KernelClass
-    qemu: str  # feature release or build, e.g. "11.0"
+    qemu: str  # a QEMU feature release or build version from rules/qemu.yaml
     design: str
 
     @property

@@ -38,10 +38,10 @@ class Release:
 def parse_release(text: str) -> Release | None:
     """Parse ``X.Y[.Z][suffix]``; None when it does not look like a release.
 
-    >>> parse_release("6.18.17").parts
-    (6, 18, 17)
-    >>> parse_release("5.14.0-611.el9").suffix
-    '-611.el9'
+    >>> parse_release("1.22.333").parts
+    (1, 22, 333)
+    >>> parse_release("1.2.0-42.vendor").suffix
+    '-42.vendor'
     """
     match = _RELEASE.match(text.strip())
     if not match:

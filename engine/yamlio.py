@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import BadInput, Location
+from .files import read_limited
 
 __all__ = ["MAX_ALIASES", "MAX_BYTES", "LineDict", "LineList", "line_of", "load_yaml", "loads_yaml"]
 
@@ -177,14 +178,5 @@ def loads_yaml(text: str | bytes, source: str, *, allow_empty: bool = False) -> 
 
 def load_yaml(path: str | Path, *, allow_empty: bool = False) -> Any:
     """Read and parse a YAML file, turning every OS or YAML failure into BadInput."""
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except IsADirectoryError:
-        raise BadInput("is a directory, expected a YAML file", Location(str(path))) from None
-    except FileNotFoundError:
-        raise BadInput("no such file", Location(str(path))) from None
-    except OSError as exc:
-        raise BadInput(f"cannot read: {exc.strerror}", Location(str(path))) from None
+    raw = read_limited(path, MAX_BYTES)
     return loads_yaml(raw, str(path), allow_empty=allow_empty)

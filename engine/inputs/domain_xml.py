@@ -9,7 +9,6 @@ hints (OS metadata, Hyper-V enlightenments, nested virtualization) become notes.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from urllib.parse import urlparse
 from xml.parsers import expat
 
@@ -17,6 +16,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from ..errors import BadInput, Location
+from ..files import read_limited
 from .model import VMInput
 from .qemu_cmdline import parse_qemu_args, resolve
 
@@ -75,13 +75,7 @@ class _Lines(ET.TreeBuilder):
 
 
 def _load(path: str) -> tuple[ET.Element, dict[int, int]]:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as err:
-        raise BadInput(f"cannot read: {err.strerror or err}", Location(path)) from None
-    if len(data) > MAX_BYTES:
-        raise BadInput(f"file is larger than {MAX_BYTES} bytes", Location(path))
+    data = read_limited(path, MAX_BYTES)
     builder = _Lines()
     parser = DefusedXMLParser(target=builder, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     builder.expat = parser.parser

@@ -15,9 +15,9 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from ..errors import BadInput, Location
+from ..files import read_limited
 from .model import SEOIB_POLICIES, VMInput
 
 __all__ = [
@@ -465,13 +465,7 @@ def parse_qemu_cmdline(text: str, source: str = "command line") -> VMInput:
 
 def parse_qemu_cmdline_file(path: str) -> VMInput:
     """Read a file holding one QEMU command line (continuations and # comment lines allowed)."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as err:
-        raise BadInput(f"cannot read: {err.strerror or err}", Location(path)) from None
-    if len(data) > MAX_BYTES:
-        raise BadInput(f"file is larger than {MAX_BYTES} bytes", Location(path))
+    data = read_limited(path, MAX_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
