@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .errors import Location
@@ -49,11 +50,12 @@ class StackClass:
     qemu: str  # a QEMU feature release or build version from rules/qemu.yaml
     design: str
 
-    @property
+    # Labels and keys are dictionary keys on hot paths: compute them once.
+    @cached_property
     def label(self) -> str:
         return f"kernel {self.kernel.label} | QEMU {self.qemu} | {self.design}"
 
-    @property
+    @cached_property
     def key(self) -> str:
         return f"k:{self.kernel.release}|q:{self.qemu}|d:{self.design}"
 
@@ -78,7 +80,7 @@ class VMClass:
     guest: str = "any"
     seoib_policy: str | None = None
 
-    @property
+    @cached_property
     def label(self) -> str:
         parts = [self.machine.label]
         parts.append(f"irqchip={self.irqchip}" if self.irqchip else "irqchip=default")

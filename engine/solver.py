@@ -48,26 +48,32 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     forced = forced or {}
     facts.update(forced)
     by: dict[str, Rule] = {}
+    get = facts.get
     for step in compiled.steps:
         rule = step.rule
         if rule is None:
-            if facts.get(step.fact) is None:  # type: ignore[arg-type]
+            if get(step.fact) is None:  # type: ignore[arg-type]
                 facts[step.fact] = step.default  # type: ignore[index]
             continue
-        if not _holds(rule.when, facts):
-            continue
-        for a in rule.then:
-            if a.fact in forced:
-                continue
-            value = facts.get(a.copy) if a.copy else a.value
-            if value is None:
-                continue
-            old = facts.get(a.fact)
-            if old is not None and old != value:
-                raise RuleError(f"rules {by[a.fact].id} and {rule.id} derived {a.fact} = {old!r} "
-                                f"and {value!r} for the same configuration", rule.location)
-            facts[a.fact] = value
-            by[a.fact] = rule
+        # Inlined condition check: this loop is the solver's hot path.
+        for c in rule.when:
+            v = get(c.fact)
+            if v is None or v not in c.allowed:
+                break
+        else:
+            for a in rule.then:
+                if a.fact in forced:
+                    continue
+                value = get(a.copy) if a.copy else a.value
+                if value is None:
+                    continue
+                old = get(a.fact)
+                if old is not None and old != value:
+                    raise RuleError(f"rules {by[a.fact].id} and {rule.id} derived {a.fact} = "
+                                    f"{old!r} and {value!r} for the same configuration",
+                                    rule.location)
+                facts[a.fact] = value
+                by[a.fact] = rule
     query = compiled.query
     matched = [o for o in query.outcomes if _holds(o.when, facts)]
     findings = tuple(dict.fromkeys(o.outcome for o in matched))
