@@ -26,12 +26,14 @@ __all__ = [
     "ClassSolver",
     "KernelClass",
     "MachineClass",
+    "SpaceTally",
     "StackClass",
     "VMClass",
     "kernel_classes",
     "label_runs",
     "machine_classes",
     "stack_classes",
+    "validate_space",
     "vm_classes",
 ]
 
@@ -305,3 +307,54 @@ class ClassSolver:
 def outcome_only(rs: RuleSet, name: str, inputs: dict[str, Any]) -> str:
     """The bare outcome of a query, for hot loops that need nothing else."""
     return evaluate(rs.query(name), inputs).outcome
+
+
+@dataclass(frozen=True)
+class SpaceTally:
+    """What validating a class space found: sizes, outcomes reached, disagreements."""
+
+    cells: int
+    evaluations: int
+    validated: int
+    outcomes: frozenset[str]
+    disagreements: tuple[dict[str, Any], ...]
+
+
+def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[VMClass, ...], str]
+                    ) -> SpaceTally:
+    stacks, vms, query = job
+    solver = ClassSolver(rs)
+    outcomes: set[str] = set()
+    cells = 0
+    for vm in vms:
+        if query == "policy":
+            for s in stacks:
+                outcomes.add(solver.policy(s, vm)["outcome"])
+                cells += 1
+            continue
+        for s in stacks:
+            for d in stacks:
+                outcomes.add(solver.migrate(s, d, vm, snapshot=query == "snapshot")["outcome"])
+                cells += 1
+    return SpaceTally(cells, solver.evaluations(), solver.validated, frozenset(outcomes),
+                      tuple(solver.disagreements))
+
+
+def validate_space(rs: RuleSet, stacks: Sequence[StackClass], vms: Sequence[VMClass],
+                   query: str = "migrate") -> SpaceTally:
+    """Every cell of ``query`` (policy, migrate, snapshot) over the class space, simulated.
+
+    VM classes of different guests never share a class pair (guest facts are
+    inputs), so each guest's classes form one job; the jobs run on the cores.
+    """
+    from .parallel import fork_map
+
+    by_guest: dict[str, list[VMClass]] = {}
+    for vm in vms:
+        by_guest.setdefault(vm.guest, []).append(vm)
+    chunks = [(tuple(stacks), tuple(group), query) for group in by_guest.values()]
+    parts = list(fork_map(_validate_chunk, rs, chunks))
+    return SpaceTally(sum(p.cells for p in parts), sum(p.evaluations for p in parts),
+                      sum(p.validated for p in parts),
+                      frozenset().union(*(p.outcomes for p in parts)),
+                      tuple(d for p in parts for d in p.disagreements))

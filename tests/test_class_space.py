@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.classes import ClassSolver, stack_classes, vm_classes
+from engine.classes import stack_classes, validate_space, vm_classes
 from engine.ruleset import RuleSet
 
 
@@ -31,26 +31,22 @@ def test_space_is_compressed(rules: RuleSet, space: tuple[list, list, list]) -> 
 
 def test_every_boot_class_agrees(rules: RuleSet, space: tuple[list, list, list]) -> None:
     stacks, full_vms, _ = space
-    solver = ClassSolver(rules)
-    for stack in stacks:
-        for vm in full_vms:
-            solver.policy(stack, vm)
-    assert solver.validated == solver.evaluations() > 1000
-    assert solver.disagreements == []
+    tally = validate_space(rules, stacks, full_vms, "policy")
+    assert tally.cells == len(stacks) * len(full_vms)
+    assert tally.validated == tally.evaluations > 1000
+    assert tally.disagreements == ()
+    assert {"ok", "not-applicable", "storm-risk", "storm", "stuck", "start-fails"} <= tally.outcomes
 
 
 @pytest.mark.parametrize("snapshot", [False, True], ids=["live", "snapshot"])
 def test_every_migration_class_pair_agrees(rules: RuleSet, space: tuple[list, list, list],
                                            snapshot: bool) -> None:
     stacks, _, vms = space
-    solver = ClassSolver(rules)
-    outcomes: set[str] = set()
-    for vm in vms:
-        for src in stacks:
-            for dst in stacks:
-                outcomes.add(solver.migrate(src, dst, vm, snapshot=snapshot)["outcome"])
-    assert solver.validated == solver.evaluations() > 10000
-    assert solver.disagreements == []
+    tally = validate_space(rules, stacks, vms, "snapshot" if snapshot else "migrate")
+    assert tally.cells == len(stacks) ** 2 * len(vms)
+    assert tally.validated == tally.evaluations > 10000
+    assert tally.disagreements == ()
+    outcomes = tally.outcomes
     # The space reaches the migration outcomes the contract names. (stuck needs
     # an explicit seoib-policy=respected on IOAPIC 0x11, outside the default VM
     # classes; the boot space and tests/cases cover it.)

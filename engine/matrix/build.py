@@ -8,17 +8,15 @@ order is fixed, so verdict indices, and with them every artifact, are stable.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-import os
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from ..classes import ClassSolver, VMClass
 from ..errors import Disagreement
+from ..parallel import fork_map
 from ..ruleset import RuleSet
 from .space import Space, Stack, default_space, qemu_groups
 
@@ -150,35 +148,9 @@ def _run_job(rs: RuleSet, job: _Job) -> _Result:
                    [d for x in solvers.values() for d in x.disagreements])
 
 
-_WORKER_RULES: RuleSet | None = None  # set in the parent before forking
-
-
-def _worker(job: _Job) -> _Result:
-    assert _WORKER_RULES is not None
-    return _run_job(_WORKER_RULES, job)
-
-
-def _jobs_count() -> int:
-    env = os.environ.get("SEOIB_JOBS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    return min(2, os.cpu_count() or 1)
-
-
 def _results(rs: RuleSet, jobs: list[_Job]) -> Iterator[_Result]:
-    """Results in job order: on two cores when fork is available, else in this process."""
-    global _WORKER_RULES
-    workers = _jobs_count()
-    if workers > 1 and len(jobs) > 1 and "fork" in mp.get_all_start_methods():
-        _WORKER_RULES = rs
-        try:
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-                yield from pool.map(_worker, jobs, chunksize=1)
-        finally:
-            _WORKER_RULES = None
-        return
-    for job in jobs:
-        yield _run_job(rs, job)
+    """Results in job order, on both cores where possible."""
+    return fork_map(_run_job, rs, jobs)
 
 
 Progress = Callable[[int, int], None]  # (cells done, cells in all)
