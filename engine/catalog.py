@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import Location, RuleError, SpecError
 from .model import Citation, Design, Family, Guest, MachineCompat, QemuRelease
@@ -177,32 +179,32 @@ class QemuCatalog:
                 and lo.parts <= machine.version.parts <= hi.parts)
 
 
-def load_designs(doc: LineDict, source: str, fact_names: dict[str, tuple]) -> dict[str, Design]:
-    designs: dict[str, Design] = {}
+def _entries(doc: LineDict, key: str, source: str, known: dict[str, tuple], prefix: str,
+             make: Callable[[LineDict, Location], Any]) -> dict[str, Any]:
+    """Rule-data entries with `facts`, each checked against the declared input facts."""
+    out: dict[str, Any] = {}
     problems: list[Problem] = []
-    for i, d in enumerate(doc["designs"]):
-        loc = Location(source, doc["designs"].line_of(i))
-        problems += _check_facts(d["id"], d["facts"], fact_names, "qemu.", loc)
-        designs[d["id"]] = Design(d["id"], d["description"], dict(d["facts"]), d["source"], loc,
-                                  _rel(d.get("gate")), d.get("default_policy", "quirked"),
-                                  bool(d.get("confirmed", True)))
+    for i, entry in enumerate(doc[key]):
+        loc = Location(source, doc[key].line_of(i))
+        problems += _check_facts(entry["id"], entry["facts"], known, prefix, loc)
+        out[entry["id"]] = make(entry, loc)
     if problems:
         raise RuleError.from_problems(problems)
-    return designs
+    return out
 
 
-def load_guests(doc: LineDict, source: str, fact_names: dict[str, tuple]) -> dict[str, Guest]:
-    guests: dict[str, Guest] = {}
-    problems: list[Problem] = []
-    for i, g in enumerate(doc["guests"]):
-        loc = Location(source, doc["guests"].line_of(i))
-        problems += _check_facts(g["id"], g["facts"], fact_names, "guest.", loc)
-        guests[g["id"]] = Guest(g["id"], g["description"], dict(g["facts"]), g["source"], loc,
-                                bool(g.get("confirmed", True)))
+def load_designs(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, Design]:
+    return _entries(doc, "designs", source, known, "qemu.", lambda d, loc: Design(
+        d["id"], d["description"], dict(d["facts"]), d["source"], loc, _rel(d.get("gate")),
+        d.get("default_policy", "quirked"), bool(d.get("confirmed", True))))
+
+
+def load_guests(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, Guest]:
+    guests = _entries(doc, "guests", source, known, "guest.", lambda g, loc: Guest(
+        g["id"], g["description"], dict(g["facts"]), g["source"], loc,
+        bool(g.get("confirmed", True))))
     if "any" not in guests:
-        problems.append((Location(source), "guest profile 'any' (the worst case) is required"))
-    if problems:
-        raise RuleError.from_problems(problems)
+        raise RuleError("guest profile 'any' (the worst case) is required", Location(source))
     return guests
 
 
@@ -215,8 +217,6 @@ def _check_facts(owner: str, facts: dict, known: dict[str, tuple], prefix: str,
         elif value not in known[name]:
             out.append((loc, f"{owner}: {name} cannot be {value!r} (values: {list(known[name])})"))
     expected = {n for n in known if n.startswith(prefix)} - set(facts)
-    # gate_ok and registers_machine depend on the VM's machine; the resolver sets them.
-    expected -= {"qemu.gate_ok", "qemu.registers_machine"}
     if expected:
         out.append((loc, f"{owner}: missing facts {sorted(expected)}"))
     return out

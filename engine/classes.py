@@ -17,7 +17,6 @@ from typing import Any
 from .errors import Location
 from .resolve import ResolvedHost, ResolvedVM
 from .ruleset import RuleSet
-from .solver import evaluate
 from .specs import HostSpec, VMSpec
 from .verdicts import migrate_verdict, policy_verdict
 from .versions import Release, parse_release
@@ -302,11 +301,6 @@ class ClassSolver:
 
     def evaluations(self) -> int:
         return len(self._cache)
-
-
-def outcome_only(rs: RuleSet, name: str, inputs: dict[str, Any]) -> str:
-    """The bare outcome of a query, for hot loops that need nothing else."""
-    return evaluate(rs.query(name), inputs).outcome
 
 
 @dataclass(frozen=True)

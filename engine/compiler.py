@@ -69,22 +69,36 @@ def parse_facts(doc: LineDict, source: str) -> dict[str, Fact]:
         if default is not None and default not in values:
             problems.append((loc, f"fact {name!r}: default {default!r} is not one of {list(values)}"))
         facts[name] = Fact(name, entry["scope"], values, entry["description"],
-                           bool(entry.get("input", False)), default, loc)
+                           bool(entry.get("input", False)), default, loc,
+                           bool(entry.get("per_machine", False)))
     if problems:
         raise RuleError.from_problems(problems)
     return facts
 
 
-def _condition(fact: Fact, spec: Any, loc: Location, rule_id: str) -> tuple[Condition | None, str]:
-    negate = isinstance(spec, dict) and "not" in spec
-    raw = spec["not"] if negate else spec
-    values = list(raw) if isinstance(raw, list) else [raw]
-    bad = [v for v in values if v not in fact.values]
-    if bad:
-        return None, (f"rule {rule_id}: {fact.name} cannot be {bad[0]!r} "
-                      f"(its values are {list(fact.values)})")
-    allowed = frozenset(fact.values) - frozenset(values) if negate else frozenset(values)
-    return Condition(fact.name, allowed), ""
+def _conditions(when: Mapping[str, Any], facts: Mapping[str, Fact], loc: Location, owner: str,
+                problems: list[Problem]) -> tuple[Condition, ...]:
+    """A `when` mapping as conditions; unknown facts and impossible values go to ``problems``.
+
+    A value may be one value, a list (any of), or ``{not: ...}`` (anything else).
+    """
+    out: list[Condition] = []
+    for name, spec in when.items():
+        _, fact = _split(name, facts)
+        if fact is None:
+            problems.append((loc, f"{owner}: unknown fact {name!r} in when"))
+            continue
+        negate = isinstance(spec, dict) and "not" in spec
+        raw = spec["not"] if negate else spec
+        values = list(raw) if isinstance(raw, list) else [raw]
+        bad = [v for v in values if v not in fact.values]
+        if bad:
+            problems.append((loc, f"{owner}: {name} cannot be {bad[0]!r} "
+                                  f"(its values are {list(fact.values)})"))
+            continue
+        allowed = frozenset(fact.values) - frozenset(values) if negate else frozenset(values)
+        out.append(Condition(name, allowed))
+    return tuple(out)
 
 
 def parse_stages(
@@ -130,17 +144,7 @@ def _parse_rule(
 ) -> tuple[Rule | None, list[Problem]]:
     problems: list[Problem] = []
     rule_id = entry["id"]
-    when: list[Condition] = []
-    for name, spec in entry["when"].items():
-        _, fact = _split(name, facts)
-        if fact is None:
-            problems.append((loc, f"rule {rule_id}: unknown fact {name!r} in when"))
-            continue
-        cond, err = _condition(fact, spec, loc, rule_id)
-        if cond is None:
-            problems.append((loc, err))
-        else:
-            when.append(Condition(name, cond.allowed))
+    when = _conditions(entry["when"], facts, loc, f"rule {rule_id}", problems)
     then: list[Assign] = []
     for name, spec in entry["then"].items():
         _, fact = _split(name, facts)
@@ -168,7 +172,7 @@ def _parse_rule(
             then.append(Assign(name, value=spec))
     if problems:
         return None, problems
-    return Rule(rule_id, stage, entry["description"], entry["source"], tuple(when), tuple(then),
+    return Rule(rule_id, stage, entry["description"], entry["source"], when, tuple(then),
                 loc, bool(entry.get("confirmed", True))), []
 
 
@@ -183,18 +187,8 @@ def parse_queries(doc: LineDict, source: str, facts: Mapping[str, Fact]) -> tupl
         outcomes = []
         for i, o in enumerate(q["outcomes"]):
             oloc = _loc(q["outcomes"], source, i)
-            conds = []
-            for fname, spec in o["when"].items():
-                _, fact = _split(fname, facts)
-                if fact is None:
-                    problems.append((oloc, f"query {name}: unknown fact {fname!r}"))
-                    continue
-                cond, err = _condition(fact, spec, oloc, f"query {name}")
-                if cond is None:
-                    problems.append((oloc, err))
-                else:
-                    conds.append(Condition(fname, cond.allowed))
-            outcomes.append(OutcomeRule(o["outcome"], tuple(conds), oloc))
+            conds = _conditions(o["when"], facts, oloc, f"query {name}", problems)
+            outcomes.append(OutcomeRule(o["outcome"], conds, oloc))
         for outcome in [o.outcome for o in outcomes] + [q["otherwise"]]:
             if outcome not in severities:
                 problems.append((loc, f"query {name}: outcome {outcome!r} has no severity"))

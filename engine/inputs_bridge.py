@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from .errors import Location, SpecError
 from .specs import VMSpec, parse_vm_spec
@@ -30,5 +31,4 @@ def vm_spec_from_args(args: argparse.Namespace) -> VMSpec:
         parsed = (parse_qemu_cmdline_file(value[1:]) if value.startswith("@")
                   else parse_qemu_cmdline(value))
     spec = parse_vm_spec(dict(parsed.spec), Location(parsed.source))
-    return VMSpec(spec.machine, spec.irqchip, spec.ioapic, spec.x2apic, spec.guest,
-                  spec.seoib_policy, spec.name, spec.origin, tuple(parsed.notes))
+    return replace(spec, notes=tuple(parsed.notes))

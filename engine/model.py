@@ -66,6 +66,7 @@ class Fact:
     input: bool = False
     default: Any = None
     location: Location | None = None
+    per_machine: bool = False  # an input the resolver sets from the VM's machine type
 
 
 @dataclass(frozen=True)

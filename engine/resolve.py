@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import Machine, MachineCatalog, QemuCatalog
-from .errors import Location, SpecError
+from .errors import SpecError
 from .lineage import KernelLineage
 from .model import Citation, Design, Guest, QemuRelease
 from .specs import HostSpec, VMSpec
@@ -78,16 +78,16 @@ class Resolver:
         caps: set[str] = set()
         changes: list[Citation] = []
         cap_because: dict[str, list[Citation]] = {}
-        kernel_known = spec.kernel is not None
-        if spec.kernel is not None and spec.x2apic_api is not None:
-            # A probed mask makes the release informational: a distribution
-            # build the rules do not know must not block the verdict.
+        res = None
+        if spec.kernel is not None:
             try:
-                self.kernels.resolve(spec.kernel, where)
+                res = self.kernels.resolve(spec.kernel, where)
             except SpecError:
-                kernel_known = False
-        if kernel_known and spec.kernel is not None:
-            res = self.kernels.resolve(spec.kernel, where)
+                # A probed mask makes the release informational: a distribution
+                # build the rules do not know must not block the verdict.
+                if spec.x2apic_api is None:
+                    raise
+        if res is not None:
             caps |= res.capabilities
             for ch in res.because:
                 for c in ch.capabilities:
@@ -203,6 +203,3 @@ class Resolver:
                 facts[f"{role}.{k}"] = v
         return facts
 
-
-def where_of(location: Location | None) -> Location:
-    return location or Location("<spec>")

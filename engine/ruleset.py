@@ -59,9 +59,10 @@ def compile_rules(root: Path, digest: str) -> RuleSet:
     raw = load_rule_dir(root)
     r = str(root)
     facts = parse_facts(raw.data["facts"], raw.path("facts"))
-    input_domains = {n: f.values for n, f in facts.items() if f.input}
-    designs = load_designs(raw.data["designs"], raw.path("designs"), input_domains)
-    guests = load_guests(raw.data["guests"], raw.path("guests"), input_domains)
+    # Inputs that design and guest entries must give (per-machine ones come from the resolver).
+    data_inputs = {n: f.values for n, f in facts.items() if f.input and not f.per_machine}
+    designs = load_designs(raw.data["designs"], raw.path("designs"), data_inputs)
+    guests = load_guests(raw.data["guests"], raw.path("guests"), data_inputs)
     machines = MachineCatalog(raw.data["machines"], raw.path("machines"))
     qemu = QemuCatalog(raw.data["qemu"], raw.path("qemu"), machines, designs)
     kernels = KernelLineage(raw.data["kernels"], raw.path("kernels"))

@@ -14,7 +14,7 @@ from typing import Any
 
 from .compiler import CompiledQuery
 from .errors import Disagreement, RuleError
-from .model import Citation, Condition, Rule
+from .model import Condition, Rule
 
 __all__ = ["Evaluation", "evaluate"]
 
@@ -105,6 +105,3 @@ def _explain(start: list[str], by: Mapping[str, Rule],
     ordered = tuple(r for r in compiled.rules if r.label in seen_rules)
     return ordered, tuple(sorted(set(inputs)))
 
-
-def citations(rules: tuple[Rule, ...]) -> list[Citation]:
-    return [r.citation() for r in rules]
