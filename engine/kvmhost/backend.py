@@ -49,7 +49,9 @@ from . import abi, guest
 from .device import KvmUnavailable, System, usable
 from .machine import GuestError, GuestVm, RunLog
 
-__all__ = ["HIGH_LEVEL_STEPS", "SESSION_EXPECTS", "KvmBackend", "KvmUnavailable"]
+__all__ = ["DEVICE", "HIGH_LEVEL_STEPS", "SESSION_EXPECTS", "KvmBackend", "KvmUnavailable", "open_backend"]
+
+DEVICE = "/dev/kvm"  # tests point it elsewhere to see the refusal
 
 HIGH_LEVEL_STEPS = ("boot", "irqs", "migrate", "savevm", "loadvm")
 SESSION_EXPECTS = ("outcome", "findings", "running", "storms", "stuck_events", "counters")
@@ -151,6 +153,15 @@ class KvmBackend:
                 copy.ecx = (copy.ecx | CPUID_X2APIC) if x2apic else (copy.ecx & ~CPUID_X2APIC)
             out.append(copy)
         return out
+
+
+def open_backend(path: str | None = None) -> KvmBackend:
+    """The backend on ``path`` (default /dev/kvm); BadInput (exit 3) where it cannot run."""
+    path = path or DEVICE
+    try:
+        return KvmBackend(path)
+    except KvmUnavailable as err:
+        raise BadInput(f"the kvm backend cannot run here: {err}", Location("--backend kvm")) from None
 
 
 class _System:
