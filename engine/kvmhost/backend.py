@@ -54,6 +54,7 @@ __all__ = ["DEVICE", "HIGH_LEVEL_STEPS", "SESSION_EXPECTS", "KvmBackend", "KvmUn
 DEVICE = "/dev/kvm"  # tests point it elsewhere to see the refusal
 
 HIGH_LEVEL_STEPS = ("boot", "irqs", "migrate", "savevm", "loadvm")
+GUEST_STEPS = ("guest_write_svr", "run", "guest_eoi", "guest_eoir", "rte", "reset")
 SESSION_EXPECTS = ("outcome", "findings", "running", "storms", "stuck_events", "counters")
 
 MSI_ADDRESS = 0xFEE00000  # physical destination APIC ID 0
@@ -114,6 +115,7 @@ class KvmBackend:
             raise BadInput("host split-irqchip=off: this kernel has split irqchip", where)
         bench = False
         in_kernel = False
+        no_lapic = False
         for step in steps:
             if step.name in HIGH_LEVEL_STEPS or (step.name == "reset" and not bench):
                 raise BadInput(
@@ -123,6 +125,13 @@ class KvmBackend:
             if step.name == "create_vm":
                 bench = True
                 in_kernel = step.arg["irqchip"] == "on"
+                no_lapic = step.arg["irqchip"] == "off" and step.arg["vcpu"]
+            if step.name in GUEST_STEPS and no_lapic:
+                raise BadInput(
+                    f"{step.name}: the guest's LAPIC would be userspace's (irqchip off), "
+                    "which the kvm backend does not provide",
+                    step.loc,
+                )
             if step.name == "expect":
                 for key, _value, loc in step.arg:
                     if key in SESSION_EXPECTS:
