@@ -99,3 +99,17 @@ def test_programs_use_the_apic_windows() -> None:
     assert LAPIC_BASE == 0xFEE00000 and IOAPIC_BASE == 0xFEC00000
     code = Program().eoir(0x40).done()
     assert code.startswith(b"\x65\x66\xc7\x06\x40\x00\x40\x00\x00\x00")  # mov dword gs:[0x40], 0x40
+
+
+def test_the_backend_imports_no_rules_and_no_solver() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, engine.kvmhost.backend, engine.kvmhost.modetable; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('engine.'))))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = set(loaded.stdout.split())
+    allowed = ("engine.kvmhost", "engine.sim", "engine.errors", "engine.yamlio", "engine.files")
+    assert modules and all(m.startswith(allowed) for m in modules), sorted(modules)
