@@ -9,7 +9,9 @@ offsets reach both.
 
 Ports the guest writes so userspace sees each step:
 PORT_DONE (end of the program), PORT_IRQ (AL = the vector whose IVT stub ran),
-PORT_FAULT (AL = exception 0-15: the program faulted), PORT_VALUE (EAX = a value read).
+PORT_FAULT (AL = exception 0-15: the program faulted), PORT_VALUE (EAX = a value read),
+PORT_POLL (nothing: an exit while IF=1, so that KVM re-enters and injects what is
+pending; a nested backend injects only on entry, not at the end of the STI shadow).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "PORT_DONE",
     "PORT_FAULT",
     "PORT_IRQ",
+    "PORT_POLL",
     "PORT_VALUE",
     "STACK",
     "Program",
@@ -34,7 +37,6 @@ IOAPIC_BASE = 0xFEC00000
 STUBS = 0x1000
 STACK = 0x7000
 CODE = 0x8000
-IVT_SIZE = 0x400
 
 PORT_DONE = 0xE0
 PORT_IRQ = 0xE1
