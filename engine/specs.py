@@ -93,6 +93,7 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
             raise SpecError("expected a JSON object (a host spec)", loc)
         data.pop("notes", None)
         data.pop("aliases", None)
+        data.pop("behaviour", None)  # what the probe measured; the mask above carries it
         if overrides:
             data.update(spec_items(overrides, where))
         return data, loc

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..inputs.behaviour import with_behaviour
 from ..inputs.probe import probe_host
 
 __all__ = ["add_arguments", "run"]
@@ -23,5 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = probe_host(kvm_path=args.kvm, qemu_binary=args.qemu)
+    result = with_behaviour(result, args.kvm)
     sys.stdout.write(result.to_json() if args.format == "json" else result.to_text())
     return 0

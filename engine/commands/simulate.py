@@ -78,6 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--rules", metavar="DIR",
                         help="rule directory for kernel=/qemu= specs (default: built-in rules)")
+    parser.add_argument("--backend", choices=("sim", "kvm"), default="sim",
+                        help="what runs register-level steps: the simulator (default) or /dev/kvm")
 
 
 def _host_json(host: SimHost) -> dict[str, Any]:
@@ -135,6 +137,22 @@ def result_json(result: ScenarioResult) -> dict[str, Any]:
     }
 
 
+def _run_on_backend(
+    name: str, data: Any, source: str, host_resolver: HostResolver | None, vm_resolver: VmResolver | None
+) -> ScenarioResult:
+    if name == "sim":
+        return run_scenario(data, source, host_resolver=host_resolver, vm_resolver=vm_resolver)
+    from engine.kvmhost.backend import open_backend  # only the kvm backend opens /dev/kvm
+
+    backend = open_backend()
+    try:
+        return run_scenario(
+            data, source, host_resolver=host_resolver, vm_resolver=vm_resolver, backend=backend
+        )
+    finally:
+        backend.close()
+
+
 _HEX_KEYS = ("last_result", "kvm_flags", "ioapic_version")
 
 
@@ -190,9 +208,8 @@ def run(
 
         bridge = ScenarioBridge(getattr(args, "rules", None))
         host_resolver, vm_resolver = bridge.host, bridge.vm
-    result = run_scenario(
-        data, str(args.file), host_resolver=host_resolver, vm_resolver=vm_resolver
-    )
+    backend = getattr(args, "backend", "sim")
+    result = _run_on_backend(backend, data, str(args.file), host_resolver, vm_resolver)
     if getattr(args, "format", "text") == "json":
         sys.stdout.write(json.dumps(result_json(result), indent=2) + "\n")
     else:

@@ -136,10 +136,13 @@ class ProbeResult:
 
     spec: dict[str, Any]
     notes: tuple[str, ...] = field(default=())
+    behaviour: dict[str, Any] | None = None  # the measured mode table (engine.inputs.behaviour)
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.spec)
         out["notes"] = list(self.notes)
+        if self.behaviour is not None:
+            out["behaviour"] = self.behaviour
         return out
 
     def to_json(self) -> str:
@@ -160,6 +163,10 @@ class ProbeResult:
             for alias, target in sorted(s.get("aliases", {}).items()):
                 rows.append(("alias", f"{alias} -> {target}"))
         lines = [f"{k:<11} {v}" for k, v in rows]
+        if self.behaviour is not None:
+            from .behaviour import behaviour_lines
+
+            lines += behaviour_lines(self.behaviour)
         lines += ["notes:"] + [f"  - {n}" for n in self.notes] if self.notes else []
         return "\n".join(lines) + "\n"
 

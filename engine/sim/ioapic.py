@@ -14,6 +14,8 @@ from collections.abc import Callable
 __all__ = [
     "EOIR_OFFSET",
     "IOAPIC_PINS",
+    "IOWIN_OFFSET",
+    "REGSEL_OFFSET",
     "RTE_LEVEL",
     "RTE_MASK",
     "RTE_REMOTE_IRR",
@@ -28,7 +30,11 @@ __all__ = [
 IOAPIC_PINS = 24
 VERSION_82093AA = 0x11  # no EOI register
 VERSION_PCI22 = 0x20  # has the EOI register
+REGSEL_OFFSET = 0x00  # MMIO offset of IOREGSEL (index of the register IOWIN shows)
+IOWIN_OFFSET = 0x10  # MMIO offset of IOWIN
 EOIR_OFFSET = 0x40  # MMIO offset of the write-only EOI register (0x20 only)
+REG_VERSION = 0x01
+REG_REDIR = 0x10  # entry n is at indices 0x10 + 2n (low) and 0x11 + 2n (high)
 
 RTE_VECTOR = 0xFF
 RTE_DELIVERY_STATUS = 1 << 12
@@ -68,6 +74,7 @@ class Ioapic:
         "level_vectors",
         "lines",
         "redir",
+        "regsel",
         "rirr",
         "sink",
         "successive",
@@ -81,6 +88,7 @@ class Ioapic:
         self.version = version
         self.sink: Sink = sink or _no_sink
         self.redir = [RTE_MASK] * IOAPIC_PINS
+        self.regsel = 0
         self.lines = 0
         self.rirr = 0  # mirror of the Remote IRR bits, so EOIs skip idle pins
         self.level_vectors = 0  # vectors of level entries: what KVM intercepts EOIs for
@@ -120,9 +128,35 @@ class Ioapic:
         self.level_vectors = vectors
 
     def mmio_write(self, offset: int, value: int) -> None:
-        """Guest MMIO write; only the EOI register is modelled beyond the table."""
+        """Guest MMIO write: IOREGSEL, IOWIN (redirection entries) or the EOI register."""
         if offset == EOIR_OFFSET:
             self.write_eoir(value & 0xFF)
+        elif offset == REGSEL_OFFSET:
+            self.regsel = value & 0xFF
+        elif offset == IOWIN_OFFSET:
+            index = self.regsel - REG_REDIR
+            if 0 <= index < 2 * IOAPIC_PINS:
+                pin, high = divmod(index, 2)
+                old = self.redir[pin]
+                if high:
+                    new = (old & 0xFFFFFFFF) | ((value & 0xFFFFFFFF) << 32)
+                else:
+                    new = (old & ~0xFFFFFFFF) | (value & 0xFFFFFFFF)
+                self.write_rte(pin, new)
+
+    def mmio_read(self, offset: int) -> int:
+        """Guest MMIO read of IOREGSEL or IOWIN (version or a redirection entry half)."""
+        if offset == REGSEL_OFFSET:
+            return self.regsel
+        if offset != IOWIN_OFFSET:
+            return 0
+        if self.regsel == REG_VERSION:
+            return self.read_version()
+        index = self.regsel - REG_REDIR
+        if 0 <= index < 2 * IOAPIC_PINS:
+            pin, high = divmod(index, 2)
+            return (self.redir[pin] >> 32) & 0xFFFFFFFF if high else self.redir[pin] & 0xFFFFFFFF
+        return 0
 
     # -- input pins ------------------------------------------------------
     def set_line(self, pin: int, level: int) -> None:
@@ -200,7 +234,7 @@ class Ioapic:
     def reset(self) -> None:
         """RESET: every entry masked, lines and pending re-services dropped."""
         self.redir = [RTE_MASK] * IOAPIC_PINS
-        self.lines = self.rirr = self.delayed = self.level_vectors = 0
+        self.lines = self.rirr = self.delayed = self.level_vectors = self.regsel = 0
         self.successive = [0] * IOAPIC_PINS
 
     # -- save / load -----------------------------------------------------

@@ -107,15 +107,23 @@ class KvmVm:
         return mask
 
     def create_irqchip(self, kind: str) -> int:
-        """KVM_CREATE_IRQCHIP ("on") or KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP) ("split")."""
-        if self.irqchip != IRQCHIP_NONE or self.vcpu is not None:
-            return -EEXIST
+        """KVM_CREATE_IRQCHIP ("on") or KVM_ENABLE_CAP(KVM_CAP_SPLIT_IRQCHIP) ("split").
+
+        arch/x86/kvm/x86.c: a second irqchip of either kind is EEXIST; once a vCPU
+        exists KVM_CREATE_IRQCHIP is EINVAL but the split cap is EEXIST.
+        """
         if kind == IRQCHIP_SPLIT:
             if not self.kvm.split_irqchip:
-                return -EINVAL
+                return -EINVAL  # the cap itself is unknown
+            if self.irqchip != IRQCHIP_NONE or self.vcpu is not None:
+                return -EEXIST
             self.irqchip = IRQCHIP_SPLIT
             return 0
         if kind == IRQCHIP_KERNEL:
+            if self.irqchip != IRQCHIP_NONE:
+                return -EEXIST
+            if self.vcpu is not None:
+                return -EINVAL
             self.irqchip = IRQCHIP_KERNEL
             self.kernel_ioapic = Ioapic(VERSION_82093AA)  # KVM's IOAPIC is always 0x11
             return 0
@@ -223,13 +231,18 @@ class KvmVcpu:
     def guest_eoi(self, routed_levels: int) -> int:
         """The guest writes EOI; ``routed_levels`` are the IOAPIC's level vectors.
 
+        On split, KVM exits for any vector in its IOAPIC-handled bitmap (the vectors
+        of level routes), whatever TMR says; the TMR bit only decides the trigger
+        mode the in-kernel IOAPIC (and a userspace LAPIC's broadcast) is told.
         Returns the vector that left service (-1 when none was in service).
         """
         lapic = self.lapic
         vector = lapic.eoi()
-        if vector < 0 or not (lapic.tmr >> vector) & 1 or not (routed_levels >> vector) & 1:
+        if vector < 0 or not (routed_levels >> vector) & 1:
             return vector
         vm = self.vm
+        if not (lapic.tmr >> vector) & 1 and vm.irqchip != IRQCHIP_SPLIT:
+            return vector
         if not self.in_kernel_lapic:
             # Userspace LAPIC broadcasts to userspace's IOAPIC directly.
             if vm.eoi_exit is not None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from engine.errors import BadInput, Location, SpecError
 from engine.yamlio import line_of, load_yaml
@@ -29,8 +29,10 @@ from .session import Session
 __all__ = [
     "EXPECT_KEYS",
     "HOST_KEYS",
+    "SIM_BACKEND",
     "STEP_NAMES",
     "VM_KEYS",
+    "Backend",
     "Expectation",
     "HostResolver",
     "ScenarioResult",
@@ -514,6 +516,22 @@ class _Bench:
         if vcpu:
             self.create_vcpu()
 
+    def deliver(self) -> None:
+        """The ``run`` step: the CPU accepts what is pending (IRR -> ISR, no handler)."""
+        assert self.vcpu is not None
+        lapic = self.vcpu.lapic
+        for _ in range(512):  # each vector at most once per class; bounded anyway
+            if lapic.ack() >= 0:
+                continue
+            if self.ioapic.delayed:
+                self.ioapic.fire_delayed()
+                continue
+            break
+
+    def suppression_honored(self) -> bool:
+        assert self.vcpu is not None
+        return probe_suppression(self.kvm_vm, self.vcpu, self.ioapic.version)
+
     def create_irqchip(self, kind: str) -> int:
         result = self.kvm_vm.create_irqchip(kind)
         if result == 0 and kind == IRQCHIP_KERNEL and self.kvm_vm.kernel_ioapic is not None:
@@ -529,8 +547,47 @@ class _Bench:
         return 0
 
 
+class Backend(Protocol):
+    """What executes register-level steps: the simulator's objects or a real kernel's.
+
+    ``bench`` returns an object with ``kvm``, ``kvm_vm``, ``vcpu``, ``ioapic``,
+    ``create_result``, ``create_irqchip``, ``create_vcpu``, ``deliver`` and
+    ``suppression_honored`` (as :class:`_Bench`); ``check`` refuses, before anything
+    runs, steps this backend cannot execute.
+    """
+
+    name: str
+
+    def check(self, steps: list[Step], host: SimHost, where: Location) -> None: ...
+
+    def system_kvm(self, host: SimHost) -> Any: ...
+
+    def bench(self, host: SimHost, irqchip: str, ioapic: int, vcpu: bool) -> Any: ...
+
+
+class _SimBackend:
+    """The default backend: the simulator's own KVM, LAPIC and IOAPIC models."""
+
+    name = "sim"
+
+    def check(self, steps: list[Step], host: SimHost, where: Location) -> None:
+        return None
+
+    def system_kvm(self, host: SimHost) -> Kvm:
+        return Kvm(host.x2apic_api, host.split_irqchip)
+
+    def bench(self, host: SimHost, irqchip: str, ioapic: int, vcpu: bool) -> _Bench:
+        return _Bench(host, irqchip, ioapic, vcpu)
+
+
+SIM_BACKEND: Backend = _SimBackend()
+
+
 class _Runner:
-    def __init__(self, source: str, host: SimHost, vm: SimVM, specs: _Specs) -> None:
+    def __init__(
+        self, source: str, host: SimHost, vm: SimVM, specs: _Specs, backend: Backend = SIM_BACKEND
+    ) -> None:
+        self.backend = backend
         self.source = source
         self.host = host
         self.vm = vm
@@ -600,7 +657,7 @@ class _Runner:
     # -- register level --------------------------------------------------
     def _do_create_vm(self, step: Step) -> None:
         a = step.arg
-        self.bench = _Bench(self.host, a["irqchip"], a["ioapic"], a["vcpu"])
+        self.bench = self.backend.bench(self.host, a["irqchip"], a["ioapic"], a["vcpu"])
         self.last_result = self.bench.create_result
         self.targets = [self.bench]
 
@@ -616,11 +673,7 @@ class _Runner:
 
     def _do_check_extension(self, step: Step) -> None:
         if step.arg == "system":
-            kvm = (
-                self.bench.kvm
-                if self.bench is not None
-                else Kvm(self.host.x2apic_api, self.host.split_irqchip)
-            )
+            kvm = self.bench.kvm if self.bench is not None else self.backend.system_kvm(self.host)
             self.last_result = kvm.check_extension_x2apic_api()
         else:
             self.last_result = self._target(step, need_vcpu=False).kvm_vm.check_extension_x2apic_api()
@@ -661,6 +714,9 @@ class _Runner:
 
     def _do_run(self, step: Step) -> None:
         self._target(step)
+        if self.bench is not None and self.targets == [self.bench]:
+            self.bench.deliver()
+            return
         for t in self.targets:
             lapic = t.vcpu.lapic
             for _ in range(512):  # each vector at most once per class; bounded anyway
@@ -746,7 +802,7 @@ class _Runner:
             policy=POLICY_OF_MODE[b.kvm_vm.mode] if b.vcpu.in_kernel_lapic else "n/a",
             kvm_flags=b.kvm_vm.seoib_flags(),
             lvr_seoib=bool(b.vcpu.lapic.lvr & LVR_SEOIB),
-            suppression_honored=probe_suppression(b.kvm_vm, b.vcpu, b.ioapic.version),
+            suppression_honored=b.suppression_honored(),
         )
 
 
@@ -761,8 +817,9 @@ def run_scenario(
     *,
     host_resolver: HostResolver | None = None,
     vm_resolver: VmResolver | None = None,
+    backend: Backend = SIM_BACKEND,
 ) -> ScenarioResult:
-    """Validate the whole scenario, then run it.
+    """Validate the whole scenario, then run it (register-level steps on ``backend``).
 
     Raises
     ------
@@ -788,7 +845,8 @@ def run_scenario(
         _parse_step(raw, i, Location(source, line_of(raw_steps, i, sloc.line)), specs, host)
         for i, raw in enumerate(raw_steps)
     ]
-    runner = _Runner(source, host, vm, specs)
+    backend.check(steps, host, top)
+    runner = _Runner(source, host, vm, specs, backend)
     runner.run(steps)
     s = runner.session
     metrics: dict[str, Any] = {

@@ -17,7 +17,9 @@ from engine.sim.scenario import run_scenario
 from engine.yamlio import load_yaml, loads_yaml
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "sim"
-SCENARIO_FAMILIES = ("kvm_table", "selftest", "check_extension", "enable_cap", "ioapic", "scenarios")
+SCENARIO_FAMILIES = (
+    "kvm_table", "selftest", "check_extension", "enable_cap", "ioapic", "scenarios", "measured_kernel"
+)
 
 
 def _cases(family: str) -> list[Any]:
