@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
@@ -74,6 +75,9 @@ def _reap(proc: subprocess.Popen[bytes], grace: float = 0.0) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace)
     if proc.poll() is None:
+        # The child leads its own session: its group goes too (a wrapper script's children).
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.kill()
         proc.wait()
     for stream in (proc.stdin, proc.stdout, proc.stderr):
