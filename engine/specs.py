@@ -93,6 +93,9 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
             raise SpecError("expected a JSON object (a host spec)", loc)
         data.pop("notes", None)
         data.pop("aliases", None)
+        # What a probe measured and where it disagreed with the rules: a report, not a spec.
+        data.pop("measured", None)
+        data.pop("warnings", None)
         if overrides:
             data.update(spec_items(overrides, where))
         return data, loc
