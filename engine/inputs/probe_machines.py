@@ -68,23 +68,22 @@ def probe_machine_facts(ctx: ProbeContext) -> None:
     checked: list[dict[str, Any]] = []
     facts["checked"] = checked
     sample = relevant_types(catalog, names, default)
-    for i, machine in enumerate(sample):
-        base = predict(catalog, machine, None)
-        for option in _modes(base.irqchip):
-            if time.monotonic() > deadline:
-                ctx.notes.append(f"QEMU machine facts: time budget of {BUDGET:.0f} s spent after "
-                                 f"{i} of {len(sample)} types")
-                return _summarise(ctx, facts, len(known), checked)
-            try:
-                obs = observe(binary, machine, option, timeout=START_TIMEOUT)
-            except QemuError as err:
-                ctx.warnings.append(f"{machine}: QEMU did not start it ({err.message}); the rules "
-                                    "say it runs")
-                continue
-            pred = predict(catalog, machine, option)
-            differences = compare(pred, obs)
-            ctx.warnings += differences
-            checked.append({**obs.as_json(), "rules": pred.as_json(), "agrees": not differences})
+    starts = [(m, o) for m in sample for o in _modes(predict(catalog, m, None).irqchip)]
+    for n, (machine, option) in enumerate(starts):
+        if time.monotonic() > deadline:
+            ctx.notes.append(f"QEMU machine facts: the {BUDGET:.0f} s budget was spent after {n} of "
+                             f"{len(starts)} paused starts")
+            break
+        try:
+            obs = observe(binary, machine, option, timeout=START_TIMEOUT)
+        except QemuError as err:
+            ctx.warnings.append(f"{machine}: QEMU did not start it ({err.message}); the rules "
+                                "say it runs")
+            continue
+        pred = predict(catalog, machine, option)
+        differences = compare(pred, obs)
+        ctx.warnings += differences
+        checked.append({**obs.as_json(), "rules": pred.as_json(), "agrees": not differences})
     _summarise(ctx, facts, len(known), checked)
 
 
