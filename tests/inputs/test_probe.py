@@ -497,3 +497,17 @@ def test_command_labels_on_this_machine(capsys: pytest.CaptureFixture[str]) -> N
     assert code in (0, 1)
     names = dict(assert_kubernetes_label(line) for line in out.splitlines())
     assert {"x2apic-api", "seoib", "kernel-class", "stack-class", "qemu"} <= set(names)
+
+
+def test_the_machine_section_keeps_to_its_budget(
+        tmp_path: Path, kvm_node: str, fake_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.inputs import probe_machines
+
+    listed = [{"name": "pc-q35-10.1", "alias": "q35"}, {"name": "pc-i440fx-10.1", "is-default": True}]
+    monkeypatch.setenv("FAKE_QMP", json.dumps(listed))
+    monkeypatch.setattr(probe_machines, "BUDGET", 0.0)
+    result = probe_host(kvm_path=kvm_node, ioctl=FakeKvm({KVM_CAP_X2APIC_API: 0xF}),
+                        qemu_binary=stand_in_qemu(tmp_path), rules=load_rules)
+    assert result.measured["qemu_machines"]["checked"] == []
+    assert any("budget was spent after 0 of 4 paused starts" in n for n in result.notes)
+    assert not result.warnings
