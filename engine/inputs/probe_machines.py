@@ -132,4 +132,4 @@ def _summarise(ctx: ProbeContext, facts: dict[str, Any], known: int,
     ctx.text.append(("qemu types", f"{facts['registered']} registered, {known} known to the "
                      f"rules, not yet: {', '.join(facts['unknown_to_rules']) or 'none'}"))
     ctx.text.append(("checked", f"{len(checked)} paused starts on KVM ({', '.join(types)}): "
-                     f"{verdict}" if checked else "no paused start within the time budget"))
+                     f"{verdict}" if checked else "no paused start completed (see notes)"))
