@@ -17,9 +17,11 @@ from typing import Any
 
 from ..catalog import MachineCatalog
 from ..errors import SpecError
+from ..resolve import Resolver
 from .qemu_machines import KVM_IOAPIC, KVM_LAPIC, USER_IOAPIC, MachineObservation
 
-__all__ = ["MachinePrediction", "compare", "predict", "relevant_types", "split_known"]
+__all__ = ["MachinePrediction", "compare", "predict", "registration_differences", "relevant_types",
+           "rule_types", "split_known"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,39 @@ def relevant_types(catalog: MachineCatalog, names: Iterable[str], default: str |
     if default in known and default not in picked:
         picked.insert(0, default)
     return sorted(picked)
+
+
+def rule_types(catalog: MachineCatalog) -> list[str]:
+    """Every concrete machine type name the rules know."""
+    out = []
+    for fam in catalog.families.values():
+        if not fam.versioned:
+            out.append(fam.id)
+            continue
+        for parts, fams in sorted(catalog.versions.items()):
+            if fams is None or fam.id in fams:
+                out.append(f"{fam.id}-{'.'.join(map(str, parts))}")
+    return out
+
+
+def registration_differences(resolver: Resolver, qemu_version: str, names: Iterable[str],
+                             aliases: dict[str, str]) -> list[str]:
+    """Known machine types and alias targets the rules give a QEMU release, vs a binary's.
+
+    SpecError where the rules do not know the release.
+    """
+    release = resolver.qemu.resolve(qemu_version)
+    catalog, qemu = resolver.machines, resolver.qemu
+    registered = sorted(set(names))
+    out = []
+    for name in dict.fromkeys(split_known(catalog, registered)[0] + rule_types(catalog)):
+        says = qemu.registers(release, catalog.parse(name))
+        if says != (name in registered):
+            out.append(f"{name}: the rules say QEMU {release.version} "
+                       f"{'registers' if says else 'does not register'} it; the binary "
+                       f"{'does' if name in registered else 'does not'}")
+    for alias, target in sorted(aliases.items()):
+        if alias in catalog.aliases and qemu.alias_target(release, alias) != target:
+            out.append(f"alias {alias}: the rules say {qemu.alias_target(release, alias)} on QEMU "
+                       f"{release.version}; the binary says {target}")
+    return out

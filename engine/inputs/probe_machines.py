@@ -16,11 +16,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SeoibError
-from .machine_check import compare, predict, relevant_types, split_known
+from .machine_check import compare, predict, registration_differences, relevant_types, split_known
 from .qemu_machines import list_machines, observe
 from .qmp import QemuError
 
 if TYPE_CHECKING:
+    from ..ruleset import RuleSet
     from .probe import ProbeContext
 
 __all__ = ["BUDGET", "probe_machine_facts"]
@@ -87,41 +88,13 @@ def probe_machine_facts(ctx: ProbeContext) -> None:
     _summarise(ctx, facts, len(known), checked)
 
 
-def _compare_registration(ctx: ProbeContext, rs: Any, names: list[str],
+def _compare_registration(ctx: ProbeContext, rs: RuleSet, names: list[str],
                           facts: dict[str, Any]) -> None:
-    """Which known types and alias targets the rules give this QEMU release, vs the binary."""
     try:
-        release = rs.resolver.qemu.resolve(str(ctx.spec.get("qemu", "")))
+        ctx.warnings += registration_differences(rs.resolver, str(ctx.spec.get("qemu", "")), names,
+                                                 facts["aliases"])
     except SeoibError as err:
         ctx.notes.append(f"machine types and aliases not compared: {err.message}")
-        return
-    catalog, qemu = rs.resolver.machines, rs.resolver.qemu
-    registered = set(names)
-    for name in dict.fromkeys(split_known(catalog, names)[0] + _rule_types(catalog)):
-        says = qemu.registers(release, catalog.parse(name))
-        if says != (name in registered):
-            ctx.warnings.append(f"{name}: the rules say QEMU {release.version} "
-                                f"{'registers' if says else 'does not register'} it; the binary "
-                                f"{'does' if name in registered else 'does not'}")
-    for alias, target in sorted(facts["aliases"].items()):
-        if alias in catalog.aliases:
-            expected = qemu.alias_target(release, alias)
-            if expected != target:
-                ctx.warnings.append(f"alias {alias}: the rules say {expected} on QEMU "
-                                    f"{release.version}; the binary says {target}")
-
-
-def _rule_types(catalog: Any) -> list[str]:
-    """Every concrete machine type name the rules know."""
-    out = []
-    for fam in catalog.families.values():
-        if not fam.versioned:
-            out.append(fam.id)
-            continue
-        for parts, fams in sorted(catalog.versions.items()):
-            if fams is None or fam.id in fams:
-                out.append(f"{fam.id}-{'.'.join(map(str, parts))}")
-    return out
 
 
 def _summarise(ctx: ProbeContext, facts: dict[str, Any], known: int,

@@ -21,8 +21,11 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.inputs.machine_check import compare, predict, split_known
+from engine.errors import SpecError
+from engine.inputs.machine_check import compare, predict, registration_differences, split_known
+from engine.inputs.probe import parse_qemu_version
 from engine.inputs.qemu_machines import IRQCHIP_MODES, list_machines, observe
+from engine.inputs.qmp import run_bounded
 from engine.ruleset import RuleSet, load_rules
 
 HERE = Path(__file__).parent
@@ -69,6 +72,17 @@ def test_every_known_machine_type_in_every_irqchip_mode(qemu: str, rules: RuleSe
           f"in {took:.1f} s")
     assert compared == len(known) * len(IRQCHIP_MODES)
     assert not differences, "\n".join(differences)
+
+
+def test_machine_list_and_aliases_where_the_rules_know_the_release(qemu: str, rules: RuleSet) -> None:
+    version, _ = parse_qemu_version(run_bounded([qemu, "--version"])[1])
+    entries = list_machines(qemu)
+    aliases = {e.alias: e.name for e in entries if e.alias}
+    try:
+        found = registration_differences(rules.resolver, version, [e.name for e in entries], aliases)
+    except SpecError as err:
+        pytest.skip(f"QEMU {version} is not in rules/qemu.yaml, nothing to compare ({err.message})")
+    assert not found, "\n".join(found)
 
 
 def test_the_oracle_catches_a_wrong_rule(qemu: str, tmp_path: Path) -> None:
