@@ -94,6 +94,9 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
         data.pop("notes", None)
         data.pop("aliases", None)
         data.pop("behaviour", None)  # what the probe measured; the mask above carries it
+        # What a probe measured and where it disagreed with the rules: a report, not a spec.
+        data.pop("measured", None)
+        data.pop("warnings", None)
         if overrides:
             data.update(spec_items(overrides, where))
         return data, loc

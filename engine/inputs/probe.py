@@ -1,8 +1,16 @@
-"""Probe this host: kernel release, KVM's x2APIC API mask, the QEMU binary.
+"""Probe this host: kernel release, KVM's x2APIC API mask, the QEMU binary and its machines.
+
+The probe is a list of sections (:data:`SECTIONS`), run in order on one
+:class:`ProbeContext`; a section adds host-spec keys (``spec``), notes, measured
+facts (``measured[<section>]``, reported but never part of the host spec) and
+warnings (a measured fact the rules do not predict). A new measurement is one
+function appended to the list.
 
 Every probe that cannot run (no /dev/kvm, no permission, no QEMU) is a note and an
-omitted key, never a failure: other modules fall back to version inference. Side
-effects are limited to one ioctl and two short QEMU runs, both injectable for tests.
+omitted key, never a failure: other modules fall back to version inference. A QEMU
+binary named with ``--qemu`` that floods, hangs or is not QEMU is bad input (exit 3).
+Side effects are one ioctl, two bounded QEMU runs and a few paused QEMU starts,
+all injectable for tests.
 """
 
 from __future__ import annotations
@@ -18,16 +26,23 @@ import socket
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BadInput, Location
+from .qmp import QemuError, run_bounded
+
+if TYPE_CHECKING:
+    from ..ruleset import RuleSet
 
 __all__ = [
     "KVM_CAP_SPLIT_IRQCHIP",
     "KVM_CAP_X2APIC_API",
     "KVM_CHECK_EXTENSION",
+    "SECTIONS",
     "X2APIC_API_FLAGS",
+    "ProbeContext",
     "ProbeResult",
+    "ProbeSection",
     "check_extension",
     "decode_x2apic_api",
     "parse_machine_help",
@@ -51,7 +66,7 @@ X2APIC_API_FLAGS = {
 }
 
 QEMU_CANDIDATES = ("qemu-system-x86_64", "qemu-kvm", "/usr/libexec/qemu-kvm")
-RUN_TIMEOUT = 15.0
+RUN_TIMEOUT = 10.0
 
 Ioctl = Callable[[int, int], int]
 Runner = Callable[[Sequence[str]], tuple[int, str]]
@@ -65,21 +80,6 @@ def check_extension(fd: int, cap: int) -> int:
 def decode_x2apic_api(mask: int) -> list[str]:
     """Names of the KVM_X2APIC_API_* bits set in ``mask`` (unknown bits as BIT<n>)."""
     return [X2APIC_API_FLAGS.get(b, f"BIT{b}") for b in range(mask.bit_length()) if mask >> b & 1]
-
-
-def _run(argv: Sequence[str]) -> tuple[int, str]:
-    # LC_ALL=C: the formats parsed below are the untranslated ones.
-    env = dict(os.environ, LC_ALL="C")
-    proc = subprocess.run(
-        list(argv),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    return proc.returncode, proc.stdout + proc.stderr
 
 
 _VERSION = re.compile(r"QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?\s*(?:\((.*)\))?")
@@ -132,17 +132,26 @@ class ProbeResult:
 
     ``spec`` keys: ``name``, ``kernel``, ``x2apic-api`` ("0x.."), ``qemu`` ("X.Y.Z"),
     ``machines`` (list) and ``aliases`` ({alias: target}); absent when not probed.
+    ``measured`` holds each section's facts by section name; ``warnings`` are the
+    measured facts the rules do not predict.
     """
 
     spec: dict[str, Any]
     notes: tuple[str, ...] = field(default=())
     behaviour: dict[str, Any] | None = None  # the measured mode table (engine.inputs.behaviour)
+    measured: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = field(default=())
+    text: tuple[tuple[str, str], ...] = field(default=())  # extra (label, value) rows
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.spec)
         out["notes"] = list(self.notes)
         if self.behaviour is not None:
             out["behaviour"] = self.behaviour
+        if self.measured:
+            out["measured"] = self.measured
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
     def to_json(self) -> str:
@@ -162,16 +171,48 @@ class ProbeResult:
             rows.append(("machines", f"{len(s['machines'])} types"))
             for alias, target in sorted(s.get("aliases", {}).items()):
                 rows.append(("alias", f"{alias} -> {target}"))
+        rows += list(self.text)
         lines = [f"{k:<11} {v}" for k, v in rows]
         if self.behaviour is not None:
             from .behaviour import behaviour_lines
 
             lines += behaviour_lines(self.behaviour)
         lines += ["notes:"] + [f"  - {n}" for n in self.notes] if self.notes else []
+        lines += ["disagrees with the rules:"] + [f"  - {w}" for w in self.warnings] \
+            if self.warnings else []
+        lines.append("host file:  this text is not one; write it with `seoib probe --format json "
+                     "> probe.json` and pass `--host @probe.json`")
         return "\n".join(lines) + "\n"
 
 
-def _probe_kvm(kvm_path: str, ioctl: Ioctl, spec: dict[str, Any], notes: list[str]) -> None:
+@dataclass
+class ProbeContext:
+    """What the sections share: their inputs, and the result they build up."""
+
+    kvm_path: str
+    qemu_binary: str | None  # given with --qemu; None: search PATH
+    ioctl: Ioctl
+    run: Runner
+    rules: Callable[[], RuleSet] | None = None  # loaded on first use, for comparisons
+    timeout: float = RUN_TIMEOUT
+    spec: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    measured: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    text: list[tuple[str, str]] = field(default_factory=list)
+    qemu_found: str | None = None  # the binary that answered --version
+    kvm_usable: bool = False
+
+    @property
+    def explicit(self) -> bool:
+        return self.qemu_binary is not None
+
+
+ProbeSection = Callable[[ProbeContext], None]
+
+
+def _probe_kvm(ctx: ProbeContext) -> None:
+    kvm_path, spec, notes = ctx.kvm_path, ctx.spec, ctx.notes
     fallback = "x2apic-api omitted; the kernel release decides by version inference"
     try:
         fd = os.open(kvm_path, os.O_RDWR | os.O_CLOEXEC)
@@ -185,14 +226,15 @@ def _probe_kvm(kvm_path: str, ioctl: Ioctl, spec: dict[str, Any], notes: list[st
         notes.append(f"{kvm_path}: cannot open ({err.strerror or err}): {fallback}")
         return
     try:
-        mask = ioctl(fd, KVM_CAP_X2APIC_API)
-        split = ioctl(fd, KVM_CAP_SPLIT_IRQCHIP)
+        mask = ctx.ioctl(fd, KVM_CAP_X2APIC_API)
+        split = ctx.ioctl(fd, KVM_CAP_SPLIT_IRQCHIP)
     except OSError as err:
         reason = "not a KVM device" if err.errno == errno.ENOTTY else (err.strerror or str(err))
         notes.append(f"KVM_CHECK_EXTENSION on {kvm_path} failed ({reason}): {fallback}")
         return
     finally:
         os.close(fd)
+    ctx.kvm_usable = True
     spec["x2apic-api"] = f"0x{mask:x}"
     flags = ", ".join(decode_x2apic_api(mask)) or "none"
     notes.append(f"KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on {kvm_path} = 0x{mask:x} ({flags})")
@@ -207,36 +249,48 @@ def _find_qemu() -> str | None:
     return None
 
 
-def _probe_qemu(
-    binary: str | None, explicit: bool, run: Runner, spec: dict[str, Any], notes: list[str]
-) -> None:
+def _ask(ctx: ProbeContext, binary: str, argv: Sequence[str]) -> tuple[int, str] | None:
+    """Run the binary; a failure is exit 3 for a binary the user named, else a note."""
+    try:
+        return ctx.run([binary, *argv])
+    except (OSError, subprocess.SubprocessError, QemuError) as err:
+        message = err.message if isinstance(err, QemuError) else f"cannot run {binary}: {err}"
+        if ctx.explicit:
+            raise BadInput(message, Location("--qemu")) from None
+        ctx.notes.append(f"{message}: qemu omitted")
+        return None
+
+
+def _probe_qemu(ctx: ProbeContext) -> None:
+    spec, notes = ctx.spec, ctx.notes
+    binary = ctx.qemu_binary if ctx.explicit else _find_qemu()
     if binary is None:
         notes.append(f"no QEMU binary found ({', '.join(QEMU_CANDIDATES)}): qemu omitted")
         return
-    try:
-        rc, out = run([binary, "--version"])
-    except (OSError, subprocess.SubprocessError) as err:
-        if explicit:
-            raise BadInput(f"cannot run {binary}: {err}", Location("--qemu")) from None
-        notes.append(f"cannot run {binary} ({err}): qemu omitted")
+    answer = _ask(ctx, binary, ["--version"])
+    if answer is None:
         return
+    rc, out = answer
     try:
         version, package = parse_qemu_version(out)
     except ValueError:
         msg = f"{binary} --version (exit {rc}) does not say 'QEMU emulator version'"
-        if explicit:
+        if ctx.explicit:
             raise BadInput(msg, Location("--qemu")) from None
         notes.append(f"{msg}: qemu omitted")
         return
     spec["qemu"] = version
+    ctx.qemu_found = binary
     notes.append(
         f"{binary}: QEMU {version}"
         + (f" (build {package}: a distribution build may carry backports)" if package else "")
     )
+    answer = _ask(ctx, binary, ["-machine", "help"])
+    if answer is None:
+        return
     try:
-        rc, out = run([binary, "-machine", "help"])
-        machines, aliases, default = parse_machine_help(out)
-    except (OSError, subprocess.SubprocessError, ValueError) as err:
+        machines, aliases, default = parse_machine_help(answer[1])
+    except ValueError as err:
         notes.append(f"{binary} -machine help gave no machine list ({err}): machines omitted")
         return
     spec["machines"] = sorted(machines)
@@ -245,24 +299,46 @@ def _probe_qemu(
         notes.append(f"default machine type: {default}")
 
 
+def _probe_machine_facts(ctx: ProbeContext) -> None:
+    from .probe_machines import probe_machine_facts
+
+    probe_machine_facts(ctx)
+
+
+# Run in this order: later sections read what earlier ones found (the QEMU binary,
+# whether /dev/kvm is usable).
+SECTIONS: list[tuple[str, ProbeSection]] = [
+    ("kvm", _probe_kvm),
+    ("qemu", _probe_qemu),
+    ("qemu_machines", _probe_machine_facts),
+]
+
+
 def probe_host(
     *,
     kvm_path: str = "/dev/kvm",
     qemu_binary: str | None = None,
     ioctl: Ioctl | None = None,
     run: Runner | None = None,
+    rules: Callable[[], RuleSet] | None = None,
+    sections: Sequence[tuple[str, ProbeSection]] | None = None,
+    timeout: float = RUN_TIMEOUT,
 ) -> ProbeResult:
     """Probe the host this runs on.
 
     ``ioctl(fd, cap) -> int`` replaces :func:`check_extension` and ``run(argv) ->
-    (returncode, output)`` replaces running QEMU, so tests need neither KVM nor QEMU.
+    (returncode, output)`` replaces running QEMU, so tests need neither KVM nor QEMU;
+    ``sections`` replaces :data:`SECTIONS`. ``rules`` loads the rule set the
+    measured facts are held against (without it they are reported, not compared).
     """
-    spec: dict[str, Any] = {"name": socket.gethostname(), "kernel": platform.release()}
-    notes: list[str] = [
+    ctx = ProbeContext(kvm_path, qemu_binary, ioctl or check_extension,
+                       run or (lambda argv: run_bounded(argv, timeout=timeout)), rules, timeout)
+    ctx.spec.update({"name": socket.gethostname(), "kernel": platform.release()})
+    ctx.notes.append(
         "seoib (the QEMU build's SEOIB implementation) is not probed: upstream QEMU shows "
         "no marker for it; the rules' default for the QEMU version applies"
-    ]
-    _probe_kvm(kvm_path, ioctl or check_extension, spec, notes)
-    binary = qemu_binary if qemu_binary is not None else _find_qemu()
-    _probe_qemu(binary, qemu_binary is not None, run or _run, spec, notes)
-    return ProbeResult(spec=spec, notes=tuple(notes))
+    )
+    for _, section in SECTIONS if sections is None else sections:
+        section(ctx)
+    return ProbeResult(spec=ctx.spec, notes=tuple(ctx.notes), measured=ctx.measured,
+                       warnings=tuple(ctx.warnings), text=tuple(ctx.text))
