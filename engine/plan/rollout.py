@@ -1,37 +1,48 @@
-"""Wave simulation over host and VM classes.
+"""Wave simulation over host and VM classes, following every VM population through time.
 
 Semantics (the contract ``seoib check`` documents):
 - Waves run in order. Within a wave each listed host entry is taken in order, and
   the hosts of a group one at a time: a host is drained (its VMs live-migrate to any
   host not being drained, at that host's versions of the moment), upgraded with the
   wave's ``set``, and refilled (its VMs migrate back).
-- A group of n hosts passes through three situations while it is drained: the first
-  host (the rest still old), middle hosts (old and upgraded peers), the last host
-  (all peers upgraded). Hosts of other entries are as earlier waves left them.
-- Each VM entry has two populations: ``original`` VMs, running since before the
-  rollout, and ``fresh`` VMs, cold-booted on their host's stack as of the previous
-  wave boundary (new or restarted VMs). A VM keeps the SEOIB state of its boot.
-- Before the rollout and after every wave every VM must still be evacuable: a host
-  can fail or need maintenance at any time, so findings at a wave boundary cover
-  the whole fleet (reported once, when they first appear).
+- A group of n hosts passes through these moments: draining the first host (the
+  rest still old), one host upgraded, draining a middle host (old and upgraded
+  peers), all but one upgraded, draining the last host (all peers upgraded), done.
+  Hosts of other entries are as the rollout has left them at that moment.
+- Populations (engine.plan.populations): the VMs running since before the rollout,
+  and VMs cold-booted at any moment on any stack their home host runs: the stack of
+  the last boundary (fresh), a host the running wave already upgraded (in-wave), a
+  stack a later wave replaced (intermediate). VMs whose drain cannot be undone (their
+  machine type is gone, the refill is blocked) stay where the drain put them
+  (stranded) and are counted there. A VM keeps the SEOIB state of its boot.
+- At every moment every population must have a destination with a non-blocking
+  live-migration verdict (a host can fail at any time), and a safe boot. Findings
+  at a moment without a drain are reported once, when they first appear.
+- With ``capacity`` (VMs per host) a drain must also fit where its VMs may go; with
+  ``snapshots: true`` a VM entry's snapshots taken before each wave are restored into
+  the VM as it runs after (cold-booted on the new stack) and judged like
+  ``seoib migrate --snapshot``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Location
+from .capacity import Bucket, Demand, place, unplaced
 from .findings import Finding, Target, engine_rules
 from .fleet import Fleet, HostClass, VMClass
-from .model import Plan, VMEntry, Wave, apply_set
+from .model import Plan, Wave, apply_set
+from .populations import Pop, Populations
 
 __all__ = ["Rollout", "RolloutResult", "harmful", "no_worse"]
 
 _NOT_PICKABLE = {"unsupported"}  # schedulers filter on machine type and irqchip support
 _CLEAN_FAILURES = {"refused"}  # the source keeps running; the scheduler retries elsewhere
 _BAD_STATES = {"storm", "stuck", "start-fails"}
+_EXPOSED = {"storm-risk", "storm"}
 
 
 def no_worse(fleet: Fleet, vmc: VMClass, v: dict[str, Any]) -> bool:
@@ -51,13 +62,36 @@ class RolloutResult:
     findings: list[Finding]
     final: list[HostClass]
     waves: list[dict[str, Any]]
+    fixed_vms: int = 0  # VMs that storm, get stuck or fail before and boot fine at the end
+    broken_vms: int = 0  # VMs fine before whose cold boot at the end is bad
 
 
 @dataclass(frozen=True)
-class _Pop:
-    entry: VMEntry
-    vmc: VMClass
-    kind: str  # original | fresh
+class _Part:
+    """Hosts of one entry that run one stack at a moment."""
+
+    entry: int
+    name: str
+    hc: HostClass
+    hosts: int
+    label: str
+    upgraded: bool = False
+
+
+@dataclass
+class _Acc:
+    """One population's evacuation problems over the moments of one step."""
+
+    pop: Pop
+    kind: str
+    context: str
+    line: int
+    stuck: list[str] = field(default_factory=list)
+    stuck_targets: dict[int, Target] = field(default_factory=dict)
+    stuck_verdicts: list[dict[str, Any]] = field(default_factory=list)
+    unsafe: dict[tuple[int, str], Target] = field(default_factory=dict)
+    unsafe_verdicts: list[dict[str, Any]] = field(default_factory=list)
+    transient: bool = True  # only in the middle of a wave, before more hosts are upgraded
 
 
 class Rollout:
@@ -65,237 +99,515 @@ class Rollout:
         self.plan = plan
         self.fleet = fleet
         src = plan.source
+        where = [Location(src, h.line) for h in plan.hosts]
         self.specs: list[dict[str, Any]] = [dict(h.spec) for h in plan.hosts]
-        self.initial = [fleet.host_class(h.spec, Location(src, h.line)) for h in plan.hosts]
+        self.initial = [fleet.host_class(h.spec, w) for h, w in zip(plan.hosts, where, strict=True)]
         self.cur = list(self.initial)
-        self.counts: Counter[int] = Counter()
-        for h, hc in zip(plan.hosts, self.cur, strict=True):
-            self.counts[hc.id] += h.count
-        self.vms_on: dict[int, list[VMEntry]] = {}
+        self.labels = [fleet.label(h.spec, w) for h, w in zip(plan.hosts, where, strict=True)]
+        self.pops = Populations()
         for v in plan.vms:
-            self.vms_on.setdefault(plan.host_index(v.host), []).append(v)
+            idx = plan.host_index(v.host)
+            vmc = fleet.vm_class(v.spec, self.initial[idx])
+            self.pops.add(Pop(v, idx, vmc, idx, 0, self.labels[idx]), v.count)
         self.last_wave: list[int | None] = [None] * len(plan.hosts)
         self.findings: list[Finding] = []
         self._seen: set[tuple] = set()
+        self._initial_problems: set[tuple] = set()
+        self._acc: dict[tuple, _Acc] = {}
+        self._looked: set[tuple] = set()  # fleet looks already judged in this step
+        self._targets: dict[tuple, Target] = {}
+        self._judged: dict[tuple, tuple[list[int], list[tuple[int, dict[str, Any]]]]] = {}
+        self._upgrading: tuple[int, HostClass] | None = None  # entry under upgrade, new class
+        self._capacity = any(h.capacity is not None for h in plan.hosts)
+        self._wave = 0  # the wave running now (0: before the rollout or at a boundary)
+        self._wave_hosts: set[int] = set()
+        self._wave_end: dict[int, tuple[HostClass, str]] = {}  # entry -> stack after the wave
+        self._new_label = ""
 
-    # -- populations and targets -------------------------------------------------
+    # -- who, where ----------------------------------------------------------------
 
-    def _pops(self, idx: int) -> list[_Pop]:
+    def _kind(self, pop: Pop) -> str:
+        if pop.where != pop.home:
+            return "stranded"
+        if pop.born == 0 and pop.vmc.boot is self.initial[pop.home]:
+            return "original"
+        if self._wave and pop.born == self._wave:
+            return "in-wave"
+        return "fresh" if pop.vmc.boot is self.cur[pop.home] else "intermediate"
+
+    def _who(self, pop: Pop, kind: str | None = None) -> str:
+        host = self.plan.hosts[pop.where]
+        kind = kind or self._kind(pop)
+        n = self.pops.count(pop)
+        vms = f"{pop.entry.name} ({n} VM{'s' if n != 1 else ''}"
+        if kind == "stranded":
+            return (f"{vms} of {self.plan.hosts[pop.home].name}, stranded) on {host.describe()}, "
+                    f"booted on {pop.booted_on}")
+        return f"{vms}, {kind}) on {host.describe()}, booted on {pop.booted_on}"
+
+    def _booted(self, pop: Pop) -> dict[str, Any]:
+        wave = self.plan.rollout[pop.born - 1].name if pop.born else None
+        return {"host": self.plan.hosts[pop.home].name, "stack": pop.booted_on, "wave": wave}
+
+    def _finding(self, check: str, severity: str, wave: Wave | None, k: int, context: str,
+                 pop: Pop, line: int, message: str, verdicts: list[dict[str, Any]],
+                 kind: str | None = None, **extra: Any) -> Finding:
+        host = self.plan.hosts[pop.where]
+        return Finding(check, severity, wave.name if wave else None, k, context, host.name,
+                       host.count, pop.entry.name, max(self.pops.count(pop), 1),
+                       kind or self._kind(pop),
+                       line, pop.entry.line, message, engine_rules(verdicts),
+                       booted=self._booted(pop), **extra)
+
+    # -- the fleet at a moment -----------------------------------------------------
+
+    def _parts(self, idx: int | None = None, old: int = 0, new: int = 0) -> list[_Part]:
+        """Every entry as it stands; entry ``idx`` (under upgrade) split into old and new."""
         out = []
-        for v in self.vms_on.get(idx, ()):
-            orig = self.fleet.vm_class(v.spec, self.initial[idx])
-            out.append(_Pop(v, orig, "original"))
-            fresh = self.fleet.vm_class(v.spec, self.cur[idx])
-            # No fresh VMs where the stack no longer runs the machine type at all.
-            if fresh is not orig and self.fleet.registers(self.cur[idx], fresh):
-                out.append(_Pop(v, fresh, "fresh"))
+        for i, h in enumerate(self.plan.hosts):
+            if i == idx and self._upgrading is not None:
+                new_hc = self._upgrading[1]
+                out.append(_Part(i, h.name, self.cur[i], old, self.labels[i]))
+                out.append(_Part(i, h.name, new_hc, new, self._new_label, True))
+            else:
+                out.append(_Part(i, h.name, self.cur[i], h.count, self.labels[i]))
         return out
 
-    def _owners(self, class_id: int, extra: dict[int, str]) -> tuple[str, ...]:
-        names = [h.name for h, c in zip(self.plan.hosts, self.cur, strict=True) if c.id == class_id]
-        if class_id in extra:
-            names.append(extra[class_id])
-        return tuple(dict.fromkeys(names))
+    @staticmethod
+    def _without(parts: list[_Part], entry: int, upgraded: bool) -> list[_Part]:
+        """One host of ``entry`` (its old or upgraded part) out of service."""
+        out, done = [], False
+        for p in parts:
+            if not done and p.entry == entry and p.upgraded == upgraded and p.hosts > 0:
+                p = _Part(p.entry, p.name, p.hc, p.hosts - 1, p.label, p.upgraded)
+                done = True
+            out.append(p)
+        return out
 
-    def _judge(self, pop: _Pop, available: Counter[int], extra: dict[int, str]
-               ) -> tuple[list[Target], list[tuple[Target, dict[str, Any]]]]:
-        """Safe destinations, and the blocking ones with their verdicts."""
-        safe, blocked = [], []
-        for cid in sorted(c for c, n in available.items() if n > 0):
-            dst = self.fleet.hosts[cid]
-            v = self.fleet.migrate(pop.vmc, dst)
-            t = Target(dst.label, self._owners(cid, extra), v["outcome"], v["severity"])
-            if v["severity"] != "block" or no_worse(self.fleet, pop.vmc, v):
-                safe.append(t)
-            else:
-                blocked.append((t, v))
-        return safe, blocked
+    def _judge(self, vmc: VMClass, ids: frozenset[int]
+               ) -> tuple[list[int], list[tuple[int, dict[str, Any]]]]:
+        """Safe destination classes, and the blocking ones with their verdicts."""
+        key = (vmc.id, ids)
+        hit = self._judged.get(key)
+        if hit is None:
+            safe, blocked = [], []
+            for cid in sorted(ids):
+                v = self.fleet.migrate(vmc, self.fleet.hosts[cid])
+                if v["severity"] != "block" or no_worse(self.fleet, vmc, v):
+                    safe.append(cid)
+                else:
+                    blocked.append((cid, v))
+            hit = self._judged[key] = (safe, blocked)
+        return hit
 
-    # -- findings ------------------------------------------------------------------
+    def _target(self, parts: list[_Part], cid: int, v: dict[str, Any]) -> Target:
+        key = (id(parts), cid, v["outcome"])
+        hit = self._targets.get(key)
+        if hit is None:
+            own = [p for p in parts if p.hc.id == cid and p.hosts > 0]
+            labels = " / ".join(dict.fromkeys(p.label for p in own))
+            hit = Target(labels, tuple(dict.fromkeys(_part_name(p) for p in own)), v["outcome"],
+                         v["severity"])
+            self._targets = {key: hit} if len(self._targets) > 256 else self._targets
+            self._targets[key] = hit
+        return hit
 
-    def _add(self, f: Finding, dedupe: tuple | None = None) -> None:
+    # -- evacuation ----------------------------------------------------------------
+
+    def _evacuate(self, pop: Pop, parts: list[_Part], phase: str, context: str, line: int,
+                  transient: bool = False, ids: frozenset[int] | None = None) -> None:
+        if ids is None:
+            ids = frozenset(p.hc.id for p in parts if p.hosts > 0)
+        safe, blocked = self._judge(pop.vmc, ids)
+        pickable = [(c, v) for c, v in blocked if v["outcome"] not in _NOT_PICKABLE]
+        if safe and not pickable:
+            return
+        acc = self._acc.get((pop.key(), context))
+        if acc is None:
+            acc = self._acc[(pop.key(), context)] = _Acc(pop, self._kind(pop), context, line)
+        if not safe:
+            acc.transient = acc.transient and transient
+            acc.stuck.append(phase)
+            for cid, v in blocked:
+                acc.stuck_targets[cid] = self._target(parts, cid, v)
+                acc.stuck_verdicts.append(v)
+        for cid, v in pickable:
+            acc.unsafe[(cid, v["outcome"])] = self._target(parts, cid, v)
+            acc.unsafe_verdicts.append(v)
+
+    def _flush(self, wave: Wave | None, k: int) -> None:
+        for acc in self._acc.values():
+            self._emit(acc, wave, k)
+        self._acc.clear()
+        self._looked.clear()
+
+    def _emit(self, acc: _Acc, wave: Wave | None, k: int) -> None:
+        pop, dedupe = acc.pop, acc.context != "draining"
+        who = self._who(pop, acc.kind)
+        if acc.stuck:
+            outcomes = ", ".join(f"{t.outcome} on {t.label}" for t in acc.stuck_targets.values())
+            msg = (f"{who}: no destination with a non-blocking verdict {'; '.join(acc.stuck)}"
+                   + (f" ({outcomes})" if outcomes else " (no other host)"))
+            key = ("evac", pop.key(), tuple(sorted(acc.stuck_targets)))
+            # VMs booted on the first upgraded hosts of a group wait for upgraded peers; if
+            # every other host merely refuses them, nothing breaks meanwhile: a warning.
+            clean = all(t.outcome in _CLEAN_FAILURES | _NOT_PICKABLE
+                        for t in acc.stuck_targets.values())
+            transient = (acc.transient and clean and bool(acc.stuck_targets)
+                         and self._resolved(pop))
+            if transient:
+                msg += "; until more hosts of the wave are upgraded, do not drain these hosts"
+            self._add(self._finding(
+                "check.no-evacuation-target",
+                "warn" if transient else "block", wave, k, acc.context, pop, acc.line, msg,
+                acc.stuck_verdicts, acc.kind, targets=list(acc.stuck_targets.values()), phases=acc.stuck),
+                key if dedupe else None, ("evac", pop.key()))
+        if acc.unsafe:
+            targets = sorted(acc.unsafe.values(), key=lambda t: (t.severity, t.label))
+            sev = "warn" if all(t.outcome in _CLEAN_FAILURES for t in targets) else "block"
+            outcomes = "; ".join(f"{t.label} [{', '.join(t.hosts)}]: {t.outcome}" for t in targets)
+            msg = f"{who}: a scheduler could pick destinations that fail: {outcomes}"
+            key = ("unsafe", pop.key(), tuple(sorted(acc.unsafe)))
+            self._add(self._finding(
+                "check.unsafe-targets", sev, wave, k, acc.context, pop, acc.line, msg,
+                acc.unsafe_verdicts, acc.kind, targets=targets), key if dedupe else None,
+                ("unsafe", pop.key()))
+
+    def _resolved(self, pop: Pop) -> bool:
+        """Whether ``pop`` has a safe destination once the running wave is complete."""
+        parts = []
+        for p in self._parts():
+            if p.entry in self._wave_hosts:
+                hc, label = self._wave_end[p.entry]
+                p = _Part(p.entry, p.name, hc, p.hosts, label)
+            parts.append(p)
+        ids = frozenset(p.hc.id for p in self._without(parts, pop.where, False) if p.hosts > 0)
+        return bool(self._judge(pop.vmc, ids)[0])
+
+    def _add(self, f: Finding, dedupe: tuple | None = None, problem: tuple | None = None) -> None:
         if dedupe is not None:
             if dedupe in self._seen:
                 return
             self._seen.add(dedupe)
+        if problem is not None:
+            if f.wave_index == 0:
+                self._initial_problems.add(problem)
+            elif problem in self._initial_problems:
+                f.cause = "pre-existing"  # the VMs had this problem before any wave
+        if f.wave_index == 0:
+            f.cause = "pre-existing"
         self.findings.append(f)
 
-    def _evacuation(self, idx: int, pop: _Pop, phases: list[tuple[str, Counter[int]]],
-                    extra: dict[int, str], wave: Wave | None, k: int, context: str,
-                    line: int) -> None:
-        host = self.plan.hosts[idx]
-        stuck_phases: list[str] = []
-        stuck_targets: dict[str, Target] = {}
-        unsafe_all: dict[tuple[str, str], Target] = {}
-        verdicts: list[dict[str, Any]] = []
-        stuck_verdicts: list[dict[str, Any]] = []
-        for label, available in phases:
-            safe, blocked = self._judge(pop, available, extra)
-            if not safe:
-                stuck_phases.append(label)
-                for t, v in blocked:
-                    stuck_targets[t.label] = t
-                    stuck_verdicts.append(v)
-            for t, v in blocked:
-                if t.outcome not in _NOT_PICKABLE:
-                    unsafe_all[(t.label, t.outcome)] = t
-                    verdicts.append(v)
-        wname = wave.name if wave else None
-        who = f"{pop.entry.describe()} ({pop.kind}) on {host.describe()}"
-        if stuck_phases:
-            outcomes = ", ".join(f"{t.outcome} on {t.label}" for t in stuck_targets.values())
-            msg = (f"{who}: no destination with a non-blocking verdict "
-                   f"{'; '.join(stuck_phases)}" + (f" ({outcomes})" if outcomes else
-                                                   " (no other host)"))
-            key = ("evac", idx, pop.entry.name, pop.vmc.id, tuple(sorted(stuck_targets)))
-            self._add(Finding("check.no-evacuation-target", "block", wname, k, context, host.name,
-                              host.count, pop.entry.name, pop.entry.count, pop.kind, line,
-                              pop.entry.line, msg, engine_rules(stuck_verdicts),
-                              targets=list(stuck_targets.values()), phases=stuck_phases),
-                      key if context in ("after-wave", "initial") else None)
-        if unsafe_all:
-            targets = sorted(unsafe_all.values(), key=lambda t: (t.severity, t.label))
-            sev = "warn" if all(t.outcome in _CLEAN_FAILURES for t in targets) else "block"
-            outcomes = "; ".join(f"{t.label} [{', '.join(t.hosts)}]: {t.outcome}" for t in targets)
-            msg = f"{who}: a scheduler could pick destinations that fail: {outcomes}"
-            key = ("unsafe", idx, pop.entry.name, pop.vmc.id, tuple(sorted(unsafe_all)))
-            self._add(Finding("check.unsafe-targets", sev, wname, k, context, host.name,
-                              host.count, pop.entry.name, pop.entry.count, pop.kind, line,
-                              pop.entry.line, msg, engine_rules(verdicts), targets=targets),
-                      key if context in ("after-wave", "initial") else None)
+    def _steady(self, parts: list[_Part], phase: str, context: str, line: int) -> None:
+        """Every population, each with its own host out of service."""
+        hosts: Counter[int] = Counter()
+        own: dict[tuple[int, bool], int] = {}
+        for p in parts:
+            hosts[p.hc.id] += p.hosts
+            own[(p.entry, p.upgraded)] = p.hc.id
+        base = frozenset(c for c, n in hosts.items() if n > 0)
+        lonely = frozenset(c for c, n in hosts.items() if n == 1)
+        # Most moments of a wave look alike to every population: judge each look once.
+        signature = (base, lonely, self.pops.version, context)
+        if signature in self._looked:
+            return
+        self._looked.add(signature)
+        for pop in self.pops.pops:
+            if self.pops.count(pop) == 0:
+                continue
+            mine = own[(pop.where, pop.upgraded)]
+            ids = base - {mine} if mine in lonely else base
+            self._evacuate(pop, parts, phase, context, line, context == "during-wave", ids)
 
-    def _boundary(self, wave: Wave | None, k: int) -> None:
-        """Every VM evacuable with the fleet as it stands between waves."""
-        context = "after-wave" if wave else "initial"
-        line = wave.line if wave else 0
-        for idx in range(len(self.plan.hosts)):
-            available = Counter(self.counts)
-            available[self.cur[idx].id] -= 1  # not onto the VM's own host
-            for pop in self._pops(idx):
-                when = f"after wave {wave.name}" if wave else "before the rollout"
-                self._evacuation(idx, pop, [(when, available)], {}, wave, k, context,
-                                 line or pop.entry.line)
-                if wave is None:
-                    self._initial_state(idx, pop)
+    # -- the rollout's steps -------------------------------------------------------
 
-    def _initial_state(self, idx: int, pop: _Pop) -> None:
-        v = self.fleet.boot(pop.vmc)
-        if v["outcome"] in _BAD_STATES:
-            host = self.plan.hosts[idx]
-            msg = (f"{pop.entry.describe()} on {host.describe()}: {v['outcome']} at power-on on "
-                   f"{self.initial[idx].label}, before any wave")
-            self._add(Finding("check.initial-state", "block", None, 0, "initial", host.name,
-                              host.count, pop.entry.name, pop.entry.count, pop.kind, pop.entry.line,
-                              pop.entry.line, msg, engine_rules([v]), outcome=v["outcome"]))
+    def _initial(self) -> None:
+        parts = self._parts()
+        self._steady(parts, "before the rollout", "initial", 0)
+        for acc in self._acc.values():
+            acc.line = acc.pop.entry.line
+        self._flush(None, 0)
+        for pop in self.pops.pops:
+            v = self.fleet.boot(pop.vmc)
+            if v["outcome"] in _BAD_STATES:
+                msg = f"{self._who(pop)}: {v['outcome']} at power-on, before any wave"
+                self._add(self._finding("check.initial-state", "block", None, 0, "initial", pop,
+                                        pop.entry.line, msg, [v], outcome=v["outcome"]))
+        for idx, h in enumerate(self.plan.hosts):
+            load = self.pops.load(idx)
+            if h.capacity is not None and load > h.capacity * h.count:
+                pop = next(self.pops.at(idx))
+                msg = (f"{h.describe()} holds {load} VMs, more than its capacity "
+                       f"({h.capacity} per host, {h.capacity * h.count} in all), before any wave")
+                self._add(self._finding("check.capacity", "block", None, 0, "initial", pop,
+                                        h.line, msg, [self.fleet.boot(pop.vmc)]))
 
     def _drain(self, wave: Wave, k: int, j: int, idx: int) -> None:
         host = self.plan.hosts[idx]
         line = wave.host_lines[j]
-        old = self.cur[idx]
         where = Location(self.plan.source, wave.line)
         spec = apply_set(self.specs[idx], wave.set)
         new = self.fleet.host_class(spec, where)
-        base = Counter(self.counts)
-        base[old.id] -= host.count
+        self._upgrading, self._new_label = (idx, new), self.fleet.label(spec, where)
         n = host.count
-        first = f"while draining {'the first host of ' if n > 1 else ''}{host.name}"
-        phases: list[tuple[str, Counter[int]]] = [(first, base + Counter({old.id: n - 1}))]
-        if n >= 3:
-            phases.append((f"while draining a middle host of {host.name}",
-                           base + Counter({old.id: 1, new.id: 1})))
+        drained = [p for p in self.pops.at(idx) if self.pops.count(p)]
+        name = host.name
+        # (hosts still old, hosts upgraded, a host drained?, what happens)
+        moments: list[tuple[int, int, bool, str]] = [
+            (n - 1, 0, True, f"while draining {'the first host of ' if n > 1 else ''}{name}")]
         if n >= 2:
-            phases.append((f"while draining the last host of {host.name}",
-                           base + Counter({new.id: n - 1})))
-        extra = {new.id: f"{host.name} (upgraded)"} if new.id != old.id else {}
-        pops = self._pops(idx)
-        for pop in pops:
-            self._evacuation(idx, pop, phases, extra, wave, k, "draining", line)
-        for pop in pops:
-            self._refill(idx, pop, new, wave, k, line)
+            moments.append((n - 1, 1, False, f"with 1 of {n} hosts of {name} upgraded"))
+        if n >= 3:
+            moments.append((1, 1, True, f"while draining a middle host of {name}"))
+            moments.append((1, n - 1, False, f"with {n - 1} of {n} hosts of {name} upgraded"))
+        if n >= 2:
+            moments.append((0, n - 1, True, f"while draining the last host of {name}"))
+        last: list[_Part] = []
+        for i, (o, u, draining, phase) in enumerate(moments):
+            parts = self._parts(idx, o, u)
+            if i == 1:
+                self._boot_on_upgraded(idx, new, wave, k, line)
+            if draining:
+                for pop in drained:
+                    self._evacuate(pop, parts, phase, "draining", line)
+                if self._capacity:
+                    self._fits(idx, drained, parts, phase, wave, k, line)
+                last = parts
+            else:
+                self._steady(parts, phase, "during-wave", line)
+        self._refill(idx, drained, new, last, wave, k, line)
+        if n == 1:
+            self._boot_on_upgraded(idx, new, wave, k, line)
         self.specs[idx] = spec
         self.cur[idx] = new
-        self.counts[old.id] -= n
-        self.counts[new.id] += n
+        self.labels[idx] = self._new_label
+        self._upgrading = None
+        for pop in self.pops.pops:
+            pop.upgraded = False
+        self.pops.version += 1
         self.last_wave[idx] = k
 
-    def _refill(self, idx: int, pop: _Pop, new: HostClass, wave: Wave, k: int, line: int) -> None:
-        host = self.plan.hosts[idx]
-        who = f"{pop.entry.describe()} ({pop.kind}) on {host.describe()}"
-        args = (wave.name, k)
-        if not self.fleet.registers(new, pop.vmc):
-            v = self.fleet.migrate(pop.vmc, new)
-            msg = (f"{who}: QEMU {new.host.qemu_text} no longer registers machine type "
-                   f"{pop.vmc.vm.machine.name}; the VMs cannot come back or be restarted there")
-            self._add(Finding("check.machine-removed", "block", *args, "refill", host.name,
-                              host.count, pop.entry.name, pop.entry.count, pop.kind, line,
-                              pop.entry.line, msg, engine_rules([v]), outcome=v["outcome"]),
-                      ("removed", idx, pop.entry.name, new.id))
-            return
-        v = self.fleet.migrate(pop.vmc, new)
-        if v["severity"] == "block" and not no_worse(self.fleet, pop.vmc, v):
-            check = "check.post-wave-state" if v["outcome"] in _BAD_STATES else "check.refill-blocked"
-            msg = f"{who}: migrating back onto the upgraded host ({new.label}) gives {v['outcome']}"
-            self._add(Finding(check, "block", *args, "refill", host.name, host.count,
-                              pop.entry.name, pop.entry.count, pop.kind, line, pop.entry.line, msg,
-                              engine_rules([v]), outcome=v["outcome"]))
-        # A VM cold-booted on the new stack: what the wave does to new and restarted VMs.
-        if pop.kind == "original":
-            before = self.fleet.boot(self.fleet.vm_class(pop.entry.spec, self.cur[idx]))
-            after = self.fleet.boot(self.fleet.vm_class(pop.entry.spec, new))
+    def _boot_on_upgraded(self, idx: int, new: HostClass, wave: Wave, k: int, line: int) -> None:
+        """VMs start (or restart) on the hosts of ``idx`` already upgraded."""
+        for v in self.plan.vms:
+            if self.plan.host_index(v.host) != idx:
+                continue
+            if not any(p.entry is v and p.where == idx and self.pops.count(p)
+                       for p in self.pops.pops):
+                continue  # nothing of this entry runs here any more
+            vmc = self.fleet.vm_class(v.spec, new)
+            if not self.fleet.registers(new, vmc):
+                continue  # the machine type is gone: check.machine-removed says so
+            pop = Pop(v, idx, vmc, idx, k, self._new_label, upgraded=True)
+            if not self.pops.add(pop):
+                existing = next(p for p in self.pops.pops if p.key() == pop.key())
+                existing.upgraded = True
+                self.pops.version += 1
+                continue
+            before = self.fleet.boot(self.fleet.vm_class(v.spec, self.cur[idx]))
+            after = self.fleet.boot(vmc)
             if after["outcome"] in _BAD_STATES and after["outcome"] != before["outcome"]:
-                msg = (f"{pop.entry.describe()} on {host.describe()}: a cold boot on the upgraded "
-                       f"stack ({new.label}) gives {after['outcome']} (before: {before['outcome']})")
-                self._add(Finding("check.post-wave-state", "block", *args, "after-wave", host.name,
-                                  host.count, pop.entry.name, pop.entry.count, "fresh", line,
-                                  pop.entry.line, msg, engine_rules([after]),
-                                  outcome=after["outcome"]))
+                msg = (f"{self._who(pop)}: a cold boot on the upgraded stack gives "
+                       f"{after['outcome']} (before: {before['outcome']})")
+                self._add(self._finding("check.post-wave-state", "block", wave, k, "during-wave",
+                                        pop, line, msg, [after], outcome=after["outcome"]))
+
+    def _buckets(self, parts: list[_Part]) -> list[Bucket]:
+        out = []
+        for p in parts:
+            h = self.plan.hosts[p.entry]
+            free = None
+            if h.capacity is not None:
+                free = int(p.hosts * h.capacity - self.pops.load(p.entry) * p.hosts / h.count)
+            out.append(Bucket(p.entry, p.hosts, free))
+        return out
+
+    def _allowed(self, pops: list[Pop], parts: list[_Part]) -> frozenset[int]:
+        ids = frozenset(p.hc.id for p in parts if p.hosts > 0)
+        sets = [set(self._judge(p.vmc, ids)[0]) for p in pops]
+        sets = [s for s in sets if s] or [set()]
+        common = set.intersection(*sets) or set.union(*sets)
+        return frozenset(i for i, p in enumerate(parts) if p.hc.id in common and p.hosts > 0)
+
+    def _fits(self, idx: int, drained: list[Pop], parts: list[_Part], phase: str, wave: Wave,
+              k: int, line: int) -> None:
+        host = self.plan.hosts[idx]
+        groups: dict[tuple[str, int], list[Pop]] = {}
+        for pop in drained:
+            groups.setdefault((pop.entry.name, pop.home), []).append(pop)
+        demands = [Demand(key, -(-self.pops.count(ps[0]) // host.count), self._allowed(ps, parts))
+                   for key, ps in groups.items()]
+        missing = unplaced(demands, self._buckets(parts))
+        if missing:
+            biggest = max(groups.values(), key=lambda ps: self.pops.count(ps[0]))[0]
+            moved = sum(d.count for d in demands)
+            each = ", ".join(f"{d.count} {name}" for (name, _), d in zip(groups, demands,
+                                                                           strict=True))
+            msg = (f"{phase}: the {moved} VMs of one host ({each}) need room where they may go; "
+                   f"{missing} find none within capacity")
+            self._add(self._finding("check.capacity", "block", wave, k, "draining", biggest, line,
+                                    msg, [self.fleet.boot(biggest.vmc)]),
+                      ("capacity", wave.name, idx))
+
+    def _refill(self, idx: int, drained: list[Pop], new: HostClass, last: list[_Part],
+                wave: Wave, k: int, line: int) -> None:
+        failed: list[Pop] = []
+        for pop in drained:
+            if pop.where == pop.home and pop.entry.snapshots:
+                self._snapshots(pop, new, wave, k, line)
+            v = self.fleet.migrate(pop.vmc, new)
+            if not self.fleet.registers(new, pop.vmc):
+                msg = (f"{self._who(pop)}: QEMU {new.host.qemu_text} no longer registers machine "
+                       f"type {pop.vmc.vm.machine.name}; the VMs cannot come back or be restarted "
+                       "there")
+                self._add(self._finding("check.machine-removed", "block", wave, k, "refill", pop,
+                                        line, msg, [v], outcome=v["outcome"]),
+                          ("removed", pop.key(), new.id))
+                failed.append(pop)
+            elif v["severity"] == "block" and not no_worse(self.fleet, pop.vmc, v):
+                check = ("check.post-wave-state" if v["outcome"] in _BAD_STATES
+                         else "check.refill-blocked")
+                msg = (f"{self._who(pop)}: migrating back onto the upgraded host "
+                       f"({self._new_label}) gives {v['outcome']}")
+                self._add(self._finding(check, "block", wave, k, "refill", pop, line, msg, [v],
+                                        outcome=v["outcome"]))
+                if check == "check.refill-blocked":
+                    failed.append(pop)
+        self._strand(idx, failed, last or self._parts(idx, 0, 0), wave, k, line)
+
+    def _strand(self, idx: int, failed: list[Pop], parts: list[_Part], wave: Wave, k: int,
+                line: int) -> None:
+        """VMs that cannot come back stay where the last drain of ``idx`` put them."""
+        groups: dict[tuple[str, int], list[Pop]] = {}
+        for pop in failed:
+            groups.setdefault((pop.entry.name, pop.home), []).append(pop)
+        for (name, home), pops in groups.items():
+            count = self.pops.count(pops[0])
+            allowed = self._allowed(pops, parts)
+            buckets = [b if i in allowed else Bucket(b.entry, 0, 0)
+                       for i, b in enumerate(self._buckets(parts))]
+            shares, left = place(count, [b for b in buckets if b.entry != idx])
+            if not shares:
+                continue  # nowhere to go: check.no-evacuation-target says so
+            everyone = len(pops) == len([p for p in self.pops.at(idx)
+                                         if (p.entry.name, p.home) == (name, home)])
+            for pop in pops:
+                for target, n in shares.items():
+                    self.pops.move(pop, target, n if pop is pops[0] else None)
+                if everyone:
+                    self.pops.remove(pop)
+            if everyone:
+                self.pops.leave(name, home, idx, count - left)
+            if left:
+                host = self.plan.hosts[idx]
+                msg = (f"{self._who(pops[0])}: {count} VMs cannot return to {host.describe()} and "
+                       f"{left} of them find no room within capacity elsewhere")
+                self._add(self._finding("check.capacity", "block", wave, k, "refill", pops[0],
+                                        line, msg, [self.fleet.boot(pops[0].vmc)]))
+
+    def _snapshots(self, pop: Pop, new: HostClass, wave: Wave, k: int, line: int) -> None:
+        """Snapshots taken before the wave, restored into the VM as it runs after it."""
+        fresh = self.fleet.vm_class(pop.entry.spec, new)
+        if not self.fleet.registers(new, fresh):
+            return
+        v = self.fleet.snapshot(pop.vmc, new)
+        boot = self.fleet.boot(fresh)
+        if v["severity"] == "ok" or (v["severity"] == "warn" and v["outcome"] == boot["outcome"]):
+            return
+        msg = (f"{self._who(pop)}: a loadvm of a snapshot taken before wave {wave.name} into the "
+               f"VM cold-booted on {self._new_label} gives {v['outcome']}")
+        self._add(self._finding("check.snapshot-restore", v["severity"], wave, k, "after-wave",
+                                pop, line, msg, [v], outcome=v["outcome"]),
+                  ("snapshot", pop.key(), new.id))
+
+    def _after(self, wave: Wave, idx: int) -> tuple[HostClass, str]:
+        spec, where = apply_set(self.specs[idx], wave.set), Location(self.plan.source, wave.line)
+        return self.fleet.host_class(spec, where), self.fleet.label(spec, where)
+
+    def _boundary(self, wave: Wave, k: int) -> None:
+        self._steady(self._parts(), f"after wave {wave.name}", "after-wave", wave.line)
+        self._flush(wave, k)
 
     def _stays_quirked(self) -> None:
-        for idx, host in enumerate(self.plan.hosts):
+        for v in self.plan.vms:
+            idx = self.plan.host_index(v.host)
             k = self.last_wave[idx]
             if k is None:
                 continue
-            wave = self.plan.rollout[k - 1]
-            for v in self.vms_on.get(idx, ()):
-                orig = self.fleet.vm_class(v.spec, self.initial[idx])
-                running = self.fleet.boot(orig)
-                if running["policy"] != "quirked" or not self.fleet.registers(self.cur[idx], orig):
-                    continue
-                fresh = self.fleet.boot(self.fleet.vm_class(v.spec, self.cur[idx]))
-                exposed = running["outcome"] in ("storm-risk", "storm")
-                if fresh.get("policy") in ("quirked", "n/a", None):
-                    if exposed and fresh.get("outcome") in ("storm-risk", "storm"):
-                        # The rollout reached this host, yet even a cold restart stays quirked.
-                        msg = (f"{v.describe()} on {host.describe()}: still {running['outcome']} "
-                               f"after the rollout, and a cold restart on {self.cur[idx].label} "
-                               f"stays quirked too: this stack cannot deliver the fix")
-                        severity = "block" if running["outcome"] == "storm" else "warn"
-                        self._add(Finding("check.stays-quirked", severity, wave.name, k, "end",
-                                          host.name, host.count, v.name, v.count, "original",
-                                          v.line, v.line, msg, engine_rules([fresh]),
-                                          outcome=running["outcome"]))
-                    continue
-                moved = self.fleet.migrate(orig, self.cur[idx])
-                msg = (f"{v.describe()} on {host.describe()}: running VMs stay quirked "
-                       f"({running['outcome']}) after the rollout; a cold restart on "
-                       f"{self.cur[idx].label} gives {fresh['policy']} ({fresh['outcome']})"
-                       + ("; the guest is storm-exposed until then" if exposed else ""))
-                self._add(Finding("check.stays-quirked", "warn" if exposed else "info", wave.name,
-                                  k, "end", host.name, host.count, v.name, v.count, "original",
-                                  v.line, v.line, msg, engine_rules([moved, fresh]),
-                                  outcome=running["outcome"]))
+            host, wave = self.plan.hosts[idx], self.plan.rollout[k - 1]
+            orig = self.fleet.vm_class(v.spec, self.initial[idx])
+            running = self.fleet.boot(orig)
+            if (running["policy"] != "quirked" or running["outcome"] == "not-applicable"
+                    or not self.fleet.registers(self.cur[idx], orig)):
+                continue  # no x2APIC, no SEOIB to fix; or gone from this host
+            fresh = self.fleet.boot(self.fleet.vm_class(v.spec, self.cur[idx]))
+            exposed = running["outcome"] in _EXPOSED
+            pop = next((p for p in self.pops.pops if p.entry is v and p.vmc is orig
+                        and p.where == idx), None)
+            args = (v.name, v.count, "original", v.line, v.line)
+            if fresh.get("policy") in ("quirked", "n/a", None):
+                if exposed and fresh.get("outcome") in _EXPOSED:
+                    msg = (f"{v.describe()} on {host.describe()}: still {running['outcome']} "
+                           f"after the rollout, and a cold restart on {self.labels[idx]} stays "
+                           f"quirked too: this stack cannot deliver the fix")
+                    severity = "block" if running["outcome"] == "storm" else "warn"
+                    f = Finding("check.stays-quirked", severity, wave.name, k, "end", host.name,
+                                host.count, *args, msg, engine_rules([fresh]),
+                                outcome=running["outcome"],
+                                booted=self._booted(pop) if pop else None)
+                    f.cause = "pre-existing"  # the same guests, unchanged since before
+                    self._add(f)
+                continue
+            moved = self.fleet.migrate(orig, self.cur[idx])
+            msg = (f"{v.describe()} on {host.describe()}: running VMs stay quirked "
+                   f"({running['outcome']}) after the rollout; a cold restart on "
+                   f"{self.labels[idx]} gives {fresh['policy']} ({fresh['outcome']})"
+                   + ("; the guest is storm-exposed until then" if exposed else ""))
+            self._add(Finding("check.stays-quirked", "warn" if exposed else "info", wave.name,
+                              k, "end", host.name, host.count, *args, msg,
+                              engine_rules([moved, fresh]), outcome=running["outcome"],
+                              booted=self._booted(pop) if pop else None))
+
+    def _tally(self) -> tuple[int, int]:
+        """VMs a cold boot at the end fixes, and VMs it breaks, against their first boot."""
+        fixed = broken = 0
+        for v in self.plan.vms:
+            idx = self.plan.host_index(v.host)
+            before = self.fleet.boot(self.fleet.vm_class(v.spec, self.initial[idx]))
+            end = self.fleet.vm_class(v.spec, self.cur[idx])
+            if not self.fleet.registers(self.cur[idx], end):
+                continue
+            after = self.fleet.boot(end)
+            if before["severity"] != "ok" and after["severity"] == "ok":
+                fixed += v.count
+            elif before["severity"] == "ok" and after["severity"] != "ok":
+                broken += v.count
+        return fixed, broken
 
     def run(self) -> RolloutResult:
-        self._boundary(None, 0)
+        self._initial()
         summary = []
         for k, wave in enumerate(self.plan.rollout, start=1):
             before = len(self.findings)
+            self._wave = k
+            self._wave_hosts = {self.plan.host_index(n) for n in wave.hosts}
+            self._wave_end = {i: self._after(wave, i) for i in self._wave_hosts}
             for j, name in enumerate(wave.hosts):
                 self._drain(wave, k, j, self.plan.host_index(name))
+                if j + 1 < len(wave.hosts):
+                    self._steady(self._parts(), f"once {name} is upgraded", "during-wave",
+                                 wave.host_lines[j])
+            self._flush(wave, k)
+            self._wave = 0
             self._boundary(wave, k)
             summary.append({"name": wave.name, "index": k, "line": wave.line,
                             "hosts": [{"name": n, "count": self.plan.hosts[
                                 self.plan.host_index(n)].count} for n in wave.hosts],
                             "set": dict(wave.set), "findings": len(self.findings) - before})
         self._stays_quirked()
-        return RolloutResult(self.findings, list(self.cur), summary)
+        fixed, broken = self._tally()
+        return RolloutResult(self.findings, list(self.cur), summary, fixed, broken)
+
+
+def _part_name(p: _Part) -> str:
+    return f"{p.name} (upgraded)" if p.upgraded else p.name
