@@ -113,6 +113,7 @@ class Rollout:
         self.findings: list[Finding] = []
         self._seen: set[tuple] = set()
         self._initial_problems: set[tuple] = set()
+        self._hazards: set[tuple] = set()  # (VM spec and boot policy, (stack, outcome)) today
         self._acc: dict[tuple, _Acc] = {}
         self._looked: set[tuple] = set()  # fleet looks already judged in this step
         self._targets: dict[tuple, Target] = {}
@@ -244,6 +245,13 @@ class Rollout:
     def _emit(self, acc: _Acc, wave: Wave | None, k: int) -> None:
         pop, dedupe = acc.pop, acc.context != "draining"
         who = self._who(pop, acc.kind)
+        state = (pop.entry.spec, self.fleet.boot(pop.vmc)["policy"])
+        stuck = {(cid, t.outcome) for cid, t in acc.stuck_targets.items()}
+        hazards = {(state, pair) for pair in stuck | set(acc.unsafe)}
+        if acc.context == "initial":
+            self._hazards |= hazards
+        # The same VMs in the same state already fail on the same stacks before any wave.
+        known = bool(hazards) and hazards <= self._hazards
         if acc.stuck:
             outcomes = ", ".join(f"{t.outcome} on {t.label}" for t in acc.stuck_targets.values())
             msg = (f"{who}: no destination with a non-blocking verdict {'; '.join(acc.stuck)}"
@@ -260,7 +268,8 @@ class Rollout:
             self._add(self._finding(
                 "check.no-evacuation-target",
                 "warn" if transient else "block", wave, k, acc.context, pop, acc.line, msg,
-                acc.stuck_verdicts, acc.kind, targets=list(acc.stuck_targets.values()), phases=acc.stuck),
+                acc.stuck_verdicts, acc.kind, targets=list(acc.stuck_targets.values()),
+                phases=acc.stuck, cause="pre-existing" if known else "rollout"),
                 key if dedupe else None, ("evac", pop.key()))
         if acc.unsafe:
             targets = sorted(acc.unsafe.values(), key=lambda t: (t.severity, t.label))
@@ -270,7 +279,8 @@ class Rollout:
             key = ("unsafe", pop.key(), tuple(sorted(acc.unsafe)))
             self._add(self._finding(
                 "check.unsafe-targets", sev, wave, k, acc.context, pop, acc.line, msg,
-                acc.unsafe_verdicts, acc.kind, targets=targets), key if dedupe else None,
+                acc.unsafe_verdicts, acc.kind, targets=targets,
+                cause="pre-existing" if known else "rollout"), key if dedupe else None,
                 ("unsafe", pop.key()))
 
     def _resolved(self, pop: Pop) -> bool:
@@ -563,10 +573,12 @@ class Rollout:
                    f"({running['outcome']}) after the rollout; a cold restart on "
                    f"{self.labels[idx]} gives {fresh['policy']} ({fresh['outcome']})"
                    + ("; the guest is storm-exposed until then" if exposed else ""))
-            self._add(Finding("check.stays-quirked", "warn" if exposed else "info", wave.name,
-                              k, "end", host.name, host.count, *args, msg,
-                              engine_rules([moved, fresh]), outcome=running["outcome"],
-                              booted=self._booted(pop) if pop else None))
+            f = Finding("check.stays-quirked", "warn" if exposed else "info", wave.name, k, "end",
+                        host.name, host.count, *args, msg, engine_rules([moved, fresh]),
+                        outcome=running["outcome"], booted=self._booted(pop) if pop else None)
+            if running["severity"] != "ok":
+                f.cause = "pre-existing"  # exposed before the rollout; a cold restart fixes it
+            self._add(f)
 
     def _tally(self) -> tuple[int, int]:
         """VMs a cold boot at the end fixes, and VMs it breaks, against their first boot."""

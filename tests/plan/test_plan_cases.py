@@ -3,11 +3,13 @@ tests/cases/plans/bad/*.yaml (plans that must be refused at a given line)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from engine.cli import main
 from engine.plan.checker import check_plan
@@ -63,3 +65,36 @@ def test_fail_on_block_lets_warnings_pass(rs: RuleSet) -> None:
     report = check_plan(parse_plan(doc["plan"], str(case)), rs)
     assert report.exit_code("warn") == 1
     assert report.exit_code("block") == 0
+
+
+FLEETS = sorted((CASES / "fleets").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", FLEETS, ids=[p.stem for p in FLEETS])
+def test_fleet_case(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`seoib plan` on a fleet: the proposed rollout, checked again by `seoib check`."""
+    doc = load_yaml(path)
+    fleet, out = tmp_path / "fleet.yaml", tmp_path / "plan.yaml"
+    fleet.write_text(yaml.safe_dump(_plain(doc["fleet"]), sort_keys=False))
+    code = main(["plan", str(fleet), "--target", doc["target"], "--out", str(out)])
+    capsys.readouterr()
+    assert code == doc["expect"]["exit"]
+    main(["check", str(out), "--format", "json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["rollout"]["fixed_vms"] == doc["expect"]["fixed_vms"]
+    assert [f for f in data["findings"] if f["cause"] == "rollout" and f["severity"] == "block"] == []
+    pre = {(f["rule"], f["vms"][0]["name"]) for f in data["findings"]
+           if f["cause"] == "pre-existing" and f["severity"] == "block"}
+    assert pre == {(f["rule"], f["vm"]) for f in doc["expect"]["pre_existing"]}
+    for v in doc["fleet"].get("vms", []):  # every VM entry written back once, as it was
+        name = v.get("group", v.get("name"))
+        assert out.read_text().count(f"group: {name},") + out.read_text().count(
+            f"name: {name},") == 1
+
+
+def _plain(node: object) -> object:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
