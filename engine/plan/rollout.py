@@ -230,10 +230,12 @@ class Rollout:
             acc.transient = acc.transient and transient
             acc.stuck.append(phase)
             for cid, v in blocked:
-                acc.stuck_targets[cid] = self._target(parts, cid, v)
+                acc.stuck_targets[cid] = _merge(acc.stuck_targets.get(cid),
+                                                self._target(parts, cid, v))
                 acc.stuck_verdicts.append(v)
         for cid, v in pickable:
-            acc.unsafe[(cid, v["outcome"])] = self._target(parts, cid, v)
+            acc.unsafe[(cid, v["outcome"])] = _merge(acc.unsafe.get((cid, v["outcome"])),
+                                                     self._target(parts, cid, v))
             acc.unsafe_verdicts.append(v)
 
     def _flush(self, wave: Wave | None, k: int) -> None:
@@ -623,3 +625,11 @@ class Rollout:
 
 def _part_name(p: _Part) -> str:
     return f"{p.name} (upgraded)" if p.upgraded else p.name
+
+
+def _merge(seen: Target | None, now: Target) -> Target:
+    """One destination stack over several moments: every host entry that ran it."""
+    if seen is None:
+        return now
+    labels = " / ".join(dict.fromkeys([*seen.label.split(" / "), *now.label.split(" / ")]))
+    return Target(labels, tuple(dict.fromkeys(seen.hosts + now.hosts)), now.outcome, now.severity)

@@ -39,6 +39,11 @@ def test_plan_case(path: Path, rs: RuleSet) -> None:
     got = Counter((f.check, f.severity, f.wave, f.host, f.vm, f.population) for f in report.findings)
     want = Counter(_key(f) for f in doc["expect"]["findings"])
     assert got == want
+    for f in doc["expect"]["findings"]:  # how many VMs, where a case says
+        if "vm_count" in f:
+            counts = {x.vm_count for x in report.findings
+                      if (x.check, x.severity, x.wave, x.host, x.vm, x.population) == _key(f)}
+            assert counts == {f["vm_count"]}, f
     assert report.exit_code("warn") == doc["expect"]["exit"]
     assert not report.disagreements
     lines = set(range(doc["plan"].line, max(doc.key_lines.values()) + 100))
