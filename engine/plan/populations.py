@@ -41,12 +41,14 @@ class Populations:
     resident: dict[tuple[str, int, int], int] = field(default_factory=dict)  # (vm, home, where)
     _keys: set[tuple[str, int, int, int]] = field(default_factory=set)
     version: int = 0  # bumped whenever a population appears, leaves or moves
+    loads: dict[int, int] = field(default_factory=dict)  # host entry -> VMs running there
 
     def add(self, pop: Pop, count: int | None = None) -> bool:
         """Register ``pop`` unless the same boot already sits there; ``count`` VMs arrive."""
         if count is not None:
             rkey = (pop.entry.name, pop.home, pop.where)
             self.resident[rkey] = self.resident.get(rkey, 0) + count
+            self.loads[pop.where] = self.loads.get(pop.where, 0) + count
         self.version += 1
         if pop.key() in self._keys:
             return False
@@ -67,7 +69,7 @@ class Populations:
 
     def load(self, where: int) -> int:
         """VMs running on host entry ``where`` (each VM entry counted once)."""
-        return sum(n for (_, _, w), n in self.resident.items() if w == where)
+        return self.loads.get(where, 0)
 
     def move(self, pop: Pop, where: int, count: int) -> Pop:
         """``count`` VMs of ``pop`` now run on ``where`` (same boot, new location)."""
@@ -77,5 +79,7 @@ class Populations:
 
     def leave(self, name: str, home: int, where: int, count: int) -> None:
         rkey = (name, home, where)
-        self.resident[rkey] = max(self.resident.get(rkey, 0) - count, 0)
+        gone = min(self.resident.get(rkey, 0), count)
+        self.resident[rkey] = self.resident.get(rkey, 0) - gone
+        self.loads[where] = self.loads.get(where, 0) - gone
         self.version += 1

@@ -121,6 +121,7 @@ class Rollout:
         self._upgrading: tuple[int, HostClass] | None = None  # entry under upgrade, new class
         self._capacity = any(h.capacity is not None for h in plan.hosts)
         self._wave = 0  # the wave running now (0: before the rollout or at a boundary)
+        self._still: list[_Part] | None = None  # every entry as it stands, between upgrades
         self._wave_hosts: set[int] = set()
         self._wave_end: dict[int, tuple[HostClass, str]] = {}  # entry -> stack after the wave
         self._new_label = ""
@@ -164,15 +165,15 @@ class Rollout:
 
     def _parts(self, idx: int | None = None, old: int = 0, new: int = 0) -> list[_Part]:
         """Every entry as it stands; entry ``idx`` (under upgrade) split into old and new."""
-        out = []
-        for i, h in enumerate(self.plan.hosts):
-            if i == idx and self._upgrading is not None:
-                new_hc = self._upgrading[1]
-                out.append(_Part(i, h.name, self.cur[i], old, self.labels[i]))
-                out.append(_Part(i, h.name, new_hc, new, self._new_label, True))
-            else:
-                out.append(_Part(i, h.name, self.cur[i], h.count, self.labels[i]))
-        return out
+        if self._still is None:
+            self._still = [_Part(i, h.name, self.cur[i], h.count, self.labels[i])
+                           for i, h in enumerate(self.plan.hosts)]
+        if idx is None or self._upgrading is None:
+            return self._still
+        h = self.plan.hosts[idx]
+        return [*self._still[:idx], _Part(idx, h.name, self.cur[idx], old, self.labels[idx]),
+                _Part(idx, h.name, self._upgrading[1], new, self._new_label, True),
+                *self._still[idx + 1:]]
 
     @staticmethod
     def _without(parts: list[_Part], entry: int, upgraded: bool) -> list[_Part]:
@@ -232,11 +233,13 @@ class Rollout:
             for cid, v in blocked:
                 acc.stuck_targets[cid] = _merge(acc.stuck_targets.get(cid),
                                                 self._target(parts, cid, v))
-                acc.stuck_verdicts.append(v)
+                if not any(x is v for x in acc.stuck_verdicts):
+                    acc.stuck_verdicts.append(v)
         for cid, v in pickable:
             acc.unsafe[(cid, v["outcome"])] = _merge(acc.unsafe.get((cid, v["outcome"])),
                                                      self._target(parts, cid, v))
-            acc.unsafe_verdicts.append(v)
+            if not any(x is v for x in acc.unsafe_verdicts):
+                acc.unsafe_verdicts.append(v)
 
     def _flush(self, wave: Wave | None, k: int) -> None:
         for acc in self._acc.values():
@@ -324,11 +327,17 @@ class Rollout:
         if signature in self._looked:
             return
         self._looked.add(signature)
+        fine: dict[tuple[int, frozenset[int]], bool] = {}
+        alone = {c: base - {c} for c in lonely}  # a host's only peer of its stack is itself
         for pop in self.pops.pops:
-            if self.pops.count(pop) == 0:
+            ids = alone.get(own[(pop.where, pop.upgraded)], base)
+            ok = fine.get((pop.vmc.id, ids))
+            if ok is None:
+                safe, blocked = self._judge(pop.vmc, ids)
+                ok = fine[(pop.vmc.id, ids)] = bool(safe) and all(
+                    v["outcome"] in _NOT_PICKABLE for _, v in blocked)
+            if ok or self.pops.count(pop) == 0:
                 continue
-            mine = own[(pop.where, pop.upgraded)]
-            ids = base - {mine} if mine in lonely else base
             self._evacuate(pop, parts, phase, context, line, context == "during-wave", ids)
 
     # -- the rollout's steps -------------------------------------------------------
@@ -394,6 +403,7 @@ class Rollout:
         self.cur[idx] = new
         self.labels[idx] = self._new_label
         self._upgrading = None
+        self._still = None
         for pop in self.pops.pops:
             pop.upgraded = False
         self.pops.version += 1
@@ -425,6 +435,7 @@ class Rollout:
                                         pop, line, msg, [after], outcome=after["outcome"]))
 
     def _buckets(self, parts: list[_Part]) -> list[Bucket]:
+        """Room per host entry part, in the order of ``parts``."""
         out = []
         for p in parts:
             h = self.plan.hosts[p.entry]
@@ -434,12 +445,12 @@ class Rollout:
             out.append(Bucket(p.entry, p.hosts, free))
         return out
 
-    def _allowed(self, pops: list[Pop], parts: list[_Part]) -> frozenset[int]:
+    def _safe_stacks(self, pops: list[Pop], parts: list[_Part]) -> set[int]:
+        """Stacks every one of ``pops`` may go to (any of them, if they share none)."""
         ids = frozenset(p.hc.id for p in parts if p.hosts > 0)
         sets = [set(self._judge(p.vmc, ids)[0]) for p in pops]
         sets = [s for s in sets if s] or [set()]
-        common = set.intersection(*sets) or set.union(*sets)
-        return frozenset(i for i, p in enumerate(parts) if p.hc.id in common and p.hosts > 0)
+        return set.intersection(*sets) or set.union(*sets)
 
     def _fits(self, idx: int, drained: list[Pop], parts: list[_Part], phase: str, wave: Wave,
               k: int, line: int) -> None:
@@ -447,9 +458,23 @@ class Rollout:
         groups: dict[tuple[str, int], list[Pop]] = {}
         for pop in drained:
             groups.setdefault((pop.entry.name, pop.home), []).append(pop)
-        demands = [Demand(key, -(-self.pops.count(ps[0]) // host.count), self._allowed(ps, parts))
+        # Room summed per stack: a VM may go to any host of a stack it is safe on.
+        room: dict[int, int | None] = {}
+        for p in parts:
+            if p.hosts:
+                cap, have = self.plan.hosts[p.entry].capacity, room.get(p.hc.id, 0)
+                free = None if cap is None else max(int(p.hosts * cap - self.pops.load(p.entry)
+                                                        * p.hosts / self.plan.hosts[p.entry].count), 0)
+                room[p.hc.id] = None if have is None or free is None else have + free
+        stacks = sorted(room)
+        demands = [Demand(key, -(-self.pops.count(ps[0]) // host.count),
+                          frozenset(stacks.index(c) for c in self._safe_stacks(ps, parts)))
                    for key, ps in groups.items()]
-        missing = unplaced(demands, self._buckets(parts))
+        common = frozenset.intersection(*(d.allowed for d in demands)) if demands else frozenset()
+        spare = [room[stacks[i]] for i in common]
+        if None in spare or sum(d.count for d in demands) <= sum(r or 0 for r in spare):
+            return  # everything fits where every VM may go: no flow to solve
+        missing = unplaced(demands, [Bucket(-1, 1, room[c]) for c in stacks])
         if missing:
             biggest = max(groups.values(), key=lambda ps: self.pops.count(ps[0]))[0]
             moved = sum(d.count for d in demands)
@@ -495,9 +520,9 @@ class Rollout:
             groups.setdefault((pop.entry.name, pop.home), []).append(pop)
         for (name, home), pops in groups.items():
             count = self.pops.count(pops[0])
-            allowed = self._allowed(pops, parts)
-            buckets = [b if i in allowed else Bucket(b.entry, 0, 0)
-                       for i, b in enumerate(self._buckets(parts))]
+            safe = self._safe_stacks(pops, parts)
+            buckets = [b if p.hc.id in safe and p.hosts else Bucket(b.entry, 0, 0)
+                       for p, b in zip(parts, self._buckets(parts), strict=True)]
             shares, left = place(count, [b for b in buckets if b.entry != idx])
             if not shares:
                 continue  # nowhere to go: check.no-evacuation-target says so
@@ -631,5 +656,7 @@ def _merge(seen: Target | None, now: Target) -> Target:
     """One destination stack over several moments: every host entry that ran it."""
     if seen is None:
         return now
+    if seen is now or set(now.hosts) <= set(seen.hosts):
+        return seen
     labels = " / ".join(dict.fromkeys([*seen.label.split(" / "), *now.label.split(" / ")]))
     return Target(labels, tuple(dict.fromkeys(seen.hosts + now.hosts)), now.outcome, now.severity)
