@@ -117,6 +117,7 @@ class Rollout:
         self._acc: dict[tuple, _Acc] = {}
         self._looked: set[tuple] = set()  # fleet looks already judged in this step
         self._targets: dict[tuple, Target] = {}
+        self._targets_of: list[_Part] | None = None
         self._judged: dict[tuple, tuple[list[int], list[tuple[int, dict[str, Any]]]]] = {}
         self._upgrading: tuple[int, HostClass] | None = None  # entry under upgrade, new class
         self._capacity = any(h.capacity is not None for h in plan.hosts)
@@ -203,15 +204,17 @@ class Rollout:
         return hit
 
     def _target(self, parts: list[_Part], cid: int, v: dict[str, Any]) -> Target:
-        key = (id(parts), cid, v["outcome"])
+        """A destination stack at this moment, named by the host entries that run it."""
+        if self._targets_of is not parts:  # one moment's parts at a time
+            self._targets_of, self._targets = parts, {}
+        key = (cid, v["outcome"])
         hit = self._targets.get(key)
         if hit is None:
             own = [p for p in parts if p.hc.id == cid and p.hosts > 0]
             labels = " / ".join(dict.fromkeys(p.label for p in own))
-            hit = Target(labels, tuple(dict.fromkeys(_part_name(p) for p in own)), v["outcome"],
-                         v["severity"])
-            self._targets = {key: hit} if len(self._targets) > 256 else self._targets
-            self._targets[key] = hit
+            hit = self._targets[key] = Target(
+                labels, tuple(dict.fromkeys(_part_name(p) for p in own)), v["outcome"],
+                v["severity"])
         return hit
 
     # -- evacuation ----------------------------------------------------------------
