@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import Location
 from .capacity import Bucket, Demand, place, unplaced
+from .endstate import EndState
 from .findings import Finding, Target, engine_rules
 from .fleet import Fleet, HostClass, VMClass
 from .model import Plan, Wave, apply_set
@@ -42,7 +43,6 @@ __all__ = ["Rollout", "RolloutResult", "harmful", "no_worse"]
 _NOT_PICKABLE = {"unsupported"}  # schedulers filter on machine type and irqchip support
 _CLEAN_FAILURES = {"refused"}  # the source keeps running; the scheduler retries elsewhere
 _BAD_STATES = {"storm", "stuck", "start-fails"}
-_EXPOSED = {"storm-risk", "storm"}
 
 
 def no_worse(fleet: Fleet, vmc: VMClass, v: dict[str, Any]) -> bool:
@@ -568,64 +568,6 @@ class Rollout:
         self._steady(self._parts(), f"after wave {wave.name}", "after-wave", wave.line)
         self._flush(wave, k)
 
-    def _stays_quirked(self) -> None:
-        for v in self.plan.vms:
-            idx = self.plan.host_index(v.host)
-            k = self.last_wave[idx]
-            if k is None:
-                continue
-            host, wave = self.plan.hosts[idx], self.plan.rollout[k - 1]
-            orig = self.fleet.vm_class(v.spec, self.initial[idx])
-            running = self.fleet.boot(orig)
-            if (running["policy"] != "quirked" or running["outcome"] == "not-applicable"
-                    or not self.fleet.registers(self.cur[idx], orig)):
-                continue  # no x2APIC, no SEOIB to fix; or gone from this host
-            fresh = self.fleet.boot(self.fleet.vm_class(v.spec, self.cur[idx]))
-            exposed = running["outcome"] in _EXPOSED
-            pop = next((p for p in self.pops.pops if p.entry is v and p.vmc is orig
-                        and p.where == idx), None)
-            args = (v.name, v.count, "original", v.line, v.line)
-            if fresh.get("policy") in ("quirked", "n/a", None):
-                if exposed and fresh.get("outcome") in _EXPOSED:
-                    msg = (f"{v.describe()} on {host.describe()}: still {running['outcome']} "
-                           f"after the rollout, and a cold restart on {self.labels[idx]} stays "
-                           f"quirked too: this stack cannot deliver the fix")
-                    severity = "block" if running["outcome"] == "storm" else "warn"
-                    f = Finding("check.stays-quirked", severity, wave.name, k, "end", host.name,
-                                host.count, *args, msg, engine_rules([fresh]),
-                                outcome=running["outcome"],
-                                booted=self._booted(pop) if pop else None)
-                    f.cause = "pre-existing"  # the same guests, unchanged since before
-                    self._add(f)
-                continue
-            moved = self.fleet.migrate(orig, self.cur[idx])
-            msg = (f"{v.describe()} on {host.describe()}: running VMs stay quirked "
-                   f"({running['outcome']}) after the rollout; a cold restart on "
-                   f"{self.labels[idx]} gives {fresh['policy']} ({fresh['outcome']})"
-                   + ("; the guest is storm-exposed until then" if exposed else ""))
-            f = Finding("check.stays-quirked", "warn" if exposed else "info", wave.name, k, "end",
-                        host.name, host.count, *args, msg, engine_rules([moved, fresh]),
-                        outcome=running["outcome"], booted=self._booted(pop) if pop else None)
-            if running["severity"] != "ok":
-                f.cause = "pre-existing"  # exposed before the rollout; a cold restart fixes it
-            self._add(f)
-
-    def _tally(self) -> tuple[int, int]:
-        """VMs a cold boot at the end fixes, and VMs it breaks, against their first boot."""
-        fixed = broken = 0
-        for v in self.plan.vms:
-            idx = self.plan.host_index(v.host)
-            before = self.fleet.boot(self.fleet.vm_class(v.spec, self.initial[idx]))
-            end = self.fleet.vm_class(v.spec, self.cur[idx])
-            if not self.fleet.registers(self.cur[idx], end):
-                continue
-            after = self.fleet.boot(end)
-            if before["severity"] != "ok" and after["severity"] == "ok":
-                fixed += v.count
-            elif before["severity"] == "ok" and after["severity"] != "ok":
-                broken += v.count
-        return fixed, broken
-
     def run(self) -> RolloutResult:
         self._initial()
         summary = []
@@ -646,8 +588,10 @@ class Rollout:
                             "hosts": [{"name": n, "count": self.plan.hosts[
                                 self.plan.host_index(n)].count} for n in wave.hosts],
                             "set": dict(wave.set), "findings": len(self.findings) - before})
-        self._stays_quirked()
-        fixed, broken = self._tally()
+        end = EndState(self.plan, self.fleet, self.initial, self.cur, self.labels, self.last_wave)
+        for f in end.stays_quirked():
+            self._add(f)
+        fixed, broken = end.tally()
         return RolloutResult(self.findings, list(self.cur), summary, fixed, broken)
 
 
