@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 
 from engine.cli import main
+from engine.paths import schemas_dir
 from engine.plan.checker import check_plan
 from engine.plan.model import parse_plan
 from engine.ruleset import RuleSet, load_rules
@@ -26,6 +29,11 @@ KEYS = ("rule", "severity", "wave", "host", "vm", "population")
 @pytest.fixture(scope="module")
 def rs() -> RuleSet:
     return load_rules(use_cache=False)
+
+
+@cache
+def _output_schema() -> Draft202012Validator:
+    return Draft202012Validator(json.loads((schemas_dir() / "check-output.schema.json").read_text()))
 
 
 def _key(f: dict) -> tuple:
@@ -46,6 +54,8 @@ def test_plan_case(path: Path, rs: RuleSet) -> None:
             assert counts == {f["vm_count"]}, f
     assert report.exit_code("warn") == doc["expect"]["exit"]
     assert not report.disagreements
+    assert list(_output_schema().iter_errors({**report.as_json(), "fail_on": "warn",
+                                              "exit_code": report.exit_code("warn")})) == []
     lines = set(range(doc["plan"].line, max(doc.key_lines.values()) + 100))
     for f in report.findings:
         assert f.line in lines and f.vm_line in lines
