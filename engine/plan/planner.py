@@ -3,7 +3,11 @@ without introducing a block.
 
 Model. Each host entry's upgrade splits into a kernel step (kernel, x2apic-api) and
 a QEMU step (qemu, seoib, machines); a strategy fixes the order inside every entry
-(kernel first, QEMU first, or both at once). An entry then passes through states
+(kernel first, QEMU first, or both at once; or, quiet-kernel, the QEMU build parked on
+a design that boots VMs quirked yet accepts every state - the first such design in
+rules/designs.yaml - while the kernel rolls, so VMs booted on hosts a kernel wave has
+already reached carry nothing their not-yet-upgraded peers would abort on, then the
+target's QEMU step). An entry then passes through states
 s0 -> s1 -> ... Two states conflict when a VM living on one (booted on it or on any
 earlier state of its entry, at any moment) migrating to the other aborts or breaks
 (refusals and unsupported moves are left to the scheduler and to the check).
@@ -43,7 +47,17 @@ __all__ = ["PlanResult", "Strategy", "dump_plan", "left_text", "plan_rollout"]
 KERNEL_KEYS = ("kernel", "x2apic-api")
 QEMU_KEYS = ("qemu", "seoib", "machines")
 STRATEGIES = {"kernel-first": ("kernel", "qemu"), "qemu-first": ("qemu", "kernel"),
-              "together": ("kernel+qemu",)}
+              "together": ("kernel+qemu",), "quiet-kernel": ("quiet", "kernel", "qemu")}
+
+
+def _quiet_design(fleet: Fleet) -> str | None:
+    """A SEOIB design that knows the migration section yet boots VMs quirked unless they
+    opt in: hosts on it accept VMs of every state and give new ones nothing to carry."""
+    for design in fleet.rs.resolver.designs.values():
+        if (design.facts.get("qemu.selection") == "property" and design.default_policy == "quirked"
+                and design.facts.get("qemu.knows_section") is True):
+            return design.id
+    return None
 
 
 @dataclass
@@ -93,11 +107,20 @@ class _Builder:
         self.states: list[list[HostClass]] = []
         for e, h in enumerate(fleet_plan.hosts):
             keep = left[e][0] if left and e in left else len(chain)  # steps kept
+            first = fleet.host_class(h.spec, Location(fleet_plan.source, h.line))
             parts = {"kernel": _changes(h.spec, target, KERNEL_KEYS),
-                     "qemu": _changes(h.spec, target, QEMU_KEYS)}
+                     "qemu": _changes(h.spec, target, QEMU_KEYS), "quiet": {}}
             parts["kernel+qemu"] = {**parts["kernel"], **parts["qemu"]}
+            quiet = _quiet_design(fleet)
+            if ("quiet" in chain and quiet and parts["kernel"]
+                    and first.host.facts.get("qemu.selection") == "automatic"):
+                # Park the build on a design that boots VMs quirked while the kernel rolls,
+                # then return to the design the target (or the host) runs.
+                parts["quiet"] = {"seoib": quiet}
+                parts["qemu"] = {**parts["qemu"],
+                                 "seoib": target.get("seoib", first.host.design.id)}
             spec: dict[str, Any] = dict(h.spec)
-            states = [fleet.host_class(h.spec, Location(fleet_plan.source, h.line))]
+            states = [first]
             steps = []
             for kind in chain:
                 if parts[kind] and len(steps) < keep:

@@ -94,6 +94,8 @@ def test_fleet_case(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[st
     code = main(["plan", str(fleet), "--target", doc["target"], "--out", str(out)])
     capsys.readouterr()
     assert code == doc["expect"]["exit"]
+    if "strategy" in doc["expect"]:
+        assert out.read_text().startswith(f"# seoib plan: strategy {doc['expect']['strategy']}\n")
     main(["check", str(out), "--format", "json"])
     data = json.loads(capsys.readouterr().out)
     assert data["rollout"]["fixed_vms"] == doc["expect"]["fixed_vms"]
