@@ -470,9 +470,11 @@ class Rollout:
                                                         * p.hosts / self.plan.hosts[p.entry].count), 0)
                 room[p.hc.id] = None if have is None or free is None else have + free
         stacks = sorted(room)
-        demands = [Demand(key, -(-self.pops.count(ps[0]) // host.count),
+        demands = [Demand(key[0], -(-self.pops.count(ps[0]) // host.count),
                           frozenset(stacks.index(c) for c in self._safe_stacks(ps, parts)))
                    for key, ps in groups.items()]
+        # VMs with nowhere safe to go at all are check.no-evacuation-target's, not room's.
+        demands = [d for d in demands if d.allowed]
         common = frozenset.intersection(*(d.allowed for d in demands)) if demands else frozenset()
         spare = [room[stacks[i]] for i in common]
         if None in spare or sum(d.count for d in demands) <= sum(r or 0 for r in spare):
@@ -481,8 +483,7 @@ class Rollout:
         if missing:
             biggest = max(groups.values(), key=lambda ps: self.pops.count(ps[0]))[0]
             moved = sum(d.count for d in demands)
-            each = ", ".join(f"{d.count} {name}" for (name, _), d in zip(groups, demands,
-                                                                           strict=True))
+            each = ", ".join(f"{d.count} {d.key}" for d in demands)
             msg = (f"{phase}: the {moved} VMs of one host ({each}) need room where they may go; "
                    f"{missing} find none within capacity")
             self._add(self._finding("check.capacity", "block", wave, k, "draining", biggest, line,
