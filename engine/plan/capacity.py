@@ -10,12 +10,17 @@ over VM entries and buckets, never over single VMs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
-__all__ = ["Bucket", "Demand", "place", "unplaced"]
+if TYPE_CHECKING:
+    from .model import HostEntry
+    from .moments import HostPart
+
+__all__ = ["Bucket", "Demand", "buckets", "place", "unplaced"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,19 @@ class Demand:
     key: object
     count: int
     allowed: frozenset[int]  # indexes into the bucket list
+
+
+def buckets(parts: Sequence[HostPart], hosts: Sequence[HostEntry],
+            load: Callable[[int], int]) -> list[Bucket]:
+    """Room per part of a moment: its hosts' capacity less their share of the entry's VMs."""
+    out = []
+    for p in parts:
+        h = hosts[p.entry]
+        free = None
+        if h.capacity is not None:
+            free = int(p.hosts * h.capacity - load(p.entry) * p.hosts / h.count)
+        out.append(Bucket(p.entry, p.hosts, free))
+    return out
 
 
 def unplaced(demands: Sequence[Demand], buckets: Sequence[Bucket]) -> int:

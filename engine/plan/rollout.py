@@ -31,11 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Location
-from .capacity import Bucket, Demand, place, unplaced
+from .capacity import Bucket, Demand, buckets, place, unplaced
 from .endstate import EndState
 from .findings import Finding, Target, engine_rules
 from .fleet import Fleet, HostClass, VMClass
 from .model import Plan, Wave, apply_set
+from .moments import HostPart, merge_targets, part_name, without
 from .populations import Pop, Populations
 
 __all__ = ["Rollout", "RolloutResult", "harmful", "no_worse"]
@@ -64,18 +65,6 @@ class RolloutResult:
     waves: list[dict[str, Any]]
     fixed_vms: int = 0  # VMs that storm, get stuck or fail before and boot fine at the end
     broken_vms: int = 0  # VMs fine before whose cold boot at the end is bad
-
-
-@dataclass(frozen=True)
-class _Part:
-    """Hosts of one entry that run one stack at a moment."""
-
-    entry: int
-    name: str
-    hc: HostClass
-    hosts: int
-    label: str
-    upgraded: bool = False
 
 
 @dataclass
@@ -117,12 +106,12 @@ class Rollout:
         self._acc: dict[tuple, _Acc] = {}
         self._looked: set[tuple] = set()  # fleet looks already judged in this step
         self._targets: dict[tuple, Target] = {}
-        self._targets_of: list[_Part] | None = None
+        self._targets_of: list[HostPart] | None = None
         self._judged: dict[tuple, tuple[list[int], list[tuple[int, dict[str, Any]]]]] = {}
         self._upgrading: tuple[int, HostClass] | None = None  # entry under upgrade, new class
         self._capacity = any(h.capacity is not None for h in plan.hosts)
         self._wave = 0  # the wave running now (0: before the rollout or at a boundary)
-        self._still: list[_Part] | None = None  # every entry as it stands, between upgrades
+        self._still: list[HostPart] | None = None  # every entry as it stands, between upgrades
         self._wave_hosts: set[int] = set()
         self._wave_end: dict[int, tuple[HostClass, str]] = {}  # entry -> stack after the wave
         self._new_label = ""
@@ -164,28 +153,17 @@ class Rollout:
 
     # -- the fleet at a moment -----------------------------------------------------
 
-    def _parts(self, idx: int | None = None, old: int = 0, new: int = 0) -> list[_Part]:
+    def _parts(self, idx: int | None = None, old: int = 0, new: int = 0) -> list[HostPart]:
         """Every entry as it stands; entry ``idx`` (under upgrade) split into old and new."""
         if self._still is None:
-            self._still = [_Part(i, h.name, self.cur[i], h.count, self.labels[i])
+            self._still = [HostPart(i, h.name, self.cur[i], h.count, self.labels[i])
                            for i, h in enumerate(self.plan.hosts)]
         if idx is None or self._upgrading is None:
             return self._still
         h = self.plan.hosts[idx]
-        return [*self._still[:idx], _Part(idx, h.name, self.cur[idx], old, self.labels[idx]),
-                _Part(idx, h.name, self._upgrading[1], new, self._new_label, True),
+        return [*self._still[:idx], HostPart(idx, h.name, self.cur[idx], old, self.labels[idx]),
+                HostPart(idx, h.name, self._upgrading[1], new, self._new_label, True),
                 *self._still[idx + 1:]]
-
-    @staticmethod
-    def _without(parts: list[_Part], entry: int, upgraded: bool) -> list[_Part]:
-        """One host of ``entry`` (its old or upgraded part) out of service."""
-        out, done = [], False
-        for p in parts:
-            if not done and p.entry == entry and p.upgraded == upgraded and p.hosts > 0:
-                p = _Part(p.entry, p.name, p.hc, p.hosts - 1, p.label, p.upgraded)
-                done = True
-            out.append(p)
-        return out
 
     def _judge(self, vmc: VMClass, ids: frozenset[int]
                ) -> tuple[list[int], list[tuple[int, dict[str, Any]]]]:
@@ -203,7 +181,7 @@ class Rollout:
             hit = self._judged[key] = (safe, blocked)
         return hit
 
-    def _target(self, parts: list[_Part], cid: int, v: dict[str, Any]) -> Target:
+    def _target(self, parts: list[HostPart], cid: int, v: dict[str, Any]) -> Target:
         """A destination stack at this moment, named by the host entries that run it."""
         if self._targets_of is not parts:  # one moment's parts at a time
             self._targets_of, self._targets = parts, {}
@@ -213,13 +191,13 @@ class Rollout:
             own = [p for p in parts if p.hc.id == cid and p.hosts > 0]
             labels = " / ".join(dict.fromkeys(p.label for p in own))
             hit = self._targets[key] = Target(
-                labels, tuple(dict.fromkeys(_part_name(p) for p in own)), v["outcome"],
+                labels, tuple(dict.fromkeys(part_name(p) for p in own)), v["outcome"],
                 v["severity"])
         return hit
 
     # -- evacuation ----------------------------------------------------------------
 
-    def _evacuate(self, pop: Pop, parts: list[_Part], phase: str, context: str, line: int,
+    def _evacuate(self, pop: Pop, parts: list[HostPart], phase: str, context: str, line: int,
                   transient: bool = False, ids: frozenset[int] | None = None) -> None:
         if ids is None:
             ids = frozenset(p.hc.id for p in parts if p.hosts > 0)
@@ -234,12 +212,12 @@ class Rollout:
             acc.transient = acc.transient and transient
             acc.stuck.append(phase)
             for cid, v in blocked:
-                acc.stuck_targets[cid] = _merge(acc.stuck_targets.get(cid),
+                acc.stuck_targets[cid] = merge_targets(acc.stuck_targets.get(cid),
                                                 self._target(parts, cid, v))
                 if not any(x is v for x in acc.stuck_verdicts):
                     acc.stuck_verdicts.append(v)
         for cid, v in pickable:
-            acc.unsafe[(cid, v["outcome"])] = _merge(acc.unsafe.get((cid, v["outcome"])),
+            acc.unsafe[(cid, v["outcome"])] = merge_targets(acc.unsafe.get((cid, v["outcome"])),
                                                      self._target(parts, cid, v))
             if not any(x is v for x in acc.unsafe_verdicts):
                 acc.unsafe_verdicts.append(v)
@@ -297,9 +275,9 @@ class Rollout:
         for p in self._parts():
             if p.entry in self._wave_hosts:
                 hc, label = self._wave_end[p.entry]
-                p = _Part(p.entry, p.name, hc, p.hosts, label)
+                p = HostPart(p.entry, p.name, hc, p.hosts, label)
             parts.append(p)
-        ids = frozenset(p.hc.id for p in self._without(parts, pop.where, False) if p.hosts > 0)
+        ids = frozenset(p.hc.id for p in without(parts, pop.where, False) if p.hosts > 0)
         return bool(self._judge(pop.vmc, ids)[0])
 
     def _add(self, f: Finding, dedupe: tuple | None = None, problem: tuple | None = None) -> None:
@@ -316,7 +294,7 @@ class Rollout:
             f.cause = "pre-existing"
         self.findings.append(f)
 
-    def _steady(self, parts: list[_Part], phase: str, context: str, line: int) -> None:
+    def _steady(self, parts: list[HostPart], phase: str, context: str, line: int) -> None:
         """Every population, each with its own host out of service."""
         hosts: Counter[int] = Counter()
         own: dict[tuple[int, bool], int] = {}
@@ -386,7 +364,7 @@ class Rollout:
             moments.append((1, n - 1, False, f"with {n - 1} of {n} hosts of {name} upgraded"))
         if n >= 2:
             moments.append((0, n - 1, True, f"while draining the last host of {name}"))
-        last: list[_Part] = []
+        last: list[HostPart] = []
         for i, (o, u, draining, phase) in enumerate(moments):
             parts = self._parts(idx, o, u)
             if i == 1:
@@ -437,25 +415,14 @@ class Rollout:
                 self._add(self._finding("check.post-wave-state", "block", wave, k, "during-wave",
                                         pop, line, msg, [after], outcome=after["outcome"]))
 
-    def _buckets(self, parts: list[_Part]) -> list[Bucket]:
-        """Room per host entry part, in the order of ``parts``."""
-        out = []
-        for p in parts:
-            h = self.plan.hosts[p.entry]
-            free = None
-            if h.capacity is not None:
-                free = int(p.hosts * h.capacity - self.pops.load(p.entry) * p.hosts / h.count)
-            out.append(Bucket(p.entry, p.hosts, free))
-        return out
-
-    def _safe_stacks(self, pops: list[Pop], parts: list[_Part]) -> set[int]:
+    def _safe_stacks(self, pops: list[Pop], parts: list[HostPart]) -> set[int]:
         """Stacks every one of ``pops`` may go to (any of them, if they share none)."""
         ids = frozenset(p.hc.id for p in parts if p.hosts > 0)
         sets = [set(self._judge(p.vmc, ids)[0]) for p in pops]
         sets = [s for s in sets if s] or [set()]
         return set.intersection(*sets) or set.union(*sets)
 
-    def _fits(self, idx: int, drained: list[Pop], parts: list[_Part], phase: str, wave: Wave,
+    def _fits(self, idx: int, drained: list[Pop], parts: list[HostPart], phase: str, wave: Wave,
               k: int, line: int) -> None:
         host = self.plan.hosts[idx]
         groups: dict[tuple[str, int], list[Pop]] = {}
@@ -490,7 +457,7 @@ class Rollout:
                                     msg, [self.fleet.boot(biggest.vmc)]),
                       ("capacity", wave.name, idx))
 
-    def _refill(self, idx: int, drained: list[Pop], new: HostClass, last: list[_Part],
+    def _refill(self, idx: int, drained: list[Pop], new: HostClass, last: list[HostPart],
                 wave: Wave, k: int, line: int) -> None:
         failed: list[Pop] = []
         for pop in drained:
@@ -516,7 +483,7 @@ class Rollout:
                     failed.append(pop)
         self._strand(idx, failed, last or self._parts(idx, 0, 0), wave, k, line)
 
-    def _strand(self, idx: int, failed: list[Pop], parts: list[_Part], wave: Wave, k: int,
+    def _strand(self, idx: int, failed: list[Pop], parts: list[HostPart], wave: Wave, k: int,
                 line: int) -> None:
         """VMs that cannot come back stay where the last drain of ``idx`` put them."""
         groups: dict[tuple[str, int], list[Pop]] = {}
@@ -525,9 +492,10 @@ class Rollout:
         for (name, home), pops in groups.items():
             count = self.pops.count(pops[0])
             safe = self._safe_stacks(pops, parts)
-            buckets = [b if p.hc.id in safe and p.hosts else Bucket(b.entry, 0, 0)
-                       for p, b in zip(parts, self._buckets(parts), strict=True)]
-            shares, left = place(count, [b for b in buckets if b.entry != idx])
+            room = [b if p.hc.id in safe and p.hosts else Bucket(b.entry, 0, 0)
+                    for p, b in zip(parts, buckets(parts, self.plan.hosts, self.pops.load),
+                                    strict=True)]
+            shares, left = place(count, [b for b in room if b.entry != idx])
             if not shares:
                 continue  # nowhere to go: check.no-evacuation-target says so
             everyone = len(pops) == len([p for p in self.pops.at(idx)
@@ -595,16 +563,3 @@ class Rollout:
         fixed, broken = end.tally()
         return RolloutResult(self.findings, list(self.cur), summary, fixed, broken)
 
-
-def _part_name(p: _Part) -> str:
-    return f"{p.name} (upgraded)" if p.upgraded else p.name
-
-
-def _merge(seen: Target | None, now: Target) -> Target:
-    """One destination stack over several moments: every host entry that ran it."""
-    if seen is None:
-        return now
-    if seen is now or set(now.hosts) <= set(seen.hosts):
-        return seen
-    labels = " / ".join(dict.fromkeys([*seen.label.split(" / "), *now.label.split(" / ")]))
-    return Target(labels, tuple(dict.fromkeys(seen.hosts + now.hosts)), now.outcome, now.severity)
