@@ -2,8 +2,10 @@
 
 A script, not a test: ``python benchmarks/bench_fleet.py``. The plan is generated
 in memory (100 host groups of 100, 100 VM groups of 10,000) with a mix of
-kernels, QEMU builds, machine types, irqchip modes and guests, and rolled out in
-10 waves (kernels first, then rfc-v2 QEMU). Budget: 30 s and 2 GiB peak RSS.
+kernels, QEMU builds, machine types, irqchip modes and guests, a capacity on every
+host group and snapshot restores on a quarter of the VM groups, and rolled out in
+10 waves (kernels first, then rfc-v2 QEMU). Every population is followed through
+every moment of every wave. Budget: the check within 1 s, 2 GiB peak RSS.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ def fleet_yaml(groups: int = 100, per_group: int = 100, vms_per_group: int = 10_
                waves: int = 10) -> str:
     lines = ["hosts:"]
     for g in range(groups):
-        lines.append(f"  - {{group: rack-{g}, count: {per_group}, kernel: {KERNELS[g % 3]}, "
+        lines.append(f"  - {{group: rack-{g}, count: {per_group}, capacity: "
+                     f"{vms_per_group // per_group * 13 // 10}, kernel: {KERNELS[g % 3]}, "
                      f"qemu: {QEMUS[g % 2]}}}")
     lines.append("vms:")
     for g in range(groups):
         lines.append(f"  - {{group: vms-{g}, count: {vms_per_group}, hosts: rack-{g}, "
                      f"machine: {MACHINES[g % 5]}, irqchip: {IRQCHIPS[g % 2]}, "
-                     f"guest: {GUESTS[g % 4]}}}")
+                     f"guest: {GUESTS[g % 4]}" + (", snapshots: true}" if g % 4 == 1 else "}"))
     lines.append("rollout:")
     half = waves // 2
     for w in range(waves):
@@ -64,10 +67,10 @@ def main() -> int:
           f"verdicts evaluated {fleet['evaluations']}, simulator replays {report.fleet.validated}, "
           f"disagreements {len(report.disagreements)}")
     print(f"findings: {counts['block']} block, {counts['warn']} warn, {counts['info']} info")
-    print(f"time: parse {parsed - start:.2f} s, check {done - parsed:.2f} s, "
-          f"total {done - start:.2f} s (budget 30 s)")
+    print(f"time: rules + parse {parsed - start:.2f} s, check {done - parsed:.2f} s "
+          f"(budget 1 s), total {done - start:.2f} s")
     print(f"peak RSS: {peak_kib / 1024:.1f} MiB (budget 2048 MiB)")
-    ok = done - start <= 30 and peak_kib <= 2 * 1024 * 1024
+    ok = done - parsed <= 1 and peak_kib <= 2 * 1024 * 1024
     print("within budget" if ok else "OVER BUDGET")
     return 0 if ok else 1
 

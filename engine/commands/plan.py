@@ -1,8 +1,12 @@
 """`seoib plan FLEET.yaml --target SPEC`: compute rollout waves that `seoib check` accepts.
 
-Exit: 0 a plan with no findings above notes; 1 a plan with warnings; 2 no safe
-order exists (the reasons are printed); 3 bad fleet file, target or rules; 4 the
-simulator does not reproduce a verdict.
+Problems the fleet has before the first wave (VMs storming today) are reported, never a
+reason to refuse: the plan is the order that fixes the most VMs without causing a
+block, leaving out (and naming) host entries whose upgrade cannot be made safe.
+Exit: 0 a plan whose check has nothing above notes; 1 a plan with warnings, with
+problems that exist before it, or that leaves host entries as they are; 2 no
+rollout fixes VMs without causing a block (the reasons are printed); 3 bad fleet
+file, target or rules; 4 the simulator does not reproduce a verdict.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from ..errors import BadInput, Location, SpecError
 from ..plan.model import HOST_SPEC_KEYS, load_plan
-from ..plan.planner import plan_rollout
+from ..plan.planner import left_text, plan_rollout
 from ..specs import spec_items
 from .common import add_rules, rules_of
 
@@ -70,10 +74,14 @@ def run(args: argparse.Namespace) -> int:
         return 4
     chosen = result.chosen
     if chosen is None:
-        lines = [f"seoib: no safe order reaches {args.target} for {args.fleet}:"]
+        lines = [f"seoib: no rollout towards {args.target} fixes VMs of {args.fleet} without "
+                 "causing a block:"]
         for s in result.strategies:
-            lines.append(f"  {s.name}:")
+            left = "; ".join(left_text(fleet, e, keep) for e, (keep, _) in s.left.items())
+            lines.append(f"  {s.name}" + (f" ({left})" if left else "") + ":")
             lines.extend(f"    - {p}" for p in dict.fromkeys(s.problems))
+            if s.report is not None and not s.problems:
+                lines.append("    - safe, but fixes no VM")
         sys.stdout.write("\n".join(lines) + "\n")
         return 2
     assert chosen.text is not None and chosen.report is not None
@@ -81,7 +89,14 @@ def run(args: argparse.Namespace) -> int:
         _write(args.out, chosen.text)
     else:
         sys.stdout.write(chosen.text)
-    c = chosen.report.counts()
-    sys.stderr.write(f"seoib plan: strategy {chosen.name}, {len(chosen.report.waves)} waves; "
-                     f"check: {c['block']} blocking, {c['warn']} warnings, {c['info']} notes\n")
-    return 1 if c["warn"] else 0
+    report = chosen.report
+    c, pre = report.counts(), report.pre_existing()
+    caused = {sev: c[sev] - pre[sev] for sev in c}
+    sys.stderr.write(f"seoib plan: strategy {chosen.name}, {len(report.waves)} waves; fixes "
+                     f"{report.fixed_vms} VMs (at their next cold boot); the rollout causes "
+                     f"{caused['block']} blocking, {caused['warn']} warnings, {caused['info']} "
+                     f"notes; before it the fleet already has {pre['block']} blocking, "
+                     f"{pre['warn']} warnings (seoib check on the plan lists them)\n")
+    for e, (keep, why) in chosen.left.items():
+        sys.stderr.write(f"seoib plan: {left_text(fleet, e, keep)}: {why}\n")
+    return 1 if caused["warn"] or pre["block"] or pre["warn"] or chosen.left else 0

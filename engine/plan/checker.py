@@ -18,7 +18,8 @@ class CheckReport:
     """Findings plus what a reader needs to trust them (classes, verdicts, simulator tally)."""
 
     def __init__(self, plan: Plan, rs: RuleSet, fleet: Fleet, findings: list[Finding],
-                 waves: list[dict[str, Any]], seconds: float) -> None:
+                 waves: list[dict[str, Any]], seconds: float, fixed_vms: int = 0,
+                 broken_vms: int = 0) -> None:
         self.plan = plan
         self.rs = rs
         self.fleet = fleet
@@ -26,6 +27,8 @@ class CheckReport:
             f.wave_index, -SEVERITY_RANK[f.severity], list(CHECKS).index(f.check), f.line, f.vm))
         self.waves = waves
         self.seconds = seconds
+        self.fixed_vms = fixed_vms
+        self.broken_vms = broken_vms
 
     @property
     def disagreements(self) -> list[dict[str, Any]]:
@@ -36,6 +39,18 @@ class CheckReport:
         for f in self.findings:
             out[f.severity] += 1
         return out
+
+    def pre_existing(self) -> dict[str, int]:
+        """Findings the fleet has before any wave: reported, not caused by the rollout."""
+        out = {"block": 0, "warn": 0, "info": 0}
+        for f in self.findings:
+            if f.cause == "pre-existing":
+                out[f.severity] += 1
+        return out
+
+    def introduced(self) -> list[Finding]:
+        """Findings the rollout causes."""
+        return [f for f in self.findings if f.cause != "pre-existing"]
 
     def status(self) -> str:
         c = self.counts()
@@ -60,6 +75,8 @@ class CheckReport:
             "checks": [{"id": cid, "severity": sev, "description": d}
                        for cid, (sev, d) in CHECKS.items()],
             "findings": [f.as_json(p.source) for f in self.findings],
+            "rollout": {"fixed_vms": self.fixed_vms, "broken_vms": self.broken_vms,
+                        "pre_existing": self.pre_existing()},
             "witness": {"validated": self.fleet.validated,
                         "disagreements": self.fleet.disagreements},
             "seconds": round(self.seconds, 3),
@@ -73,4 +90,4 @@ def check_plan(plan: Plan, rs: RuleSet, *, validate: bool = True,
     fleet = fleet or Fleet(rs, validate=validate)
     result = Rollout(plan, fleet).run()
     return CheckReport(plan, rs, fleet, result.findings, result.waves,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start, result.fixed_vms, result.broken_vms)

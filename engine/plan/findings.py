@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CHECKS", "SEVERITY_RANK", "Finding", "Target", "engine_rules", "exit_for"]
+__all__ = ["CHECKS", "POPULATIONS", "SEVERITY_RANK", "Finding", "Target", "engine_rules", "exit_for"]
 
 # id -> (worst severity, one-line description). Order is report order.
 CHECKS: dict[str, tuple[str, str]] = {
@@ -20,8 +20,14 @@ CHECKS: dict[str, tuple[str, str]] = {
                  "back or restart"),
     "check.refill-blocked": (
         "block", "a drained VM cannot live-migrate back onto its upgraded host"),
+    "check.capacity": (
+        "block", "a drain moves more VMs than the hosts they may go to have room for "
+                 "(capacity: VMs per host)"),
     "check.post-wave-state": (
         "block", "after the wave, VMs storm, get stuck or fail to start on the new stack"),
+    "check.snapshot-restore": (
+        "block", "a VM restored from a snapshot taken before a wave (QMP loadvm into the VM as "
+                 "it runs after) aborts or breaks, as seoib migrate --snapshot judges it"),
     "check.initial-state": (
         "block", "before the rollout, VMs as placed fail to start, storm or get stuck"),
     "check.stays-quirked": (
@@ -30,6 +36,16 @@ CHECKS: dict[str, tuple[str, str]] = {
 }
 
 SEVERITY_RANK = {"info": 0, "warn": 1, "block": 2}
+
+# Who the VMs of a finding are: when and where they last powered on, or that they sit away
+# from home. A population counts its VM entry's VMs (at most; restarts move VMs between them).
+POPULATIONS = {
+    "original": "running since before the rollout",
+    "fresh": "cold-booted (new or restarted) on their host's stack as of the last wave boundary",
+    "in-wave": "cold-booted on a host the current wave has already upgraded",
+    "intermediate": "cold-booted on a stack an earlier wave put in place and a later one replaced",
+    "stranded": "drained off their home host and unable to return: counted where they sit",
+}
 
 
 @dataclass(frozen=True)
@@ -52,12 +68,12 @@ class Finding:
     severity: str
     wave: str | None  # None: before the rollout
     wave_index: int  # 1-based; 0 before the rollout
-    context: str  # initial | draining | refill | after-wave | end
-    host: str
+    context: str  # initial | draining | during-wave | refill | after-wave | end
+    host: str  # where the VMs sit (a stranded population sits away from its home)
     host_count: int
     vm: str
     vm_count: int
-    population: str  # original (booted before the rollout) | fresh (cold-booted on the current stack)
+    population: str  # see POPULATIONS
     line: int
     vm_line: int
     message: str
@@ -65,6 +81,8 @@ class Finding:
     outcome: str | None = None
     targets: list[Target] = field(default_factory=list)
     phases: list[str] = field(default_factory=list)
+    booted: dict[str, Any] | None = None  # host, stack and wave of the population's boot
+    cause: str = "rollout"  # rollout | pre-existing (a problem the fleet has before any wave)
 
     @property
     def rule_ids(self) -> list[str]:
@@ -85,6 +103,8 @@ class Finding:
             "outcome": self.outcome,
             "targets": [t.as_json() for t in self.targets],
             "phases": self.phases,
+            "booted": self.booted,
+            "cause": self.cause,
             "message": self.message,
             "location": {"file": source, "line": self.line},
             "vm_location": {"file": source, "line": self.vm_line},

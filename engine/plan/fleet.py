@@ -19,7 +19,7 @@ from ..ruleset import RuleSet
 from ..specs import VMSpec, parse_host_spec
 from ..verdicts import migrate_verdict, policy_verdict
 
-__all__ = ["Fleet", "HostClass", "VMClass"]
+__all__ = ["Fleet", "HostClass", "VMClass", "host_label"]
 
 
 @dataclass(frozen=True, eq=False)  # one object per class: identity is equality
@@ -42,7 +42,8 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _host_label(h: ResolvedHost) -> str:
+def host_label(h: ResolvedHost) -> str:
+    """A stack as a person names it: its own kernel (or probed mask), QEMU and design."""
     kernel = h.kernel or f"x2apic-api {h.x2apic_api:#x}"
     probed = f" (x2apic-api {h.x2apic_api:#x})" if h.mask_probed and h.kernel else ""
     return f"kernel {kernel}{probed}, QEMU {h.qemu_text} ({h.design.id})"
@@ -61,6 +62,7 @@ class Fleet:
     hosts: list[HostClass] = field(default_factory=list)
     _by_spec: dict[tuple, HostClass] = field(default_factory=dict)
     _by_facts: dict[tuple, HostClass] = field(default_factory=dict)
+    _labels: dict[tuple, str] = field(default_factory=dict)
     _vms: dict[tuple, VMClass] = field(default_factory=dict)
     _vm_keys: dict[tuple, VMClass] = field(default_factory=dict)
     _pairs: dict[tuple, dict[str, Any]] = field(default_factory=dict)
@@ -74,15 +76,22 @@ class Fleet:
         if hit is not None:
             return hit
         host = self.rs.resolver.host(parse_host_spec(spec, where))
+        # Hosts merged by capability keep their own names (a 6.12 group is no "6.18").
+        self._labels[skey] = host_label(host)
         # Facts alone miss what depends on the QEMU build: machine registration and aliases.
         fkey = (tuple(sorted(host.facts.items())), host.qemu.id, host.machines)
         hc = self._by_facts.get(fkey)
         if hc is None:
-            hc = HostClass(len(self.hosts), host, _host_label(host))
+            hc = HostClass(len(self.hosts), host, host_label(host))
             self.hosts.append(hc)
             self._by_facts[fkey] = hc
         self._by_spec[skey] = hc
         return hc
+
+    def label(self, spec: Mapping[str, Any], where: Location) -> str:
+        """The stack of ``spec`` labelled by its own versions, not its class's first member."""
+        self.host_class(spec, where)
+        return self._labels[tuple(sorted((k, _freeze(v)) for k, v in spec.items()))]
 
     def vm_class(self, spec: VMSpec, boot: HostClass) -> VMClass:
         key = (spec, boot.id)
@@ -142,6 +151,22 @@ class Fleet:
             if hit is None:
                 hit = self._cache[key] = self._summary(
                     migrate_verdict(self.rs, src, dst.host, vm, witness=self.validate))
+            self._pairs[pair] = hit
+        return hit
+
+    def snapshot(self, vmc: VMClass, dst: HostClass) -> dict[str, Any]:
+        """A loadvm of a snapshot taken on the VM's boot stack into a VM cold-booted on ``dst``
+        (``seoib migrate --snapshot``)."""
+        pair = ("snapshot", vmc.id, dst.id)
+        hit = self._pairs.get(pair)
+        if hit is None:
+            src, vm = vmc.boot.host, vmc.vm
+            inputs = self.rs.resolver.inputs({"src": src, "dst": dst.host}, vm)
+            key = ("snapshot", tuple(sorted(inputs.items())), vm.guest.id)
+            hit = self._cache.get(key)
+            if hit is None:
+                hit = self._cache[key] = self._summary(migrate_verdict(
+                    self.rs, src, dst.host, vm, snapshot=True, witness=self.validate))
             self._pairs[pair] = hit
         return hit
 

@@ -38,6 +38,7 @@ class HostEntry:
     is_group: bool
     spec: Mapping[str, Any]  # host-spec keys only, as written
     line: int
+    capacity: int | None = None  # VMs per host; None: not modelled (a drain always fits)
 
     def describe(self) -> str:
         return f"{self.name} ({self.count} hosts)" if self.is_group else self.name
@@ -54,6 +55,9 @@ class VMEntry:
     spec: VMSpec
     raw: Mapping[str, Any]
     line: int
+    snapshots: bool = False  # restored from snapshots taken before a wave
+    spread: tuple[str, ...] = ()  # every host entry the group is spread over, as written
+    total: int = 0  # the group's count over all of them
 
     def describe(self) -> str:
         return f"{self.name} ({self.count} VMs)" if self.is_group else self.name
@@ -82,12 +86,20 @@ class Plan:
     def as_data(self) -> dict[str, Any]:
         """Plain data that dumps back to an equivalent plan file."""
         hosts = [{("group" if h.is_group else "name"): h.name,
-                  **({"count": h.count} if h.is_group else {}), **dict(h.spec)} for h in self.hosts]
+                  **({"count": h.count} if h.is_group else {}), **dict(h.spec),
+                  **({"capacity": h.capacity} if h.capacity is not None else {})}
+                 for h in self.hosts]
         vms = []
+        seen: set[str] = set()
         for v in self.vms:
-            head: dict[str, Any] = ({"group": v.name, "count": v.count, "hosts": v.host}
+            if v.name in seen:
+                continue  # a group spread over several host entries is written once
+            seen.add(v.name)
+            spread: Any = list(v.spread) if len(v.spread) > 1 else v.host
+            head: dict[str, Any] = ({"group": v.name, "count": v.total or v.count, "hosts": spread}
                                     if v.is_group else {"name": v.name, "host": v.host})
-            vms.append({**head, **{k: v.raw[k] for k in VM_SPEC_KEYS if k in v.raw}})
+            vms.append({**head, **{k: v.raw[k] for k in VM_SPEC_KEYS if k in v.raw},
+                        **({"snapshots": True} if v.snapshots else {})})
         rollout = [{"name": w.name, "hosts": list(w.hosts), "set": dict(w.set)} for w in self.rollout]
         return {"hosts": hosts, "vms": vms, "rollout": rollout}
 
@@ -163,8 +175,9 @@ def _hosts(doc: LineDict, source: str) -> tuple[list[HostEntry], dict[str, int]]
         # Parse now so a bad spec is reported at its own line, not at first use.
         parse_host_spec(spec, Location(source, node.line))
         index[label] = len(entries)
+        capacity = node.get("capacity")
         entries.append(HostEntry(label, int(node.get("count", 1)), group is not None, spec,
-                                 node.line))
+                                 node.line, None if capacity is None else int(capacity)))
     return entries, index
 
 
@@ -200,8 +213,10 @@ def _vms(doc: LineDict, source: str, index: dict[str, int],
                                 _loc(source, node, host_key))
         raw = _sub(node, VM_SPEC_KEYS)
         spec = replace(parse_vm_spec(raw, Location(source, node.line)), name=label)
-        for host, count in spread(int(node.get("count", 1)), names, hosts):
-            entries.append(VMEntry(label, count, group is not None, host, spec, raw, node.line))
+        total = int(node.get("count", 1))
+        for host, count in spread(total, names, hosts):
+            entries.append(VMEntry(label, count, group is not None, host, spec, raw, node.line,
+                                   bool(node.get("snapshots", False)), tuple(names), total))
     return entries
 
 

@@ -1,21 +1,29 @@
-"""`seoib plan`: waves that bring a fleet to a target host spec safely, or why none exist.
+"""`seoib plan`: waves that bring a fleet towards a target host spec, fixing the most VMs
+without introducing a block.
 
 Model. Each host entry's upgrade splits into a kernel step (kernel, x2apic-api) and
 a QEMU step (qemu, seoib, machines); a strategy fixes the order inside every entry
-(kernel first, QEMU first, or both at once). An entry then passes through states
-s0 -> s1 -> ... Two states conflict when a VM living on one (booted there, or
-still running from before the rollout) migrating to the other aborts or breaks
+(kernel first, QEMU first, or both at once; or, quiet-kernel, the QEMU build parked on
+a design that boots VMs quirked yet accepts every state - the first such design in
+rules/designs.yaml - while the kernel rolls, so VMs booted on hosts a kernel wave has
+already reached carry nothing their not-yet-upgraded peers would abort on, then the
+target's QEMU step). An entry then passes through states
+s0 -> s1 -> ... Two states conflict when a VM living on one (booted on it or on any
+earlier state of its entry, at any moment) migrating to the other aborts or breaks
 (refusals and unsupported moves are left to the scheduler and to the check).
 Conflicting states must never coexist, which orders steps: either the first
 entry leaves its state before the second enters its own, or the other way round.
 When only one way exists it is forced; otherwise the less advanced entry goes
 first. The ordering graph's topological generations become waves (one wave per
 kind of change, at most --max-batch entries each). Every candidate plan is then
-run through ``seoib check``; the first strategy in the order of fewest blocks,
-warnings and waves wins. A cycle, or a check that blocks in every strategy, is
-reported with its reasons.
+run through ``seoib check``, which separates what the fleet suffers before the
+first wave (reported, never a reason to refuse) from what the rollout causes.
+Where a strategy cannot avoid causing a block (an entry whose own upgrade conflicts
+with itself, a cycle, a check that blocks), the entry whose steps bring it is left
+as it is and the rest is planned again. Among the plans that cause no block, the
+one that fixes the most VMs wins, then the fewest warnings, waves and entries left
+out; a plan that leaves entries out and fixes nothing is no proposal.
 """
-
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -34,12 +42,22 @@ from .fleet import Fleet, HostClass
 from .model import Plan, apply_set, loads_plan
 from .rollout import harmful
 
-__all__ = ["PlanResult", "Strategy", "dump_plan", "plan_rollout"]
+__all__ = ["PlanResult", "Strategy", "dump_plan", "left_text", "plan_rollout"]
 
 KERNEL_KEYS = ("kernel", "x2apic-api")
 QEMU_KEYS = ("qemu", "seoib", "machines")
 STRATEGIES = {"kernel-first": ("kernel", "qemu"), "qemu-first": ("qemu", "kernel"),
-              "together": ("kernel+qemu",)}
+              "together": ("kernel+qemu",), "quiet-kernel": ("quiet", "kernel", "qemu")}
+
+
+def _quiet_design(fleet: Fleet) -> str | None:
+    """A SEOIB design that knows the migration section yet boots VMs quirked unless they
+    opt in: hosts on it accept VMs of every state and give new ones nothing to carry."""
+    for design in fleet.rs.resolver.designs.values():
+        if (design.facts.get("qemu.selection") == "property" and design.default_policy == "quirked"
+                and design.facts.get("qemu.knows_section") is True):
+            return design.id
+    return None
 
 
 @dataclass
@@ -50,12 +68,14 @@ class Strategy:
     plan: Plan | None = None
     text: str | None = None
     report: CheckReport | None = None
+    left: dict[int, tuple[int, str]] = field(default_factory=dict)  # entry -> steps kept, why
+    blamed: list[tuple[int, int]] = field(default_factory=list)  # (entry, step) bringing problems
 
-    def score(self) -> tuple[int, int, int]:
+    def score(self) -> tuple[int, int, int, int]:
         if self.report is None:
-            return (1 << 30, 0, 0)
-        c = self.report.counts()
-        return (c["block"], c["warn"], len(self.report.waves))
+            return (1 << 30, 0, 0, 0)
+        warns = sum(1 for f in self.report.introduced() if f.severity == "warn")
+        return (-self.report.fixed_vms, warns, len(self.report.waves), len(self.left))
 
 
 @dataclass
@@ -79,40 +99,65 @@ class _Step:
 
 class _Builder:
     def __init__(self, fleet_plan: Plan, target: Mapping[str, Any], fleet: Fleet,
-                 chain: tuple[str, ...]) -> None:
+                 chain: tuple[str, ...], left: Mapping[int, tuple[int, str]] | None = None
+                 ) -> None:
         self.p, self.fleet = fleet_plan, fleet
         self.where = Location("--target")
         self.steps: list[list[_Step]] = []
         self.states: list[list[HostClass]] = []
         for e, h in enumerate(fleet_plan.hosts):
+            keep = left[e][0] if left and e in left else len(chain)  # steps kept
+            first = fleet.host_class(h.spec, Location(fleet_plan.source, h.line))
             parts = {"kernel": _changes(h.spec, target, KERNEL_KEYS),
-                     "qemu": _changes(h.spec, target, QEMU_KEYS)}
+                     "qemu": _changes(h.spec, target, QEMU_KEYS), "quiet": {}}
             parts["kernel+qemu"] = {**parts["kernel"], **parts["qemu"]}
+            quiet = _quiet_design(fleet)
+            if ("quiet" in chain and quiet and parts["kernel"]
+                    and first.host.facts.get("qemu.selection") == "automatic"):
+                # Park the build on a design that boots VMs quirked while the kernel rolls,
+                # then return to the design the target (or the host) runs.
+                parts["quiet"] = {"seoib": quiet}
+                parts["qemu"] = {**parts["qemu"],
+                                 "seoib": target.get("seoib", first.host.design.id)}
             spec: dict[str, Any] = dict(h.spec)
-            states = [fleet.host_class(h.spec, Location(fleet_plan.source, h.line))]
+            states = [first]
             steps = []
             for kind in chain:
-                if parts[kind]:
+                if parts[kind] and len(steps) < keep:
                     spec = apply_set(spec, parts[kind])
                     states.append(fleet.host_class(spec, self.where))
                     steps.append(_Step(e, len(steps) + 1, kind, tuple(parts[kind].items())))
             self.steps.append(steps)
             self.states.append(states)
+        self.hazards = self._today()
+
+    def _today(self) -> set[tuple]:
+        """Harmful moves the fleet already has: (VM spec, boot policy, destination, outcome)."""
+        out: set[tuple] = set()
+        dsts = {s[0].id: s[0] for s in self.states}
+        for v in self.p.vms:
+            vmc = self.fleet.vm_class(v.spec, self.states[self.p.host_index(v.host)][0])
+            for dst in dsts.values():
+                verdict = self.fleet.migrate(vmc, dst)
+                if harmful(self.fleet, vmc, verdict):
+                    out.add((v.spec, self.fleet.boot(vmc)["policy"], dst.id, verdict["outcome"]))
+        return out
 
     def _conflict(self, g: int, i: int, h: int, j: int) -> str | None:
         """Why VMs of entry g in state i and entry h in state j must not coexist, if so."""
         for a, ai, b, bj in ((g, i, h, j), (h, j, g, i)):
             dst = self.states[b][bj]
-            # VMs boot between waves: while an entry is upgraded, none has booted on its
-            # new state yet, only on its original and its previous one.
-            boot_state = min(i, j) if g == h else ai
+            # VMs boot at any moment: on every state their entry has had so far, including
+            # a new one its running wave has only partly reached.
             for v in self.p.vms:
                 if self.p.host_index(v.host) != a:
                     continue
-                for boot in dict.fromkeys((self.states[a][0], self.states[a][boot_state])):
+                for boot in dict.fromkeys(self.states[a][:ai + 1]):
                     vmc = self.fleet.vm_class(v.spec, boot)
                     verdict = self.fleet.migrate(vmc, dst)
-                    if harmful(self.fleet, vmc, verdict):
+                    known = (v.spec, self.fleet.boot(vmc)["policy"], dst.id, verdict["outcome"])
+                    # A move that already fails today is reported by the check, not avoidable.
+                    if harmful(self.fleet, vmc, verdict) and known not in self.hazards:
                         rules = ", ".join(engine_rules([verdict])[-2:])
                         return (f"VMs of {v.name} booted on {boot.label} ({self.p.hosts[a].name}) "
                                 f"-> {dst.label} ({self.p.hosts[b].name}): {verdict['outcome']} "
@@ -155,6 +200,7 @@ class _Builder:
         if a == b or (first is None and second is None):
             strategy.problems.append(f"{self._state(a, i)} and {self._state(b, j)} cannot be "
                                      f"avoided at the same time: {why}")
+            strategy.blamed.append((b, j) if j > 0 else (a, i))
             return
         # When both orders would do, the less advanced entry leaves its state first.
         choose = (first if i / ma <= j / mb else second) if first and second else first or second
@@ -196,37 +242,81 @@ def dump_plan(data: dict[str, Any], header: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def left_text(fleet_plan: Plan, e: int, keep: int) -> str:
+    name = fleet_plan.hosts[e].name
+    return f"{name} stays as it is" if keep == 0 else f"{name} stops after {keep} step(s)"
+
+
+def _candidate(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, fleet: Fleet,
+               name: str, chain: tuple[str, ...], left: dict[int, str], max_batch: int | None,
+               source: str) -> Strategy:
+    """One strategy with the steps ``left`` names (entry -> steps kept, why) left out."""
+    strategy = Strategy(name, left=dict(left))
+    builder = _Builder(fleet_plan, target, fleet, chain, left)
+    g = builder.graph(strategy)
+    if strategy.problems:
+        return strategy
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        cycle = None
+    if cycle:
+        for a, b in cycle:
+            strategy.problems.append(
+                f"{fleet_plan.hosts[a.entry].name} {a.kind} must come before "
+                f"{fleet_plan.hosts[b.entry].name} {b.kind}: {g.edges[a, b]['why']}")
+            strategy.blamed.append((b.entry, b.index))
+        return strategy
+    data = fleet_plan.as_data()
+    data["rollout"] = _waves(fleet_plan, g, max_batch)
+    header = ([f"seoib plan: strategy {name}"]
+              + [f"constraint: {c}" for c in strategy.constraints]
+              + [f"left out: {left_text(fleet_plan, e, keep)}: {why}"
+                 for e, (keep, why) in left.items()])
+    strategy.text = dump_plan(data, header)
+    strategy.plan = loads_plan(strategy.text, source)
+    strategy.report = check_plan(strategy.plan, rs, fleet=fleet)
+    for f in strategy.report.introduced():
+        if f.severity == "block":
+            strategy.problems.append(f"{f.check} ({f.wave}): {f.message}")
+            wave = strategy.plan.rollout[f.wave_index - 1] if f.wave_index else None
+            # Leave out the step that brought the problem: the host the VMs sit on if the
+            # wave upgrades it, else every host of the wave.
+            hosts = ([f.host] if wave and f.host in wave.hosts else list(wave.hosts) if wave
+                     else [])
+            for h in hosts:  # the wave is this entry's n-th step
+                n = sum(1 for w in strategy.plan.rollout[:f.wave_index] if h in w.hosts)
+                strategy.blamed.append((fleet_plan.host_index(h), n))
+    return strategy
+
+
 def plan_rollout(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, *,
                  max_batch: int | None = None, source: str = "<plan>") -> PlanResult:
+    """The order that fixes the most VMs without introducing a block.
+
+    What the fleet suffers before the first wave is reported, never a reason to
+    refuse. Where every order of a strategy introduces a block, the host entries
+    whose steps bring it are left out one at a time (each with its reason) and the
+    rest is planned again; among the plans left, the one that fixes the most VMs
+    wins, then the fewest warnings, waves and left-out entries.
+    """
     fleet = Fleet(rs)
     tried: list[Strategy] = []
     for name, chain in STRATEGIES.items():
-        strategy = Strategy(name)
-        tried.append(strategy)
-        builder = _Builder(fleet_plan, target, fleet, chain)
-        g = builder.graph(strategy)
-        if strategy.problems:
-            continue
-        try:
-            cycle = nx.find_cycle(g)
-        except nx.NetworkXNoCycle:
-            cycle = None
-        if cycle:
-            for a, b in cycle:
-                strategy.problems.append(
-                    f"{fleet_plan.hosts[a.entry].name} {a.kind} must come before "
-                    f"{fleet_plan.hosts[b.entry].name} {b.kind}: {g.edges[a, b]['why']}")
-            continue
-        data = fleet_plan.as_data()
-        data["rollout"] = _waves(fleet_plan, g, max_batch)
-        header = [f"seoib plan: strategy {name}"] + [f"constraint: {c}" for c in
-                                                     strategy.constraints]
-        strategy.text = dump_plan(data, header)
-        strategy.plan = loads_plan(strategy.text, source)
-        strategy.report = check_plan(strategy.plan, rs, fleet=fleet)
-        if strategy.report.counts()["block"]:
-            strategy.problems += [f"{f.check} ({f.wave or 'before the rollout'}): {f.message}"
-                                  for f in strategy.report.findings if f.severity == "block"]
-    ok = [s for s in tried if s.report is not None and not s.problems]
+        left: dict[int, tuple[int, str]] = {}
+        while True:
+            strategy = _candidate(fleet_plan, target, rs, fleet, name, chain, left, max_batch,
+                                  source)
+            tried.append(strategy)
+            blamed = [(e, n) for e, n in dict.fromkeys(strategy.blamed)
+                      if n >= 1 and n - 1 < left.get(e, (len(chain), ""))[0]]
+            if not strategy.problems or not blamed:
+                break
+            e, n = blamed[-1]
+            left[e] = (n - 1, strategy.problems[0])
+    ok = [s for s in tried if s.report is not None and not s.problems
+          and (s.report.waves or not s.left)]
     chosen = min(ok, key=Strategy.score) if ok else None
+    if chosen is not None and chosen.left and not chosen.report.fixed_vms:  # type: ignore[union-attr]
+        chosen = None  # a partial rollout that fixes nothing is no proposal
     return PlanResult(chosen, tried)

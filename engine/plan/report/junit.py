@@ -43,7 +43,8 @@ def render_junit(report: CheckReport, fail_on: str) -> str:
     root = ET.Element("testsuites", name=f"seoib check {report.plan.source}")
     initial = [f for f in report.findings if f.wave_index == 0]
     _suite(root, "before the rollout", ["check.initial-state", "check.no-evacuation-target",
-                                        "check.unsafe-targets"], report, initial, fail_on)
+                                        "check.unsafe-targets", "check.capacity"], report,
+           initial, fail_on)
     for w in report.waves:
         found = [f for f in report.findings if f.wave_index == w["index"]]
         _suite(root, f"wave {w['index']} {w['name']}", [*_PER_WAVE, "check.stays-quirked"],

@@ -21,6 +21,8 @@ def _tally(findings: list[Finding]) -> str:
 
 def _finding(f: Finding, source: str) -> list[str]:
     vms = f"{f.vm_count} VM{'s' if f.vm_count != 1 else ''}"
+    if f.cause == "pre-existing":
+        vms += ", before the rollout already"
     lines = [f"[{_TAG[f.severity]}] {f.check}  {source}:{f.line}  ({vms})", f"    {f.message}"]
     decided = [r for r in f.rules if "." in r][-4:]
     if decided:
