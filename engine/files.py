@@ -41,6 +41,7 @@ class Limit:
     what: str
     env: str
     default: int
+    unit: str
 
     def value(self, default: int | None = None) -> int:
         raw = os.environ.get(self.env, "")
@@ -48,16 +49,17 @@ class Limit:
             return int(raw)
         return self.default if default is None else default
 
-    def refusal(self, found: str, limit: int | None = None) -> str:
-        """``found`` plus which limit was hit and how to raise it."""
+    def refusal(self, subject: str, limit: int | None = None) -> str:
+        """``subject`` exceeds this limit: which one, its value, and how to raise it."""
         bound = self.value() if limit is None else limit
-        return f"{found} (the {self.what} limit is {bound}; raise it with {self.env}=N)"
+        return (f"{subject} exceeds the {self.what} limit ({bound} {self.unit}; "
+                f"raise it with {self.env}=N)")
 
 
-MAX_INPUT_BYTES = Limit("input size", "SEOIB_MAX_INPUT_BYTES", 16 * 1024 * 1024)
-MAX_DEPTH = Limit("nesting depth", "SEOIB_MAX_DEPTH", 64)
+MAX_INPUT_BYTES = Limit("input size", "SEOIB_MAX_INPUT_BYTES", 16 * 1024 * 1024, "bytes")
+MAX_DEPTH = Limit("nesting depth", "SEOIB_MAX_DEPTH", 64, "levels")
 # Python refuses int() of more than 4300 digits; nothing we read needs more than a few.
-MAX_DIGITS = Limit("number length", "SEOIB_MAX_DIGITS", 20)
+MAX_DIGITS = Limit("number length", "SEOIB_MAX_DIGITS", 20, "digits")
 
 _KIND = {stat.S_IFIFO: "a named pipe", stat.S_IFCHR: "a character device",
          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory",
@@ -100,7 +102,7 @@ def read_limited(path: str | Path, limit: int | None = None) -> bytes:
     finally:
         os.close(fd)
     if size > bound:
-        raise BadInput(MAX_INPUT_BYTES.refusal(f"file is larger than {bound} bytes", bound), where)
+        raise BadInput(MAX_INPUT_BYTES.refusal("the file", bound), where)
     return b"".join(chunks)
 
 
@@ -108,7 +110,7 @@ def check_digits(digits: str, where: Location, what: str = "number") -> None:
     """Refuse a digit string longer than the number-length limit (before int() sees it)."""
     bound = MAX_DIGITS.value()
     if len(digits) > bound:
-        raise BadInput(MAX_DIGITS.refusal(f"{what} has {len(digits)} digits"), where)
+        raise BadInput(MAX_DIGITS.refusal(f"{what} of {len(digits)} digits"), where)
 
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
@@ -124,7 +126,7 @@ def _json_depth_check(text: str, where: Location) -> None:
             depth += 1
             if depth > bound:
                 line = text.count("\n", 0, m.start()) + 1 if "\n" in text else None
-                raise BadInput(MAX_DEPTH.refusal("JSON nested too deep"),
+                raise BadInput(MAX_DEPTH.refusal("JSON nesting"),
                                Location(where.source, line))
         else:
             depth -= 1
@@ -155,7 +157,7 @@ def loads_json(data: bytes | str, where: Location) -> Any:
     except json.JSONDecodeError as exc:
         raise BadInput(f"invalid JSON: {exc.msg}", Location(where.source, exc.lineno)) from None
     except RecursionError:  # a depth limit raised past what the interpreter allows
-        raise BadInput(MAX_DEPTH.refusal("JSON nested too deep for this interpreter"),
+        raise BadInput(MAX_DEPTH.refusal("JSON nesting (too deep for this interpreter)"),
                        where) from None
 
 

@@ -138,7 +138,7 @@ def _plain(key: str, text: str, where: Location) -> None:
                         "control characters)", where)
     longest = max((len(m) for m in _DIGIT_RUN.findall(text)), default=0)
     if longest > MAX_DIGITS.value():
-        raise BadInput(MAX_DIGITS.refusal(f"{key} has a number of {longest} digits"), where)
+        raise BadInput(MAX_DIGITS.refusal(f"{key}: a number of {longest} digits"), where)
 
 
 def _mask(value: Any, raw: Any, where: Location) -> int | None:
@@ -155,7 +155,7 @@ def _mask(value: Any, raw: Any, where: Location) -> int | None:
             raise SpecError(f"x2apic-api={text} is not a number (e.g. 0xf)", loc)
         digits = text[2:] if text[:2] in ("0x", "0X") else text
         if len(digits) > MAX_DIGITS.value():
-            raise BadInput(MAX_DIGITS.refusal(f"x2apic-api has {len(digits)} digits"), loc)
+            raise BadInput(MAX_DIGITS.refusal(f"x2apic-api: a number of {len(digits)} digits"), loc)
         value = int(text, 0)
     if not 0 <= value <= 0xFFFFFFFF:
         raise SpecError(f"x2apic-api={value} is out of range (a 32-bit mask)", loc)
