@@ -42,6 +42,7 @@ class Limit:
     env: str
     default: int
     unit: str
+    verb: str = "exceeds"
 
     def value(self, default: int | None = None) -> int:
         raw = os.environ.get(self.env, "")
@@ -52,11 +53,12 @@ class Limit:
     def refusal(self, subject: str, limit: int | None = None) -> str:
         """``subject`` exceeds this limit: which one, its value, and how to raise it."""
         bound = self.value() if limit is None else limit
-        return (f"{subject} exceeds the {self.what} limit ({bound} {self.unit}; "
+        return (f"{subject} {self.verb} the {self.what} limit ({bound} {self.unit}; "
                 f"raise it with {self.env}=N)")
 
 
-MAX_INPUT_BYTES = Limit("input size", "SEOIB_MAX_INPUT_BYTES", 16 * 1024 * 1024, "bytes")
+MAX_INPUT_BYTES = Limit("input size", "SEOIB_MAX_INPUT_BYTES", 16 * 1024 * 1024, "bytes",
+                        "is larger than")
 MAX_DEPTH = Limit("nesting depth", "SEOIB_MAX_DEPTH", 64, "levels")
 # Python refuses int() of more than 4300 digits; nothing we read needs more than a few.
 MAX_DIGITS = Limit("number length", "SEOIB_MAX_DIGITS", 20, "digits")
