@@ -128,6 +128,8 @@ def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location) -> str |
     text = str(value)
     if key in _PLAIN_KEYS:
         _plain(key, text, _line(raw, key, where))
+    elif not text.isprintable():  # a name is printed: no ESC, no newline
+        raise SpecError(f"{key}={text!r} holds control characters", _line(raw, key, where))
     return text
 
 
