@@ -127,7 +127,7 @@ def _json_depth_check(text: str, where: Location) -> None:
         if m.group() in "[{":
             depth += 1
             if depth > bound:
-                line = text.count("\n", 0, m.start()) + 1 if "\n" in text else None
+                line = text.count("\n", 0, m.start()) + 1
                 raise BadInput(MAX_DEPTH.refusal("JSON nesting"),
                                Location(where.source, line))
         else:
