@@ -117,11 +117,12 @@ def run_cli(argv: list[str]) -> Outcome:
     return code, out.getvalue(), err.getvalue()
 
 
-def check(reader: str, argv: list[str], tally: Counter[str], *, multi_line: bool = False) -> None:
+def check(reader: str, argv: list[str], tally: Counter[str], *, multi_line: bool = False,
+          text: str = "") -> None:
     start = time.monotonic()
     code, _out, err = run_cli(argv)
     took = time.monotonic() - start
-    shown = repr(argv)[:300]
+    shown = repr(argv)[:300] + (f" with input {text[:600]!r}" if text else "")
     assert took < HANG, f"{reader}: {took:.1f} s for {shown}"
     assert code in (0, 1, 2, 3), f"{reader}: exit {code} for {shown}: {err[:500]}"
     assert "Traceback" not in err, f"{reader}: {err[:500]}"
@@ -148,9 +149,10 @@ def _fuzz(reader: str, seeds: list[str], build: Callable[[str], list[str]], n: i
     rng = random.Random(f"{SEED}:{reader}")
     tally: Counter[str] = Counter()
     for seed in seeds:  # the seeds themselves must pass
-        check(reader, build(seed), tally, multi_line=multi_line)
+        check(reader, build(seed), tally, multi_line=multi_line, text=seed)
     for _ in range(_count(n)):
-        check(reader, build(mutate(rng, rng.choice(seeds))), tally, multi_line=multi_line)
+        text = mutate(rng, rng.choice(seeds))
+        check(reader, build(text), tally, multi_line=multi_line, text=text)
     REPORT[reader] = tally
     print(f"\nfuzz {reader}: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
     assert tally["tried"] >= _count(n)
