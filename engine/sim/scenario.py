@@ -118,6 +118,8 @@ def _int(value: Any, what: str, loc: Location, lo: int = 0, hi: int | None = Non
         raise _fail(f"{what} must be an integer, got {value!r}", loc)
     if isinstance(value, str):
         try:
+            if not value.isascii():  # int() would read Arabic-Indic or full-width digits
+                raise ValueError(value)
             value = int(value.strip(), 0)
         except ValueError:
             raise _fail(f"{what} must be an integer, got {value!r}", loc) from None
@@ -157,7 +159,7 @@ def _version(value: Any, what: str, loc: Location) -> tuple[int, ...] | None:
         raise _fail(f"{what}: write the version as a string, e.g. '{value}'", loc)
     if isinstance(value, int) and not isinstance(value, bool):
         return (value,)
-    if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)*", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,9})*", value.strip()):
         return tuple(int(p) for p in value.strip().split("."))
     if (
         isinstance(value, list)
