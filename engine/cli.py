@@ -58,7 +58,9 @@ def one_line(text: str) -> str:
 
 def _report(err: SeoibError) -> str:
     if isinstance(err, RuleError):  # one line per problem, each with its file:line
-        return "".join(f"seoib: {one_line(line)}\n" for line in str(err).split("\n"))
+        problems = [(err.location, err.message), *err.more]
+        return "".join(f"seoib: {one_line(f'{loc}: {msg}' if loc else msg)}\n"
+                       for loc, msg in problems)
     return f"seoib: {one_line(str(err))}\n"
 
 
