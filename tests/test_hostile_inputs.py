@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -34,6 +35,10 @@ def expand(text: str, tmp: Path) -> str:
 def make_file(path: Path, how: Any, tmp: Path) -> None:
     if how == "fifo":
         os.mkfifo(path)
+    elif how == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(str(path))
+        sock.close()  # the socket file stays
     elif how == "dir":
         path.mkdir()
     elif "nest" in how:
