@@ -64,8 +64,7 @@ MAX_DEPTH = Limit("nesting depth", "SEOIB_MAX_DEPTH", 64, "levels")
 MAX_DIGITS = Limit("number length", "SEOIB_MAX_DIGITS", 20, "digits")
 
 _KIND = {stat.S_IFIFO: "a named pipe", stat.S_IFCHR: "a character device",
-         stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory",
-         stat.S_IFLNK: "a symbolic link"}
+         stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
 
 
 def read_limited(path: str | Path, limit: int | None = None) -> bytes:

@@ -25,8 +25,7 @@ VM_KEYS = ("name", "machine", "irqchip", "ioapic", "x2apic", "guest", "seoib-pol
 HOST_FILE_BYTES = 1024 * 1024
 # Values that are names of releases, machine types and designs: ASCII only, so a
 # digit is 0-9 (not an Arabic-Indic or full-width one) and a number is short.
-_PLAIN_KEYS = ("kernel", "qemu", "seoib", "machine", "irqchip", "ioapic", "x2apic", "guest",
-               "seoib-policy")
+_PLAIN_KEYS = ("kernel", "qemu", "seoib", "machine", "guest")
 _PLAIN = re.compile(r"^[!-~]+$")
 _DIGIT_RUN = re.compile(r"[0-9]+")
 _MASK = re.compile(r"^(?:0[xX][0-9a-fA-F]+|[0-9]+)$")
@@ -150,7 +149,7 @@ def _mask(value: Any, raw: Any, where: Location) -> int | None:
         return None
     loc = _line(raw, "x2apic-api", where)
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise SpecError(f"x2apic-api={json_text(value)} is not a number (e.g. 0xf)", loc)
+        raise SpecError(f"x2apic-api={_json_text(value)} is not a number (e.g. 0xf)", loc)
     if isinstance(value, str):
         text = value.strip()
         if not _MASK.match(text):
@@ -164,7 +163,7 @@ def _mask(value: Any, raw: Any, where: Location) -> int | None:
     return value
 
 
-def json_text(value: Any) -> str:
+def _json_text(value: Any) -> str:
     return "true" if value is True else "false" if value is False else repr(value)
 
 
