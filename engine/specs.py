@@ -192,7 +192,7 @@ def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
                     tuple(machines) if machines is not None else None, where)
     if spec.kernel is not None and parse_release(spec.kernel) is None:
         # Checked here, not only by the resolver: a probed mask must not excuse garbage.
-        raise SpecError(f"kernel {spec.kernel!r} is not a release number (expected e.g. 6.18.17)",
+        raise SpecError(f"kernel {spec.kernel!r} is not a release number (expected MAJOR.MINOR[.PATCH])",
                         _line(raw, "kernel", where))
     if spec.qemu is None:
         raise SpecError("host spec needs qemu=<version>", where)
