@@ -63,11 +63,14 @@ def check_target(out: Path, names: list[str]) -> None:
     where = Location(str(out))
     if out.exists() and not out.is_dir():
         raise BadInput("output path exists and is not a directory", where)
-    parent = out if out.exists() else next((p for p in out.parents if p.exists()), None)
+    absolute = Path(os.path.abspath(out))
+    parent = next((p for p in absolute.parents if p.exists()), None)
     if parent is None or not parent.is_dir():
         raise BadInput("no existing directory to create the output in", where)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise BadInput("output directory is not writable", Location(str(parent)))
+    # The new set is made beside ``out`` and swapped in: both must be writable.
+    for folder in ([absolute] if absolute.is_dir() else []) + [parent]:
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise BadInput("directory is not writable", Location(str(folder)))
     if not out.is_dir():
         return
     for name in names:
