@@ -76,6 +76,15 @@ steps:
 """
 
 
+def _plan_seeds() -> list[str]:
+    """The hand-written plan and the plans of the data-driven plan cases (block style)."""
+    import yaml
+
+    cases = Path(__file__).parent.parent / "cases" / "plans"
+    docs = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(cases.glob("*.yaml"))]
+    return [PLAN] + [yaml.safe_dump(d["plan"], sort_keys=False) for d in docs if "plan" in d]
+
+
 def _texts(folder: str, suffix: str) -> list[str]:
     return [p.read_text(encoding="utf-8") for p in sorted((FIXTURES / folder).glob(f"*{suffix}"))]
 
@@ -186,7 +195,7 @@ def test_plans(tmp_path: Path) -> None:
         path.write_text(text, encoding="utf-8", errors="surrogateescape")
         return ["check", str(path), "--format", "junit"]
 
-    _fuzz("plan", [PLAN], build, 60)
+    _fuzz("plan", _plan_seeds(), build, 60)
 
 
 def test_scenarios(tmp_path: Path) -> None:
