@@ -150,9 +150,6 @@ def _count(base: int) -> int:
     return max(1, int(base * SCALE))
 
 
-REPORT: dict[str, Counter[str]] = {}
-
-
 def _fuzz(reader: str, seeds: list[str], build: Callable[[str], list[str]], n: int,
           *, multi_line: bool = False) -> None:
     rng = random.Random(f"{SEED}:{reader}")
@@ -162,7 +159,6 @@ def _fuzz(reader: str, seeds: list[str], build: Callable[[str], list[str]], n: i
     for _ in range(_count(n)):
         text = mutate(rng, rng.choice(seeds))
         check(reader, build(text), tally, multi_line=multi_line, text=text)
-    REPORT[reader] = tally
     print(f"\nfuzz {reader}: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
     assert tally["tried"] >= _count(n)
 
