@@ -1,4 +1,11 @@
-"""The `seoib` command line. Command modules are imported only when chosen."""
+"""The `seoib` command line. Command modules are imported only when chosen.
+
+Exit codes: 0 ok, 1 warnings, 2 something blocks, 3 bad input (one line on
+stderr with its location), 4 the solver and the simulator disagree, 70 internal
+error (an exception the code did not expect: a bug to report), 130 interrupted
+(SIGINT). Nothing the user typed reaches stderr raw: control characters are
+escaped, so one refusal is one line.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .errors import BadInput, SeoibError
+from . import __version__
+from .errors import BadInput, Location, RuleError, SeoibError
 
-__all__ = ["main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "main", "one_line"]
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, never a verdict
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+_MAX_LINE = 800  # long enough for any real message; an echoed 5,000-digit value is cut
 
 # name -> (module, help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -29,8 +41,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        # Usage errors are bad input: exit 3 like every other kind.
-        raise BadInput(f"{self.prog}: {message}")
+        # Usage errors are bad input: exit 3 like every other kind. The location
+        # names the command ("seoib policy"); main adds the single "seoib:" prefix.
+        where = self.prog.removeprefix("seoib").strip() or "command line"
+        raise BadInput(f"{message} (see {self.prog} --help)", Location(where))
+
+
+def one_line(text: str) -> str:
+    """``text`` as one terminal-safe line: control characters escaped, overlong middle cut."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(out) > _MAX_LINE:
+        cut = len(out) - _MAX_LINE
+        out = f"{out[:_MAX_LINE // 2]}...({cut} characters cut)...{out[-_MAX_LINE // 2:]}"
+    return out
+
+
+def _report(err: SeoibError) -> str:
+    if isinstance(err, RuleError):  # one line per problem, each with its file:line
+        problems = [(err.location, err.message), *err.more]
+        return "".join(f"seoib: {one_line(f'{loc}: {msg}' if loc else msg)}\n"
+                       for loc, msg in problems)
+    return f"seoib: {one_line(str(err))}\n"
 
 
 def _available() -> dict[str, tuple[str, str]]:
@@ -41,6 +72,7 @@ def _available() -> dict[str, tuple[str, str]]:
 def build_parser(selected: str | None) -> argparse.ArgumentParser:
     parser = _Parser(prog="seoib", description="x2APIC Suppress-EOI-Broadcast policy, migration "
                      "and rollout safety for KVM/QEMU fleets.")
+    parser.add_argument("--version", action="version", version=f"seoib {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_text) in _available().items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -49,31 +81,70 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def _required_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    found = [a for a in parser._actions if a.required]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _required_actions(sub)
+    return found
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str | None) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            sub: argparse.ArgumentParser = action.choices[name]
+            return sub
+    return None
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """parse_args, but an unknown option is reported as such before a missing one."""
+    if any(a in ("-h", "--help", "--version") for a in argv):
+        return parser.parse_args(argv)  # help must show the required options as required
+    required = [a for a in _required_actions(parser) if a.option_strings]
+    for action in required:
+        action.required = False
+    try:
+        known, extra = parser.parse_known_args(argv)
+    finally:
+        for action in required:
+            action.required = True
+    unknown = [a for a in extra if a.startswith("-")]
+    if unknown:
+        owner = _subparser(parser, getattr(known, "command", None)) or parser
+        owner.error(f"unknown option {unknown[0]}")
+    return parser.parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in argv if not a.startswith("-")), None)
     try:
         parser = build_parser(selected)
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
         if args.command is None:
             parser.print_help(sys.stderr)
             return 3
         module = importlib.import_module(f"engine.commands.{_available()[args.command][0]}")
         return int(module.run(args))
     except SeoibError as err:
-        sys.stderr.write(f"seoib: {err}\n")
+        sys.stderr.write(_report(err))
         return err.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("seoib: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
+    except SystemExit as exc:  # --help and --version exit 0 through argparse
+        return exc.code if isinstance(exc.code, int) else 0
     except Exception as err:  # a bug: say so loudly, never pass it off as a verdict
         if os.environ.get("SEOIB_DEBUG"):
             raise
-        sys.stderr.write(f"seoib: internal error: {type(err).__name__}: {err} "
-                         "(set SEOIB_DEBUG=1 for a traceback)\n")
-        return 4
+        sys.stderr.write(one_line(f"seoib: internal error: {type(err).__name__}: {err}; "
+                                  "please report it with the command that caused it "
+                                  "(SEOIB_DEBUG=1 shows the traceback)") + "\n")
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

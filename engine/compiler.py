@@ -221,13 +221,27 @@ def _exclusive(a: Rule, b: Rule) -> bool:
     return any(c.fact in ca and not (ca[c.fact] & c.allowed) for c in b.when)
 
 
+def _missing_stage(query: Query, stage: str, stages: Mapping[str, list[Rule]]) -> Problem:
+    """Blame the stage file when its ``stage:`` looks like a misspelling of the one wanted."""
+    import difflib
+
+    used = {s for side in query.sides for s in side.stages} | set(query.stages)
+    unused = [s for s in stages if s not in used]
+    close = difflib.get_close_matches(stage, unused, n=1, cutoff=0.6)
+    if close and stages[close[0]]:
+        where = stages[close[0]][0].location
+        return (Location(where.source, where.line), f"unknown stage {close[0]!r}: no query "
+                f"uses it (query {query.name} expects {stage!r})")
+    return (query.location, f"query {query.name}: no rules for stage {stage!r}")
+
+
 def _query_rules(query: Query, stages: Mapping[str, list[Rule]], facts: Mapping[str, Fact],
                  problems: list[Problem]) -> list[Rule]:
     rules: list[Rule] = []
     for side in query.sides:
         for stage in side.stages:
             if stage not in stages:
-                problems.append((query.location, f"query {query.name}: no rules for stage {stage!r}"))
+                problems.append(_missing_stage(query, stage, stages))
                 continue
             for rule in stages[stage]:
                 for n in rule.reads() | {a.fact for a in rule.then}:
@@ -237,7 +251,7 @@ def _query_rules(query: Query, stages: Mapping[str, list[Rule]], facts: Mapping[
                 rules.append(_instantiate(rule, side, facts))
     for stage in query.stages:
         if stage not in stages:
-            problems.append((query.location, f"query {query.name}: no rules for stage {stage!r}"))
+            problems.append(_missing_stage(query, stage, stages))
             continue
         rules.extend(stages[stage])
     return rules
@@ -264,6 +278,8 @@ def compile_query(query: Query, stages: Mapping[str, list[Rule]], facts: Mapping
 
     problems: list[Problem] = []
     rules = _query_rules(query, stages, facts, problems)
+    if problems:  # a missing stage: what follows would only be its echoes
+        raise RuleError.from_problems(problems)
     known = _known_names(query, facts)
     graph = nx.DiGraph()
     writers: dict[str, list[tuple[Rule, Assign]]] = {}

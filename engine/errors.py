@@ -1,7 +1,8 @@
 """Typed errors. Each carries the exit code the CLI maps it to.
 
 Every user-facing failure is one of these; the CLI prints ``str(err)`` as a single
-line and exits with ``err.exit_code``. Nothing else should escape to the user.
+line (control characters escaped) and exits with ``err.exit_code``. Anything else
+that escapes is a bug: the CLI reports it as an internal error, exit 70.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class RuleError(BadInput):
 
 
 class Disagreement(SeoibError):
-    """The solver and the simulator derived different verdicts (exit 4, internal error)."""
+    """The solver and the simulator derived different verdicts (exit 4; a bug in the rules
+    or the simulator, reported with both sides, never passed off as a verdict)."""
 
     exit_code = 4

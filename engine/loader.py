@@ -49,7 +49,13 @@ def rule_files(root: Path) -> list[Path]:
         raise BadInput("rule directory does not exist", Location(str(root)))
     if not root.is_dir():
         raise BadInput("not a directory (expected a rule directory)", Location(str(root)))
-    return sorted(p for p in root.iterdir() if p.suffix == ".yaml" and p.is_file())
+    found = sorted(p for p in root.iterdir() if p.suffix == ".yaml")
+    for path in found:
+        if not path.is_file():  # a stage file that is not there must not vanish silently
+            what = ("a dangling symbolic link (its target is missing)" if path.is_symlink()
+                    else "not a regular file")
+            raise BadInput(f"rule file is {what}", Location(str(path)))
+    return found
 
 
 def rules_digest(root: Path) -> str:

@@ -7,7 +7,7 @@ x2apic-api mask decides the bits it covers; the kernel lineage decides the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,18 @@ class ResolvedHost:
         return {"name": self.spec.name, "kernel": self.kernel,
                 "x2apic_api": f"{self.x2apic_api:#x}", "x2apic_api_probed": self.mask_probed,
                 "qemu": self.qemu_text, "seoib": self.design.id,
-                "capabilities": sorted(self.capabilities)}
+                "capabilities": sorted(self.capabilities),
+                "x2apic_api_ignored": f"{self.spec.ignored_x2apic_bits:#x}"}
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the verdict leaves out of this host: mask bits newer than the rules."""
+        bits = self.spec.ignored_x2apic_bits
+        if not bits:
+            return ()
+        who = f"{self.spec.name}: " if self.spec.name else ""
+        return (f"{who}x2apic-api={self.x2apic_api | bits:#x}: bits {bits:#x} are newer than "
+                f"the rules know and were ignored (judged on {self.x2apic_api:#x})",)
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,13 @@ class Resolver:
 
     def host(self, spec: HostSpec) -> ResolvedHost:
         where = spec.origin
+        known = 0
+        for bit in self.kernels.mask_covers().values():
+            known |= bit
+        if spec.x2apic_api is not None and spec.x2apic_api & ~known:
+            # A kernel newer than the rules answers with more bits: keep what we know.
+            spec = replace(spec, x2apic_api=spec.x2apic_api & known,
+                           ignored_x2apic_bits=spec.x2apic_api & ~known)
         caps: set[str] = set()
         changes: list[Citation] = []
         cap_because: dict[str, list[Citation]] = {}

@@ -7,24 +7,35 @@ name the argument (or file:line) they came from.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from .errors import Location, SpecError
+from .errors import BadInput, Location, SpecError
+from .files import MAX_DIGITS, load_json_file
+from .versions import parse_release
 from .yamlio import LineDict
 
 __all__ = ["HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
 
 HOST_KEYS = ("name", "kernel", "x2apic-api", "qemu", "seoib", "machines")
 VM_KEYS = ("name", "machine", "irqchip", "ioapic", "x2apic", "guest", "seoib-policy")
+# A host JSON file is a few hundred bytes; a megabyte is generous.
+HOST_FILE_BYTES = 1024 * 1024
+# Values that are names of releases, machine types and designs: ASCII only, so a
+# digit is 0-9 (not an Arabic-Indic or full-width one) and a number is short.
+_PLAIN_KEYS = ("kernel", "qemu", "seoib", "machine", "guest")
+_PLAIN = re.compile(r"^[!-~]+$")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+_MASK = re.compile(r"^(?:0[xX][0-9a-fA-F]+|[0-9]+)$")
 _ONOFF = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False}
 
 
 @dataclass(frozen=True)
 class HostSpec:
+    """A host as the user gave it; ``notes`` says what parsing had to leave out."""
+
     name: str | None = None
     kernel: str | None = None
     x2apic_api: int | None = None
@@ -32,6 +43,7 @@ class HostSpec:
     seoib: str | None = None
     machines: tuple[str, ...] | None = None  # a probe's list overrides the rules
     origin: Location | None = None
+    ignored_x2apic_bits: int = 0  # mask bits newer than the rules know (kept out of x2apic_api)
 
     def label(self) -> str:
         if self.name:
@@ -79,16 +91,8 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
         # "@probe.json,qemu=11.0.0": a file, then key=value overrides (e.g. a QEMU
         # version the probe could not see on this machine).
         file_part, _, overrides = raw.partition(",")
-        path = Path(file_part[1:])
-        loc = Location(str(path))
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpecError("no such file", loc) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SpecError(f"cannot read: {exc}", loc) from None
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"invalid JSON: {exc.msg}", Location(str(path), exc.lineno)) from None
+        loc = Location(file_part[1:])
+        data = load_json_file(file_part[1:], HOST_FILE_BYTES)
         if not isinstance(data, dict):
             raise SpecError("expected a JSON object (a host spec)", loc)
         data.pop("notes", None)
@@ -124,7 +128,47 @@ def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location) -> str |
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise SpecError(f"{key} must be a plain value, not {type(value).__name__}",
                         _line(raw, key, where))
-    return str(value)
+    text = str(value)
+    if key in _PLAIN_KEYS:
+        _plain(key, text, _line(raw, key, where))
+    elif not text.isprintable():  # a name is printed: no ESC, no newline
+        raise SpecError(f"{key}={text!r} holds control characters", _line(raw, key, where))
+    return text
+
+
+def _plain(key: str, text: str, where: Location) -> None:
+    """ASCII without blanks or control characters, and no overlong digit run."""
+    if not _PLAIN.match(text):
+        raise SpecError(f"{key}={text!r} must be plain ASCII (digits 0-9, no blanks or "
+                        "control characters)", where)
+    longest = max((len(m) for m in _DIGIT_RUN.findall(text)), default=0)
+    if longest > MAX_DIGITS.value():
+        raise BadInput(MAX_DIGITS.refusal(f"{key}: a number of {longest} digits"), where)
+
+
+def _mask(value: Any, raw: Any, where: Location) -> int | None:
+    """An x2apic-api mask, strictly 0xf or 15 (no 0x_f, no true); which bits the rules know
+    is the resolver's business."""
+    if value is None:
+        return None
+    loc = _line(raw, "x2apic-api", where)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise SpecError(f"x2apic-api={_json_text(value)} is not a number (e.g. 0xf)", loc)
+    if isinstance(value, str):
+        text = value.strip()
+        if not _MASK.match(text):
+            raise SpecError(f"x2apic-api={text} is not a number (e.g. 0xf)", loc)
+        digits = text[2:] if text[:2] in ("0x", "0X") else text
+        if len(digits) > MAX_DIGITS.value():
+            raise BadInput(MAX_DIGITS.refusal(f"x2apic-api: a number of {len(digits)} digits"), loc)
+        value = int(text, 0)
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise SpecError(f"x2apic-api={value} is out of range (a 32-bit mask)", loc)
+    return value
+
+
+def _json_text(value: Any) -> str:
+    return "true" if value is True else "false" if value is False else repr(value)
 
 
 def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...], raw: Any,
@@ -142,15 +186,7 @@ def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...], raw: An
 def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
     data, where = _mapping(raw, where)
     _check_keys(data, HOST_KEYS, "host spec", raw, where)
-    mask = data.get("x2apic-api")
-    if mask is not None and not isinstance(mask, int):
-        try:
-            mask = int(str(mask), 0)
-        except ValueError:
-            raise SpecError(f"x2apic-api={mask} is not a number (e.g. 0xf)",
-                            _line(raw, "x2apic-api", where)) from None
-    if mask is not None and not 0 <= mask <= 0xFFFFFFFF:
-        raise SpecError(f"x2apic-api={mask} is out of range", _line(raw, "x2apic-api", where))
+    mask = _mask(data.get("x2apic-api"), raw, where)
     machines = data.get("machines")
     if machines is not None and (not isinstance(machines, list)
                                  or not all(isinstance(m, str) for m in machines)):
@@ -158,6 +194,10 @@ def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
     spec = HostSpec(_text(data, "name", raw, where), _text(data, "kernel", raw, where), mask,
                     _text(data, "qemu", raw, where), _text(data, "seoib", raw, where),
                     tuple(machines) if machines is not None else None, where)
+    if spec.kernel is not None and parse_release(spec.kernel) is None:
+        # Checked here, not only by the resolver: a probed mask must not excuse garbage.
+        raise SpecError(f"kernel {spec.kernel!r} is not a release number (expected MAJOR.MINOR[.PATCH])",
+                        _line(raw, "kernel", where))
     if spec.qemu is None:
         raise SpecError("host spec needs qemu=<version>", where)
     if spec.kernel is None and spec.x2apic_api is None:

@@ -84,7 +84,7 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
         "alternatives": alternatives,
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"host": host}, vm),
-        "notes": list(vm.notes),
+        "notes": [*host.notes, *vm.notes],
     }
     verdict["witness"] = boot_witness(rs.resolver, host, vm, verdict) if witness else _NO_WITNESS
     return verdict
@@ -109,7 +109,7 @@ def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resol
         "severity": rs.severities[ev.outcome],
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"src": src, "dst": dst}, vm),
-        "notes": list(vm.notes),
+        "notes": [*dict.fromkeys([*src.notes, *dst.notes]), *vm.notes],
     }
     verdict["witness"] = (migration_witness(rs.resolver, src, dst, vm, verdict, snapshot=snapshot)
                           if witness else _NO_WITNESS)

@@ -3,6 +3,9 @@
 Releases are compared numerically, component by component (6.18.17 < 6.18.100,
 4.0 < 4.0.1 < 4.1). Anything after the numeric part (``-200.fc43``, ``+seoib``)
 is a build suffix: kept for exact matching, ignored for ordering.
+
+Only ASCII digits count (Arabic-Indic and full-width digits are not releases) and a
+component has at most nine of them, so no int() ever sees an overlong string.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from dataclasses import dataclass
 
 __all__ = ["Release", "parse_release"]
 
-_RELEASE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(.*)$")
+# A suffix must not continue the number (no "1.2.3.4", no tenth digit).
+_RELEASE = re.compile(r"^([0-9]{1,9})\.([0-9]{1,9})(?:\.([0-9]{1,9}))?(?![.]?[0-9])(.*)$",
+                      re.ASCII | re.DOTALL)
 
 
 @dataclass(frozen=True, order=True)
@@ -43,6 +48,8 @@ def parse_release(text: str) -> Release | None:
     >>> parse_release("1.2.0-42.vendor").suffix
     '-42.vendor'
     """
+    if not text.isascii():
+        return None
     match = _RELEASE.match(text.strip())
     if not match:
         return None

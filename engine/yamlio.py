@@ -15,17 +15,21 @@ from typing import Any
 import yaml
 
 from .errors import BadInput, Location
-from .files import read_limited
+from .files import MAX_DEPTH, MAX_DIGITS, MAX_INPUT_BYTES, Limit, read_limited
 
 __all__ = ["MAX_ALIASES", "MAX_BYTES", "LineDict", "LineList", "line_of", "load_yaml", "loads_yaml"]
 
-MAX_BYTES = 4 * 1024 * 1024
-MAX_ALIASES = 64
-MAX_NODES = 200_000
+MAX_BYTES = 4 * 1024 * 1024  # the default size bound; SEOIB_MAX_INPUT_BYTES raises it
+MAX_ALIASES = Limit("YAML alias", "SEOIB_MAX_YAML_ALIASES", 64, "aliases")
+# Nodes a document holds as written (a 10,000-host plan written host by host is
+# about 100,000) and nodes its aliases add once expanded (an alias bomb).
+MAX_NODES = Limit("YAML node", "SEOIB_MAX_YAML_NODES", 1_000_000, "nodes")
+MAX_EXPANSION = Limit("YAML alias expansion", "SEOIB_MAX_YAML_EXPANSION", 200_000, "nodes")
+_INT_TAG = "tag:yaml.org,2002:int"
 
 # The C parser composes the node graph (aliases stay shared nodes, so memory is
-# bounded by the file size); the expansion limits are checked on that graph
-# before anything is constructed or validated.
+# bounded by the file size; libyaml itself stops nesting at depth 1000); the
+# limits are checked on that graph before anything is constructed or validated.
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -64,42 +68,49 @@ class _Loader(_Base):  # type: ignore[misc, valid-type]
 
 
 def _check_expansion(root: yaml.Node) -> None:
-    """Refuse alias bombs: too many aliases, or too many nodes once aliases expand."""
+    """Refuse what would hurt once constructed: alias bombs, too many nodes or aliases,
+    deep nesting, integers too long for int()."""
+    max_aliases, max_nodes = MAX_ALIASES.value(), MAX_NODES.value()
+    max_growth, max_depth, max_digits = MAX_EXPANSION.value(), MAX_DEPTH.value(), MAX_DIGITS.value()
     sizes: dict[int, int] = {}
-    seen_anchor: set[int] = set()
+    entered: set[int] = set()
     aliases = 0
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    stack: list[tuple[yaml.Node, bool, int]] = [(root, False, 1)]
     while stack:
-        node, done = stack.pop()
-        if id(node) in sizes:
+        node, done, depth = stack.pop()
+        line = node.start_mark.line + 1
+        if not done and id(node) in sizes:
             # Reached again: an alias to an already-composed node.
             aliases += 1
-            if aliases > MAX_ALIASES:
-                raise _Refused(f"more than {MAX_ALIASES} YAML aliases", node.start_mark.line + 1)
+            if aliases > max_aliases:
+                raise _Refused(MAX_ALIASES.refusal("the number of aliases"), line)
             continue
         if isinstance(node, yaml.ScalarNode):
+            if node.tag == _INT_TAG and sum(c.isdigit() for c in node.value) > max_digits:
+                raise _Refused(MAX_DIGITS.refusal(f"an integer of {len(node.value)} characters"),
+                               line)
             sizes[id(node)] = 1
+        elif not done:
+            if id(node) in entered:
+                raise _Refused("a YAML node contains itself", line)
+            if depth > max_depth:
+                raise _Refused(MAX_DEPTH.refusal("YAML nesting"), line)
+            entered.add(id(node))
+            stack.append((node, True, depth))
+            children = ([c for pair in node.value for c in pair]
+                        if isinstance(node, yaml.MappingNode) else list(node.value))
+            stack.extend((c, False, depth + 1) for c in reversed(children))
             continue
-        children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
-                    else list(node.value))
-        if not done:
-            if id(node) in seen_anchor:
-                raise _Refused("a YAML node contains itself", node.start_mark.line + 1)
-            seen_anchor.add(id(node))
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in sizes)
-            # children already sized are aliases seen now: count them
-            for c in children:
-                if id(c) in sizes:
-                    aliases += 1
-            if aliases > MAX_ALIASES:
-                raise _Refused(f"more than {MAX_ALIASES} YAML aliases", node.start_mark.line + 1)
-            continue
-        size = 1 + sum(sizes.get(id(c), 1) for c in children)
-        sizes[id(node)] = size
-        if size > MAX_NODES:
-            raise _Refused(f"the document expands to more than {MAX_NODES} YAML nodes "
-                           "(alias bomb?)", node.start_mark.line + 1)
+        else:
+            children = ([c for pair in node.value for c in pair]
+                        if isinstance(node, yaml.MappingNode) else list(node.value))
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+        if len(sizes) > max_nodes:
+            raise _Refused(MAX_NODES.refusal("the document"), line)
+        # Growth beyond the nodes written so far can only come from aliases.
+        if sizes[id(node)] - len(sizes) > max_growth:
+            raise _Refused(MAX_EXPANSION.refusal(
+                "expanding its aliases (an alias bomb?)"), line)
 
 
 class _Refused(Exception):
@@ -140,9 +151,10 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 
 def loads_yaml(text: str | bytes, source: str, *, allow_empty: bool = False) -> Any:
     """Parse one YAML document from ``text``; ``source`` names it in errors."""
+    max_bytes = MAX_INPUT_BYTES.value(MAX_BYTES)
+    if len(text) > max_bytes:
+        raise BadInput(MAX_INPUT_BYTES.refusal("the document", max_bytes), Location(source))
     if isinstance(text, bytes):
-        if len(text) > MAX_BYTES:
-            raise BadInput(f"file is larger than {MAX_BYTES} bytes", Location(source))
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -150,8 +162,6 @@ def loads_yaml(text: str | bytes, source: str, *, allow_empty: bool = False) -> 
             raise BadInput(
                 f"not UTF-8 text (byte 0x{text[exc.start]:02x})", Location(source, line)
             ) from None
-    if len(text) > MAX_BYTES:
-        raise BadInput(f"file is larger than {MAX_BYTES} bytes", Location(source))
     if text.startswith("\ufeff"):
         text = text[1:]
     loader = _Loader(text)

@@ -17,6 +17,10 @@ def _edit(root: Path, case: dict[str, Any]) -> None:
     if "delete" in case:
         (root / case["delete"]).unlink()
         return
+    if "dangle" in case:  # the file becomes a symbolic link to nothing
+        (root / case["dangle"]).unlink()
+        (root / case["dangle"]).symlink_to(root / "gone" / case["dangle"])
+        return
     path = root / case["file"]
     if "write" in case:
         path.write_text(case["write"])

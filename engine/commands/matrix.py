@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import BadInput, Location
 from ..matrix.artifacts import FORMATS, diff_summary, parse_formats, render
 from ..matrix.atomic import check_target, write_atomically
 from ..matrix.progress import Progress
@@ -16,7 +17,8 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="DIR", default="matrix",
-                        help="output directory (default: matrix/)")
+                        help="output directory (default: matrix/): new, empty, or one seoib "
+                             "matrix wrote; its files are replaced as one set")
     parser.add_argument("--format", default=",".join(FORMATS), metavar="LIST",
                         help=f"comma-separated formats (default: {','.join(FORMATS)})")
     parser.add_argument("--check", action="store_true",
@@ -26,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
+    if not args.out.strip():  # Path("") is ".": it would write into the current directory
+        raise BadInput("empty path (give a directory, e.g. --out matrix)", Location("--out"))
     out = Path(args.out)
     if not args.check:
         # Refuse a bad target before minutes of work, and again when writing.

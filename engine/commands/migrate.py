@@ -14,7 +14,8 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--src", metavar="SPEC", help="source host spec (where the VM was booted)")
+    parser.add_argument("--src", metavar="SPEC", required=True,
+                        help="source host spec (where the VM was booted, or the snapshot taken)")
     parser.add_argument("--dst", metavar="SPEC", required=True, help="destination host spec")
     add_vm_inputs(parser)
     parser.add_argument("--snapshot", action="store_true",

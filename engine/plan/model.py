@@ -204,6 +204,8 @@ def _vms(doc: LineDict, source: str, index: dict[str, int],
                             _loc(source, node, "name" if name is not None else "group"))
         seen[label] = node.line
         host_key = "host" if name is not None else "hosts"
+        if host_key not in node:
+            raise SpecError(f"VM {label!r} needs {host_key}: (the host it runs on)", where)
         target = node[host_key]
         names = [str(t) for t in target] if isinstance(target, list) else [str(target)]
         for host in names:

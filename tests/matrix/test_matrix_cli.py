@@ -86,6 +86,7 @@ def _old_matrix(tmp_path: Path) -> Path:
     out.mkdir()
     for name in ("migration.csv", "README.md"):
         (out / name).write_text(f"old {name}\n")
+    (out / "matrix.json").write_text('{\n "format": "seoib-matrix/1"\n}\n')  # marks it ours
     return out
 
 
@@ -100,7 +101,7 @@ def test_a_file_in_the_way_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_a_directory_where_a_file_goes_exits_3_and_keeps_the_old_matrix(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = _old_matrix(tmp_path)
-    (out / "matrix.json").mkdir()
+    (out / "index.html").mkdir()
     before = _snapshot(out)
     assert main(["matrix", "--out", str(out)]) == 3
     assert "in the way" in capsys.readouterr().err

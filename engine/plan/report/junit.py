@@ -1,6 +1,7 @@
 """JUnit XML: a testsuite per wave (plus one for the fleet before the rollout), a
 testcase per check and VM group. CI shows a blocking finding as a failure, and a
-warning as one too unless --fail-on block."""
+warning as one too unless --fail-on block. Characters XML 1.0 cannot hold (ESC and
+other controls in a plan's names) are written as visible escapes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import xml.etree.ElementTree as ET
 
 from ..checker import CheckReport
 from ..findings import CHECKS, Finding
+from .escape import xml_safe
 
 __all__ = ["render_junit"]
 
@@ -52,5 +54,9 @@ def render_junit(report: CheckReport, fail_on: str) -> str:
     total = sum(int(s.get("tests", "0")) for s in root)
     root.set("tests", str(total))
     root.set("failures", str(sum(int(s.get("failures", "0")) for s in root)))
+    for elem in root.iter():  # names come from the plan: keep the XML well-formed
+        elem.attrib.update({k: xml_safe(v) for k, v in elem.attrib.items()})
+        if elem.text:
+            elem.text = xml_safe(elem.text)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -1,9 +1,13 @@
-"""Terminal text: the verdict and a per-wave summary first, then each finding."""
+"""Terminal text: the verdict and a per-wave summary first, then each finding.
+
+Names are the plan's own: every line is escaped for the terminal, so a name
+cannot forge a line or send escape sequences."""
 
 from __future__ import annotations
 
 from ..checker import CheckReport
 from ..findings import Finding
+from .escape import terminal_safe
 
 __all__ = ["render_text"]
 
@@ -61,4 +65,5 @@ def render_text(report: CheckReport, fail_on: str) -> str:
     code = report.exit_code(fail_on)
     lines.append("")
     lines.append(f"exit {code} (--fail-on {fail_on})")
-    return "\n".join(lines) + "\n"
+    # Each entry is one line: a name holding a newline or ESC is shown escaped.
+    return "\n".join(terminal_safe(line) for line in lines) + "\n"

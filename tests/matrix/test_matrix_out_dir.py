@@ -1,0 +1,92 @@
+"""`seoib matrix --out`: never a user's directory, and the files change as one set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.matrix import atomic
+
+SET_A = {"migration.csv": b"a\n", "policy.csv": b"a\n", "matrix.json": b'{\n "format": "seoib-matrix/1"}\n',
+         "README.md": b"a\n", "designs.md": b"a\n", "index.html": b"a\n"}
+SET_B = {name: data.replace(b"a\n", b"b\n") for name, data in SET_A.items()}
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_an_empty_out_is_refused_and_the_current_directory_untouched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "README.md").write_text("my project\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["matrix", "--out", ""]) == 3
+    assert "--out: empty path" in capsys.readouterr().err
+    assert _snapshot(tmp_path) == {"README.md": b"my project\n"}
+
+
+def test_a_directory_of_someone_else_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "README.md").write_text("my project\n")
+    (tmp_path / "index.html").write_text("<p>my page</p>\n")
+    before = _snapshot(tmp_path)
+    assert main(["matrix", "--out", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "did not write" in err and err.count("\n") == 1
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_foreign_file_beside_our_own_is_refused(tmp_path: Path) -> None:
+    atomic.write_atomically(tmp_path / "m", SET_A)
+    (tmp_path / "m" / "notes.txt").write_text("mine\n")
+    with pytest.raises(atomic.BadInput, match=r"did not write \(notes.txt\)"):
+        atomic.write_atomically(tmp_path / "m", SET_B)
+    assert (tmp_path / "m" / "migration.csv").read_bytes() == b"a\n"
+
+
+def test_the_set_is_replaced_whole_and_leftovers_go(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    atomic.write_atomically(out, SET_A)
+    (tmp_path / ".m.interrupted.tmp").mkdir()  # an earlier run killed before its swap
+    (tmp_path / ".m.interrupted.tmp" / "migration.csv").write_bytes(b"half\n")
+    (out / ".policy.csv.x1y2.tmp").write_bytes(b"half\n")  # the per-file scheme's leftovers
+    atomic.write_atomically(out, SET_B)
+    assert _snapshot(out) == SET_B
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_an_interrupt_at_the_swap_keeps_the_complete_old_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "m"
+    atomic.write_atomically(out, SET_A)
+
+    def interrupted(a: Path, b: Path) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic, "_exchange", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_atomically(out, SET_B)
+    assert _snapshot(out) == SET_A
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_without_renameat2_two_renames_swap_the_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "m"
+    atomic.write_atomically(out, SET_A)
+    monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
+    atomic.write_atomically(out, SET_B)
+    assert _snapshot(out) == SET_B
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_a_subset_keeps_the_other_formats_and_marks_a_set_without_matrix_json(
+        tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    atomic.write_atomically(out, {"migration.csv": b"csv\n", "policy.csv": b"csv\n"})
+    assert (out / atomic.MARKER).is_file()  # recognised as ours next time
+    atomic.write_atomically(out, {"README.md": b"md\n"})
+    assert {p.name for p in out.iterdir()} == {"migration.csv", "policy.csv", "README.md",
+                                               atomic.MARKER}
