@@ -76,6 +76,8 @@ def read_limited(path: str | Path, limit: int | None = None) -> bytes:
     """
     where = Location(str(path))
     bound = MAX_INPUT_BYTES.value(limit)
+    if "\0" in str(path):  # os.open would raise ValueError, not OSError
+        raise BadInput("a file name cannot contain a NUL byte", where)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
