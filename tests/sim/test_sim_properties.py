@@ -3,6 +3,8 @@ public API always answers with an outcome from the contract."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -227,8 +229,7 @@ hosts = st.builds(
     x2apic_api=st.sampled_from([0x0, 0x3, 0xB, 0xF]),
     split_irqchip=st.booleans(),
     seoib=st.sampled_from(DESIGNS),
-    gate=st.one_of(st.none(), st.tuples(st.integers(0, 12), st.integers(0, 2))),
-    ioapic_lookup=st.sampled_from(["effective", "globals-only"]),
+    qemu_version=st.sampled_from(["2.7.0", "10.0.0", "10.2.1", "11.0.0+seoib"]),
     machines=st.one_of(st.none(), st.sampled_from([frozenset({"pc-q35-10.2"}), frozenset()])),
 )
 vms = st.builds(
@@ -237,10 +238,12 @@ vms = st.builds(
     machine_version=st.one_of(st.none(), st.tuples(st.integers(0, 12), st.integers(0, 2))),
     irqchip=st.sampled_from(["on", "split", "off"]),
     ioapic=st.sampled_from([0x11, 0x20]),
-    ioapic_global=st.booleans(),
     x2apic=st.booleans(),
     guest=st.sampled_from(GUESTS),
-    seoib_policy=st.sampled_from(SEOIB_POLICIES),
+    seoib_policy=st.one_of(st.none(), st.sampled_from(SEOIB_POLICIES)),
+).flatmap(
+    # a user -global ioapic.version, when given, is the version the VM has
+    lambda vm: st.sampled_from([vm, replace(vm, globals=(("ioapic.version", hex(vm.ioapic)),))])
 )
 
 
