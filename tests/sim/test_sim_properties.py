@@ -4,7 +4,6 @@ public API always answers with an outcome from the contract."""
 from __future__ import annotations
 
 from dataclasses import replace
-
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
