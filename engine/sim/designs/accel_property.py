@@ -11,7 +11,8 @@ unmerged, no code exists). Every behaviour below is an assumption, marked
   bit, or ENABLE without split irqchip) stops QEMU at start.
 - Like the RFC, the flags are set at a fresh power-on only (-incoming and -loadvm
   take the state from the stream), the section is ``needed`` only with split and
-  not QUIRKED, and post_load is the RFC's (abort on failure).
+  not QUIRKED, and post_load aborts when not split or when KVM refuses; it sets
+  the received state's flag directly, as the power-on does (no both-flags check).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from ..config import SimVM
 from ..kvm import IRQCHIP_NONE
 from ..seoib import QUIRKED, Board, StartFailure
-from .base import QemuDesign, rfc_needed, rfc_post_load
+from .base import QemuDesign, rfc_needed, rfc_post_load, set_state_directly
 
 __all__ = ["AccelProperty"]
 
@@ -46,4 +47,4 @@ class AccelProperty(QemuDesign):
         return rfc_needed(vm, state)
 
     def post_load(self, board: Board, state: str) -> None:
-        rfc_post_load(board, state)
+        rfc_post_load(board, state, set_state_directly)

@@ -9,13 +9,14 @@ on an unknown accelerator property.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from ..config import SimVM
 from ..kvm import IRQCHIP_SPLIT
 from ..seoib import QUIRKED, Board, LoadFailure, StartFailure
 
-__all__ = ["QemuDesign", "rfc_needed", "rfc_post_load", "try_set_state"]
+__all__ = ["QemuDesign", "rfc_needed", "rfc_post_load", "set_state_directly", "try_set_state"]
 
 
 def try_set_state(board: Board, state: str, why: str) -> bool:
@@ -35,12 +36,18 @@ def rfc_needed(vm: SimVM, state: str) -> bool:
     return vm.irqchip == IRQCHIP_SPLIT and state != QUIRKED
 
 
-def rfc_post_load(board: Board, state: str) -> None:
+def set_state_directly(board: Board, state: str, why: str) -> bool:
+    """KVM_ENABLE_CAP with the state's flag alone, without the RFC's system-fd check."""
+    return board.set_flags(state, why) >= 0
+
+
+def rfc_post_load(board: Board, state: str,
+                  setter: Callable[[Board, str, str], bool] = try_set_state) -> None:
     """x86_seoib_post_load(): set the flags on split, abort() if that fails or if not split."""
     if board.vm.irqchip != IRQCHIP_SPLIT:
         board.log(f"{board.who}: post_load: SEOIB state is only valid for split irqchip: abort()")
         raise LoadFailure("dest-abort", "SEOIB state without split irqchip")
-    if not try_set_state(board, state, "post_load"):
+    if not setter(board, state, "post_load"):
         board.log(f"{board.who}: post_load: Failed to set KVM LAPIC SEOIB flags: abort()")
         raise LoadFailure("dest-abort", f"post_load cannot set {state}: abort()")
 
