@@ -61,7 +61,8 @@ class QemuDesign:
     ioapic_lookup: ClassVar[str | None] = None  # how an automatic selection reads the IOAPIC
 
     def check_accel(self, vm: SimVM) -> None:
-        """QEMU refuses to start with an -accel property the build does not have."""
+        """QEMU refuses to start with an -accel property the build does not have
+        (vl.c applies -accel options with error_fatal)."""
         if vm.seoib_policy is not None and "seoib-policy" not in self.accel_properties:
             raise StartFailure("-accel kvm,seoib-policy=...: Property 'kvm-accel.seoib-policy' "
                                "not found")
