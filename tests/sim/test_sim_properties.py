@@ -273,3 +273,17 @@ def test_migration_always_answers_from_the_contract(
         # no section is sent: a QUIRKED VM stays QUIRKED wherever it lands
         assert w.dst_state is None or w.dst_state.policy == "quirked"
     assert w == fn(src, dst, vm, irqs), "the simulator is deterministic"
+
+
+@settings(max_examples=300, deadline=None)
+@given(host=hosts, vm=vms)
+def test_a_vm_that_boots_moves_to_an_identical_host(host: SimHost, vm: SimVM) -> None:
+    """Every design's save and post_load agree with its own power-on: what a build starts,
+    the same build on the same kernel can take in."""
+    boot = simulate_boot(host, vm, 2)
+    if boot.outcome == "start-fails":
+        return
+    w = simulate_migration(host, host, vm, 2)
+    assert w.outcome not in ("unsupported", "refused", "dest-abort"), w.events
+    assert w.dst_state is not None
+    assert w.dst_state.lvr_seoib == boot.state.lvr_seoib  # type: ignore[union-attr]
