@@ -195,8 +195,10 @@ def _entries(doc: LineDict, key: str, source: str, known: dict[str, tuple], pref
 
 def load_designs(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, Design]:
     return _entries(doc, "designs", source, known, "qemu.", lambda d, loc: Design(
-        d["id"], d["description"], dict(d["facts"]), d["source"], loc, _rel(d.get("gate")),
-        d.get("default_policy", "quirked"), bool(d.get("confirmed", True))))
+        d["id"], d["description"], dict(d["facts"]), d["source"], loc,
+        _rel(d.get("gate")) if d.get("gate") != "build" else None,
+        d.get("default_policy", "quirked"), bool(d.get("confirmed", True)),
+        d.get("gate") == "build"))
 
 
 def load_guests(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, Guest]:

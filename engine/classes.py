@@ -155,7 +155,9 @@ def machine_classes(rs: RuleSet, qemus: Iterable[str] | None = None) -> list[Mac
     r = rs.resolver
     qemu_list = [r.qemu.resolve(q) for q in (qemus or [str(x.version) for x in
                                                        r.qemu.releases.values()])]
-    gates = sorted({d.gate.parts for d in r.designs.values() if d.gate is not None})
+    gates = sorted({d.gate.parts for d in r.designs.values() if d.gate is not None}
+                   | ({q.machines_max.parts for q in qemu_list if q.machines_max is not None}
+                      if any(d.gate_from_build for d in r.designs.values()) else set()))
     names: list[str] = []
     for fam in r.machines.families.values():
         if not fam.versioned:

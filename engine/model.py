@@ -219,6 +219,8 @@ class Design:
     gate: Release | None = None
     default_policy: str = "quirked"
     confirmed: bool = True
+    # gate: build - the first machine type of the QEMU build's own release
+    gate_from_build: bool = False
 
     def citation(self) -> Citation:
         text = f"QEMU SEOIB design {self.id}: {self.description}"

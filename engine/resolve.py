@@ -179,7 +179,8 @@ class Resolver:
         policy = spec.seoib_policy or host.design.default_policy
         facts: dict[str, Any] = {
             "vm.irqchip": irqchip, "vm.ioapic": ioapic, "vm.ioapic_global": spec.ioapic is not None,
-            "vm.x2apic": x2apic, "vm.seoib_policy": policy, **guest.facts}
+            "vm.x2apic": x2apic, "vm.seoib_policy": policy,
+            "vm.seoib_policy_given": spec.seoib_policy is not None, **guest.facts}
         def origin(key: str, explicit: object) -> tuple[Citation, ...]:
             if explicit is not None:
                 return given(key, explicit)
@@ -193,6 +194,8 @@ class Resolver:
                    "vm.x2apic": given("x2apic", "on" if x2apic else "off")
                    if spec.x2apic is not None else (),
                    "vm.seoib_policy": given("seoib-policy", policy) if spec.seoib_policy else (),
+                   "vm.seoib_policy_given": given("seoib-policy", policy) if spec.seoib_policy
+                   else (),
                    **{k: (guest.citation(),) for k in guest.facts}}
         return ResolvedVM(spec, machine, requested, irqchip, ioapic, spec.ioapic is not None,
                           x2apic, guest, policy, facts, because, tuple(notes))
@@ -206,10 +209,19 @@ class Resolver:
             registered = vm.machine.name in host.machines
         else:
             registered = self.qemu.registers(host.qemu, vm.machine)
-        gate = host.design.gate
-        gate_ok = gate is None or (vm.machine.version is not None
-                                   and vm.machine.version.parts >= gate.parts)
-        return {"qemu.registers_machine": registered, "qemu.gate_ok": gate_ok}
+        return {"qemu.registers_machine": registered, "qemu.gate_ok": self.gate_ok(host, vm)}
+
+    @staticmethod
+    def gate_ok(host: ResolvedHost, vm: ResolvedVM) -> bool:
+        """Whether the machine type passes the design's gate. Unversioned types (microvm)
+        follow the machine class default, which a gated design switches on."""
+        design = host.design
+        gate = host.qemu.machines_max if design.gate_from_build else design.gate
+        if gate is None and not design.gate_from_build:
+            return True
+        if vm.machine.version is None:
+            return True
+        return gate is not None and vm.machine.version.parts >= gate.parts
 
     def inputs(self, hosts: dict[str, ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
         """Input facts of a query whose host roles are ``hosts``."""

@@ -16,6 +16,7 @@ from .witness import boot_witness, migration_witness
 
 __all__ = [
     "EXIT_BY_SEVERITY", "POLICIES", "migrate_verdict", "policy_verdict", "reasons", "state_of",
+    "unconfirmed",
 ]
 
 POLICIES = ("quirked", "respected", "not-advertised")
@@ -49,6 +50,12 @@ def reasons(ev: Evaluation, hosts: Mapping[str, ResolvedHost], vm: ResolvedVM) -
             seen.add((c.rule, c.text))
             out.append(c.as_json())
     return out
+
+
+def unconfirmed(reason_list: list[dict]) -> list[str]:
+    """The rules behind a verdict that rest on unconfirmed assumptions (e.g. an extrapolated
+    QEMU design), in reason order: a verdict flags them rather than hiding them."""
+    return list(dict.fromkeys(r["rule"] for r in reason_list if r.get("confirmed") is False))
 
 
 def worst(severities: list[str]) -> str:
@@ -86,6 +93,7 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
         "reasons": reasons(ev, {"host": host}, vm),
         "notes": [*host.notes, *vm.notes],
     }
+    verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
     verdict["witness"] = boot_witness(rs.resolver, host, vm, verdict) if witness else _NO_WITNESS
     return verdict
 
@@ -111,6 +119,7 @@ def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resol
         "reasons": reasons(ev, {"src": src, "dst": dst}, vm),
         "notes": [*dict.fromkeys([*src.notes, *dst.notes]), *vm.notes],
     }
+    verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
     verdict["witness"] = (migration_witness(rs.resolver, src, dst, vm, verdict, snapshot=snapshot)
                           if witness else _NO_WITNESS)
     return verdict

@@ -1,9 +1,11 @@
 """Hold every verdict against the simulator.
 
 The bridge hands the simulator only mechanism: the kernel's x2apic-api mask,
-the QEMU build's design parameters, whether the machine type is registered,
-and the VM's configuration. It never passes a derived policy or outcome, so
-the simulator re-derives the verdict from registers, ioctls and save/load.
+the QEMU version and the name of the design its build ships, whether the machine
+type is registered, and the VM's configuration with the user's ``-global`` and
+``-accel`` options. It never passes a derived policy or outcome, nor any design
+behaviour read from the rules (lookups, gates, selection kinds): each design is
+the simulator's own code, so a misread design in the rules shows as a disagreement.
 A difference is a Disagreement (exit 4), never a quiet verdict.
 """
 
@@ -22,15 +24,8 @@ STATE_KEYS = ("policy", "kvm_flags", "lvr_seoib", "suppression_honored")
 WITNESS_IRQS = 3
 
 
-def _design_kind(host: ResolvedHost) -> str:
-    """The simulator's name for the design's mechanism, read from its facts."""
-    selection = host.design.facts.get("qemu.selection")
-    if selection == "automatic":
-        return "machine-gated" if host.design.gate is not None else "rfc-v2"
-    return {"none": "none", "property": "accel-property"}.get(str(selection), "none")
-
-
 def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
+    """Mechanism only: the kernel's mask, the QEMU version and design name, registration."""
     from .sim import SimHost
 
     registered = vm is not None and resolver.machine_facts(host, vm)["qemu.registers_machine"]
@@ -38,14 +33,14 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
         name="host",  # a neutral name lets identical mechanisms share one cached run
         x2apic_api=host.x2apic_api,
         split_irqchip="split-irqchip" in host.capabilities or host.x2apic_api != 0,
-        seoib=_design_kind(host),
-        gate=host.design.gate.parts if host.design.gate is not None else None,
-        ioapic_lookup=str(host.design.facts.get("qemu.ioapic_lookup", "effective")),
+        seoib=host.design.id,
+        qemu_version=str(host.qemu.version),
         machines=frozenset({vm.machine.name}) if vm is not None and registered else frozenset(),
     )
 
 
 def sim_vm(vm: ResolvedVM) -> Any:
+    """The VM's configuration: the user's -global and -accel options as given, nothing derived."""
     from .sim import SimVM
 
     return SimVM(
@@ -53,10 +48,10 @@ def sim_vm(vm: ResolvedVM) -> Any:
         machine_version=vm.machine.version.parts if vm.machine.version is not None else None,
         irqchip=vm.irqchip,
         ioapic=int(vm.ioapic, 16),
-        ioapic_global=vm.ioapic_global,
+        globals=(("ioapic.version", vm.ioapic),) if vm.ioapic_global else (),
         x2apic=vm.x2apic,
         guest=vm.guest.id,
-        seoib_policy=vm.seoib_policy,
+        seoib_policy=vm.spec.seoib_policy,
     )
 
 
@@ -70,18 +65,20 @@ def _compare(label: str, solver: dict[str, Any] | None, sim: dict[str, Any] | No
     return [f"{label}: solver {solver} vs simulator {sim}"]
 
 
-def _no_model(vm: ResolvedVM) -> dict[str, Any] | None:
-    from .sim.config import GUESTS
+def _no_model(vm: ResolvedVM, *hosts: ResolvedHost) -> dict[str, Any] | None:
+    from .sim.config import DESIGNS, GUESTS
 
-    if vm.guest.id in GUESTS:
+    missing = [f"guest {vm.guest.id!r}"] if vm.guest.id not in GUESTS else []
+    missing += [f"QEMU design {h.design.id!r}" for h in hosts if h.design.id not in DESIGNS]
+    if not missing:
         return None
     return {"ran": False, "agrees": False, "outcome": None, "counters": {},
-            "differences": [f"the simulator has no model of guest {vm.guest.id!r}"]}
+            "differences": [f"the simulator has no model of {m}" for m in missing]}
 
 
 def boot_witness(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM,
                  verdict: dict[str, Any]) -> dict[str, Any]:
-    missing = _no_model(vm)
+    missing = _no_model(vm, host)
     if missing:
         return missing
     w = _boot(sim_host(resolver, host, vm), sim_vm(vm))
@@ -95,7 +92,7 @@ def boot_witness(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM,
 
 def migration_witness(resolver: Resolver, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
                       verdict: dict[str, Any], *, snapshot: bool) -> dict[str, Any]:
-    missing = _no_model(vm)
+    missing = _no_model(vm, src, dst)
     if missing:
         return missing
     w = _migrate(sim_host(resolver, src, vm), sim_host(resolver, dst, vm), sim_vm(vm), snapshot)

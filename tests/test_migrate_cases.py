@@ -30,3 +30,4 @@ def test_migrate_case(case: dict[str, Any], rules: RuleSet) -> None:
         else:
             assert verdict[key] == want, key
     assert verdict["reasons"]
+    assert verdict["witness"]["agrees"] is not False, verdict["witness"].get("differences")

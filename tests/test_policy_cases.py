@@ -34,3 +34,4 @@ def test_policy_case(case: dict[str, Any], rules: RuleSet) -> None:
     check(verdict, case["expect"])
     assert verdict["reasons"], "every verdict names the rules behind it"
     assert all(r["source"] for r in verdict["reasons"])
+    assert verdict["witness"]["agrees"] is not False, verdict["witness"].get("differences")

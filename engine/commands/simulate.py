@@ -4,8 +4,9 @@ A scenario is YAML with ``host``, ``vm`` and ``steps`` (``name`` and
 ``description`` are allowed too). ``host`` and ``vm`` are mappings or
 ``k=v,k=v`` strings. Mechanistic host keys: ``x2apic-api`` (the probed
 KVM_CHECK_EXTENSION mask), ``split-irqchip``, ``seoib``
-(none|rfc-v2|machine-gated|accel-property), ``gate`` (a quoted dotted version
-string), ``ioapic-lookup`` (effective|globals-only), ``machines`` (a list, or
+(none|rfc-v2|machine-gated|accel-property; how each behaves is the simulator's
+design code), ``qemu-version`` (a quoted version, e.g. '11.0.0': machine-gated's
+gate is that release's machine type), ``machines`` (a list, or
 ``a+b`` inside a string), ``name``. Mechanistic VM keys: ``machine``,
 ``machine-version`` (default: the version in the machine name, none for e.g.
 microvm), ``irqchip`` (on|split|off), ``ioapic`` (0x11|0x20), ``ioapic-global``,
@@ -58,6 +59,7 @@ from dataclasses import asdict
 from typing import Any
 
 from engine.sim.config import SimHost, SimVM
+from engine.sim.designs import design_facts
 from engine.sim.scenario import (
     HostResolver,
     ScenarioResult,
@@ -88,14 +90,15 @@ def _host_json(host: SimHost) -> dict[str, Any]:
         "x2apic_api": host.x2apic_api,
         "split_irqchip": host.split_irqchip,
         "seoib": host.seoib,
-        "gate": ".".join(map(str, host.gate)) if host.gate is not None else None,
-        "ioapic_lookup": host.ioapic_lookup,
+        "qemu_version": host.qemu_version,
+        **design_facts(host),
         "machines": sorted(host.machines) if host.machines is not None else None,
     }
 
 
 def _vm_json(vm: SimVM) -> dict[str, Any]:
     out = asdict(vm)
+    out["ioapic_global"] = vm.ioapic_global
     version = vm.machine_version
     out["machine_version"] = ".".join(map(str, version)) if version is not None else None
     return out

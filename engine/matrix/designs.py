@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..classes import label_runs, stack_classes
 from ..errors import Disagreement
 from ..resolve import ResolvedHost
 from ..ruleset import RuleSet
@@ -18,7 +19,7 @@ from ..specs import HostSpec, VMSpec
 from ..verdicts import POLICIES, migrate_verdict, policy_verdict
 from .fleet import Fleet, FleetHost, FleetVM
 
-__all__ = ["METRICS", "Column", "compare_designs"]
+__all__ = ["METRICS", "Column", "compare_designs", "lookup_findings"]
 
 PROTECTED = ("respected", "not-advertised")
 EXPOSED = ("storm", "storm-risk")
@@ -221,6 +222,56 @@ class _Compare:
         return col
 
 
+def lookup_findings(rs: RuleSet, judge: _Judge) -> list[dict[str, Any]]:
+    """Where a design's globals-only IOAPIC lookup misjudges a machine type, per QEMU release.
+
+    The lookup sees user ``-global`` options only, so a machine type whose IOAPIC
+    version comes from a compat property is judged by the device default. Each hit
+    is put to the rules (split irqchip, a guest that uses SEOIB) on every kernel
+    class; the verdicts are simulator-validated like every other count.
+    """
+    r = rs.resolver
+    out = []
+    for design, d in r.designs.items():
+        if d.facts.get("qemu.ioapic_lookup") != "globals-only":
+            continue
+        for q in r.qemu.releases.values():
+            names = _registered(rs, q)
+            hits = [n for n in names if _compat_ioapic(rs, n)]
+            if not hits:
+                continue
+            qemu = str(q.version)
+            stuck = []
+            for stack in stack_classes(rs, qemus=[qemu], designs=[design]):
+                outcomes = {judge.policy(stack.spec(), VMSpec(
+                    machine=n, irqchip="split", guest="windows-hyperv"))["outcome"] for n in hits}
+                if "stuck" in outcomes:
+                    stuck.append(stack.kernel.label)
+            out.append({"design": design, "qemu": qemu, "machines": hits,
+                        "machines_label": _label(rs, hits, names),
+                        "ioapic": sorted({_compat_ioapic(rs, n) or "" for n in hits}),
+                        "stuck_on_kernels": stuck})
+    return out
+
+
+def _label(rs: RuleSet, hits: list[str], names: list[str]) -> str:
+    """``pc-i440fx-2.4..2.7, pc-q35-2.4..2.7``: runs labelled per machine family."""
+    by_family: dict[str, list[str]] = {}
+    for n in hits:
+        by_family.setdefault(rs.resolver.machines.parse(n).family.id, []).append(n)
+    return ", ".join(label_runs(members, names, lambda x: x.rsplit("-", 1)[-1])
+                     for members in by_family.values())
+
+
+def _compat_ioapic(rs: RuleSet, name: str) -> str | None:
+    """The IOAPIC version a compat property gives the machine type, if it differs from
+    its family's (device) default: a value no globals-only lookup can see."""
+    machine = rs.resolver.machines.parse(name)
+    defaults, _ = rs.resolver.machines.defaults(machine)
+    value = defaults["ioapic"]
+    return value if value != machine.family.defaults["ioapic"] else None
+
+
 def compare_designs(rs: RuleSet, fleet: Fleet) -> dict[str, Any]:
     """Side-by-side counts per design, the recommendation and the simulator tally."""
     cmp = _Compare(rs, fleet)
@@ -229,6 +280,7 @@ def compare_designs(rs: RuleSet, fleet: Fleet) -> dict[str, Any]:
         columns.append(cmp.column(design, False))
         if d.facts.get("qemu.selection") == "property":
             columns.append(cmp.column(design, True))
+    findings = lookup_findings(rs, cmp.judge)
     if cmp.judge.disagreements:
         raise Disagreement(f"the solver and the simulator disagree on "
                            f"{len(cmp.judge.disagreements)} fleet verdict(s); nothing was "
@@ -251,6 +303,8 @@ def compare_designs(rs: RuleSet, fleet: Fleet) -> dict[str, Any]:
         "designs": [{"design": c.design, "label": c.label, "opt_in": c.opt_in,
                      "opted_in": c.opted_in, **c.counts} for c in columns],
         "recommendation": _recommend(columns),
+        "lookup_findings": findings,
+        "unconfirmed_designs": [d for d, x in rs.resolver.designs.items() if not x.confirmed],
         "tally": {"evaluations": len(cmp.judge.cache), "validated": cmp.judge.validated,
                   "disagreements": len(cmp.judge.disagreements)},
     }

@@ -11,6 +11,29 @@ def _row(cells: list[Any]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
+def _lookup_section(findings: list[dict[str, Any]]) -> list[str]:
+    """The finding about a globals-only IOAPIC lookup (the RFC's), independent of the fleet."""
+    if not findings:
+        return []
+    designs = sorted({f["design"] for f in findings})
+    out = ["", f"## Finding: {', '.join(f'`{d}`' for d in designs)} misses compat IOAPIC "
+           "versions", "",
+           "The selection reads the IOAPIC version with `qdev_find_global_prop()`, which sees "
+           "the user's `-global` options only, never machine-type compat properties. A machine "
+           "type whose IOAPIC version comes from a compat property is judged by the device "
+           "default: it is set `respected` although its IOAPIC has no EOI register, and with "
+           "split irqchip a guest that uses SEOIB (Windows with Hyper-V/VBS) gets stuck "
+           "interrupts. A `-global ioapic.version=...` on the command line avoids it. Where it "
+           "hits, over every QEMU release in the rules (QEMU releases not listed no longer "
+           "register these machine types):", "",
+           _row(["design", "QEMU", "machine types", "their IOAPIC", "stuck on kernels"]),
+           _row(["---"] * 5)]
+    for f in findings:
+        out.append(_row([f["design"], f["qemu"], f["machines_label"], ", ".join(f["ioapic"]),
+                         "; ".join(f["stuck_on_kernels"]) or "none"]))
+    return out
+
+
 def designs_markdown(report: dict[str, Any], *, source: str) -> bytes:
     cols = report["designs"]
     fleet = report["fleet"]
@@ -32,6 +55,11 @@ def designs_markdown(report: dict[str, Any], *, source: str) -> bytes:
     for m in report["metrics"]:
         out.append(_row([m["title"], *(c[m["key"]] for c in cols)]))
     out.append(_row(["VMs that opted in (opt-in column)", *(c["opted_in"] for c in cols)]))
+    unconfirmed = report.get("unconfirmed_designs", [])
+    if unconfirmed:
+        out += ["", "Designs marked unconfirmed (no code exists; behaviour extrapolated from their "
+                "description, see rules/designs.yaml): " + ", ".join(f"`{d}`" for d in unconfirmed)
+                + "."]
     out += [
         "",
         f"**On this fleet: `{rec['label']}`** ({rec['protected']} VMs protected, "
@@ -65,6 +93,7 @@ def designs_markdown(report: dict[str, Any], *, source: str) -> bytes:
     for v in fleet["vms"]:
         out.append(_row([v["name"], v["count"], v["machine"], v["irqchip"] or "default",
                          v["ioapic"] or "default", v["guest"], ", ".join(v["hosts"])]))
+    out += _lookup_section(report.get("lookup_findings", []))
     t = report["tally"]
     out += ["", f"Verdicts: {t['evaluations']} distinct, {t['validated']} validated by the "
             f"simulator, {t['disagreements']} disagreements.", ""]

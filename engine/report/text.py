@@ -43,6 +43,8 @@ def _why(lines: list[str], verdict: dict[str, Any]) -> None:
         lines.append(f"      {r['rule']} | {r['source']}")
     for note in verdict.get("notes", []):
         lines.append(f"note: {note}")
+    if verdict.get("unconfirmed"):
+        lines.append("note: rests on unconfirmed assumptions: " + ", ".join(verdict["unconfirmed"]))
     w = verdict["witness"]
     if w.get("agrees") is False:
         lines.insert(0, "ERROR: the simulator does not reproduce this verdict:")
@@ -59,10 +61,12 @@ def _counters(counters: dict[str, int]) -> str:
 
 
 def render_policy(v: dict[str, Any]) -> str:
-    lines = [f"{_TAG[v['severity']]}: {v['outcome']} (policy {v['policy']})",
+    started = v["outcome"] != "start-fails"  # a VM that never ran has no KVM state to show
+    lines = [f"{_TAG[v['severity']]}: {v['outcome']} "
+             f"({'policy ' + v['policy'] if started else 'QEMU does not start'})",
              f"  host: {_host_line(v['host'])}",
              f"  vm:   {_vm_line(v['vm'])}",
-             f"  KVM:  {render_state(v)}"]
+             f"  KVM:  {render_state(v) if started else 'never runs'}"]
     alts = ", ".join(f"{a['policy']} -> {a['outcome']}" for a in v["alternatives"])
     lines.append(f"  if chosen explicitly: {alts}")
     if len(v["findings"]) > 1:

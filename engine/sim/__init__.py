@@ -1,8 +1,10 @@
 """Mechanistic simulator of x2APIC Suppress-EOI-Broadcast on KVM + QEMU.
 
-Registers (LAPIC, IOAPIC), KVM ioctls and modes, QEMU's SEOIB designs and
-save/load, and guests reduced to how they acknowledge level interrupts. Written
-from DOMAIN.md; it never reads rules/ and never looks verdicts up.
+Registers (LAPIC, IOAPIC), KVM ioctls and modes, QEMU's save/load, each QEMU
+SEOIB design as its own module (designs/), and guests reduced to how they
+acknowledge level interrupts. Written from DOMAIN.md and the designs' sources; it
+never reads rules/ and never looks verdicts up: a host names its design, the
+design's behaviour is code here.
 """
 
 from .api import simulate_boot, simulate_migration, simulate_snapshot

@@ -1,18 +1,21 @@
 """What the simulator is told about a host stack and a VM: mechanism, not versions.
 
-A host is described by what its kernel reports and how its QEMU build selects the
-SEOIB mode; a VM by its machine type, irqchip layout, IOAPIC and guest. Resolving
-release numbers into these values is the rules' job, never the simulator's.
+A host is described by what its kernel reports, the QEMU version its build runs
+as and the name of the SEOIB design it ships; how a design behaves is the
+simulator's own code (engine/sim/designs/), never a parameter. A VM is described by
+its machine type, irqchip layout, IOAPIC, the user's ``-global`` options, the
+``-accel kvm`` SEOIB property if given, and its guest. Resolving release numbers
+and machine-type defaults into these values is the rules' job.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
     "DESIGNS",
     "GUESTS",
-    "IOAPIC_LOOKUPS",
     "IRQCHIPS",
     "KNOWN_GUESTS",
     "SEOIB_POLICIES",
@@ -21,12 +24,12 @@ __all__ = [
 ]
 
 DESIGNS = ("none", "rfc-v2", "machine-gated", "accel-property")
-IOAPIC_LOOKUPS = ("effective", "globals-only")
 IRQCHIPS = ("on", "split", "off")
 KNOWN_GUESTS = ("linux", "windows", "windows-hyperv", "xen")
 GUESTS = (*KNOWN_GUESTS, "any")
 SEOIB_POLICIES = ("quirked", "respected", "not-advertised")
 IOAPIC_VERSIONS = (0x11, 0x20)
+_QEMU_VERSION = re.compile(r"^\d+\.\d+")
 
 
 def _require(ok: bool, message: str) -> None:
@@ -39,16 +42,16 @@ class SimHost:
     """One host stack: kernel capabilities plus the QEMU build's SEOIB design.
 
     ``x2apic_api`` is KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the system fd
-    (0 = capability absent). ``gate`` is the first machine-type version that gets
-    automatic selection under the ``machine-gated`` design (None: no type does).
+    (0 = capability absent). ``qemu_version`` is the version the QEMU build runs as
+    (``X.Y.Z``, optionally with a vendor suffix); a design may derive per-build facts
+    from it (machine-gated's gate).
     """
 
     name: str = "host"
     x2apic_api: int = 0xF
     split_irqchip: bool = True
     seoib: str = "none"
-    gate: tuple[int, ...] | None = None
-    ioapic_lookup: str = "effective"
+    qemu_version: str | None = None
     machines: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
@@ -58,34 +61,65 @@ class SimHost:
         )
         _require(self.seoib in DESIGNS, f"seoib must be one of {DESIGNS}, got {self.seoib!r}")
         _require(
-            self.ioapic_lookup in IOAPIC_LOOKUPS,
-            f"ioapic_lookup must be one of {IOAPIC_LOOKUPS}, got {self.ioapic_lookup!r}",
+            self.qemu_version is None
+            or (isinstance(self.qemu_version, str) and _QEMU_VERSION.match(self.qemu_version) is not None),
+            f"qemu_version must look like X.Y[.Z][suffix], got {self.qemu_version!r}",
         )
         _require(
-            self.gate is None or all(isinstance(p, int) and p >= 0 for p in self.gate),
-            f"gate must be a tuple of non-negative ints, got {self.gate!r}",
+            self.seoib != "machine-gated" or self.qemu_version is not None,
+            "seoib machine-gated needs qemu_version (its gate is the build's first machine type)",
         )
 
 
 @dataclass(frozen=True)
 class SimVM:
-    """One VM configuration, with aliases and machine-type defaults already resolved."""
+    """One VM configuration, with aliases and machine-type defaults already resolved.
+
+    ``ioapic`` is the version the machine really has; ``globals`` are the user's
+    ``-global driver.property=value`` options (e.g. ``("ioapic.version", "0x11")``);
+    ``seoib_policy`` is ``-accel kvm,seoib-policy=`` or None when not given.
+    """
 
     machine: str = "pc-q35-10.2"
     machine_version: tuple[int, ...] | None = None
     irqchip: str = "split"
     ioapic: int = 0x20
-    ioapic_global: bool = False
+    globals: tuple[tuple[str, str], ...] = ()
     x2apic: bool = True
     guest: str = "any"
-    seoib_policy: str = "quirked"
+    seoib_policy: str | None = None
 
     def __post_init__(self) -> None:
         _require(self.irqchip in IRQCHIPS, f"irqchip must be one of {IRQCHIPS}")
         _require(self.ioapic in IOAPIC_VERSIONS, "ioapic must be 0x11 or 0x20")
         _require(self.guest in GUESTS, f"guest must be one of {GUESTS}")
-        _require(self.seoib_policy in SEOIB_POLICIES, f"seoib_policy must be one of {SEOIB_POLICIES}")
+        _require(
+            self.seoib_policy is None or self.seoib_policy in SEOIB_POLICIES,
+            f"seoib_policy must be None or one of {SEOIB_POLICIES}",
+        )
+        _require(
+            all(isinstance(k, str) and isinstance(v, str) for k, v in self.globals),
+            "globals must be (driver.property, value) string pairs",
+        )
+        seen = self.global_value("ioapic.version")
+        _require(
+            seen is None or int(seen, 0) == self.ioapic,
+            f"-global ioapic.version={seen} contradicts ioapic {self.ioapic:#x}",
+        )
         _require(
             self.machine_version is None or all(isinstance(p, int) and p >= 0 for p in self.machine_version),
             "machine_version must be a tuple of non-negative ints or None",
         )
+
+    @property
+    def ioapic_global(self) -> bool:
+        """Whether the IOAPIC version comes from a user -global."""
+        return self.global_value("ioapic.version") is not None
+
+    def global_value(self, name: str) -> str | None:
+        """The last user ``-global`` for ``driver.property`` (QEMU applies them in order)."""
+        found = None
+        for key, value in self.globals:
+            if key == name:
+                found = value
+        return found

@@ -9,15 +9,32 @@ xen: same, as the worst case (whether it checks the IOAPIC version is unconfirme
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, Protocol
 
-from .ioapic import EOIR_OFFSET, rte
+from .devices import LevelDevice
+from .ioapic import EOIR_OFFSET, Ioapic, rte
+from .kvm import KvmVcpu
 from .lapic import LVR_SEOIB, SVR_ENABLE, SVR_SEOIB
 
-if TYPE_CHECKING:
-    from .qemu import Machine
+__all__ = ["GUEST_CLASSES", "Guest", "GuestState", "Machine", "make_guest"]
 
-__all__ = ["GUEST_CLASSES", "Guest", "GuestState", "make_guest"]
+
+class Machine(Protocol):
+    """What a guest sees of the machine it runs on (QEMU's Machine provides it).
+
+    Defined here so that the guest model does not import the QEMU model.
+    """
+
+    @property
+    def vcpu(self) -> KvmVcpu: ...
+    @property
+    def ioapic(self) -> Ioapic: ...
+    @property
+    def devices(self) -> Sequence[LevelDevice]: ...
+    @property
+    def by_vector(self) -> Mapping[int, LevelDevice]: ...
+    def guest_eoi(self) -> int: ...
 
 SPURIOUS_VECTOR = 0xFF
 

@@ -1,9 +1,10 @@
-"""QEMU's side: start a machine on KVM, select the SEOIB mode per design, save and
-load the machine (with the optional ``x86-seoib-state`` section), run the vCPU.
+"""QEMU's side: start a machine on KVM, save and load it, run the vCPU.
 
-Machine state names follow the RFC: QUIRKED (default), RESPECTED (flag ENABLE),
-NOT_ADVERTISED (flag DISABLE). Selection happens only at a fresh power-on, before
-vCPUs exist; an incoming (or -loadvm) QEMU leaves KVM's mode alone.
+What the build does about SEOIB - the power-on selection, whether the
+``x86-seoib-state`` section is needed, its post_load, its -accel properties - is
+the design's code (engine/sim/designs/), looked up by the design's name. The
+selection runs only at a fresh power-on, before vCPUs exist; an incoming (or
+-loadvm) QEMU leaves KVM's mode to the stream.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .config import SimHost, SimVM
+from .designs import QemuDesign, design
 from .devices import DeviceState, LevelDevice
 from .guest import Guest, GuestState, make_guest
 from .ioapic import (
@@ -19,23 +21,21 @@ from .ioapic import (
     RTE_REMOTE_IRR,
     RTE_VECTOR,
     VERSION_82093AA,
-    VERSION_PCI22,
     Ioapic,
     IoapicState,
 )
-from .kvm import (
-    IRQCHIP_KERNEL,
-    IRQCHIP_NONE,
-    IRQCHIP_SPLIT,
-    SEOIB_FLAGS,
-    X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
-    X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
-    Kvm,
-    KvmVcpu,
-    KvmVm,
-    errno_name,
-)
+from .kvm import IRQCHIP_KERNEL, IRQCHIP_NONE, IRQCHIP_SPLIT, Kvm, KvmVcpu, KvmVm, errno_name
 from .lapic import LVR_SEOIB, SVR_ENABLE, SVR_SEOIB, LapicState
+from .seoib import (
+    NOT_ADVERTISED,
+    QUIRKED,
+    RESPECTED,
+    SEOIB_SECTION,
+    STATE_FLAG,
+    Board,
+    LoadFailure,
+    StartFailure,
+)
 from .trace import Trace
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "QUIRKED",
     "RESPECTED",
     "SEOIB_SECTION",
+    "STATE_FLAG",
     "LoadFailure",
     "Machine",
     "Qemu",
@@ -53,32 +54,10 @@ __all__ = [
     "probe_suppression",
 ]
 
-QUIRKED = "quirked"
-RESPECTED = "respected"
-NOT_ADVERTISED = "not-advertised"
-STATE_FLAG = {
-    QUIRKED: 0,
-    RESPECTED: X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
-    NOT_ADVERTISED: X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
-}
-SEOIB_SECTION = "x86-seoib-state"
-
 DEVICE_PIN = 10
 DEVICE_VECTOR = 0x61
 PROBE_VECTOR = 0x71
 RUN_BUDGET = 50_000  # vCPU loop iterations per device event; a safety net only
-
-
-class StartFailure(Exception):
-    """QEMU (or KVM underneath it) refused the configuration."""
-
-
-class LoadFailure(Exception):
-    """Loading a migration stream or snapshot failed: ``refused`` or ``dest-abort``."""
-
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -124,17 +103,18 @@ def probe_suppression(src: KvmVm, src_vcpu: KvmVcpu, ioapic_version: int) -> boo
 class Qemu:
     """One QEMU build on one host kernel."""
 
-    __slots__ = ("host", "kvm", "trace")
+    __slots__ = ("design", "host", "kvm", "trace")
 
     def __init__(self, host: SimHost, trace: Trace | None = None) -> None:
         self.host = host
+        self.design: QemuDesign = design(host.seoib)
         self.kvm = Kvm(host.x2apic_api, host.split_irqchip)
         self.trace = trace if trace is not None else Trace()
 
     @property
     def known_sections(self) -> frozenset[str]:
-        """Top-level sections this build can load (every SEOIB design knows its own)."""
-        return frozenset() if self.host.seoib == "none" else frozenset({SEOIB_SECTION})
+        """Top-level sections this build can load."""
+        return frozenset({SEOIB_SECTION}) if self.design.knows_section else frozenset()
 
     def start(self, vm: SimVM, guest: str, *, incoming: bool = False) -> Machine:
         """Start QEMU for ``vm``; a fresh power-on also boots the guest.
@@ -146,6 +126,11 @@ class Qemu:
         """
         trace = self.trace
         who = f"{self.host.name}[{guest}]"
+        try:
+            self.design.check_accel(vm)
+        except StartFailure as exc:
+            trace(f"{who}: {exc}")
+            raise
         if self.host.machines is not None and vm.machine not in self.host.machines:
             trace(f"{who}: machine type {vm.machine!r} not registered")
             raise StartFailure(f"unsupported machine type {vm.machine!r}")
@@ -160,7 +145,7 @@ class Qemu:
                 raise StartFailure(f"kernel-irqchip={vm.irqchip}: {what} failed with {errno_name(result)}")
         m = Machine(self, vm, kvm_vm, make_guest(guest))
         if not incoming:
-            m.seoib_state = self._select_seoib(m)
+            m.seoib_state = self.design.power_on(m.board())
         # vCPUs come after the selection: LVR is first computed at SET_CPUID.
         m.vcpu.set_cpuid(vm.x2apic)
         if incoming:
@@ -170,49 +155,6 @@ class Qemu:
             trace(f"{who}: power-on, KVM mode {kvm_vm.mode}, LVR24={m.lvr_seoib:d}, SVR12={m.svr_seoib:d}")
         m.reset_baseline()
         return m
-
-    def _select_seoib(self, m: Machine) -> str:
-        design = self.host.seoib
-        vm = m.vm
-        who = m.who
-        if design == "none":
-            return QUIRKED
-        if vm.irqchip == IRQCHIP_NONE:
-            # No KVM LAPIC: no design has an SEOIB mode to configure.
-            return QUIRKED
-        if design == "accel-property":
-            return self._apply(m, vm.seoib_policy, "seoib-policy")
-        if vm.irqchip != IRQCHIP_SPLIT:
-            return QUIRKED
-        if design == "machine-gated":
-            gate = self.host.gate
-            if vm.machine_version is None or gate is None or vm.machine_version < gate:
-                self.trace(f"{who}: machine {vm.machine} below the gate, stays quirked")
-                return QUIRKED
-        caps = self.kvm.check_extension_x2apic_api()
-        if caps & SEOIB_FLAGS != SEOIB_FLAGS:
-            self.trace(
-                f"{who}: warning: KVM_CHECK_EXTENSION(X2APIC_API)={caps:#x} "
-                "lacks the SEOIB flags, stays quirked"
-            )
-            return QUIRKED
-        # globals-only sees a user -global or else the device default: compat values are missed.
-        exact = self.host.ioapic_lookup == "effective" or vm.ioapic_global
-        seen = vm.ioapic if exact else VERSION_PCI22
-        state = RESPECTED if seen >= VERSION_PCI22 else NOT_ADVERTISED
-        return self._apply(m, state, f"IOAPIC {seen:#x}")
-
-    def _apply(self, m: Machine, state: str, why: str) -> str:
-        flag = STATE_FLAG[state]
-        if not flag:
-            return QUIRKED
-        result = m.kvm_vm.enable_cap_x2apic_api(flag)
-        self.trace(
-            f"{m.who}: {why} -> {state}: KVM_ENABLE_CAP(X2APIC_API, {flag:#x}) -> {errno_name(result)}"
-        )
-        if result < 0:
-            raise StartFailure(f"KVM_ENABLE_CAP(X2APIC_API, {flag:#x}) failed with {errno_name(result)}")
-        return state
 
 
 class Machine:
@@ -267,6 +209,11 @@ class Machine:
     def svr_seoib(self) -> bool:
         """SVR bit 12 as currently held by the LAPIC."""
         return bool(self.vcpu.lapic.svr & SVR_SEOIB)
+
+    def board(self) -> Board:
+        """What the design's code sees of this machine."""
+        q = self.qemu
+        return Board(q.host, self.vm, q.kvm, self.kvm_vm, q.trace, self.who)
 
     def probe_suppression(self) -> bool:
         """Would a guest's SVR bit 12 really suppress the broadcast? Tried on a copy."""
@@ -365,8 +312,9 @@ class Machine:
 
     # -- migration -------------------------------------------------------
     def save(self) -> Snapshot:
-        """The stream; the SEOIB section is ``needed`` only when not QUIRKED."""
-        sections = ((SEOIB_SECTION, self.seoib_state),) if self.seoib_state != QUIRKED else ()
+        """The stream; the design decides whether the SEOIB section is ``needed``."""
+        needed = self.qemu.design.needed(self.vm, self.seoib_state)
+        sections = ((SEOIB_SECTION, self.seoib_state),) if needed else ()
         return Snapshot(
             machine=self.vm.machine,
             sections=sections,
@@ -403,18 +351,5 @@ class Machine:
         self.reset_baseline()
 
     def _post_load_seoib(self, state: str) -> None:
-        who = self.who
-        if self.vm.irqchip != IRQCHIP_SPLIT:
-            self.qemu.trace(f"{who}: post_load: SEOIB state needs split irqchip: abort()")
-            raise LoadFailure("dest-abort", "SEOIB state without split irqchip")
-        flag = STATE_FLAG[state]
-        result = self.kvm_vm.enable_cap_x2apic_api(flag) if flag else 0
-        self.qemu.trace(
-            f"{who}: post_load {state}: KVM_ENABLE_CAP(X2APIC_API, {flag:#x}) -> {errno_name(result)}"
-        )
-        if result < 0:
-            raise LoadFailure(
-                "dest-abort",
-                f"KVM_ENABLE_CAP(X2APIC_API, {flag:#x}) -> {errno_name(result)}: abort()",
-            )
+        self.qemu.design.post_load(self.board(), state)
         self.seoib_state = state

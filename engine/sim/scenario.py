@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from engine.errors import BadInput, Location, SpecError
 from engine.yamlio import line_of, load_yaml
 
-from .config import DESIGNS, GUESTS, IOAPIC_LOOKUPS, KNOWN_GUESTS, SEOIB_POLICIES, SimHost, SimVM
+from .config import DESIGNS, GUESTS, KNOWN_GUESTS, SEOIB_POLICIES, SimHost, SimVM
 from .ioapic import EOIR_OFFSET, IOAPIC_PINS, Ioapic, rte
 from .kvm import IRQCHIP_KERNEL, IRQCHIP_NONE, Kvm, KvmVcpu, KvmVm, errno_name
 from .lapic import LVR_SEOIB, SVR_SEOIB
@@ -46,7 +46,7 @@ __all__ = [
 HostResolver = Callable[[Any, Location], SimHost]
 VmResolver = Callable[[Any, SimHost, Location], SimVM]
 
-HOST_KEYS = ("name", "x2apic-api", "split-irqchip", "seoib", "gate", "ioapic-lookup", "machines")
+HOST_KEYS = ("name", "x2apic-api", "split-irqchip", "seoib", "qemu-version", "machines")
 VM_KEYS = (
     "machine",
     "machine-version",
@@ -225,10 +225,10 @@ def parse_host(spec: Any, loc: Location) -> SimHost:
             kw["split_irqchip"] = _bool(value, "split-irqchip", kloc)
         elif key == "seoib":
             kw["seoib"] = _choice(value, "seoib", DESIGNS, kloc)
-        elif key == "gate":
-            kw["gate"] = _version(value, "gate", kloc)
-        elif key == "ioapic-lookup":
-            kw["ioapic_lookup"] = _choice(value, "ioapic-lookup", IOAPIC_LOOKUPS, kloc)
+        elif key == "qemu-version":
+            if not isinstance(value, str) or not re.match(r"^\d+\.\d+", value):
+                raise SpecError(f"qemu-version must be quoted, e.g. '11.0.0', got {value!r}", kloc)
+            kw["qemu_version"] = value
         elif key == "machines":
             if value is None:
                 kw["machines"] = None
@@ -247,7 +247,7 @@ def parse_host(spec: Any, loc: Location) -> SimHost:
 def parse_vm(spec: Any, loc: Location) -> SimVM:
     """A mechanistic VM spec (keys ``VM_KEYS``) into a SimVM."""
     kw: dict[str, Any] = {}
-    version_given = False
+    version_given = ioapic_global = False
     for key, value, kloc in _spec_items(spec, "vm", loc):
         if key == "machine":
             if not isinstance(value, str) or not value:
@@ -261,7 +261,7 @@ def parse_vm(spec: Any, loc: Location) -> SimVM:
         elif key == "ioapic":
             kw["ioapic"] = _ioapic_version(value, "ioapic", kloc)
         elif key == "ioapic-global":
-            kw["ioapic_global"] = _bool(value, "ioapic-global", kloc)
+            ioapic_global = _bool(value, "ioapic-global", kloc)
         elif key == "x2apic":
             kw["x2apic"] = _bool(value, "x2apic", kloc)
         elif key == "guest":
@@ -274,6 +274,8 @@ def parse_vm(spec: Any, loc: Location) -> SimVM:
         # A versioned type carries its version in its name; microvm has none.
         match = _VERSION_SUFFIX.search(kw.get("machine", SimVM.machine))
         kw["machine_version"] = tuple(int(p) for p in match.group(1).split(".")) if match else None
+    if ioapic_global:  # the version was given as -global ioapic.version=
+        kw["globals"] = (("ioapic.version", hex(kw.get("ioapic", SimVM.ioapic))),)
     return SimVM(**kw)
 
 
@@ -451,7 +453,8 @@ def _check_event_budget(steps: list[Step], vm: SimVM) -> None:
                                step.loc)
 
 
-def _parse_step(raw: Any, index: int, loc: Location, specs: _Specs, host: SimHost) -> Step:
+def _parse_step(raw: Any, index: int, loc: Location, specs: _Specs, host: SimHost,
+                vm: SimVM | None = None) -> Step:
     if isinstance(raw, str):
         if raw not in BARE_STEPS:
             hint = " (it needs an argument)" if raw in ARG_STEPS else ""
@@ -473,9 +476,17 @@ def _parse_step(raw: Any, index: int, loc: Location, specs: _Specs, host: SimHos
         if isinstance(arg, (str, bool)):
             arg = {"irqchip": arg}
         m = _mapping(arg, "create_vm", ("irqchip", "ioapic", "vcpu"), ("irqchip",), aloc)
+        # Without its own ioapic the bare VM has the scenario VM's; a different one is a conflict.
+        ioapic = vm.ioapic if vm is not None else SimVM.ioapic
+        if "ioapic" in m:
+            given = _ioapic_version(m["ioapic"], "ioapic", _sub(arg, "ioapic", aloc))
+            if vm is not None and given != ioapic:
+                raise BadInput(f"create_vm: ioapic {given:#x} contradicts the scenario's vm "
+                               f"ioapic {ioapic:#x}", _sub(arg, "ioapic", aloc))
+            ioapic = given
         parsed = {
             "irqchip": _irqchip(m["irqchip"], _sub(arg, "irqchip", aloc)),
-            "ioapic": _ioapic_version(m.get("ioapic", 0x20), "ioapic", _sub(arg, "ioapic", aloc)),
+            "ioapic": ioapic,
             "vcpu": _bool(m.get("vcpu", True), "vcpu", _sub(arg, "vcpu", aloc)),
         }
     elif name == "create_irqchip":
@@ -864,7 +875,8 @@ def run_scenario(
     if not isinstance(raw_steps, list) or not raw_steps:
         raise BadInput("steps must be a non-empty list", sloc)
     steps = [
-        _parse_step(raw, i, Location(source, line_of(raw_steps, i, sloc.line)), specs, host)
+        _parse_step(raw, i, Location(source, line_of(raw_steps, i, sloc.line)), specs, host,
+                    vm if "vm" in data else None)
         for i, raw in enumerate(raw_steps)
     ]
     _check_event_budget(steps, vm)

@@ -29,7 +29,9 @@ def test_every_cell_is_validated_by_the_simulator(full_matrix: Matrix) -> None:
 def test_class_space_is_small_and_covers_every_design_and_kernel_class(
         rules: RuleSet, full_matrix: Matrix) -> None:
     tally = full_matrix.tally()
-    assert tally["migration_cells"] < 20_000, "readable artifacts need a bounded class space"
+    # machine-gated gates at each build's own first machine type, so its QEMU releases no
+    # longer merge and pc-*-10.0 is a class of its own: about 22,000 cells.
+    assert tally["migration_cells"] < 25_000, "readable artifacts need a bounded class space"
     designs = {s.design for t in full_matrix.tables for s in t.stacks}
     assert designs == set(rules.resolver.designs)
     kernels = {s.kernel.label for t in full_matrix.tables for s in t.stacks}

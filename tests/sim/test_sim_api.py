@@ -59,7 +59,8 @@ def test_migration_outcome_is_first_finding() -> None:
     w = simulate_snapshot(
         SimHost(seoib="none"),
         SimHost(seoib="rfc-v2"),
-        SimVM(machine="pc-q35-2.7", ioapic=0x11, guest="windows-hyperv"),
+        SimVM(machine="pc-q35-2.7", ioapic=0x11, globals=(("ioapic.version", "0x11"),),
+              guest="windows-hyperv"),
     )
     assert w.findings == ("cpu-model-change", "storm")
     assert w.outcome == w.findings[0]
@@ -88,7 +89,9 @@ def test_negative_irqs_is_refused() -> None:
     [
         (SimHost, {"seoib": "rfc-v3"}),
         (SimHost, {"x2apic_api": 0x10}),
-        (SimHost, {"ioapic_lookup": "guess"}),
+        (SimHost, {"qemu_version": "ten"}),
+        (SimHost, {"seoib": "machine-gated"}),  # its gate needs the QEMU version
+        (SimVM, {"ioapic": 0x20, "globals": (("ioapic.version", "0x11"),)}),
         (SimVM, {"irqchip": "maybe"}),
         (SimVM, {"ioapic": 0x30}),
         (SimVM, {"guest": "plan9"}),
