@@ -39,8 +39,17 @@ class VMTable:
     # Per stack: does its QEMU register the VM's machine type? Where it does
     # not, a cell says nothing about SEOIB; readers show it as n/a.
     registered: list[bool] = field(default_factory=list)
-    irqchip: str = ""  # the effective irqchip mode (the machine default resolved)
-    ioapic: str = ""  # the effective IOAPIC version
+    machine_irqchip: str = ""  # the machine type's default irqchip mode
+    machine_ioapic: str = ""  # the machine type's default IOAPIC version
+
+    @property
+    def irqchip(self) -> str:
+        """The effective irqchip mode: the class's, else the machine type's default."""
+        return self.vm.irqchip or self.machine_irqchip
+
+    @property
+    def ioapic(self) -> str:
+        return self.vm.ioapic or self.machine_ioapic
 
 
 @dataclass
@@ -185,8 +194,8 @@ def _describe(rs: RuleSet, table: VMTable) -> None:
     table.registered = [r.qemu.registers(r.qemu.resolve(s.qemus[-1]), machine)
                         for s in table.stacks]
     defaults = r.machines.defaults(machine)[0]
-    table.irqchip = table.vm.irqchip or str(defaults["irqchip"])
-    table.ioapic = table.vm.ioapic or str(defaults["ioapic"])
+    table.machine_irqchip = str(defaults["irqchip"])
+    table.machine_ioapic = str(defaults["ioapic"])
 
 
 def _stacks(rs: RuleSet, space: Space, vmc: VMClass) -> list[Stack]:
