@@ -75,8 +75,8 @@ def _design_section(m: Matrix, design: str, live: dict, snap: dict) -> list[str]
     for what, pairs in (("Live migration", live), ("Snapshot restore (loadvm)", snap)):
         mine = {k: p for k, p in pairs.items() if k[0][2] == design and k[1][2] == design}
         n = Counter(p.worst for p in mine.values())
-        out.append(f"- **{what}**: {len(mine)} stack pairs: {n['ok']} safe, {n['warn']} warn "
-                   f"(storm-risk: a guest that uses SEOIB would storm), {n['block']} break.")
+        out.append(f"- **{what}**: {len(mine)} stack pairs: {n['ok']} safe, {n['warn']} warn, "
+                   f"{n['block']} break.")
         causes: dict[tuple[str, str], list[tuple[tuple[str, str, str], tuple[str, str, str]]]] = {}
         for k, p in mine.items():
             for c in p.causes:
@@ -139,7 +139,7 @@ def readme(m: Matrix) -> bytes:
         "",
     ]
     for i, ms in enumerate(pools.members):
-        out.append(f"{i + 1}. {len(ms)} stacks: "
+        out.append(f"{i + 1}. {len(ms)} stack{'s' if len(ms) != 1 else ''}: "
                    + "; ".join(x.strip() for x in describe(ms, sp.qemus, sp.designs)) + ".")
     if pools.oneway:
         out += ["", "One-way moves: " + ", ".join(f"pool {a + 1} -> pool {b + 1}"
@@ -149,8 +149,9 @@ def readme(m: Matrix) -> bytes:
         "## Per design: which stack pairs are safe, which break and why",
         "",
         "A pair is a source and a destination (kernel class + QEMU release) with the same design; "
-        "it breaks when some VM class that runs well on the source blocks. A destination QEMU "
-        "without the VM's machine type is n/a for that VM.",
+        "it breaks when some VM class that runs well on the source blocks, and warns when the "
+        "worst is storm-risk (the VM stays quirked on a split irqchip: a guest that uses SEOIB "
+        "would storm). A destination QEMU without the VM's machine type is n/a for that VM.",
         "",
     ]
     for d in sp.designs:
