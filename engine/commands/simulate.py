@@ -47,6 +47,9 @@ storms, stuck_events, wedged_pins, coalesced, throttled, eoir_writes,
 eoir_ignored, budget_exhausted.
 
 Exit codes: 0 every expectation holds, 2 one fails, 3 the scenario is invalid.
+A scenario without ``expect`` steps runs and says that nothing was checked.
+``--example NAME`` runs a scenario shipped in engine/examples/scenarios/;
+``--example`` alone lists them.
 """
 
 from __future__ import annotations
@@ -68,9 +71,9 @@ from engine.sim.scenario import (
     run_scenario,
 )
 
-__all__ = ["add_arguments", "result_json", "run"]
-
 from .scenario_help import SCENARIO_FORMAT
+
+__all__ = ["add_arguments", "result_json", "run"]
 
 EXIT_OK = 0
 EXIT_FAILED = 2

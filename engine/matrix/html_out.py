@@ -188,9 +188,11 @@ def _pools(m: Matrix) -> str:
                     for a, b in p.oneway) or "<li>none</li>"
     return ('<section class="pools" aria-labelledby="pools"><h2 id="pools">Migration pools</h2>'
             "<p>A pool is a strongly connected group of stacks (kernel class, QEMU release, design): "
-            "every VM class of the migration tables that runs well on a stack can move to any other "
-            "stack of its pool and back without a blocking verdict, as <code>seoib graph</code> "
-            "computes them for one VM class. Between pools, moves go one way only.</p>"
+            "every VM class of the migration tables that runs well on a stack can reach any other "
+            "stack of its pool and come back by moves that never block, directly or through other "
+            "stacks of the pool, as <code>seoib graph</code> computes them for one VM class. A "
+            "destination QEMU without the VM's machine type counts as blocking here. Between pools, "
+            "moves go one way only.</p>"
             f"<ol>{''.join(items)}</ol><p>One-way moves between pools:</p><ul>{edges}</ul>"
             f"<figure>{svg}</figure></section>")
 
