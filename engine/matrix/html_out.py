@@ -58,7 +58,7 @@ class _Page:
                                     "d": self.designs[s.design]})
         return self.stacks[key]
 
-    def data(self) -> str:
+    def data(self, pools: Pools) -> str:
         m = self.m
         citations, verdicts = _citations(m)
         vms = []
@@ -72,7 +72,8 @@ class _Page:
                            for k in m.space.kernels],
                "designs": list(m.space.designs), "stacks": self.stack_list, "vms": vms,
                "verdicts": verdicts, "citations": citations, "words": OUTCOME_WORDS,
-               "codes": [_code(v) for v in m.verdicts]}
+               "codes": [_code(v) for v in m.verdicts],
+               "pools": {"of": pools.pool_of(), "oneway": [list(e) for e in pools.oneway]}}
         # Never close the script element early.
         return json.dumps(doc, separators=(",", ":")).replace("</", "<\\/")
 
@@ -166,9 +167,7 @@ def _panel(m: Matrix) -> str:
         "</noscript></div></section>")
 
 
-def _pools(m: Matrix) -> str:
-    blocked = blocked_moves(m)
-    p: Pools = matrix_pools(m, blocked)
+def _pools(m: Matrix, blocked: set[tuple[str, str]], p: Pools) -> str:
     sp = m.space
 
     def lines(ms: Sequence[str]) -> list[str]:
@@ -272,6 +271,8 @@ def index_html(m: Matrix) -> bytes:
     boxes = "".join(f'<label><input type="checkbox" class="design" value="{i}" checked> '
                     f"{escape(d)}</label> " for d, i in design_ix.items())
     t = m.tally()
+    blocked = blocked_moves(m)
+    pools = matrix_pools(m, blocked)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -286,7 +287,7 @@ def index_html(m: Matrix) -> bytes:
         "disagreements).</p>",
         _legend(m),
         _panel(m),
-        _pools(m),
+        _pools(m, blocked, pools),
         '<h2 id="maps">Heat maps</h2><p>Hover or focus (Tab) a cell for its reasons and sources; '
         "Escape hides them.</p>",
         f'<div class="filters"><label>guest <select id="guest"><option value="all">all</option>'
@@ -303,6 +304,6 @@ def index_html(m: Matrix) -> bytes:
         if table.migration is not None:
             parts += _migration(m, table, design_ix)
     parts += ['<div id="tip" role="tooltip"></div>',
-              f'<script type="application/json" id="data">{page.data()}</script>',
+              f'<script type="application/json" id="data">{page.data(pools)}</script>',
               f"<script>{JS}</script>", "</body></html>"]
     return ("\n".join(parts) + "\n").encode()

@@ -175,6 +175,7 @@ def test_query_panel_answers_a_typed_query(full_matrix: Matrix, tmp_path: Path) 
         assert "Simulator: agrees" in got["text"]
     assert live["head"].startswith("live migration") and snap["head"].startswith("snapshot restore")
     assert "--snapshot" in snap["text"] and "--snapshot" not in live["text"]
+    assert "Pools: the source stack is in pool " in live["text"]
     assert na["head"].startswith("n/a") and "na" in na["cls"].split(), na["head"]
     assert bad["head"].startswith("Not in this matrix") and "not-a-kernel" in bad["head"]
 

@@ -65,9 +65,19 @@ function answer(){var f=read(),out=$('answer'),h='';
    '. State before: '+esc(state(v.src_state))+'; after: '+esc(state(v.dst_state))+'.</p>';
   h+='<p>Why:</p>'+reasons(v);
   h+='<p>Simulator: '+(v.witness.agrees?'agrees':'DISAGREES')+' ('+esc(v.witness.outcome)+').</p>';}
+ h+=poolText(sk,f.sq,sd,dk,f.dq,dd);
  h+='<p>The same question on the command line:</p><code class="cmd">'+esc(cmd)+'</code>';
  h+=pair(sk,f.sq,sd,dk,f.dq,dd,snap);
  out.innerHTML=h;}
+function poolText(sk,sq,sd,dk,dq,dd){
+ function key(k,q,d){return 'kernel '+D.kernels[k].label+' | QEMU '+q+' | '+D.designs[d];}
+ var a=D.pools.of[key(sk,sq,sd)],b=D.pools.of[key(dk,dq,dd)];
+ if(a===undefined||b===undefined)return '';
+ var s='<p>Pools: the source stack is in pool '+(a+1)+', the destination in pool '+(b+1);
+ if(a===b)s+=' (the same pool: every VM class that runs well there can go and come back, maybe via other stacks)';
+ else if(D.pools.oneway.some(function(e){return e[0]===a&&e[1]===b;}))s+=' (one-way: VMs can move this way, not back)';
+ else s+=' (no pool-to-pool move this way)';
+ return s+'.</p>';}
 function pair(sk,sq,sd,dk,dq,dd,snap){var n={ok:0,warn:0,block:0,na:0,down:0},bad=[];
  D.vms.forEach(function(t){var grid=snap?t.s:t.m;if(!grid)return;var i=stackIn(t,sk,sq,sd),j=stackIn(t,dk,dq,dd);
   if(i<0||j<0)return;if(!t.r[i]||!t.r[j]){n.na++;return;}
