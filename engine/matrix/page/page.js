@@ -5,7 +5,6 @@ var ENT={'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'};
 function esc(s){return String(s).replace(/[&<>"]/g,function(c){return ENT[c];});}
 function $(id){return document.getElementById(id);}
 var SEV={ok:'fine',warn:'warning',block:'blocks',na:'n/a'};
-function num(s){return s===undefined?null:+s;}
 function kernelOf(text){
  text=text.trim().replace(/^kernel\s+/i,'');
  for(var k=0;k<D.kernels.length;k++)if(D.kernels[k].label===text)return k;
