@@ -103,6 +103,10 @@ def _compact(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def content_key(compact: dict[str, Any]) -> str:
+    return json.dumps(compact, sort_keys=True)
+
+
 class _Verdicts:
     """Interns verdicts as stable indices; cells with the same verdict content share one."""
 
@@ -110,8 +114,9 @@ class _Verdicts:
         self.by_content: dict[str, int] = {}
         self.items: list[dict[str, Any]] = []
 
-    def add(self, compact: dict[str, Any]) -> int:
-        key = json.dumps(compact, sort_keys=True)
+    def add(self, compact: dict[str, Any], key: str | None = None) -> int:
+        """The index of ``compact``; ``key`` is its content key when the caller has it."""
+        key = key or content_key(compact)
         found = self.by_content.get(key)
         if found is None:
             found = self.by_content[key] = len(self.items)
@@ -133,7 +138,8 @@ class _Result:
     policy: list[int]  # indices into verdicts (local to the job)
     migration: list[list[int]] | None
     snapshot: list[list[int]] | None
-    verdicts: list[dict[str, Any]]
+    verdicts: list[dict[str, Any]]  # distinct by content: few come back over the pipe
+    keys: list[str]  # their content keys, computed in the worker
     evaluations: int
     validated: int
     disagreements: list[dict[str, Any]]
@@ -150,15 +156,19 @@ def _run_job(rs: RuleSet, job: _Job) -> _Result:
     """
     solvers: dict[tuple[str, ...], ClassSolver] = {}
     local: dict[int, int] = {}
-    verdicts: list[dict[str, Any]] = []
+    verdicts = _Verdicts()
+    keys: list[str] = []
 
     def solver(*designs: str) -> ClassSolver:
         return solvers.setdefault(designs, ClassSolver(rs, validate=True))
 
     def intern(summary: dict[str, Any]) -> int:
         if id(summary) not in local:
-            local[id(summary)] = len(verdicts)
-            verdicts.append(_compact(summary))
+            compact = _compact(summary)
+            key = content_key(compact)
+            local[id(summary)] = verdicts.add(compact, key)
+            if len(keys) < len(verdicts.items):
+                keys.append(key)
         return local[id(summary)]
 
     vmc = job.vm
@@ -170,7 +180,7 @@ def _run_job(rs: RuleSet, job: _Job) -> _Result:
         snapshot = [[intern(solver(src.design, dst.design).migrate(src.rep, dst.rep, vmc,
                                                                    snapshot=True))
                      for dst in job.stacks] for src in job.stacks]
-    return _Result(policy, migration, snapshot, verdicts, sum(x.evaluations() for x in solvers.values()),
+    return _Result(policy, migration, snapshot, verdicts.items, keys, sum(x.evaluations() for x in solvers.values()),
                    sum(x.validated for x in solvers.values()),
                    [d for x in solvers.values() for d in x.disagreements])
 
@@ -232,7 +242,7 @@ def build_matrix(rs: RuleSet, space: Space | None = None, *, progress: Progress 
     disagreements: list[dict[str, Any]] = []
     for i, job in enumerate(jobs):
         res = results[i]
-        ix = [verdicts.add(v) for v in res.verdicts]
+        ix = [verdicts.add(v, k) for v, k in zip(res.verdicts, res.keys, strict=True)]
         table = VMTable(job.vm, job.stacks, [ix[k] for k in res.policy])
         if res.migration is not None:
             table.migration = [[ix[k] for k in line] for line in res.migration]
