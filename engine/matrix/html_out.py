@@ -59,6 +59,16 @@ class _Page:
         return self.stacks[key]
 
     def data(self, pools: Pools) -> str:
+        """The embedded JSON the script reads.
+
+        ``kernels`` (label, release, members), ``designs``, ``stacks`` ({k: kernel
+        index, q: QEMU releases, d: design index}), ``vms`` (one per table: words,
+        machines, guest, class irqchip/ioapic ``ci``/``co`` (null: the machine's
+        default ``mi``/``mo``), stack ids ``st``, registered ``r``, verdict indices
+        ``p`` per stack and ``m``/``s`` [src][dst] for live/snapshot or null),
+        ``verdicts`` and ``citations`` as in matrix.json, outcome ``words``, cell
+        ``codes`` per verdict, and ``pools`` (stack label -> pool, one-way edges).
+        """
         m = self.m
         citations, verdicts = _citations(m)
         vms = []

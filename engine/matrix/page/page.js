@@ -1,3 +1,4 @@
+// seoib matrix page: answers the query panel from the embedded cells (#data), tooltips, filters.
 (function(){
 var D=JSON.parse(document.getElementById('data').textContent);
 var V=D.verdicts,C=D.citations,W=D.words,tip=document.getElementById('tip');
