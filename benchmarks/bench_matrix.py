@@ -64,7 +64,8 @@ def measure(root: Path | None) -> dict[str, float]:
     total = time.perf_counter() - start
     t = m.tally()
     return {"kernels": len(rs.kernels.mainline), "kclasses": len(m.space.kernels),
-            "qemus": len(m.space.qemus), "cells": t["policy_cells"] + t["migration_cells"],
+            "qemus": len(m.space.qemus),
+            "cells": t["policy_cells"] + t["migration_cells"] + t.get("snapshot_cells", 0),
             "evaluations": t["evaluations"], "build_s": built, "total_s": total}
 
 

@@ -4,7 +4,10 @@ Nodes are the stack classes the rules distinguish (kernel class x QEMU release x
 SEOIB design); an edge src -> dst carries the migration verdict. Strongly
 connected components of the non-blocking edges are migration pools: inside one,
 a VM can move anywhere and back. Formats: json (default), graphml (networkx),
-dot (written here, so pydot is not needed).
+dot (written here, so pydot is not needed), svg (a layered picture of the
+pools and the one-way moves between them, for people). ``--out FILE`` writes
+the output to FILE (atomically) instead of stdout; without ``--format`` the
+file's suffix chooses it.
 """
 
 from __future__ import annotations
@@ -13,20 +16,29 @@ import argparse
 import io
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
 from ..classes import ClassSolver, MachineClass, VMClass, machine_classes, stack_classes
-from ..errors import BadInput
+from ..errors import BadInput, Location
+from ..matrix.atomic import write_atomically
+from ..matrix.pools import Pools, describe, pools_of
+from ..matrix.svg import pools_svg
 from ..ruleset import RuleSet
 from .common import add_rules, parse_vm, rules_of
 
-__all__ = ["add_arguments", "build_graph", "run"]
+__all__ = ["FORMATS", "add_arguments", "build_graph", "run", "to_svg"]
+
+FORMATS = ("json", "graphml", "dot", "svg")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("json", "graphml", "dot"), default="json")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="json (default), graphml, dot, or svg (a picture of the pools); "
+                        "with --out, the file's suffix chooses when this is not given")
+    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     parser.add_argument("--vm", metavar="SPEC", help="VM class (default: the newest pc-q35 "
                         "machine class, irqchip split, guest any)")
     add_rules(parser)
@@ -61,14 +73,11 @@ def build_graph(rs: RuleSet, vmc: VMClass) -> tuple[nx.DiGraph, ClassSolver]:
             rules = [r["rule"] for r in v["reasons"] if r["rule"] != "spec"]
             g.add_edge(src.key, dst.key, outcome=v["outcome"], severity=v["severity"],
                        label=f"{v['outcome']} ({v['severity']})", rules=", ".join(rules))
-    safe = nx.DiGraph([(a, b) for a, b, d in g.edges(data=True) if d["severity"] != "block"])
-    safe.add_nodes_from(g)
-    pools = sorted((sorted(c) for c in nx.strongly_connected_components(safe)),
-                   key=lambda c: (-len(c), c))
-    for i, members in enumerate(pools):
-        for n in members:
-            g.nodes[n]["pool"] = i
-    g.graph["pools"] = pools
+    found = pools_of(g, [(a, b) for a, b, d in g.edges(data=True) if d["severity"] != "block"])
+    for n, i in found.pool_of().items():
+        g.nodes[n]["pool"] = i
+    g.graph["pools"] = [list(ms) for ms in found.members]
+    g.graph["found"] = found
     return g, solver
 
 
@@ -102,19 +111,59 @@ def to_json(g: nx.DiGraph, solver: ClassSolver) -> dict[str, Any]:
     }
 
 
+def to_svg(g: nx.DiGraph, rs: RuleSet) -> str:
+    """The pools of ``g`` as a layered SVG picture (boxes: pools; arrows: one-way moves)."""
+    found: Pools = g.graph["found"]
+    labels = {n: d["label"] for n, d in g.nodes(data=True)}
+    qemus = list(dict.fromkeys(d["qemu"] for _, d in g.nodes(data=True)))
+    designs = list(rs.resolver.designs)
+    return pools_svg(found, f"Migration pools for VM class {g.graph['vm']}",
+                     lambda ms: describe([labels[n] for n in ms], qemus, designs))
+
+
+def _format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    suffix = Path(args.out).suffix.lstrip(".").lower() if args.out else ""
+    return suffix if suffix in FORMATS else "json"
+
+
+def _render(g: nx.DiGraph, solver: ClassSolver, rs: RuleSet, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(to_json(g, solver), indent=2) + "\n"
+    if fmt == "dot":
+        return to_dot(g)
+    if fmt == "svg":
+        return to_svg(g, rs)
+    out = g.copy()
+    out.graph = {"vm": g.graph["vm"], "pools": len(g.graph["pools"])}
+    buf = io.BytesIO()
+    nx.write_graphml(out, buf)
+    return buf.getvalue().decode("utf-8")
+
+
+def _write(path: str, text: str) -> None:
+    """Write FILE whole or not at all (a temporary file renamed over it)."""
+    target = Path(path)
+    if not path or target.name in ("", ".", ".."):
+        raise BadInput("--out needs a file name", Location(path or "--out"))
+    if target.is_dir():
+        raise BadInput("--out names a directory, not a file", Location(path))
+    write_atomically(target.parent, {target.name: text.encode()})
+
+
 def run(args: argparse.Namespace) -> int:
+    fmt = _format(args)
+    if args.out is not None and (not args.out or Path(args.out).is_dir()):
+        _write(args.out, "")  # refuse before the work: raises BadInput
     rs = rules_of(args)
     g, solver = build_graph(rs, _vm_class(rs, args.vm))
-    if args.format == "json":
-        sys.stdout.write(json.dumps(to_json(g, solver), indent=2) + "\n")
-    elif args.format == "dot":
-        sys.stdout.write(to_dot(g))
+    text = _render(g, solver, rs, fmt)
+    if args.out is not None:
+        _write(args.out, text)
+        sys.stdout.write(f"wrote {fmt} to {args.out}\n")
     else:
-        out = g.copy()
-        out.graph = {"vm": g.graph["vm"], "pools": len(g.graph["pools"])}
-        buf = io.BytesIO()
-        nx.write_graphml(out, buf)
-        sys.stdout.write(buf.getvalue().decode("utf-8"))
+        sys.stdout.write(text)
     if solver.disagreements:
         sys.stderr.write(f"seoib: error: the simulator does not reproduce "
                          f"{len(solver.disagreements)} verdicts\n")

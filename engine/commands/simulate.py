@@ -48,6 +48,9 @@ storms, stuck_events, wedged_pins, coalesced, throttled, eoir_writes,
 eoir_ignored, budget_exhausted.
 
 Exit codes: 0 every expectation holds, 2 one fails, 3 the scenario is invalid.
+A scenario without ``expect`` steps runs and says that nothing was checked.
+``--example NAME`` runs a scenario shipped in engine/examples/scenarios/;
+``--example`` alone lists them.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from engine.errors import BadInput, Location
+from engine.examples import example_path, examples
 from engine.sim.config import SimHost, SimVM
 from engine.sim.designs import design_facts
 from engine.sim.scenario import (
@@ -68,6 +73,8 @@ from engine.sim.scenario import (
     run_scenario,
 )
 
+from .scenario_help import SCENARIO_FORMAT
+
 __all__ = ["add_arguments", "result_json", "run"]
 
 EXIT_OK = 0
@@ -75,8 +82,12 @@ EXIT_FAILED = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register ``FILE`` and ``--format``."""
-    parser.add_argument("file", metavar="FILE", help="scenario YAML file")
+    """Register ``FILE``, ``--example`` and ``--format``; the epilog documents the format."""
+    parser.add_argument("file", metavar="FILE", nargs="?", help="scenario YAML file")
+    parser.add_argument("--example", metavar="NAME", nargs="?", const="",
+                        help="run an example scenario shipped with seoib; without NAME, list them")
+    parser.epilog = SCENARIO_FORMAT
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--format", choices=("text", "json"), default="text")
     parser.add_argument("--rules", metavar="DIR",
                         help="rule directory for kernel=/qemu= specs (default: built-in rules)")
@@ -176,6 +187,8 @@ def result_text(result: ScenarioResult) -> str:
     total = len(result.expectations)
     failed = sum(not e.passed for e in result.expectations)
     tail = f" (outcome {result.outcome})" if result.outcome else ""
+    if not total:
+        return f"RAN {result.source}: no expect steps, nothing was checked{tail}\n"
     if failed:
         lines = [f"FAIL {result.source}: {failed} of {total} expectations failed{tail}"]
     else:
@@ -203,6 +216,18 @@ def run(
     engine.errors.BadInput
         The scenario is invalid (with ``file:line``); the CLI exits 3.
     """
+    if getattr(args, "example", None) == "":
+        listed = examples()
+        width = max(map(len, listed), default=0)
+        sys.stdout.write("".join(f"{n:<{width}}  {title}\n" for n, title in listed.items()))
+        return EXIT_OK
+    if getattr(args, "example", None):
+        if args.file:
+            raise BadInput("give a scenario FILE or --example NAME, not both", Location(args.file))
+        args.file = str(example_path(args.example))
+    if not args.file:
+        raise BadInput("give a scenario FILE, or --example to list the examples",
+                       Location("seoib simulate"))
     data = load_scenario(args.file)
     if host_resolver is None and vm_resolver is None:
         # Rule-level specs (kernel=, qemu=, aliases) resolve through the rules;

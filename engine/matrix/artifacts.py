@@ -1,4 +1,8 @@
-"""The file set of a matrix folder, by format, and how two folders differ."""
+"""The file set of a matrix folder, by format, and how two folders differ.
+
+FORMATS names the fixed files; the md format also writes one
+``tables-<design>.md`` per design of the rules (:func:`file_names`).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,10 @@ from .designs_md import designs_markdown
 from .fleet import default_fleet_path, load_fleet
 from .html_out import index_html
 from .json_out import matrix_json
-from .markdown import readme
+from .markdown import design_tables, table_file
+from .summary import readme
 
-__all__ = ["FORMATS", "diff_summary", "parse_formats", "render", "render_matrix"]
+__all__ = ["FORMATS", "diff_summary", "file_names", "parse_formats", "render", "render_matrix"]
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "csv": ("migration.csv", "policy.csv"),
@@ -29,6 +34,14 @@ _WRITERS: dict[str, Callable[[Matrix], bytes]] = {
     "migration.csv": migration_csv, "policy.csv": policy_csv, "matrix.json": matrix_json,
     "README.md": readme, "index.html": index_html,
 }
+
+
+def file_names(rs: RuleSet, formats: Sequence[str]) -> list[str]:
+    """Every file the selected formats write with this rule set."""
+    names = [n for f in formats for n in FORMATS[f]]
+    if "md" in formats:
+        names += [table_file(d) for d in rs.resolver.designs]
+    return names
 
 
 def parse_formats(text: str) -> list[str]:
@@ -56,6 +69,8 @@ def render_matrix(rs: RuleSet, m: Matrix, formats: Sequence[str]) -> dict[str, b
                 files[name] = designs_markdown(report, source=f"fleets/{fleet.name}")
             else:
                 files[name] = _WRITERS[name](m)
+        if fmt == "md":
+            files.update(design_tables(m))
     return files
 
 

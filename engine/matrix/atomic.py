@@ -21,6 +21,7 @@ import contextlib
 import ctypes
 import errno
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -31,13 +32,19 @@ from ..errors import BadInput, Location
 
 __all__ = ["MARKER", "OWN_NAMES", "check_target", "write_atomically"]
 
-# Every file any --format writes (engine/matrix/artifacts.FORMATS), and the marker.
+# Every file any --format writes (engine/matrix/artifacts.FORMATS), and the marker;
+# the md format also writes one tables-<design>.md per design of the rules.
 OWN_NAMES = frozenset({"migration.csv", "policy.csv", "matrix.json", "README.md", "designs.md",
                        "index.html"})
+_DESIGN_TABLE = re.compile(r"tables-[a-z0-9-]+\.md")
 MARKER = ".seoib-matrix"  # written only when the set has no matrix.json to recognise it by
 _JSON_HEADER = b'"format": "seoib-matrix/'
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
+
+
+def _own(name: str) -> bool:
+    return name in OWN_NAMES or _DESIGN_TABLE.fullmatch(name) is not None
 
 
 def _is_leftover(name: str) -> bool:
@@ -81,7 +88,7 @@ def check_target(out: Path, names: list[str]) -> None:
         entries = [e for e in os.listdir(out) if not _is_leftover(e)]
     except OSError as exc:
         raise BadInput(f"cannot list the output directory: {exc.strerror}", where) from None
-    foreign = sorted(e for e in entries if e not in OWN_NAMES and e != MARKER)
+    foreign = sorted(e for e in entries if not _own(e) and e != MARKER)
     if foreign or (entries and not _ours(out, entries)):
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "") if foreign \
             else "files without the matrix.json or .seoib-matrix marker"
@@ -139,8 +146,13 @@ def _fill(new: Path, out: Path, files: Mapping[str, bytes]) -> None:
             fh.flush()
             os.fsync(fh.fileno())
     kept = set(files)
+    # A design's table belongs to the md set being written: one of a design the
+    # rules no longer have is dropped with it, not carried over.
+    writing_md = any(_DESIGN_TABLE.fullmatch(n) for n in files)
     if out.is_dir():  # files of other formats stay part of the set
-        for name in sorted(set(os.listdir(out)) & (OWN_NAMES | {MARKER})):
+        for name in sorted(os.listdir(out)):
+            if not (_own(name) or name == MARKER) or (writing_md and _DESIGN_TABLE.fullmatch(name)):
+                continue
             if name not in kept and (out / name).is_file():
                 shutil.copy2(out / name, new / name)
                 kept.add(name)

@@ -1,4 +1,8 @@
-"""Build the policy and migration matrices over the class space, every cell validated.
+"""Build the policy, migration and snapshot matrices over the class space, every cell validated.
+
+A snapshot cell judges a QMP loadvm of the source's snapshot into a VM running
+on the destination (`seoib migrate --snapshot`), over the same VM classes and
+stacks as the live-migration cells.
 
 Cells share verdicts: ClassSolver memoizes by input facts, so a verdict is
 evaluated (and simulated) once and every cell refers to it by index. The walk
@@ -25,12 +29,27 @@ __all__ = ["Matrix", "VMTable", "build_matrix"]
 
 @dataclass
 class VMTable:
-    """One VM class: the stacks it distinguishes, its policy cells and migration cells."""
+    """One VM class: the stacks it distinguishes, its policy, migration and snapshot cells."""
 
     vm: VMClass
     stacks: list[Stack]
     policy: list[int]  # verdict index per stack
     migration: list[list[int]] | None = None  # verdict index [src][dst]
+    snapshot: list[list[int]] | None = None  # loadvm verdict index [src][dst]
+    # Per stack: does its QEMU register the VM's machine type? Where it does
+    # not, a cell says nothing about SEOIB; readers show it as n/a.
+    registered: list[bool] = field(default_factory=list)
+    machine_irqchip: str = ""  # the machine type's default irqchip mode
+    machine_ioapic: str = ""  # the machine type's default IOAPIC version
+
+    @property
+    def irqchip(self) -> str:
+        """The effective irqchip mode: the class's, else the machine type's default."""
+        return self.vm.irqchip or self.machine_irqchip
+
+    @property
+    def ioapic(self) -> str:
+        return self.vm.ioapic or self.machine_ioapic
 
 
 @dataclass
@@ -49,8 +68,12 @@ class Matrix:
     def migration_cells(self) -> int:
         return sum(len(t.stacks) ** 2 for t in self.tables if t.migration is not None)
 
+    def snapshot_cells(self) -> int:
+        return sum(len(t.stacks) ** 2 for t in self.tables if t.snapshot is not None)
+
     def tally(self) -> dict[str, int]:
         return {"policy_cells": self.policy_cells(), "migration_cells": self.migration_cells(),
+                "snapshot_cells": self.snapshot_cells(),
                 "evaluations": self.evaluations, "validated": self.validated,
                 "disagreements": len(self.disagreements)}
 
@@ -80,6 +103,10 @@ def _compact(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def content_key(compact: dict[str, Any]) -> str:
+    return json.dumps(compact, sort_keys=True)
+
+
 class _Verdicts:
     """Interns verdicts as stable indices; cells with the same verdict content share one."""
 
@@ -87,8 +114,9 @@ class _Verdicts:
         self.by_content: dict[str, int] = {}
         self.items: list[dict[str, Any]] = []
 
-    def add(self, compact: dict[str, Any]) -> int:
-        key = json.dumps(compact, sort_keys=True)
+    def add(self, compact: dict[str, Any], key: str | None = None) -> int:
+        """The index of ``compact``; ``key`` is its content key when the caller has it."""
+        key = key or content_key(compact)
         found = self.by_content.get(key)
         if found is None:
             found = self.by_content[key] = len(self.items)
@@ -109,7 +137,9 @@ class _Job:
 class _Result:
     policy: list[int]  # indices into verdicts (local to the job)
     migration: list[list[int]] | None
-    verdicts: list[dict[str, Any]]
+    snapshot: list[list[int]] | None
+    verdicts: list[dict[str, Any]]  # distinct by content: few come back over the pipe
+    keys: list[str]  # their content keys, computed in the worker
     evaluations: int
     validated: int
     disagreements: list[dict[str, Any]]
@@ -126,24 +156,31 @@ def _run_job(rs: RuleSet, job: _Job) -> _Result:
     """
     solvers: dict[tuple[str, ...], ClassSolver] = {}
     local: dict[int, int] = {}
-    verdicts: list[dict[str, Any]] = []
+    verdicts = _Verdicts()
+    keys: list[str] = []
 
     def solver(*designs: str) -> ClassSolver:
         return solvers.setdefault(designs, ClassSolver(rs, validate=True))
 
     def intern(summary: dict[str, Any]) -> int:
         if id(summary) not in local:
-            local[id(summary)] = len(verdicts)
-            verdicts.append(_compact(summary))
+            compact = _compact(summary)
+            key = content_key(compact)
+            local[id(summary)] = verdicts.add(compact, key)
+            if len(keys) < len(verdicts.items):
+                keys.append(key)
         return local[id(summary)]
 
     vmc = job.vm
     policy = [intern(solver(s.design).policy(s.rep, vmc)) for s in job.stacks]
-    migration = None
+    migration = snapshot = None
     if job.migration:
         migration = [[intern(solver(src.design, dst.design).migrate(src.rep, dst.rep, vmc))
                       for dst in job.stacks] for src in job.stacks]
-    return _Result(policy, migration, verdicts, sum(x.evaluations() for x in solvers.values()),
+        snapshot = [[intern(solver(src.design, dst.design).migrate(src.rep, dst.rep, vmc,
+                                                                   snapshot=True))
+                     for dst in job.stacks] for src in job.stacks]
+    return _Result(policy, migration, snapshot, verdicts.items, keys, sum(x.evaluations() for x in solvers.values()),
                    sum(x.validated for x in solvers.values()),
                    [d for x in solvers.values() for d in x.disagreements])
 
@@ -154,6 +191,21 @@ def _results(rs: RuleSet, jobs: list[_Job]) -> Iterator[_Result]:
 
 
 Progress = Callable[[int, int], None]  # (cells done, cells in all)
+
+
+def _cells(job: _Job) -> int:
+    return len(job.stacks) + (2 * len(job.stacks) ** 2 if job.migration else 0)
+
+
+def _describe(rs: RuleSet, table: VMTable) -> None:
+    """Registration per stack and the VM's effective irqchip and IOAPIC, for readers."""
+    r = rs.resolver
+    machine = r.machines.parse(table.vm.machine.machine)
+    table.registered = [r.qemu.registers(r.qemu.resolve(s.qemus[-1]), machine)
+                        for s in table.stacks]
+    defaults = r.machines.defaults(machine)[0]
+    table.machine_irqchip = str(defaults["irqchip"])
+    table.machine_ioapic = str(defaults["ioapic"])
 
 
 def _stacks(rs: RuleSet, space: Space, vmc: VMClass) -> list[Stack]:
@@ -176,13 +228,13 @@ def build_matrix(rs: RuleSet, space: Space | None = None, *, progress: Progress 
     jobs = [_Job(vmc, _stacks(rs, space, vmc), vmc in migration_vms) for vmc in order]
     # The biggest tables first keeps both workers busy; results are re-ordered below.
     by_size = sorted(range(len(jobs)), key=lambda i: -len(jobs[i].stacks) ** (2 if jobs[i].migration else 1))
-    total = sum(len(j.stacks) + (len(j.stacks) ** 2 if j.migration else 0) for j in jobs)
+    total = sum(_cells(j) for j in jobs)
     done = 0
     report = progress or (lambda d, t: None)
     results: dict[int, _Result] = {}
     for i, res in zip(by_size, _results(rs, [jobs[i] for i in by_size]), strict=True):
         results[i] = res
-        done += len(jobs[i].stacks) + (len(jobs[i].stacks) ** 2 if jobs[i].migration else 0)
+        done += _cells(jobs[i])
         report(done, total)
     verdicts = _Verdicts()
     tables: list[VMTable] = []
@@ -190,10 +242,13 @@ def build_matrix(rs: RuleSet, space: Space | None = None, *, progress: Progress 
     disagreements: list[dict[str, Any]] = []
     for i, job in enumerate(jobs):
         res = results[i]
-        ix = [verdicts.add(v) for v in res.verdicts]
+        ix = [verdicts.add(v, k) for v, k in zip(res.verdicts, res.keys, strict=True)]
         table = VMTable(job.vm, job.stacks, [ix[k] for k in res.policy])
         if res.migration is not None:
             table.migration = [[ix[k] for k in line] for line in res.migration]
+        if res.snapshot is not None:
+            table.snapshot = [[ix[k] for k in line] for line in res.snapshot]
+        _describe(rs, table)
         tables.append(table)
         evaluations += res.evaluations
         validated += res.validated

@@ -1,4 +1,8 @@
-"""migration.csv and policy.csv: one row per cell, labels spelled out for grep and diff."""
+"""migration.csv and policy.csv: one row per cell, labels spelled out for grep and diff.
+
+A migration.csv row carries the live migration and, in the ``snapshot_*``
+columns, the QMP loadvm of the source's snapshot on the same destination.
+"""
 
 from __future__ import annotations
 
@@ -32,14 +36,23 @@ def migration_csv(m: Matrix) -> bytes:
     for t in m.tables:
         if t.migration is None:
             continue
-        for src, line in zip(t.stacks, t.migration, strict=True):
-            for dst, vi in zip(t.stacks, line, strict=True):
+        snap = t.snapshot or [[None] * len(t.stacks)] * len(t.stacks)
+        for src, line, sline in zip(t.stacks, t.migration, snap, strict=True):
+            for dst, vi, si in zip(t.stacks, line, sline, strict=True):
                 v = m.verdicts[vi]
+                s = m.verdicts[si] if si is not None else None
                 rows.append([src.label, dst.label, t.vm.label, v["outcome"], v["severity"],
                              _policy_of(v.get("src_state")), _policy_of(v.get("dst_state")),
-                             rule_ids(v)])
-    return _render(["src", "dst", "vm", "outcome", "severity", "src_policy", "dst_policy", "rules"],
-                   rows)
+                             rule_ids(v), *_snapshot_columns(s)])
+    return _render(["src", "dst", "vm", "outcome", "severity", "src_policy", "dst_policy", "rules",
+                    "snapshot_outcome", "snapshot_severity", "snapshot_dst_policy",
+                    "snapshot_rules"], rows)
+
+
+def _snapshot_columns(v: dict[str, Any] | None) -> list[str]:
+    if v is None:
+        return ["", "", "", ""]
+    return [v["outcome"], v["severity"], _policy_of(v.get("dst_state")), rule_ids(v)]
 
 
 def policy_csv(m: Matrix) -> bytes:

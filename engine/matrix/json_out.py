@@ -1,5 +1,9 @@
 """matrix.json: every cell, its verdict with reasons, the rules digest and the simulator tally.
 
+``snapshot`` holds the loadvm cells (``seoib migrate --snapshot``) over the same
+source, destination and VM classes as ``migration``; a VM's ``unregistered``
+lists the stacks whose QEMU does not register its machine type.
+
 Cells name stacks and VM classes by index and verdicts by index; verdicts name
 their reasons by index into one citation list. Sharing keeps the file small;
 one item per line keeps a diff of two matrices readable.
@@ -48,12 +52,14 @@ def matrix_document(m: Matrix) -> dict[str, Any]:
             stack_list.append(_stack_json(s))
         return stacks[s.label]
 
-    vms, policy, migration = [], [], []
+    vms, policy, migration, snapshot = [], [], [], []
     for k, t in enumerate(m.tables):
         vms.append({"label": t.vm.label, "machine": t.vm.machine.label,
                     "machines": list(t.vm.machine.members), "irqchip": t.vm.irqchip or "default",
                     "ioapic": t.vm.ioapic or "default", "guest": t.vm.guest,
-                    "migration": t.migration is not None})
+                    "migration": t.migration is not None,
+                    "unregistered": [sid(s) for s, ok in zip(t.stacks, t.registered, strict=False)
+                                     if not ok]})
         for s, vi in zip(t.stacks, t.policy, strict=True):
             v = m.verdicts[vi]
             policy.append({"host": sid(s), "vm": k, "policy": v.get("policy"),
@@ -64,6 +70,12 @@ def matrix_document(m: Matrix) -> dict[str, Any]:
                 migration.append({"src": sid(src), "dst": sid(dst), "vm": k,
                                   "outcome": v["outcome"], "severity": v["severity"],
                                   "verdict": vi})
+        for src, line in zip(t.stacks, t.snapshot or [], strict=False):
+            for dst, vi in zip(t.stacks, line, strict=True):
+                v = m.verdicts[vi]
+                snapshot.append({"src": sid(src), "dst": sid(dst), "vm": k,
+                                 "outcome": v["outcome"], "severity": v["severity"],
+                                 "verdict": vi})
     citations, verdicts = _citations(m)
     sp = m.space
     return {
@@ -77,6 +89,7 @@ def matrix_document(m: Matrix) -> dict[str, Any]:
         "vms": vms,
         "policy": policy,
         "migration": migration,
+        "snapshot": snapshot,
         "verdicts": verdicts,
         "citations": citations,
     }

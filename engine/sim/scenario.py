@@ -226,7 +226,7 @@ def parse_host(spec: Any, loc: Location) -> SimHost:
         elif key == "seoib":
             kw["seoib"] = _choice(value, "seoib", DESIGNS, kloc)
         elif key == "qemu-version":
-            if not isinstance(value, str) or not re.match(r"^\d+\.\d+", value):
+            if not isinstance(value, str) or not re.match(r"^[0-9]{1,9}\.[0-9]{1,9}", value):
                 raise SpecError(f"qemu-version must be quoted, e.g. '11.0.0', got {value!r}", kloc)
             kw["qemu_version"] = value
         elif key == "machines":

@@ -12,6 +12,7 @@ from matrix_support import copy_rules
 from engine.cli import main
 from engine.matrix import atomic
 from engine.matrix.progress import Progress
+from engine.ruleset import load_rules
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,8 @@ def test_two_runs_are_byte_identical(built: Path, tmp_path: Path) -> None:
     assert main(["matrix", "--out", str(again)]) == 0
     assert _snapshot(again) == _snapshot(built)
     assert set(_snapshot(built)) == {"migration.csv", "policy.csv", "matrix.json", "README.md",
-                                     "designs.md", "index.html"}
+                                     "designs.md", "index.html",
+                                     *(f"tables-{d}.md" for d in load_rules().resolver.designs)}
 
 
 def test_output_does_not_depend_on_where_the_rules_are(built: Path, tmp_path: Path,

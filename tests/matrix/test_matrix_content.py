@@ -110,3 +110,99 @@ def test_matrix_json_follows_its_schema(small_matrix: Matrix) -> None:
         assert all(0 <= r < len(doc["citations"]) for r in verdict["reasons"])
     assert "/" not in "".join(c["source"] for c in doc["citations"] if ".yaml" in c["source"]), \
         "rule file paths are relative: output must not depend on where the rules live"
+
+
+def test_snapshot_cells_cover_the_migration_space_and_agree_with_the_simulator(
+        full_matrix: Matrix) -> None:
+    tally = full_matrix.tally()
+    assert tally["snapshot_cells"] == tally["migration_cells"] > 0
+    snapshot = [vi for t in full_matrix.tables if t.snapshot is not None
+                for line in t.snapshot for vi in line]
+    assert len(snapshot) == tally["snapshot_cells"]
+    for vi in set(snapshot):
+        w = full_matrix.verdicts[vi]["witness"]
+        assert w["ran"] is True and w["agrees"] is True
+        assert w["outcome"] == full_matrix.verdicts[vi]["outcome"]
+    outcomes = {full_matrix.verdicts[vi]["outcome"] for vi in snapshot}
+    # DOMAIN.md: a loadvm into a running VM can flip LVR bit 24 under the guest, which a
+    # live migration (the destination boots from the stream) never does on the same stacks.
+    assert "cpu-model-change" in outcomes
+
+
+def test_snapshot_cells_are_what_migrate_snapshot_answers(rules: RuleSet, full_matrix: Matrix) -> None:
+    from engine.classes import ClassSolver
+
+    solver = ClassSolver(rules, validate=False)
+    checked = differ = 0
+    for t in full_matrix.tables[::5]:
+        if t.snapshot is None:
+            continue
+        for i, src in enumerate(t.stacks[::3]):
+            for j, dst in enumerate(t.stacks):
+                got = solver.migrate(src.rep, dst.rep, t.vm, snapshot=True)["outcome"]
+                want = full_matrix.verdicts[t.snapshot[i * 3][j]]["outcome"]
+                assert got == want, (t.vm.label, src.label, dst.label)
+                live = full_matrix.verdicts[t.migration[i * 3][j]]["outcome"]  # type: ignore[index]
+                differ += live != want
+                checked += 1
+    assert checked > 100 and differ > 0, "snapshot cells are not a copy of the live ones"
+
+
+def test_snapshot_rows_in_csv_and_json(small_matrix: Matrix) -> None:
+    rows = list(csv.DictReader(io.StringIO(migration_csv(small_matrix).decode())))
+    assert all(r["snapshot_outcome"] and r["snapshot_severity"] for r in rows)
+    doc = json.loads(matrix_json(small_matrix))
+    assert len(doc["snapshot"]) == doc["tally"]["snapshot_cells"] == len(rows)
+    pairs = {(c["src"], c["dst"], c["vm"]) for c in doc["snapshot"]}
+    assert pairs == {(c["src"], c["dst"], c["vm"]) for c in doc["migration"]}
+
+
+def test_unregistered_machine_types_are_marked(rules: RuleSet, full_matrix: Matrix) -> None:
+    """A policy cell on a QEMU without the machine type fails to start; it is marked n/a."""
+    marked = 0
+    for t in full_matrix.tables:
+        for s, ok, vi in zip(t.stacks, t.registered, t.policy, strict=True):
+            if not ok:
+                assert full_matrix.verdicts[vi]["outcome"] == "start-fails", (t.vm.label, s.label)
+                marked += 1
+    assert marked > 0
+    doc = json.loads(matrix_json(full_matrix))
+    assert sum(len(v["unregistered"]) for v in doc["vms"]) == marked
+
+
+def test_readme_is_a_short_summary_and_tables_files_hold_every_cell(full_matrix: Matrix) -> None:
+    from engine.matrix.markdown import design_tables
+    from engine.matrix.summary import readme
+
+    text = readme(full_matrix).decode()
+    assert len(text.splitlines()) < 150
+    for d in full_matrix.space.designs:
+        assert f"### {d}" in text and f"tables-{d}.md" in text
+    assert "stack pairs:" in text and " break with **" in text
+    tables = design_tables(full_matrix)
+    assert set(tables) == {f"tables-{d}.md" for d in full_matrix.space.designs}
+    # Rows of every migration and snapshot table, split over the designs' files.
+    rows = sum(len(t.stacks) for t in full_matrix.tables if t.migration is not None) * 2
+    found = sum(1 for body in tables.values() for line in body.decode().splitlines()
+                if line.startswith("| S") and line.count("|") > 6)  # not the legend
+    assert found == rows
+
+
+def test_pools_are_strongly_connected_and_one_way_between(full_matrix: Matrix) -> None:
+    import networkx as nx
+
+    from engine.matrix.pools import blocked_moves, matrix_pools
+
+    blocked = blocked_moves(full_matrix)
+    pools = matrix_pools(full_matrix, blocked)
+    nodes = [n for ms in pools.members for n in ms]
+    assert len(nodes) == len(set(nodes)) == (len(full_matrix.space.kernels)
+                                              * len(full_matrix.space.qemus)
+                                              * len(full_matrix.space.designs))
+    safe = nx.DiGraph((a, b) for a in nodes for b in nodes if a != b and (a, b) not in blocked)
+    of = pools.pool_of()
+    for a, b in pools.oneway:
+        assert not nx.has_path(safe, pools.members[b][0], pools.members[a][0])
+    for ms in pools.members:
+        assert all(nx.has_path(safe, ms[0], x) and nx.has_path(safe, x, ms[0]) for x in ms)
+    assert {(of[a], of[b]) for a, b in safe.edges if of[a] != of[b]} == set(pools.oneway)

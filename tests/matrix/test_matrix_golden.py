@@ -7,18 +7,24 @@ from pathlib import Path
 import pytest
 from matrix_support import GOLDEN, SMALL, UPDATE  # noqa: F401 (fixtures)
 
-from engine.matrix.artifacts import FORMATS, render_matrix
+from engine.matrix.artifacts import FORMATS, file_names, render_matrix
 from engine.matrix.build import Matrix
-from engine.ruleset import RuleSet
+from engine.ruleset import RuleSet, load_rules
 
-NAMES = [n for names in FORMATS.values() for n in names]
+# Every file `seoib matrix` writes, tables-<design>.md included (the small space
+# keeps the first two designs, so only their tables files are golden).
+NAMES = file_names(load_rules(), list(FORMATS))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_artifact_matches_golden(name: str, rules: RuleSet, small_matrix: Matrix,
                                  tmp_path: Path) -> None:
-    fmt = next(f for f, names in FORMATS.items() if name in names)
-    data = render_matrix(rules, small_matrix, [fmt])[name]
+    fmt = next((f for f, names in FORMATS.items() if name in names), "md")
+    files = render_matrix(rules, small_matrix, [fmt])
+    if name not in files:
+        assert name.startswith("tables-") and not (GOLDEN / name).exists()
+        pytest.skip(f"{name}: its design is not in the small class space")
+    data = files[name]
     (tmp_path / name).write_bytes(data)  # regenerated into tmp, compared byte for byte
     golden = GOLDEN / name
     if UPDATE:

@@ -1,4 +1,6 @@
-"""index.html in a real headless Chromium: every cell rendered with its outcome, plus a screenshot."""
+"""index.html in a real headless Chromium: the query panel answers typed queries, every
+heat-map cell is rendered with its outcome (n/a where the QEMU lacks the machine type), and
+the panel and the legend are on the first screen at 1400x1000 (with a screenshot)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from matrix_support import FULL, SMALL  # noqa: F401 (fixtures)
 
-from engine.matrix.build import Matrix
+from engine.matrix.build import Matrix, VMTable
 from engine.matrix.html_out import index_html
 from engine.matrix.json_out import matrix_document
 from engine.matrix.markdown import cell_code
@@ -62,6 +65,20 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=180, check=False)
 
 
+def _probe(tmp_path: Path, html: str, script: str, *args: str) -> dict[str, Any]:
+    """Load ``html`` with ``script`` run after load; return the JSON it stored in the DOM."""
+    page = tmp_path / "index.html"
+    probe = ("<script>window.addEventListener('load', function(){var R=(function(){" + script +
+             "})();document.body.setAttribute('data-result', JSON.stringify(R));});</script></body>")
+    page.write_text(html.replace("</body>", probe))
+    run = _chromium(tmp_path, *args, "--dump-dom", page.as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    marker = 'data-result="'
+    raw = run.stdout[run.stdout.index(marker) + len(marker):]
+    raw = raw[:raw.index('"')].replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
+    return json.loads(raw.replace("&amp;", "&"))
+
+
 def test_rendered_dom_has_every_cell_with_its_outcome(full_matrix: Matrix, tmp_path: Path) -> None:
     page = tmp_path / "index.html"
     page.write_bytes(index_html(full_matrix))
@@ -71,14 +88,120 @@ def test_rendered_dom_has_every_cell_with_its_outcome(full_matrix: Matrix, tmp_p
     parser.feed(run.stdout)
     doc = matrix_document(full_matrix)
     assert len(parser.cells) == len(doc["policy"]) + len(doc["migration"])
+    assert sum("data-s" in c for c in parser.cells) == len(doc["snapshot"]), \
+        "every migration cell carries its snapshot verdict"
     verdicts = doc["verdicts"]
+    na = 0
     for cell in parser.cells:
         v = verdicts[int(cell["data-v"])]
+        assert cell["tabindex"] == "0", "every cell is focusable for its tooltip"
+        if cell["class"] == "na":
+            assert cell["text"] == "n/a"
+            na += 1
+            continue
         assert cell["text"].split(" ")[0] == cell_code(v["outcome"], v["severity"])
         assert cell["class"] == v["severity"], "colour follows severity"
-        assert cell["tabindex"] == "0", "every cell is focusable for its tooltip"
+    unregistered = {k: set(vm["unregistered"]) for k, vm in enumerate(doc["vms"])}
+    want = sum(c["host"] in unregistered[c["vm"]] for c in doc["policy"]) + sum(
+        bool({c["src"], c["dst"]} & unregistered[c["vm"]]) for c in doc["migration"])
+    assert na == want > 0, "machine types a QEMU does not register are n/a, nothing else"
     assert all(src == "" for src in parser.scripts), "self-contained: no external resources"
     assert "<div id=\"tip\" role=\"tooltip\"" in run.stdout
+    assert 'id="answer" role="status" aria-live="polite"' in run.stdout
+
+
+def _typed(release_range: str) -> str:
+    """A release a person would type for a kernel-class member: 6.18.0..6.18.16 -> 6.18.16."""
+    return release_range.split("..")[-1].rstrip("+")
+
+
+def _query_cell(m: Matrix) -> tuple[VMTable, int, int]:
+    """A snapshot cell that differs from the live cell of the same move, on a split VM."""
+    for t in m.tables:
+        if t.snapshot is None or t.migration is None or t.vm.irqchip != "split":
+            continue
+        for i, src in enumerate(t.stacks):
+            for j, dst in enumerate(t.stacks):
+                live, snap = (m.verdicts[t.migration[i][j]], m.verdicts[t.snapshot[i][j]])
+                if (t.registered[i] and t.registered[j] and src.kernel != dst.kernel
+                        and live["outcome"] != snap["outcome"]):
+                    return t, i, j
+    raise AssertionError("no snapshot cell differs from its live cell")
+
+
+_TYPE = """
+function type(id, value){var el=document.getElementById(id);el.focus();el.value=value;
+ el.dispatchEvent(new Event('input',{bubbles:true}));el.dispatchEvent(new Event('change',{bubbles:true}));}
+function pick(id, text){var el=document.getElementById(id);
+ for(var i=0;i<el.options.length;i++)if(el.options[i].text===text)el.selectedIndex=i;
+ el.dispatchEvent(new Event('change',{bubbles:true}));}
+function ask(q){type('q-sk',q.sk);pick('q-sq',q.sq);pick('q-sd',q.sd);type('q-dk',q.dk);pick('q-dq',q.dq);
+ pick('q-dd',q.dd);type('q-machine',q.machine);pick('q-irqchip',q.irqchip);pick('q-ioapic',q.ioapic);
+ pick('q-guest',q.guest);pick('q-mode',q.mode);var a=document.getElementById('answer');
+ var h=a.querySelector('.head');return {head:h?h.textContent:'',cls:h?h.className:'',text:a.textContent};}
+"""
+
+
+def test_query_panel_answers_a_typed_query(full_matrix: Matrix, tmp_path: Path) -> None:
+    """Type stacks and a VM into the panel, read the verdict it computes from the cells."""
+    m = full_matrix
+    t, i, j = _query_cell(m)
+    src, dst = t.stacks[i], t.stacks[j]
+    query = {"sk": _typed(src.kernel.members[-1]), "sq": src.qemus[-1], "sd": src.design,
+             "dk": _typed(dst.kernel.members[0]), "dq": dst.qemus[0], "dd": dst.design,
+             "machine": t.vm.machine.members[0], "irqchip": t.vm.irqchip or "default",
+             "ioapic": t.vm.ioapic or "default", "guest": t.vm.guest}
+    # The n/a case: a machine type on a QEMU that does not register it, as the source.
+    na_t, na_i = next((x, k) for x in m.tables if x.migration is not None
+                      for k, ok in enumerate(x.registered) if not ok)
+    na_src = na_t.stacks[na_i]
+    na_query = {**query, "sk": na_src.kernel.release, "sq": na_src.qemus[0], "sd": na_src.design,
+                "machine": na_t.vm.machine.members[-1], "irqchip": na_t.vm.irqchip or "default",
+                "ioapic": na_t.vm.ioapic or "default", "guest": na_t.vm.guest, "mode": "live"}
+    script = _TYPE + "return [" + ",".join(
+        f"ask({json.dumps(q)})" for q in (
+            {**query, "mode": "live migration"},
+            {**query, "mode": "snapshot restore (QMP loadvm)"},
+            {**na_query, "mode": "live migration"},
+            {**query, "sk": "not-a-kernel", "mode": "live migration"})) + "];"
+    live, snap, na, bad = _probe(tmp_path, index_html(m).decode(), script)
+    for got, grid in ((live, t.migration), (snap, t.snapshot)):
+        assert grid is not None
+        v = m.verdicts[grid[i][j]]
+        assert f": {v['outcome']} " in got["head"], (got["head"], v["outcome"])
+        assert v["severity"] in got["cls"]
+        for r in v["reasons"]:
+            assert r["rule"] in got["text"] and r["text"] in got["text"], "reasons with sources"
+        assert "Simulator: agrees" in got["text"]
+    assert live["head"].startswith("live migration") and snap["head"].startswith("snapshot restore")
+    assert "--snapshot" in snap["text"] and "--snapshot" not in live["text"]
+    assert "Pools: the source stack is in pool " in live["text"]
+    assert na["head"].startswith("n/a") and "na" in na["cls"].split(), na["head"]
+    assert bad["head"].startswith("Not in this matrix") and "not-a-kernel" in bad["head"]
+
+
+def test_first_screen_shows_the_panel_and_the_legend(full_matrix: Matrix, tmp_path: Path) -> None:
+    """At 1400x1000 the legend, the form and the verdict are above the fold; a screenshot too.
+
+    The screenshot lands in SEOIB_SCREENSHOT_DIR if set, else in the test's tmp dir.
+    """
+    html = index_html(full_matrix).decode()
+    script = """var out={};['legend','q-form','answer','pools'].forEach(function(id){
+      var r=document.getElementById(id).getBoundingClientRect();out[id]=[r.top,r.bottom];});
+      out.head=document.querySelector('#answer .head').getBoundingClientRect().bottom;
+      out.height=window.innerHeight;return out;"""
+    box = _probe(tmp_path, html, script, "--window-size=1400,1000")
+    assert box["height"] <= 1000
+    assert box["legend"][1] < box["q-form"][0], "the legend comes before the panel"
+    assert box["q-form"][1] < box["height"] and box["head"] < box["height"]
+    assert box["pools"][0] > box["answer"][0], "then the pools"
+    out = Path(os.environ.get("SEOIB_SCREENSHOT_DIR", tmp_path)) / "matrix-index.png"
+    page = tmp_path / "shot.html"
+    page.write_text(html)
+    run = _chromium(tmp_path, "--window-size=1400,1000", f"--screenshot={out}", page.as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert out.stat().st_size > 10_000
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_tooltip_and_filters_work_in_the_browser(small_matrix: Matrix, tmp_path: Path) -> None:
@@ -96,9 +219,14 @@ def test_tooltip_and_filters_work_in_the_browser(small_matrix: Matrix, tmp_path:
       var shown=[].filter.call(document.querySelectorAll('section[data-guest]'),
         function(s){return !s.hidden;}).map(function(s){return s.dataset.guest;});
       var hiddenCells=document.querySelectorAll('td[data-d="'+box.value+'"][hidden]').length;
+      var V=JSON.parse(document.getElementById('data').textContent);
+      var mode=document.getElementById('hm-mode');mode.value='snapshot';
+      mode.dispatchEvent(new Event('change'));
+      var swapped=[].filter.call(document.querySelectorAll('td[data-s]:not(.na)'),function(c){
+        return c.textContent!==V.codes[+c.dataset.s];}).length;
       document.body.setAttribute('data-result', JSON.stringify({tip: tip.textContent,
         title: td.title, described: td.getAttribute('aria-describedby'), guest: g.value,
-        shown: shown, hiddenCells: hiddenCells}));
+        shown: shown, hiddenCells: hiddenCells, swapped: swapped}));
     });</script></body>"""
     page.write_text(html.replace("</body>", probe))
     run = _chromium(tmp_path, "--dump-dom", page.as_uri())
@@ -112,14 +240,4 @@ def test_tooltip_and_filters_work_in_the_browser(small_matrix: Matrix, tmp_path:
     assert "\n- " in result["title"], "the title carries the reasons too (plain text)"
     assert set(result["shown"]) == {result["guest"]}
     assert result["hiddenCells"] > 0
-
-
-def test_screenshot(small_matrix: Matrix, tmp_path: Path) -> None:
-    """A screenshot artifact (under SEOIB_SCREENSHOT_DIR if set, else the test's tmp dir)."""
-    page = tmp_path / "index.html"
-    page.write_bytes(index_html(small_matrix))
-    out = Path(os.environ.get("SEOIB_SCREENSHOT_DIR", tmp_path)) / "matrix-index.png"
-    run = _chromium(tmp_path, "--window-size=1400,1000", f"--screenshot={out}", page.as_uri())
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert out.stat().st_size > 10_000
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert result["swapped"] == 0, "the snapshot view shows every cell's loadvm verdict"

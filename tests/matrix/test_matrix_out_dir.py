@@ -90,3 +90,12 @@ def test_a_subset_keeps_the_other_formats_and_marks_a_set_without_matrix_json(
     atomic.write_atomically(out, {"README.md": b"md\n"})
     assert {p.name for p in out.iterdir()} == {"migration.csv", "policy.csv", "README.md",
                                                atomic.MARKER}
+
+
+def test_design_tables_are_our_own_and_a_removed_design_goes_with_its_set(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    atomic.write_atomically(out, {**SET_A, "tables-rfc-v2.md": b"a\n", "tables-gone.md": b"a\n"})
+    atomic.write_atomically(out, {**SET_B, "tables-rfc-v2.md": b"b\n"})  # a second run: not foreign
+    assert _snapshot(out) == {**SET_B, "tables-rfc-v2.md": b"b\n"}
+    atomic.write_atomically(out, {"policy.csv": b"c\n"})  # csv only: the md set stays whole
+    assert _snapshot(out)["tables-rfc-v2.md"] == b"b\n"
