@@ -34,6 +34,7 @@ class ResolvedHost:
     facts: dict[str, Any]
     because: dict[str, tuple[Citation, ...]]  # input fact -> the rule data behind it
     machines: frozenset[str] | None = None
+    inferred: tuple[str, ...] = ()  # what was judged by inference along a lineage, and why
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.spec.name, "kernel": self.kernel,
@@ -56,6 +57,7 @@ class ResolvedVM:
     facts: dict[str, Any]
     because: dict[str, tuple[Citation, ...]]
     notes: tuple[str, ...] = field(default=())
+    inferred: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.spec.name, "machine": self.machine.name,
@@ -79,6 +81,7 @@ class Resolver:
         changes: list[Citation] = []
         cap_because: dict[str, list[Citation]] = {}
         res = None
+        inferred: list[str] = []
         if spec.kernel is not None:
             try:
                 res = self.kernels.resolve(spec.kernel, where)
@@ -87,6 +90,8 @@ class Resolver:
                 # build the rules do not know must not block the verdict.
                 if spec.x2apic_api is None:
                     raise
+        if res is not None and res.inferred and spec.x2apic_api is None:
+            inferred.append(res.inferred)
         if res is not None:
             caps |= res.capabilities
             for ch in res.because:
@@ -108,6 +113,8 @@ class Resolver:
             for c in caps:
                 mask |= self.kernels.capabilities[c].mask
         qemu = self.qemu.resolve(spec.qemu or "", where)
+        if self.qemu.is_inferred(qemu):
+            inferred.append(qemu.description)
         design_id = spec.seoib or qemu.seoib or "none"
         design = self.designs.get(design_id)
         if design is None:
@@ -128,7 +135,8 @@ class Resolver:
         because["qemu.gate_ok"] = (design.citation(),)
         return ResolvedHost(spec, spec.label(), spec.kernel, mask, spec.x2apic_api is not None,
                             qemu, spec.qemu or "", design, frozenset(caps), facts, because,
-                            frozenset(spec.machines) if spec.machines is not None else None)
+                            frozenset(spec.machines) if spec.machines is not None else None,
+                            tuple(inferred))
 
     def vm(self, spec: VMSpec, host: ResolvedHost) -> ResolvedVM:
         where = spec.origin
@@ -143,6 +151,7 @@ class Resolver:
             notes.append(f"alias {requested} resolves to {target} on QEMU {host.qemu_text}; an "
                          f"alias floats to a newer machine type when QEMU is upgraded")
         machine = self.machines.parse(name, where)
+        inferred = self._machine_notes(machine, notes)
         defaults, compat = self.machines.defaults(machine)
         family = Citation(f"machine.{machine.family.id}", f"{machine.family.id} defaults: "
                           f"irqchip {machine.family.defaults['irqchip']}, IOAPIC "
@@ -176,8 +185,28 @@ class Resolver:
                    if spec.x2apic is not None else (),
                    "vm.seoib_policy": given("seoib-policy", policy) if spec.seoib_policy else (),
                    **{k: (guest.citation(),) for k in guest.facts}}
+        if machine.downstream is not None:
+            for key in ("vm.irqchip", "vm.ioapic"):
+                because[key] = (*because[key], machine.downstream.citation())
         return ResolvedVM(spec, machine, requested, irqchip, ioapic, spec.ioapic is not None,
-                          x2apic, guest, policy, facts, because, tuple(notes))
+                          x2apic, guest, policy, facts, because, tuple(notes), inferred)
+
+    def _machine_notes(self, machine: Machine, notes: list[str]) -> tuple[str, ...]:
+        """Notes for downstream, family and inferred machine types; the inferred ones."""
+        d = machine.downstream
+        if d is not None:
+            mark = "" if d.confirmed else " (mapping unconfirmed)"
+            notes.append(f"{machine.name} is a {d.id} machine type following upstream "
+                         f"{machine.follows}{mark}: judged with its IOAPIC and irqchip defaults, "
+                         f"and taken as registered wherever {machine.follows} is")
+        note = self.machines.notes.get(machine.family.id)
+        if note is not None:
+            notes.append(note[0] + ("" if note[1] else " (unconfirmed)"))
+        if machine.inferred:
+            return (f"{machine.follows or machine.name} is newer than every machine version in "
+                    f"the rules: judged as a {machine.family.id} type with that family's newest "
+                    f"compat values",)
+        return ()
 
     def _compat_for(self, machine: Machine) -> list[Any]:
         return [c for c in self.machines.compat if c.applies(machine.family.id, machine.version)]

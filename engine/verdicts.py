@@ -51,6 +51,12 @@ def reasons(ev: Evaluation, hosts: Mapping[str, ResolvedHost], vm: ResolvedVM) -
     return out
 
 
+def _inferred(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
+    """`inferred` (a release or machine type past the rules) and the notes, marked."""
+    why = list(dict.fromkeys([*(n for h in hosts for n in h.inferred), *vm.inferred]))
+    return {"inferred": bool(why), "notes": [*(f"[inferred] {n}" for n in why), *vm.notes]}
+
+
 def worst(severities: list[str]) -> str:
     return max(severities, key=_RANK.__getitem__, default="ok")
 
@@ -84,7 +90,7 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
         "alternatives": alternatives,
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"host": host}, vm),
-        "notes": list(vm.notes),
+        **_inferred([host], vm),
     }
     verdict["witness"] = boot_witness(rs.resolver, host, vm, verdict) if witness else _NO_WITNESS
     return verdict
@@ -109,7 +115,7 @@ def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resol
         "severity": rs.severities[ev.outcome],
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"src": src, "dst": dst}, vm),
-        "notes": list(vm.notes),
+        **_inferred([src, dst], vm),
     }
     verdict["witness"] = (migration_witness(rs.resolver, src, dst, vm, verdict, snapshot=snapshot)
                           if witness else _NO_WITNESS)
