@@ -91,14 +91,16 @@ class MachineCatalog:
             if f.alias:
                 self.alias_families.setdefault(f.alias, []).append(f)
         self.aliases = {a: fams[0] for a, fams in self.alias_families.items()}
-        # version text -> families it exists for (None: every versioned family)
+        # version -> the versioned families that carry it (their min/max applied)
         self.versions: dict[tuple[int, ...], tuple[str, ...] | None] = {}
+        versioned = [f.id for f in self.families.values() if f.versioned]
         for entry in doc["versions"]:
-            text, fams = (entry, None) if isinstance(entry, str) else (entry["version"],
-                                                                        tuple(entry["families"]))
+            text, fams = (entry, versioned) if isinstance(entry, str) else (entry["version"],
+                                                                             entry["families"])
             rel = parse_release(text)
             assert rel is not None
-            self.versions[rel.parts] = fams
+            self.versions[rel.parts] = tuple(f for f in fams if self._within(f, rel))
+
         self.compat: list[MachineCompat] = []
         for i, c in enumerate(doc.get("compat", [])):
             loc = item_location(doc["compat"], i, source)
@@ -119,6 +121,11 @@ class MachineCatalog:
         problems += self._check_downstream()
         if problems:
             raise RuleError.from_problems(problems)
+
+    def _within(self, family: str, version: Release) -> bool:
+        lo, hi = self.bounds.get(family, (None, None))
+        return not ((lo is not None and version.parts < lo.parts)
+                    or (hi is not None and version.parts > hi.parts))
 
     def _downstream(self, doc: LineDict, source: str, problems: list[Problem]) -> list[Downstream]:
         out = []
@@ -189,14 +196,11 @@ class MachineCatalog:
             raise SpecError(f"unknown machine type {name!r} (expected {form})", where)
         inferred = False
         if version is not None:
-            lo, hi = self.bounds.get(family.id, (None, None))
-            fams = self.versions.get(version.parts, ())
+            fams = self.versions.get(version.parts)
             # A feature-release version past every listed one belongs to a newer QEMU.
-            inferred = fams == () and len(version.parts) == 2 and version.parts > self.newest
-            outside = (lo is not None and version.parts < lo.parts) or (
-                hi is not None and version.parts > hi.parts)
-            if outside or (not inferred and (fams == () or (fams is not None
-                                                            and family.id not in fams))):
+            inferred = fams is None and len(version.parts) == 2 and version.parts > self.newest
+            if not self._within(family.id, version) or (
+                    not inferred and family.id not in (fams or ())):
                 raise SpecError(f"unknown machine type {name!r}: no {family.id} type has version "
                                 f"{version} (a rule overlay can declare it under versions:)",
                                 where)

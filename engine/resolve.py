@@ -161,6 +161,10 @@ class Resolver:
             return (Citation("spec", f"{key}={value} given in the VM spec", "VM spec"),)
         irqchip = spec.irqchip or defaults["irqchip"]
         ioapic = spec.ioapic or defaults["ioapic"]
+        if irqchip == "on" and spec.ioapic is not None:
+            notes.append(f"ioapic={spec.ioapic} (-global ioapic.version) sets QEMU's userspace "
+                         "IOAPIC only; with kernel-irqchip=on the guest has KVM's in-kernel "
+                         "IOAPIC, version 0x11")
         guest_id = spec.guest or "any"
         guest = self.guests.get(guest_id)
         if guest is None:
