@@ -218,7 +218,11 @@ class MachineCatalog:
 
 
 class QemuCatalog:
-    """QEMU releases and builds, what each registers, and releases inferred past the newest."""
+    """QEMU releases and builds, what each registers, and releases inferred past the newest.
+
+    ``releases`` are the ones the default class space covers (``class_space.min`` on);
+    ``history`` holds the older ones, which resolve the same way but add no classes.
+    """
 
     def __init__(self, doc: LineDict, source: str, machines: MachineCatalog,
                  designs: dict[str, Design]) -> None:
@@ -252,14 +256,21 @@ class QemuCatalog:
                 seoib, entry["description"], entry["source"], loc,
                 bool(entry.get("confirmed", True)))
 
+        # Releases before `class_space.min` are judged on request but add no classes.
+        scope = _rel((doc.get("class_space") or {}).get("min"))
+        self.history: dict[tuple[int, int], QemuRelease] = {}
         for i, entry in enumerate(doc["releases"]):
             rel = make(entry, i, "releases", None)
-            if rel.version.series in self.releases:
+            if rel.version.series in self.releases or rel.version.series in self.history:
                 problems.append((rel.location, f"QEMU {entry['version']} listed twice"))
-            self.releases[rel.version.series] = rel
+            old = scope is not None and rel.version.parts < scope.parts
+            (self.history if old else self.releases)[rel.version.series] = rel
+        if not self.releases:
+            problems.append((Location(source), "class_space.min is after every release"))
         for i, entry in enumerate(doc.get("builds", [])):
             base_rel = parse_release(entry["base"])
-            base = self.releases.get(base_rel.series) if base_rel else None
+            base = (self.releases.get(base_rel.series) or self.history.get(base_rel.series)
+                    if base_rel else None)
             if base is None:
                 problems.append((item_location(doc["builds"], i, source),
                                  f"{entry['id']}: base {entry['base']} is not a QEMU release"))
@@ -287,12 +298,14 @@ class QemuCatalog:
         if rel is None or rel.suffix:
             raise SpecError(f"QEMU {text!r} is not a release the rules know; declare the build "
                             f"under builds: in a qemu.yaml of a rule overlay (--rules DIR)", where)
-        found = self.releases.get(rel.series) or self.inferred.get(rel.series)
+        found = (self.releases.get(rel.series) or self.history.get(rel.series)
+                 or self.inferred.get(rel.series))
         if found is not None:
             return found
         if rel.series > max(self.releases) and self.deletion_major is not None:
             return self._infer(rel)
-        known = ", ".join(str(r.version) for r in self.releases.values())
+        every = sorted([*self.history.values(), *self.releases.values()], key=lambda r: r.version.parts)
+        known = f"{every[0].version} .. {every[-1].version}"
         raise SpecError(f"QEMU {text} is not in the rules (known: {known}); declare it under "
                         f"releases: in a qemu.yaml of a rule overlay (--rules DIR)", where)
 
