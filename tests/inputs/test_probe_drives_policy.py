@@ -50,3 +50,17 @@ def test_rules_for_qemu_7_2_register_what_the_real_binary_lists() -> None:
     ruled = {n for n in names if r.qemu.registers(qemu, r.machines.parse(n))}
     assert ruled == listed
     assert {a: r.qemu.alias_target(qemu, a) for a in ("pc", "q35")} == probe["aliases"]
+
+
+def test_upgrading_to_a_release_newer_than_the_rules_is_inferred(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from jsonschema import Draft202012Validator
+
+    from engine.paths import schemas_dir
+
+    code, v = _json(capsys, ["migrate", "--src", f"@{PROBE}", "--dst", "kernel=7.2.1,qemu=11.1.0",
+                             "--vm", "machine=pc-q35-7.2"])
+    assert (code, v["outcome"], v["inferred"]) == (0, "ok", True)
+    assert any(n.startswith("[inferred] QEMU 11.1") for n in v["notes"])
+    schema = json.loads((schemas_dir() / "migrate-output.schema.json").read_text())
+    assert list(Draft202012Validator(schema).iter_errors(v)) == []
