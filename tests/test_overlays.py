@@ -140,3 +140,23 @@ def _vm(text: str):  # type: ignore[no-untyped-def]
     from engine.specs import parse_vm_spec
 
     return parse_vm_spec(text, Location("--vm"))
+
+
+def test_a_stage_file_in_an_overlay_replaces_the_base_one_and_names_its_own_file(
+        tmp_path: Path) -> None:
+    text = (builtin_rules_dir() / "boot.yaml").read_text()
+    text = text.replace("when: {qemu.registers_machine: false}",
+                        "when: {qemu.no_such_fact: false}", 1)
+    a = _dir(tmp_path, "a", boot=text)
+    with pytest.raises(RuleError) as info:
+        load_rules([a], use_cache=False)
+    assert f"{a / 'boot.yaml'}:" in str(info.value) and "no_such_fact" in str(info.value)
+    assert str(builtin_rules_dir()) not in str(info.value)
+
+
+def test_a_directory_without_every_data_file_is_an_overlay(tmp_path: Path) -> None:
+    d = tmp_path / "rules"
+    shutil.copytree(builtin_rules_dir(), d)
+    (d / "queries.yaml").unlink()  # the base supplies it
+    rs = load_rules([d], use_cache=False)
+    assert rs.roots == (builtin_rules_dir(), d) and "policy" in rs.queries
