@@ -129,8 +129,8 @@ class _Reader:
             raise BadInput(f"not a libvirt domain XML (root element <{_local(root.tag)}>)", self.at(root))
         accel = self.domain_type()
         self.os()
+        self.eim_autoadd()  # before features(): what libvirt adds is there when it checks
         self.features()
-        self.eim_autoadd()
         self.cpu()
         self.guest()
         self.commandline(accel)
