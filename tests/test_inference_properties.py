@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.cli import main
 from engine.ruleset import RuleSet, load_rules
 
 RS: RuleSet = load_rules()
@@ -41,3 +45,11 @@ def test_a_newer_qemu_registers_its_own_types_within_the_deletion_window(
     lo = q.machines_min
     assert lo is not None and lo.parts > window
     assert lo.parts >= NEWEST_QEMU.machines_min.parts  # never registers what the newest dropped
+
+
+@pytest.mark.parametrize("machine", ["q35", "pc", "pc-q35-rhel9.4.0"])
+def test_a_scenario_boots_on_a_qemu_newer_than_the_rules(machine: str, tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"host: {{kernel: 7.2.1, qemu: 11.1.0}}\nvm: {{machine: {machine}}}\n"
+                        "steps:\n  - boot\n  - expect: {outcome: ok}\n")
+    assert main(["simulate", str(scenario)]) == 0
