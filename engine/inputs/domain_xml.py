@@ -173,24 +173,35 @@ class _Reader:
                           "(the alias, resolved on the host's QEMU)")
 
     def eim_autoadd(self) -> None:
-        """libvirt adds <ioapic driver='qemu'/> for >255 vCPUs with an EIM intel IOMMU on q35."""
+        """libvirt's define-time additions for a q35 domain with more than 255 vCPUs.
+
+        Such a guest needs x2APIC ids, hence an intel IOMMU with intremap and EIM, hence
+        split irqchip: libvirt adds <ioapic driver='qemu'/> and, where there is none or
+        it says nothing, the IOMMU (its tests intel-iommu-eim-autoadd*).
+        """
         feats = self.root.find("features")
         if feats is not None and feats.find("ioapic") is not None:
             return
-        driver = self.root.find("devices/iommu[@model='intel']/driver[@eim='on']")
         machine = self.spec.get("machine", "")
-        if driver is None or not (machine == "q35" or machine.startswith("pc-q35")):
+        if not (machine == "q35" or machine.startswith("pc-q35")):
             return
         vcpu = self.root.find("vcpu")
         try:
             count = int((vcpu.text or "").strip()) if vcpu is not None else 1
         except ValueError:
             return
-        if count > _XAPIC_MAX_VCPUS:
-            self.spec["irqchip"] = "split"
-            self.notes.append(
-                f"{count} vCPUs with intel IOMMU eim='on'{self.line(driver)} on q35: libvirt adds "
-                "<ioapic driver='qemu'/> when it defines the domain, so kernel-irqchip=split")
+        iommus = self.root.findall("devices/iommu")
+        driver = iommus[0].find("driver") if iommus else None
+        if count <= _XAPIC_MAX_VCPUS or (iommus and iommus[0].get("model") != "intel"):
+            return
+        if driver is not None and "off" in (driver.get("eim"), driver.get("intremap")):
+            return
+        where = self.line(iommus[0]) if iommus else ""
+        self.spec["irqchip"] = "split"
+        self.notes.append(
+            f"{count} vCPUs on q35 with {'an' if iommus else 'no'} intel IOMMU{where}: libvirt "
+            "adds intremap/eim and <ioapic driver='qemu'/> when it defines the domain, so "
+            "kernel-irqchip=split (the XML as written would say otherwise)")
 
     def features(self) -> None:
         feats = self.root.find("features")

@@ -16,6 +16,7 @@ It prints the corpus size and the agreement rate, and each disagreement.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = ["HOST", "Pair", "compare", "pairs", "resolved"]
 # Judged on the newest QEMU of the rules: libvirt's tests use the latest capabilities.
 HOST = "kernel=7.0.3,qemu=11.0.0"
 KEYS = ("machine", "irqchip", "ioapic", "x2apic")
+_OUTPUT_XML = re.compile(r"\.[a-z0-9_]+-(latest|[0-9][0-9.]*)(\.[a-z-]+)?$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ def pairs(folder: Path) -> list[Pair]:
     out = []
     for xml in sorted(folder.glob("*.xml")):
         stem = xml.name[: -len(".xml")]
+        if _OUTPUT_XML.search(stem):
+            continue  # libvirt's expected output XML (NAME.ARCH-VERSION.xml), not an input
         candidates = [folder / f"{stem}.args",
                       *sorted(folder.glob(f"{stem}.x86_64-latest.args")),
                       *sorted(folder.glob(f"{stem}.x86_64-*.args"))]
