@@ -75,10 +75,10 @@ class MachineCatalog:
     def __init__(self, doc: LineDict, source: str) -> None:
         problems: list[Problem] = []
         self.source = source
-        self.families: dict[str, Family] = {}
+        self.all_families: dict[str, Family] = {}
         for i, f in enumerate(doc["families"]):
             loc = item_location(doc["families"], i, source)
-            self.families[f["id"]] = Family(f["id"], f["versioned"], f.get("alias"),
+            self.all_families[f["id"]] = Family(f["id"], f["versioned"], f.get("alias"),
                                             dict(f["defaults"]), f["source"], loc)
         self.bounds: dict[str, tuple[Release | None, Release | None]] = {
             f["id"]: (_rel(f.get("min")), _rel(f.get("max"))) for f in doc["families"]}
@@ -87,13 +87,16 @@ class MachineCatalog:
             f["id"]: (" ".join(f["note"].split()), bool(f.get("confirmed", True)))
             for f in doc["families"] if f.get("note")}
         self.alias_families: dict[str, list[Family]] = {}
-        for f in self.families.values():
+        for f in self.all_families.values():
             if f.alias:
                 self.alias_families.setdefault(f.alias, []).append(f)
         self.aliases = {a: fams[0] for a, fams in self.alias_families.items()}
+        # The families the default class space enumerates (`class_space: false` opts out).
+        self.families = {f["id"]: self.all_families[f["id"]] for f in doc["families"]
+                         if f.get("class_space", True)}
         # version -> the versioned families that carry it (their min/max applied)
         self.versions: dict[tuple[int, ...], tuple[str, ...] | None] = {}
-        versioned = [f.id for f in self.families.values() if f.versioned]
+        versioned = [f.id for f in self.all_families.values() if f.versioned]
         for entry in doc["versions"]:
             text, fams = (entry, versioned) if isinstance(entry, str) else (entry["version"],
                                                                              entry["families"])
@@ -105,7 +108,7 @@ class MachineCatalog:
         for i, c in enumerate(doc.get("compat", [])):
             loc = item_location(doc["compat"], i, source)
             for fam in c["families"]:
-                if fam not in self.families:
+                if fam not in self.all_families:
                     problems.append((loc, f"{c['id']}: unknown machine family {fam!r}"))
             self.compat.append(MachineCompat(c["id"], tuple(c["families"]), _rel(c.get("min")),
                                              _rel(c.get("max")), dict(c["set"]), c["description"],
@@ -115,7 +118,7 @@ class MachineCatalog:
         if problems:
             raise RuleError.from_problems(problems)
         self._pattern = re.compile(
-            r"^(" + "|".join(re.escape(f) for f in sorted(self.families, key=len, reverse=True))
+            r"^(" + "|".join(re.escape(f) for f in sorted(self.all_families, key=len, reverse=True))
             + r")(?:-(\d+\.\d+(?:\.\d+)?))?$")
         self.newest = max(self.versions) if self.versions else (0,)
         problems += self._check_downstream()
@@ -185,11 +188,11 @@ class MachineCatalog:
     def _parse_upstream(self, name: str, where: Location | None) -> Machine:
         match = self._pattern.match(name)
         if not match:
-            known = ", ".join(sorted(self.families))
+            known = ", ".join(sorted(self.all_families))
             raise SpecError(f"unknown machine type {name!r} (families: {known}; aliases: "
                             f"{', '.join(sorted(self.aliases))}; a downstream type is declared "
                             f"under downstream: in a machines.yaml of a rule overlay)", where)
-        family = self.families[match.group(1)]
+        family = self.all_families[match.group(1)]
         version = _rel(match.group(2))
         if family.versioned != (version is not None):
             form = f"{family.id}-X.Y" if family.versioned else family.id
@@ -244,7 +247,7 @@ class QemuCatalog:
                       {fam: (_rel(r.get("min")), _rel(r.get("max")))
                        for fam, r in (m or {}).get("families", {}).items()})
             for fam in ranges:
-                if fam not in machines.families:
+                if fam not in machines.all_families:
                     problems.append((loc, f"{entry['id']}: unknown machine family {fam!r}"))
             self.family_ranges[entry["id"]] = ranges
             return QemuRelease(

@@ -168,7 +168,7 @@ def _registered_names(r: Resolver, qemu: Any) -> frozenset[str]:
 
 def _machine_names(r: Resolver) -> list[str]:
     names = []
-    for fam in r.machines.families.values():
+    for fam in r.machines.all_families.values():
         if not fam.versioned:
             names.append(fam.id)
             continue

@@ -46,7 +46,7 @@ def test_rules_for_qemu_7_2_register_what_the_real_binary_lists() -> None:
     qemu = r.qemu.resolve(probe["qemu"])
     listed = {m for m in probe["machines"] if m.startswith(("pc-", "isapc", "microvm"))}
     names = {f"{fam}-{'.'.join(map(str, v))}" for v, fams in r.machines.versions.items()
-             for fam in fams or ()} | {f.id for f in r.machines.families.values() if not f.versioned}
+             for fam in fams or ()} | {f.id for f in r.machines.all_families.values() if not f.versioned}
     ruled = {n for n in names if r.qemu.registers(qemu, r.machines.parse(n))}
     assert ruled == listed
     assert {a: r.qemu.alias_target(qemu, a) for a in ("pc", "q35")} == probe["aliases"]
