@@ -1,18 +1,28 @@
-"""QEMU releases, machine types, SEOIB designs and guest profiles from rule data."""
+"""QEMU releases, machine types, SEOIB designs and guest profiles from rule data.
+
+Beyond the listed data, two kinds of names resolve by rule rather than by entry:
+a QEMU release newer than the newest listed is inferred from it (its own X.Y
+machine types, the deletion window of `inference:`, the newest release's SEOIB
+design), and a downstream machine type (RHEL, Ubuntu, Proxmox ``+pveN``) resolves
+to the upstream type whose compat it follows. Both are marked so that verdicts
+can say they rest on inference.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import Location, RuleError, SpecError
 from .model import Citation, Design, Family, Guest, MachineCompat, QemuRelease
+from .overlay import item_location
 from .versions import Release, parse_release
 from .yamlio import LineDict
 
-__all__ = ["Machine", "MachineCatalog", "QemuCatalog", "load_designs", "load_guests"]
+__all__ = ["Downstream", "Machine", "MachineCatalog", "QemuCatalog", "load_designs",
+           "load_guests"]
 
 Problem = tuple[Location | None, str]
 
@@ -22,47 +32,134 @@ def _rel(text: str | None) -> Release | None:
 
 
 @dataclass(frozen=True)
+class Downstream:
+    """A vendor's machine-type scheme and the upstream types its names follow."""
+
+    id: str
+    description: str
+    source: str
+    location: Location
+    confirmed: bool
+    types: dict[str, str]
+    pattern: re.Pattern[str] | None
+
+    def upstream_of(self, name: str) -> str | None:
+        if name in self.types:
+            return self.types[name]
+        match = self.pattern.match(name) if self.pattern is not None else None
+        return match.group("upstream") if match else None
+
+    def citation(self) -> Citation:
+        return Citation(f"machine.downstream.{self.id}", self.description, self.source,
+                        self.location, self.confirmed)
+
+
+@dataclass(frozen=True)
 class Machine:
-    """A concrete machine type: family plus version (None for unversioned types)."""
+    """A concrete machine type: family plus version (None for unversioned types).
+
+    A downstream type keeps its own ``name`` and carries the family and version of
+    the upstream type it follows (``follows``); ``inferred`` marks a version newer
+    than every version the rules list.
+    """
 
     name: str
     family: Family
     version: Release | None
+    follows: str | None = None
+    downstream: Downstream | None = None
+    inferred: bool = False
 
 
 class MachineCatalog:
     def __init__(self, doc: LineDict, source: str) -> None:
         problems: list[Problem] = []
         self.source = source
-        self.families: dict[str, Family] = {}
+        self.all_families: dict[str, Family] = {}
         for i, f in enumerate(doc["families"]):
-            loc = Location(source, doc["families"].line_of(i))
-            self.families[f["id"]] = Family(f["id"], f["versioned"], f.get("alias"),
-                                            dict(f["defaults"]), f["source"], loc)
-        self.aliases = {f.alias: f for f in self.families.values() if f.alias}
-        # version text -> families it exists for (None: every versioned family)
+            loc = item_location(doc["families"], i, source)
+            self.all_families[f["id"]] = Family(f["id"], f["versioned"], f.get("alias"),
+                                            dict(f["defaults"]), f["source"], loc,
+                                            f.get("apic", True))
+        self.bounds: dict[str, tuple[Release | None, Release | None]] = {
+            f["id"]: (_rel(f.get("min")), _rel(f.get("max"))) for f in doc["families"]}
+        # family id -> (note, confirmed): said on every verdict for that family
+        self.notes: dict[str, tuple[str, bool]] = {
+            f["id"]: (" ".join(f["note"].split()), bool(f.get("confirmed", True)))
+            for f in doc["families"] if f.get("note")}
+        self.alias_families: dict[str, list[Family]] = {}
+        for f in self.all_families.values():
+            if f.alias:
+                self.alias_families.setdefault(f.alias, []).append(f)
+        self.aliases = {a: fams[0] for a, fams in self.alias_families.items()}
+        # The families the default class space enumerates (`class_space: false` opts out).
+        self.families = {f["id"]: self.all_families[f["id"]] for f in doc["families"]
+                         if f.get("class_space", True)}
+        # version -> the versioned families that carry it (their min/max applied)
         self.versions: dict[tuple[int, ...], tuple[str, ...] | None] = {}
+        versioned = [f.id for f in self.all_families.values() if f.versioned]
         for entry in doc["versions"]:
-            text, fams = (entry, None) if isinstance(entry, str) else (entry["version"],
-                                                                        tuple(entry["families"]))
+            text, fams = (entry, versioned) if isinstance(entry, str) else (entry["version"],
+                                                                             entry["families"])
             rel = parse_release(text)
             assert rel is not None
-            self.versions[rel.parts] = fams
+            self.versions[rel.parts] = tuple(f for f in fams if self._within(f, rel))
+
         self.compat: list[MachineCompat] = []
         for i, c in enumerate(doc.get("compat", [])):
-            loc = Location(source, doc["compat"].line_of(i))
+            loc = item_location(doc["compat"], i, source)
             for fam in c["families"]:
-                if fam not in self.families:
+                if fam not in self.all_families:
                     problems.append((loc, f"{c['id']}: unknown machine family {fam!r}"))
             self.compat.append(MachineCompat(c["id"], tuple(c["families"]), _rel(c.get("min")),
                                              _rel(c.get("max")), dict(c["set"]), c["description"],
                                              c["source"], loc, bool(c.get("confirmed", True))))
         problems += self._overlaps()
+        self.downstream = self._downstream(doc, source, problems)
         if problems:
             raise RuleError.from_problems(problems)
         self._pattern = re.compile(
-            r"^(" + "|".join(re.escape(f) for f in sorted(self.families, key=len, reverse=True))
+            r"^(" + "|".join(re.escape(f) for f in sorted(self.all_families, key=len, reverse=True))
             + r")(?:-(\d+\.\d+(?:\.\d+)?))?$")
+        self.newest = max(self.versions) if self.versions else (0,)
+        problems += self._check_downstream()
+        if problems:
+            raise RuleError.from_problems(problems)
+
+    def _within(self, family: str, version: Release) -> bool:
+        lo, hi = self.bounds.get(family, (None, None))
+        return not ((lo is not None and version.parts < lo.parts)
+                    or (hi is not None and version.parts > hi.parts))
+
+    def _downstream(self, doc: LineDict, source: str, problems: list[Problem]) -> list[Downstream]:
+        out = []
+        for i, d in enumerate(doc.get("downstream", [])):
+            loc = item_location(doc["downstream"], i, source)
+            pattern = None
+            if "pattern" in d:
+                try:
+                    pattern = re.compile(d["pattern"])
+                except re.error as exc:
+                    problems.append((loc, f"{d['id']}: pattern is not a regular expression: {exc}"))
+                    continue
+                if "upstream" not in pattern.groupindex:
+                    problems.append((loc, f"{d['id']}: pattern needs a group named 'upstream'"))
+                    continue
+            out.append(Downstream(d["id"], d["description"], d["source"], loc,
+                                  bool(d.get("confirmed", True)), dict(d.get("types", {})),
+                                  pattern))
+        return out
+
+    def _check_downstream(self) -> list[Problem]:
+        """Every listed downstream type must follow an upstream type the rules know."""
+        out: list[Problem] = []
+        for d in self.downstream:
+            for name, upstream in d.types.items():
+                try:
+                    self._parse_upstream(upstream, None)
+                except SpecError as exc:
+                    out.append((d.location, f"{d.id}: {name} follows {upstream!r}: {exc.message}"))
+        return out
 
     def _overlaps(self) -> list[Problem]:
         """Two compat rules setting one key differently must not cover the same version."""
@@ -82,22 +179,36 @@ class MachineCatalog:
 
     def parse(self, name: str, where: Location | None = None) -> Machine:
         """A concrete machine type name -> Machine; SpecError when the rules do not know it."""
+        for d in self.downstream:
+            upstream = d.upstream_of(name)
+            if upstream is not None:
+                up = self._parse_upstream(upstream, where)
+                return Machine(name, up.family, up.version, up.name, d, up.inferred)
+        return self._parse_upstream(name, where)
+
+    def _parse_upstream(self, name: str, where: Location | None) -> Machine:
         match = self._pattern.match(name)
         if not match:
-            known = ", ".join(sorted(self.families))
+            known = ", ".join(sorted(self.all_families))
             raise SpecError(f"unknown machine type {name!r} (families: {known}; aliases: "
-                            f"{', '.join(sorted(self.aliases))})", where)
-        family = self.families[match.group(1)]
+                            f"{', '.join(sorted(self.aliases))}; a downstream type is declared "
+                            f"under downstream: in a machines.yaml of a rule overlay)", where)
+        family = self.all_families[match.group(1)]
         version = _rel(match.group(2))
         if family.versioned != (version is not None):
             form = f"{family.id}-X.Y" if family.versioned else family.id
             raise SpecError(f"unknown machine type {name!r} (expected {form})", where)
+        inferred = False
         if version is not None:
-            fams = self.versions.get(version.parts, ())
-            if fams == () or (fams is not None and family.id not in fams):
+            fams = self.versions.get(version.parts)
+            # A feature-release version past every listed one belongs to a newer QEMU.
+            inferred = fams is None and len(version.parts) == 2 and version.parts > self.newest
+            if not self._within(family.id, version) or (
+                    not inferred and family.id not in (fams or ())):
                 raise SpecError(f"unknown machine type {name!r}: no {family.id} type has version "
-                                f"{version} (declare it under versions: in {self.source})", where)
-        return Machine(name, family, version)
+                                f"{version} (a rule overlay can declare it under versions:)",
+                                where)
+        return Machine(name, family, version, inferred=inferred)
 
     def defaults(self, machine: Machine) -> tuple[dict[str, str], list[Citation]]:
         """Compat-resolved irqchip and ioapic for a machine type, with the rules applied."""
@@ -111,6 +222,12 @@ class MachineCatalog:
 
 
 class QemuCatalog:
+    """QEMU releases and builds, what each registers, and releases inferred past the newest.
+
+    ``releases`` are the ones the default class space covers (``class_space.min`` on);
+    ``history`` holds the older ones, which resolve the same way but add no classes.
+    """
+
     def __init__(self, doc: LineDict, source: str, machines: MachineCatalog,
                  designs: dict[str, Design]) -> None:
         problems: list[Problem] = []
@@ -118,13 +235,22 @@ class QemuCatalog:
         self.machines = machines
         self.releases: dict[tuple[int, int], QemuRelease] = {}
         self.builds: dict[str, QemuRelease] = {}
+        # release/build id -> family -> (min, max): a family's narrower registered range
+        self.family_ranges: dict[str, dict[str, tuple[Release | None, Release | None]]] = {}
 
         def make(entry: LineDict, i: int, key: str, base: QemuRelease | None) -> QemuRelease:
-            loc = Location(source, doc[key].line_of(i))
+            loc = item_location(doc[key], i, source)
             m = entry.get("machines")
             seoib = entry.get("seoib", base.seoib if base else None)
             if seoib is not None and seoib not in designs:
                 problems.append((loc, f"{entry['id']}: unknown SEOIB design {seoib!r}"))
+            ranges = (self.family_ranges.get(base.id, {}) if base and not m else
+                      {fam: (_rel(r.get("min")), _rel(r.get("max")))
+                       for fam, r in (m or {}).get("families", {}).items()})
+            for fam in ranges:
+                if fam not in machines.all_families:
+                    problems.append((loc, f"{entry['id']}: unknown machine family {fam!r}"))
+            self.family_ranges[entry["id"]] = ranges
             return QemuRelease(
                 entry["id"], parse_release(entry["version"]) or Release((0, 0)),
                 base.version if base else None,
@@ -134,21 +260,39 @@ class QemuCatalog:
                 seoib, entry["description"], entry["source"], loc,
                 bool(entry.get("confirmed", True)))
 
+        # Releases before `class_space.min` are judged on request but add no classes.
+        scope = _rel((doc.get("class_space") or {}).get("min"))
+        self.history: dict[tuple[int, int], QemuRelease] = {}
         for i, entry in enumerate(doc["releases"]):
             rel = make(entry, i, "releases", None)
-            if rel.version.series in self.releases:
+            if rel.version.series in self.releases or rel.version.series in self.history:
                 problems.append((rel.location, f"QEMU {entry['version']} listed twice"))
-            self.releases[rel.version.series] = rel
+            old = scope is not None and rel.version.parts < scope.parts
+            (self.history if old else self.releases)[rel.version.series] = rel
+        if not self.releases:
+            problems.append((Location(source), "class_space.min is after every release"))
         for i, entry in enumerate(doc.get("builds", [])):
             base_rel = parse_release(entry["base"])
-            base = self.releases.get(base_rel.series) if base_rel else None
+            base = (self.releases.get(base_rel.series) or self.history.get(base_rel.series)
+                    if base_rel else None)
             if base is None:
-                problems.append((Location(source, doc["builds"].line_of(i)),
+                problems.append((item_location(doc["builds"], i, source),
                                  f"{entry['id']}: base {entry['base']} is not a QEMU release"))
                 continue
             self.builds[entry["version"]] = make(entry, i, "builds", base)
         if problems:
             raise RuleError.from_problems(problems)
+        inference = doc.get("inference")
+        self.deletion_major: int | None = inference["deletion_major"] if inference else None
+        self.inference_source = inference["source"] if inference else ""
+        self.inferred: dict[tuple[int, int], QemuRelease] = {}
+
+    @property
+    def newest(self) -> QemuRelease:
+        return self.releases[max(self.releases)]
+
+    def is_inferred(self, qemu: QemuRelease) -> bool:
+        return self.inferred.get(qemu.version.series) is qemu
 
     def resolve(self, text: str, where: Location | None = None) -> QemuRelease:
         build = self.builds.get(text)
@@ -156,25 +300,57 @@ class QemuCatalog:
             return build
         rel = parse_release(text)
         if rel is None or rel.suffix:
-            raise SpecError(f"QEMU {text!r} is not a release the rules know; declare it under "
-                            f"builds: in {self.source}", where)
-        found = self.releases.get(rel.series)
-        if found is None:
-            known = ", ".join(str(r.version) for r in self.releases.values())
-            raise SpecError(f"QEMU {text} is not in the rules (known: {known}); add it under "
-                            f"releases: in {self.source}", where)
-        return found
+            raise SpecError(f"QEMU {text!r} is not a release the rules know; declare the build "
+                            f"under builds: in a qemu.yaml of a rule overlay (--rules DIR)", where)
+        found = (self.releases.get(rel.series) or self.history.get(rel.series)
+                 or self.inferred.get(rel.series))
+        if found is not None:
+            return found
+        if rel.series > max(self.releases) and self.deletion_major is not None:
+            return self._infer(rel)
+        every = sorted([*self.history.values(), *self.releases.values()], key=lambda r: r.version.parts)
+        known = f"{every[0].version} .. {every[-1].version}"
+        raise SpecError(f"QEMU {text} is not in the rules (known: {known}); declare it under "
+                        f"releases: in a qemu.yaml of a rule overlay (--rules DIR)", where)
+
+    def _infer(self, rel: Release) -> QemuRelease:
+        """A release past the newest listed: its own X.Y types, the deletion window kept."""
+        newest = self.newest
+        assert self.deletion_major is not None
+        # Types whose version is at or before X-N.Y are older than the window.
+        cutoff = (rel.series[0] - self.deletion_major, rel.series[1])
+        floor = newest.machines_min.parts if newest.machines_min else (0,)
+        kept = [v for v in sorted(self.machines.versions)
+                if len(v) == 2 and v > cutoff and v >= floor]
+        series = Release(rel.series)
+        lo = Release(kept[0]) if kept else series
+        inferred = replace(
+            newest, id=f"qemu.{series}.inferred", version=series, base=newest.version,
+            machines_min=lo, machines_max=series,
+            description=(f"QEMU {series} is newer than the rules (newest listed {newest.version}): "
+                         f"inferred to register {series} types down to {lo} and to keep "
+                         f"{newest.version}'s SEOIB design ({newest.seoib})"),
+            source=f"{newest.source}; {self.inference_source}", confirmed=False)
+        self.family_ranges[inferred.id] = self.family_ranges.get(newest.id, {})
+        self.inferred[rel.series] = inferred
+        return inferred
 
     def alias_target(self, qemu: QemuRelease, alias: str) -> str | None:
-        family = self.machines.aliases.get(alias)
-        if family is None or qemu.machines_max is None:
+        hi = qemu.machines_max
+        if hi is None:
             return None
-        return f"{family.id}-{qemu.machines_max}"
+        for family in self.machines.alias_families.get(alias, []):
+            lo_f, hi_f = self.machines.bounds.get(family.id, (None, None))
+            if (lo_f is None or hi.parts >= lo_f.parts) and (hi_f is None or hi.parts <= hi_f.parts):
+                return f"{family.id}-{hi}"
+        return None
 
     def registers(self, qemu: QemuRelease, machine: Machine) -> bool:
         if machine.version is None:
-            return machine.name in qemu.unversioned
+            return machine.family.id in qemu.unversioned
         lo, hi = qemu.machines_min, qemu.machines_max
+        fam_lo, fam_hi = self.family_ranges.get(qemu.id, {}).get(machine.family.id, (None, None))
+        lo, hi = fam_lo or lo, fam_hi or hi
         return (lo is not None and hi is not None
                 and lo.parts <= machine.version.parts <= hi.parts)
 
@@ -185,7 +361,7 @@ def _entries(doc: LineDict, key: str, source: str, known: dict[str, tuple], pref
     out: dict[str, Any] = {}
     problems: list[Problem] = []
     for i, entry in enumerate(doc[key]):
-        loc = Location(source, doc[key].line_of(i))
+        loc = item_location(doc[key], i, source)
         problems += _check_facts(entry["id"], entry["facts"], known, prefix, loc)
         out[entry["id"]] = make(entry, loc)
     if problems:

@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import Location, RuleError, SpecError
 from .model import Capability, KernelChange
+from .overlay import item_location
 from .versions import Release, parse_release
 from .yamlio import LineDict
 
@@ -26,6 +27,7 @@ class KernelResolution:
     release: str
     capabilities: frozenset[str]
     because: tuple[KernelChange, ...]  # the changes on the ancestor path that brought them
+    inferred: str | None = None  # why the release was judged by inference, when it was
 
 
 class KernelLineage:
@@ -38,7 +40,7 @@ class KernelLineage:
         self.capabilities: dict[str, Capability] = {}
         problems: list[tuple[Location | None, str]] = []
         for i, c in enumerate(doc["capabilities"]):
-            loc = Location(source, doc["capabilities"].line_of(i))
+            loc = item_location(doc["capabilities"], i, source)
             self.capabilities[c["id"]] = Capability(c["id"], c["fact"], c["mask"],
                                                     c["description"], c["source"], loc)
         graph = nx.DiGraph()
@@ -48,7 +50,7 @@ class KernelLineage:
             rel = parse_release(text)
             assert rel is not None  # the schema checked the pattern
             if rel.series in self._mainline:
-                problems.append((Location(source, doc["mainline"].line_of(i)),
+                problems.append((item_location(doc["mainline"], i, source),
                                  f"mainline release {text} listed twice"))
             node = rel.series_text
             self._mainline[rel.series] = node
@@ -58,7 +60,7 @@ class KernelLineage:
             prev = node
 
         def change(entry: LineDict, i: int, key: str) -> KernelChange:
-            loc = Location(source, doc[key].line_of(i))
+            loc = item_location(doc[key], i, source)
             for cap in entry["capabilities"]:
                 if cap not in self.capabilities:
                     problems.append((loc, f"{entry['id']}: unknown capability {cap!r}"))
@@ -136,6 +138,7 @@ class KernelLineage:
         if hit is not None:
             return hit
         node = self._builds.get(text)
+        inferred = None
         if node is None:
             rel = parse_release(text)
             if rel is None:
@@ -144,17 +147,24 @@ class KernelLineage:
             if rel.suffix and rel.suffix not in ("",):
                 raise SpecError(
                     f"kernel {text!r} looks like a distribution build; its backports are unknown. "
-                    f"Declare it under builds: in {self.source} or pass the probed "
-                    f"x2apic-api=<mask> instead", where)
+                    f"Declare it under builds: in a kernels.yaml of a rule overlay (--rules DIR) "
+                    f"or pass the probed x2apic-api=<mask> instead", where)
             node = self._attach(rel)
+            newest = max(self._mainline)
+            if node is None and rel.series > newest:
+                node = self._mainline[newest]
+                inferred = (f"kernel {text} is newer than the newest mainline release in the "
+                            f"rules ({node}): it descends from {node} and is judged with "
+                            f"{node}'s capabilities (a revert would not be seen; a probed "
+                            f"x2apic-api=<mask> settles it)")
             if node is None:
                 raise SpecError(
                     f"kernel {text} is not in the rules (series {rel.series_text} unknown). Add "
-                    f"\"{rel.series_text}\" to mainline: in {self.source} (and any stable backport "
-                    f"under backports:), or pass the probed x2apic-api=<mask>", where)
+                    f"\"{rel.series_text}\" to mainline: in a kernels.yaml of a rule overlay "
+                    f"(--rules DIR), or pass the probed x2apic-api=<mask>", where)
         because = self._chains[node]
         caps = frozenset(c for ch in because for c in ch.capabilities)
-        res = KernelResolution(text, caps, because)
+        res = KernelResolution(text, caps, because, inferred)
         self._cache[text] = res
         return res
 

@@ -1,15 +1,16 @@
-"""Read a rule directory: safe YAML, then JSON Schema, every problem with file:line.
+"""Read rule directories: safe YAML, then JSON Schema, every problem with file:line.
 
 Data files have fixed names; every other ``*.yaml`` is a stage file of rules.
 All schema problems of all files are collected before failing, so a user fixes
-a rule set in one pass.
+a rule set in one pass. Several directories make one rule set: a complete one
+is a base, a partial one an overlay merged over what came before (engine.overlay).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from .errors import BadInput, Location, RuleError
 from .paths import schemas_dir
 from .yamlio import LineDict, LineList, load_yaml
 
-__all__ = ["DATA_FILES", "RawRules", "load_rule_dir", "rules_digest", "schema_problems"]
+__all__ = ["DATA_FILES", "RawRules", "is_complete", "load_rule_dir", "load_rule_dirs",
+           "rules_digest", "schema_problems", "set_digest"]
 
 # file stem -> schema name; every other *.yaml is validated as a stage file.
 DATA_FILES = {
@@ -39,9 +41,12 @@ class RawRules:
     root: Path
     data: dict[str, LineDict]
     stage_files: dict[str, LineDict]
+    # stem -> the file it was read from (the newest overlay that has it)
+    paths: dict[str, str] = field(default_factory=dict)
+    roots: tuple[Path, ...] = ()
 
     def path(self, stem: str) -> str:
-        return str(self.root / f"{stem}.yaml")
+        return self.paths.get(stem) or str(self.root / f"{stem}.yaml")
 
 
 def rule_files(root: Path) -> list[Path]:
@@ -71,10 +76,27 @@ def rules_digest(root: Path) -> str:
     return h.hexdigest()
 
 
+def set_digest(roots: list[Path]) -> str:
+    """The digest of a rule set made of ``roots`` in order (one root: its own digest)."""
+    digests = [rules_digest(r) for r in roots]
+    if len(digests) == 1:
+        return digests[0]
+    return hashlib.sha256("\0".join(digests).encode()).hexdigest()
+
+
+def is_complete(root: Path) -> bool:
+    """A directory with every data file is a rule set of its own, not an overlay."""
+    stems = {p.stem for p in rule_files(root)}
+    return all(stem in stems for stem in DATA_FILES)
+
+
 @cache
-def _schema(name: str) -> dict[str, Any]:
+def _schema(name: str, overlay: bool = False) -> dict[str, Any]:
     with (schemas_dir() / "rules" / f"{name}.schema.json").open() as fh:
-        return json.load(fh)
+        schema = json.load(fh)
+    if overlay:
+        schema.pop("required", None)  # an overlay file gives only what it adds
+    return schema
 
 
 def _line_at(doc: Any, path: list[Any]) -> int | None:
@@ -137,3 +159,53 @@ def load_rule_dir(root: Path) -> RawRules:
     if problems:
         raise RuleError.from_problems(problems)
     return RawRules(root, data, stages)
+
+
+def load_rule_dirs(roots: list[Path]) -> RawRules:
+    """Load a base rule directory and the overlays after it into one raw rule set."""
+    from .overlay import merge_sources
+
+    start = max((i for i, r in enumerate(roots) if i == 0 or is_complete(r)), default=0)
+    roots = roots[start:]
+    if len(roots) == 1:
+        raw = load_rule_dir(roots[0])
+        return RawRules(raw.root, raw.data, raw.stage_files,
+                        {stem: raw.path(stem) for stem in [*raw.data, *raw.stage_files]}, (raw.root,))
+    base = load_rule_dir(roots[0])
+    pieces: dict[str, list[tuple[LineDict, str]]] = {
+        stem: [(doc, base.path(stem))] for stem, doc in base.data.items()}
+    stages = {stem: (doc, base.path(stem)) for stem, doc in base.stage_files.items()}
+    problems: list[tuple[Location, str]] = []
+    for root in roots[1:]:
+        for path in rule_files(root):
+            try:
+                doc = load_yaml(path)
+            except BadInput as exc:
+                problems.append((exc.location or Location(str(path)), exc.message))
+                continue
+            if not isinstance(doc, dict):
+                problems.append((Location(str(path), getattr(doc, "line", 1)), "expected a mapping"))
+                continue
+            data = path.stem in DATA_FILES
+            found = schema_problems(doc, _schema(DATA_FILES.get(path.stem, "stage"),
+                                                 data and path.stem not in _WHOLE_FILES),
+                                    str(path))
+            problems.extend(found)
+            if found:
+                continue
+            if not data:
+                stages[path.stem] = (doc, str(path))
+            elif path.stem in _WHOLE_FILES:
+                pieces[path.stem] = [(doc, str(path))]
+            else:
+                pieces[path.stem].append((doc, str(path)))
+    if problems:
+        raise RuleError.from_problems(problems)
+    merged = {stem: merge_sources(docs) for stem, docs in pieces.items()}
+    paths = {stem: docs[-1][1] for stem, docs in pieces.items()}
+    paths.update({stem: src for stem, (_, src) in stages.items()})
+    return RawRules(roots[-1], merged, {s: d for s, (d, _) in stages.items()}, paths, tuple(roots))
+
+
+# The vocabulary: an overlay replaces these whole, as it does stage files.
+_WHOLE_FILES = frozenset({"facts", "queries"})

@@ -187,6 +187,7 @@ class Family:
     defaults: dict[str, str]
     source: str
     location: Location
+    apic: bool = True  # False: the board builds no LAPIC or IOAPIC by default (isapc)
 
 
 @dataclass(frozen=True)

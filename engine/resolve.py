@@ -34,6 +34,7 @@ class ResolvedHost:
     facts: dict[str, Any]
     because: dict[str, tuple[Citation, ...]]  # input fact -> the rule data behind it
     machines: frozenset[str] | None = None
+    inferred: tuple[str, ...] = ()  # what was judged by inference along a lineage, and why
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.spec.name, "kernel": self.kernel,
@@ -67,6 +68,7 @@ class ResolvedVM:
     facts: dict[str, Any]
     because: dict[str, tuple[Citation, ...]]
     notes: tuple[str, ...] = field(default=())
+    inferred: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.spec.name, "machine": self.machine.name,
@@ -97,6 +99,7 @@ class Resolver:
         changes: list[Citation] = []
         cap_because: dict[str, list[Citation]] = {}
         res = None
+        inferred: list[str] = []
         if spec.kernel is not None:
             try:
                 res = self.kernels.resolve(spec.kernel, where)
@@ -105,6 +108,8 @@ class Resolver:
                 # build the rules do not know must not block the verdict.
                 if spec.x2apic_api is None:
                     raise
+        if res is not None and res.inferred and spec.x2apic_api is None:
+            inferred.append(res.inferred)
         if res is not None:
             caps |= res.capabilities
             for ch in res.because:
@@ -126,6 +131,8 @@ class Resolver:
             for c in caps:
                 mask |= self.kernels.capabilities[c].mask
         qemu = self.qemu.resolve(spec.qemu or "", where)
+        if self.qemu.is_inferred(qemu):
+            inferred.append(qemu.description)
         design_id = spec.seoib or qemu.seoib or "none"
         design = self.designs.get(design_id)
         if design is None:
@@ -146,7 +153,8 @@ class Resolver:
         because["qemu.gate_ok"] = (design.citation(),)
         return ResolvedHost(spec, spec.label(), spec.kernel, mask, spec.x2apic_api is not None,
                             qemu, spec.qemu or "", design, frozenset(caps), facts, because,
-                            frozenset(spec.machines) if spec.machines is not None else None)
+                            frozenset(spec.machines) if spec.machines is not None else None,
+                            tuple(inferred))
 
     def vm(self, spec: VMSpec, host: ResolvedHost) -> ResolvedVM:
         where = spec.origin
@@ -161,6 +169,7 @@ class Resolver:
             notes.append(f"alias {requested} resolves to {target} on QEMU {host.qemu_text}; an "
                          f"alias floats to a newer machine type when QEMU is upgraded")
         machine = self.machines.parse(name, where)
+        inferred = self._machine_notes(machine, notes)
         defaults, compat = self.machines.defaults(machine)
         family = Citation(f"machine.{machine.family.id}", f"{machine.family.id} defaults: "
                           f"irqchip {machine.family.defaults['irqchip']}, IOAPIC "
@@ -170,12 +179,17 @@ class Resolver:
             return (Citation("spec", f"{key}={value} given in the VM spec", "VM spec"),)
         irqchip = spec.irqchip or defaults["irqchip"]
         ioapic = spec.ioapic or defaults["ioapic"]
+        if irqchip == "on" and spec.ioapic is not None:
+            notes.append(f"ioapic={spec.ioapic} (-global ioapic.version) sets QEMU's userspace "
+                         "IOAPIC only; with kernel-irqchip=on the guest has KVM's in-kernel "
+                         "IOAPIC, version 0x11")
         guest_id = spec.guest or "any"
         guest = self.guests.get(guest_id)
         if guest is None:
             raise SpecError(f"guest={guest_id} is not a known profile "
                             f"({'|'.join(self.guests)})", where)
-        x2apic = True if spec.x2apic is None else spec.x2apic
+        # A board without a local APIC (isapc's default CPU) shows the guest no x2APIC.
+        x2apic = machine.family.apic if spec.x2apic is None else spec.x2apic
         policy = spec.seoib_policy or host.design.default_policy
         facts: dict[str, Any] = {
             "vm.irqchip": irqchip, "vm.ioapic": ioapic, "vm.ioapic_global": spec.ioapic is not None,
@@ -192,13 +206,33 @@ class Resolver:
                    "vm.ioapic": origin("ioapic", spec.ioapic),
                    "vm.ioapic_global": origin("ioapic", spec.ioapic),
                    "vm.x2apic": given("x2apic", "on" if x2apic else "off")
-                   if spec.x2apic is not None else (),
+                   if spec.x2apic is not None else () if machine.family.apic else (family,),
                    "vm.seoib_policy": given("seoib-policy", policy) if spec.seoib_policy else (),
                    "vm.seoib_policy_given": given("seoib-policy", policy) if spec.seoib_policy
                    else (),
                    **{k: (guest.citation(),) for k in guest.facts}}
+        if machine.downstream is not None:
+            for key in ("vm.irqchip", "vm.ioapic"):
+                because[key] = (*because[key], machine.downstream.citation())
         return ResolvedVM(spec, machine, requested, irqchip, ioapic, spec.ioapic is not None,
-                          x2apic, guest, policy, facts, because, tuple(notes))
+                          x2apic, guest, policy, facts, because, tuple(notes), inferred)
+
+    def _machine_notes(self, machine: Machine, notes: list[str]) -> tuple[str, ...]:
+        """Notes for downstream, family and inferred machine types; the inferred ones."""
+        d = machine.downstream
+        if d is not None:
+            mark = "" if d.confirmed else " (mapping unconfirmed)"
+            notes.append(f"{machine.name} is a {d.id} machine type following upstream "
+                         f"{machine.follows}{mark}: judged with its IOAPIC and irqchip defaults, "
+                         f"and taken as registered wherever {machine.follows} is")
+        note = self.machines.notes.get(machine.family.id)
+        if note is not None:
+            notes.append(note[0] + ("" if note[1] else " (unconfirmed)"))
+        if machine.inferred:
+            return (f"{machine.follows or machine.name} is newer than every machine version in "
+                    f"the rules: judged as a {machine.family.id} type with that family's newest "
+                    f"compat values",)
+        return ()
 
     def _compat_for(self, machine: Machine) -> list[Any]:
         return [c for c in self.machines.compat if c.applies(machine.family.id, machine.version)]

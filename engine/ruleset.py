@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,10 @@ from .compiler import (
     parse_stages,
     rule_order,
 )
-from .errors import BadInput, Location
+from .errors import BadInput, Location, RuleError
 from .lineage import KernelLineage
-from .loader import load_rule_dir, rules_digest
-from .model import Fact
+from .loader import RawRules, load_rule_dirs, set_digest
+from .model import Fact, Rule
 from .paths import builtin_rules_dir
 from .resolve import Resolver
 
@@ -44,6 +45,7 @@ class RuleSet:
     severities: dict[str, str]
     queries: dict[str, CompiledQuery]
     resolver: Resolver
+    roots: tuple[Path, ...] = ()  # the base and every overlay merged over it, in order
 
     @property
     def kernels(self) -> KernelLineage:
@@ -55,9 +57,30 @@ class RuleSet:
         return self.queries[name]
 
 
-def compile_rules(root: Path, digest: str) -> RuleSet:
-    raw = load_rule_dir(root)
-    r = str(root)
+def _stages(raw: RawRules, facts: dict[str, Fact]) -> dict[str, list[Rule]]:
+    """Stage files parsed per directory (each names its own file), then joined."""
+    groups: dict[str, dict[str, Any]] = {}
+    for stem, doc in raw.stage_files.items():
+        groups.setdefault(str(Path(raw.path(stem)).parent), {})[stem] = doc
+    stages: dict[str, list[Rule]] = {}
+    seen: dict[str, Location] = {}
+    problems = []
+    for folder, files in groups.items():
+        for stage, rules in parse_stages(files, folder, facts).items():
+            for rule in rules:
+                if rule.id in seen:
+                    problems.append((rule.location, f"rule id {rule.id!r} used twice (first at "
+                                     f"{seen[rule.id]})"))
+                seen.setdefault(rule.id, rule.location)
+            stages.setdefault(stage, []).extend(rules)
+    if problems:
+        raise RuleError.from_problems(problems)
+    return stages
+
+
+def compile_rules(roots: list[Path], digest: str) -> RuleSet:
+    raw = load_rule_dirs(roots)
+    root = raw.root
     facts = parse_facts(raw.data["facts"], raw.path("facts"))
     # Inputs that design and guest entries must give (per-machine ones come from the resolver).
     data_inputs = {n: f.values for n, f in facts.items() if f.input and not f.per_machine}
@@ -66,19 +89,19 @@ def compile_rules(root: Path, digest: str) -> RuleSet:
     machines = MachineCatalog(raw.data["machines"], raw.path("machines"))
     qemu = QemuCatalog(raw.data["qemu"], raw.path("qemu"), machines, designs)
     kernels = KernelLineage(raw.data["kernels"], raw.path("kernels"))
-    stages = parse_stages(raw.stage_files, r, facts)
+    stages = _stages(raw, facts)
     severities, queries = parse_queries(raw.data["queries"], raw.path("queries"), facts)
     order = rule_order(stages)
     compiled = {name: compile_query(q, stages, facts, order) for name, q in queries.items()}
     kernels.freeze()
     return RuleSet(root, digest, facts, severities, compiled,
-                   Resolver(kernels, qemu, machines, designs, guests))
+                   Resolver(kernels, qemu, machines, designs, guests), raw.roots)
 
 
 # The modules whose classes a compiled rule set pickles: a change to any of
 # them must not load a stale cache.
-_PICKLED_MODULES = ("catalog", "compiler", "lineage", "loader", "model", "resolve", "ruleset",
-                    "versions")
+_PICKLED_MODULES = ("catalog", "compiler", "lineage", "loader", "model", "overlay", "resolve",
+                    "ruleset", "versions")
 
 
 def _code_digest() -> str:
@@ -99,11 +122,29 @@ def _cache_dir() -> Path:
 _memory: dict[tuple[str, str], RuleSet] = {}
 
 
-def load_rules(root: str | Path | None = None, *, use_cache: bool = True) -> RuleSet:
-    """Load the rule set at ``root`` (default: the built-in rules)."""
-    path = Path(root) if root is not None else builtin_rules_dir()
-    digest = rules_digest(path)
-    key = (str(path.resolve()), digest)
+RulesArg = str | Path | Sequence[str | Path] | None
+
+
+def rule_dirs(root: RulesArg = None) -> list[Path]:
+    """The directories of a rule set: the built-in base, then ``SEOIB_RULES``, then ``root``.
+
+    A directory holding every data file starts a new base (earlier ones are dropped);
+    any other is an overlay (engine.overlay).
+    """
+    given = [] if root is None else [root] if isinstance(root, (str, Path)) else list(root)
+    site = [p for p in os.environ.get("SEOIB_RULES", "").split(os.pathsep) if p]
+    return [builtin_rules_dir(), *(Path(p) for p in site), *(Path(p) for p in given)]
+
+
+def load_rules(root: RulesArg = None, *, use_cache: bool = True) -> RuleSet:
+    """Load the rule set at ``root`` (directories, default: the built-in rules)."""
+    roots = rule_dirs(root)
+    from .loader import is_complete
+
+    roots = roots[max(i for i, r in enumerate(roots) if i == 0 or is_complete(r)):]
+    path = roots[-1]
+    digest = set_digest(roots)
+    key = (os.pathsep.join(str(r.resolve()) for r in roots), digest)
     if key in _memory:
         return _memory[key]
     cache_file = _cache_dir() / f"rules-{_code_digest()}-{digest[:32]}.pickle"
@@ -115,10 +156,11 @@ def load_rules(root: str | Path | None = None, *, use_cache: bool = True) -> Rul
         except Exception:  # a stale or foreign cache is simply rebuilt
             ruleset = None
     if not isinstance(ruleset, RuleSet) or ruleset.digest != digest:
-        ruleset = compile_rules(path, digest)
+        ruleset = compile_rules(roots, digest)
         if use_cache:
             _store(cache_file, ruleset)
     ruleset.root = path
+    ruleset.roots = tuple(roots)
     _memory[key] = ruleset
     return ruleset
 

@@ -58,6 +58,14 @@ def unconfirmed(reason_list: list[dict]) -> list[str]:
     return list(dict.fromkeys(r["rule"] for r in reason_list if r.get("confirmed") is False))
 
 
+def _inferred(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
+    """`inferred` (a release or machine type past the rules) and the notes, marked."""
+    why = list(dict.fromkeys([*(n for h in hosts for n in h.inferred), *vm.inferred]))
+    host_notes = dict.fromkeys(n for h in hosts for n in h.notes)
+    return {"inferred": bool(why),
+            "notes": [*(f"[inferred] {n}" for n in why), *host_notes, *vm.notes]}
+
+
 def worst(severities: list[str]) -> str:
     return max(severities, key=_RANK.__getitem__, default="ok")
 
@@ -91,7 +99,7 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
         "alternatives": alternatives,
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"host": host}, vm),
-        "notes": [*host.notes, *vm.notes],
+        **_inferred([host], vm),
     }
     verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
     verdict["witness"] = boot_witness(rs.resolver, host, vm, verdict) if witness else _NO_WITNESS
@@ -117,7 +125,7 @@ def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resol
         "severity": rs.severities[ev.outcome],
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"src": src, "dst": dst}, vm),
-        "notes": [*dict.fromkeys([*src.notes, *dst.notes]), *vm.notes],
+        **_inferred([src, dst], vm),
     }
     verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
     verdict["witness"] = (migration_witness(rs.resolver, src, dst, vm, verdict, snapshot=snapshot)

@@ -139,8 +139,7 @@ class ScenarioBridge:
 
         host = self.rs.resolver.host(parse_host_spec(raw, location))
         r = self.rs.resolver
-        names = host.machines if host.machines is not None else frozenset(
-            name for name in _machine_names(r) if r.qemu.registers(host.qemu, r.machines.parse(name)))
+        names = host.machines if host.machines is not None else _registered_names(r, host.qemu)
         sim = sim_host(r, host, None)
         sim = type(sim)(**{**sim.__dict__, "name": host.label or "host", "machines": names})
         self._hosts[id(sim)] = host
@@ -155,9 +154,18 @@ class ScenarioBridge:
         return sim_vm(self.rs.resolver.vm(parse_vm_spec(raw, location), host))
 
 
+def _registered_names(r: Resolver, qemu: Any) -> frozenset[str]:
+    """Machine types a QEMU release registers: listed versions, its own newest types
+    (a release past the rules), and listed downstream types that follow a registered one."""
+    names = [*_machine_names(r),
+             *(t for a in r.machines.aliases if (t := r.qemu.alias_target(qemu, a)) is not None),
+             *(n for d in r.machines.downstream for n in d.types)]
+    return frozenset(n for n in names if r.qemu.registers(qemu, r.machines.parse(n)))
+
+
 def _machine_names(r: Resolver) -> list[str]:
     names = []
-    for fam in r.machines.families.values():
+    for fam in r.machines.all_families.values():
         if not fam.versioned:
             names.append(fam.id)
             continue

@@ -19,6 +19,9 @@ def check(verdict: dict[str, Any], expect: dict[str, Any]) -> None:
             got = {a["policy"]: a["outcome"] for a in verdict["alternatives"]}
             for policy, outcome in want.items():
                 assert got[policy] == outcome, f"alternative {policy}"
+        elif key == "notes":  # each substring appears in some note
+            for text in want:
+                assert any(text in n for n in verdict["notes"]), f"note {text!r}"
         elif key == "vm":
             for k, v in want.items():
                 assert verdict["vm"][k] == v, f"vm.{k}"

@@ -15,7 +15,9 @@ __all__ = ["add_format", "add_rules", "emit_json", "host_arg", "rules_of", "vm_a
 
 
 def add_rules(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rules", metavar="DIR", help="rule directory (default: built-in rules)")
+    parser.add_argument("--rules", metavar="DIR", action="append",
+                        help="rule directory; repeat to overlay several (a partial directory "
+                             "is merged over the built-in rules and SEOIB_RULES)")
 
 
 def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:

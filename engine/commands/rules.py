@@ -14,11 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="rules_command", metavar="validate", required=True)
     validate = sub.add_parser("validate", help="check a rule directory; exit 0 or 3")
     validate.add_argument("dir", nargs="?", help="rule directory (default: built-in rules)")
-    validate.add_argument("--rules", dest="rules_opt", metavar="DIR", help=argparse.SUPPRESS)
+    validate.add_argument("--rules", dest="rules_opt", metavar="DIR", action="append",
+                          help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
-    root = args.dir or args.rules_opt
+    root = [*([args.dir] if args.dir else []), *(args.rules_opt or [])] or None
     rs = load_rules(root, use_cache=False)
     counts = {name: len(q.rules) for name, q in rs.queries.items()}
     sys.stdout.write(f"rules OK: {rs.root} (digest {rs.digest[:12]}); "

@@ -4,6 +4,11 @@ The XML is user input from other tools (virsh dumpxml, Nova, KubeVirt), so it is
 parsed with defusedxml: DTDs, entity declarations and external references are refused
 before anything is expanded. Only what the XML really determines goes into the spec;
 hints (OS metadata, Hyper-V enlightenments, nested virtualization) become notes.
+
+What libvirt itself decides is applied as libvirt applies it: a domain without a
+machine type gets the x86 default ``pc``; ``<domain type='qemu'>`` is TCG; a q35
+domain with more than 255 vCPUs and an intel IOMMU with ``eim='on'`` gets
+``<ioapic driver='qemu'/>`` (split irqchip) added at define time.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ MAX_BYTES = 4 * 1024 * 1024
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 OSINFO_NS = "http://libosinfo.org/xmlns/libvirt/domain/1.0"
 _X86_ARCHES = ("x86_64", "i686")
+
+# libvirt's and QEMU's x86 machine type when none is given (an alias).
+DEFAULT_MACHINE = "pc"
+# More vCPUs than an xAPIC id can address need x2APIC ids, hence EIM and split irqchip.
+_XAPIC_MAX_VCPUS = 255
 
 # libosinfo os ids are URLs named after the vendor; these vendors ship Linux only.
 _LINUX_OSINFO_HOSTS = frozenset(
@@ -119,6 +129,7 @@ class _Reader:
             raise BadInput(f"not a libvirt domain XML (root element <{_local(root.tag)}>)", self.at(root))
         accel = self.domain_type()
         self.os()
+        self.eim_autoadd()  # before features(): what libvirt adds is there when it checks
         self.features()
         self.cpu()
         self.guest()
@@ -142,7 +153,7 @@ class _Reader:
     def os(self) -> None:
         otype = self.root.find("os/type")
         if otype is None:
-            self.notes.append("no <os><type>: machine type left to libvirt's default")
+            self.default_machine("no <os><type>")
             return
         arch = otype.get("arch")
         if arch and arch not in _X86_ARCHES:
@@ -154,7 +165,43 @@ class _Reader:
         if machine:
             self.spec["machine"] = machine  # aliases stay as given; resolved elsewhere
         else:
-            self.notes.append("no machine= on <os><type>: machine type left to libvirt's default")
+            self.default_machine(f"no machine= on <os><type>{self.line(otype)}")
+
+    def default_machine(self, why: str) -> None:
+        self.spec["machine"] = DEFAULT_MACHINE
+        self.notes.append(f"{why}: libvirt's x86 default machine type {DEFAULT_MACHINE!r} "
+                          "(the alias, resolved on the host's QEMU)")
+
+    def eim_autoadd(self) -> None:
+        """libvirt's define-time additions for a q35 domain with more than 255 vCPUs.
+
+        Such a guest needs x2APIC ids, hence an intel IOMMU with intremap and EIM, hence
+        split irqchip: libvirt adds <ioapic driver='qemu'/> and, where there is none or
+        it says nothing, the IOMMU (its tests intel-iommu-eim-autoadd*).
+        """
+        feats = self.root.find("features")
+        if feats is not None and feats.find("ioapic") is not None:
+            return
+        machine = self.spec.get("machine", "")
+        if not (machine == "q35" or machine.startswith("pc-q35")):
+            return
+        vcpu = self.root.find("vcpu")
+        try:
+            count = int((vcpu.text or "").strip()) if vcpu is not None else 1
+        except ValueError:
+            return
+        iommus = self.root.findall("devices/iommu")
+        driver = iommus[0].find("driver") if iommus else None
+        if count <= _XAPIC_MAX_VCPUS or (iommus and iommus[0].get("model") != "intel"):
+            return
+        if driver is not None and "off" in (driver.get("eim"), driver.get("intremap")):
+            return
+        where = self.line(iommus[0]) if iommus else ""
+        self.spec["irqchip"] = "split"
+        self.notes.append(
+            f"{count} vCPUs on q35 with {'an' if iommus else 'no'} intel IOMMU{where}: libvirt "
+            "adds intremap/eim and <ioapic driver='qemu'/> when it defines the domain, so "
+            "kernel-irqchip=split (the XML as written would say otherwise)")
 
     def features(self) -> None:
         feats = self.root.find("features")
@@ -182,11 +229,25 @@ class _Reader:
                 f"intel IOMMU with intremap='on'{self.line(iommu)} needs <ioapic driver='qemu'/> "
                 "(split irqchip); libvirt refuses it otherwise"
             )
+        self.hyperv_hints(feats)
+
+    def hyperv_hints(self, feats: ET.Element | None) -> None:
+        """Hyper-V enlightenments in <features>, <clock> or <panic> hint at a Windows guest."""
+        found = []
         hyperv = feats.find("hyperv") if feats is not None else None
-        if hyperv is not None:
+        # An element whose every feature is state='off' (libvirt's hyperv-off) enables nothing.
+        if hyperv is not None and (hyperv.get("mode") == "passthrough" or any(
+                f.get("state", "on") != "off" for f in hyperv)):
+            found.append(f"<features><hyperv>{self.line(hyperv)}")
+        for timer in self.root.findall("clock/timer[@name='hypervclock']"):
+            if timer.get("present", "yes") != "no":
+                found.append(f"<timer name='hypervclock'>{self.line(timer)}")
+        for panic in self.root.findall("devices/panic[@model='hyperv']"):
+            found.append(f"<panic model='hyperv'>{self.line(panic)}")
+        if found:
             self.notes.append(
-                f"<features><hyperv>{self.line(hyperv)}: Hyper-V enlightenments suggest a "
-                "Windows guest but do not mean it runs the Hyper-V role"
+                f"Hyper-V enlightenments ({', '.join(found)}) suggest a Windows guest but do not "
+                "mean it runs the Hyper-V role"
             )
 
     def cpu(self) -> None:

@@ -31,8 +31,11 @@ class MachinePrediction:
     irqchip: str  # on | split | off
     ioapic: str  # the userspace IOAPIC version the rules give the machine type
     rules: tuple[str, ...]  # ids of the rule data behind the values
+    apic: bool = True  # False: the rules say the board builds no LAPIC or IOAPIC at all
 
     def describe(self) -> str:
+        if not self.apic:
+            return "no LAPIC and no IOAPIC"
         return f"irqchip {self.irqchip}, IOAPIC {self.device()} {self.ioapic}"
 
     def device(self) -> str:
@@ -40,7 +43,7 @@ class MachinePrediction:
 
     def as_json(self) -> dict[str, Any]:
         return {"irqchip": self.irqchip, "ioapic": self.ioapic, "device": self.device(),
-                "rules": list(self.rules)}
+                "rules": list(self.rules), "apic": self.apic}
 
 
 def predict(catalog: MachineCatalog, machine: str, option: str | None) -> MachinePrediction:
@@ -57,8 +60,10 @@ def predict(catalog: MachineCatalog, machine: str, option: str | None) -> Machin
         return hits or (family,)
 
     rules = (("spec",) if option else origin("irqchip")) + origin("ioapic")
+    if not parsed.family.apic:
+        rules = (family,)
     return MachinePrediction(machine, option, option or values["irqchip"], values["ioapic"],
-                             tuple(dict.fromkeys(rules)))
+                             tuple(dict.fromkeys(rules)), parsed.family.apic)
 
 
 def _compat(catalog: MachineCatalog, parsed: Any) -> list[Any]:
@@ -70,6 +75,10 @@ def compare(pred: MachinePrediction, obs: MachineObservation) -> list[str]:
     mode = f"kernel-irqchip={obs.option}" if obs.option else "default irqchip"
     head = f"{obs.machine} ({mode}): rules ({', '.join(pred.rules)}) say"
     out: list[str] = []
+    if not pred.apic:  # no interrupt controller for kernel-irqchip to place
+        if obs.lapic is not None or obs.ioapics:
+            out.append(f"{head} no LAPIC and no IOAPIC; QEMU built {obs.describe()}")
+        return out
     if obs.irqchip != pred.irqchip:
         out.append(f"{head} irqchip {pred.irqchip}; QEMU built {obs.irqchip or 'no LAPIC'} "
                    f"({obs.describe()})")

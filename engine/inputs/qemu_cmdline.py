@@ -3,8 +3,11 @@
 Only what QEMU itself does with the options is encoded (system/vl.c): ``-machine``
 options merge and later keys win; ``-enable-kvm`` is ``-machine accel=kvm``; ``-accel``
 and ``-machine accel=`` together are refused; the *first* accelerator that initializes
-is used, so properties on a later ``-accel`` are never applied. Options that do not
-bear on SEOIB are ignored and listed in one note, never guessed at.
+is used, so properties on a later ``-accel`` are never applied; a property the
+kvm accelerator does not have makes QEMU refuse to start (bad input here). With
+no accelerator at all qemu-system-x86_64 runs TCG (a binary named ``*kvm`` prefers
+KVM), and with no ``-machine`` type it runs the x86 default ``pc``. Options that do
+not bear on SEOIB are ignored and listed in one note, never guessed at.
 """
 
 from __future__ import annotations
@@ -76,6 +79,16 @@ _FLAGS = frozenset(
 )
 
 _IRQCHIP_VALUES = ("on", "off", "split")
+# QEMU's x86 default machine type (an alias) when no -machine type is given.
+DEFAULT_MACHINE = "pc"
+# Properties of QEMU's kvm accelerator object (accel/kvm/kvm-all.c, target/i386/kvm);
+# seoib-policy is the accel-property design's. Any other one is refused at start.
+_KVM_ACCEL_PROPS = frozenset([
+    "accel", "kernel-irqchip", "kvm-shadow-mem", "dirty-ring-size", "eager-split-size",
+    "notify-vmexit", "notify-window", "xen-version", "xen-gnttab-max-frames",
+    "xen-evtchn-max-pirq", "honor-guest-pat", "rapl", "rapl-helper-socket", "device",
+    "seoib-policy",
+])
 # QEMU's qapi_bool_parse spellings.
 _BOOL = {"on": "on", "yes": "on", "true": "on", "y": "on",
          "off": "off", "no": "off", "false": "off", "n": "off"}  # fmt: skip
@@ -328,6 +341,12 @@ def resolve(args: ParsedArgs, *, launcher_accel: str | None = None) -> tuple[dic
             notes.append(f"{base} is not an x86 QEMU: SEOIB concerns x86 guests only")
     if "type" in args.machine:
         spec["machine"] = args.machine["type"]
+    elif launcher_accel is None:
+        spec["machine"] = DEFAULT_MACHINE
+        notes.append(f"no -machine type: QEMU's x86 default {DEFAULT_MACHINE!r} (the alias, "
+                     "resolved on the host's QEMU)")
+    if accel == "kvm" and launcher_accel is None:
+        _check_kvm_props(accel_props, args)
     irqchip = None
     if "kernel-irqchip" in args.machine:
         irqchip = _irqchip(args.machine["kernel-irqchip"], args, "irqchip")
@@ -339,8 +358,9 @@ def resolve(args: ParsedArgs, *, launcher_accel: str | None = None) -> tuple[dic
             notes.append(f"-accel kernel-irqchip={from_accel} overrides -machine kernel-irqchip={irqchip}")
         irqchip = from_accel
     if accel is None:
-        notes.append(_default_accel_note(args.binary))
-    elif accel != "kvm":
+        accel = _default_accel(args.binary)
+        notes.append(_default_accel_note(args.binary, accel))
+    if accel != "kvm":
         notes.append(f"accelerator {accel}: no KVM LAPIC, so SEOIB does not apply (irqchip=off)")
         irqchip = "off"
     if irqchip:
@@ -368,19 +388,25 @@ def resolve(args: ParsedArgs, *, launcher_accel: str | None = None) -> tuple[dic
     return spec, notes
 
 
-def _default_accel_note(binary: str | None) -> str:
-    # vl.c configure_accelerators: a program name ending in "kvm" prefers kvm:tcg, any
-    # other prefers tcg:kvm when the build has both. Whether it has TCG is not known here.
+def _default_accel(binary: str | None) -> str:
+    # vl.c configure_accelerators: a program name ending in "kvm" tries kvm first, any
+    # other qemu-system-* uses tcg.
+    return "kvm" if binary is not None and os.path.basename(binary).endswith("kvm") else "tcg"
+
+
+def _default_accel_note(binary: str | None, accel: str) -> str:
     head = "no -accel, -machine accel= or -enable-kvm"
-    if binary is None:
-        return f"{head} and no binary given: KVM is assumed"
-    name = os.path.basename(binary)
-    if name.endswith("kvm"):
+    name = os.path.basename(binary) if binary else "qemu-system-x86_64"
+    if accel == "kvm":
         return f"{head}: {name} ends in 'kvm', so QEMU's default accelerator is KVM"
-    return (
-        f"{head}: {name} defaults to TCG when the build has it (tcg:kvm), so this VM may run "
-        "without KVM; KVM is assumed so that no risk is hidden"
-    )
+    return f"{head}: {name} defaults to TCG, where SEOIB does not apply"
+
+
+def _check_kvm_props(props: dict[str, str], args: ParsedArgs) -> None:
+    for key in props:
+        if key not in _KVM_ACCEL_PROPS:
+            raise BadInput(f"-accel kvm,{key}=...: the kvm accelerator has no property {key!r}; "
+                           "QEMU refuses to start", args.where(key))
 
 
 def _hints(args: ParsedArgs, irqchip: str | None) -> list[str]:

@@ -23,8 +23,15 @@ def _vm_line(vm: dict[str, Any]) -> str:
     if vm["requested_machine"] != machine:
         machine = f"{vm['requested_machine']} -> {machine}"
     x2 = "x2APIC" if vm["x2apic"] else "no x2APIC"
-    return (f"{machine}, irqchip {vm['irqchip']}, IOAPIC {vm['ioapic']}, {x2}, "
+    return (f"{machine}, irqchip {vm['irqchip']}, {_ioapic(vm)}, {x2}, "
             f"guest {vm['guest']}")
+
+
+def _ioapic(vm: dict[str, Any]) -> str:
+    # KVM's in-kernel IOAPIC is version 0x11 whatever the machine or -global says.
+    if vm["irqchip"] == "on":
+        return "in-kernel IOAPIC 0x11"
+    return f"IOAPIC {vm['ioapic']}"
 
 
 def _host_line(host: dict[str, Any]) -> str:

@@ -457,8 +457,11 @@ LABEL_CASES = [
      {"x2apic-api": "0x3", "kernel.seoib-enable": "false", "kernel.x2apic-api": "true",
       "seoib": "none"}),
     ({"name": "h", "kernel": "6.18.44-fc-v657", "x2apic-api": "0xf", "qemu": "7.2.22"},
-     {"x2apic-api": "0xf", "kernel.seoib-disable": "true", "seoib": "unknown",
-      "stack-class": "unknown", "qemu": "7.2.22"}),
+     {"x2apic-api": "0xf", "kernel.seoib-disable": "true", "seoib": "none",
+      "stack-class": "k7.0_q7.2_none", "qemu": "7.2.22"}),
+    # A release between two listed ones that never existed: not inferred, so unknown.
+    ({"name": "h", "kernel": "6.18.44-fc-v657", "x2apic-api": "0xf", "qemu": "10.3.0"},
+     {"x2apic-api": "0xf", "seoib": "unknown", "stack-class": "unknown", "qemu": "10.3.0"}),
     ({"name": "h", "kernel": "weird+kernel~build"},
      {"qemu": "unknown", "seoib": "unknown", "kernel.seoib-enable": "unknown",
       "kernel-class": "unknown"}),
@@ -466,7 +469,8 @@ LABEL_CASES = [
 
 
 @pytest.mark.parametrize(("spec", "expected"), LABEL_CASES,
-                         ids=["release only", "old kernel probed", "qemu unknown", "nothing probed"])
+                         ids=["release only", "old kernel probed", "this machine's probe", "qemu unknown",
+                              "nothing probed"])
 def test_labels_are_kubernetes_valid_and_say_what_the_host_is(
         spec: dict[str, Any], expected: dict[str, str]) -> None:
     labels, notes = probe_labels(ProbeResult(spec=spec), load_rules(), prefix="seoib.dev")

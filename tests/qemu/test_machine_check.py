@@ -51,14 +51,16 @@ def test_prediction_names_its_rules(rules: RuleSet) -> None:
     assert (pred.irqchip, pred.ioapic, pred.device()) == ("on", "0x11", "kvm-ioapic")
     assert pred.rules == ("machine.pc-q35", "machine.ioapic-0x11-upto-2.7")
     assert predict(rules.resolver.machines, "pc-q35-2.7", "split").rules[0] == "spec"
+    board = predict(rules.resolver.machines, "isapc", None)  # no LAPIC, no IOAPIC at all
+    assert (board.apic, board.describe()) == (False, "no LAPIC and no IOAPIC")
     with pytest.raises(SpecError):
-        predict(rules.resolver.machines, "isapc", None)
+        predict(rules.resolver.machines, "x-remote", None)
 
 
 def test_sample_is_one_type_per_compat_class_plus_the_default(rules: RuleSet) -> None:
     names = [f"pc-q35-{v}" for v in ("2.6", "2.7", "2.8", "4.0", "4.0.1", "7.1", "7.2")]
-    names += ["pc-i440fx-7.2", "microvm", "isapc"]
+    names += ["pc-i440fx-7.2", "microvm", "x-remote"]
     catalog = rules.resolver.machines
-    assert split_known(catalog, names)[1] == ["isapc"]
+    assert split_known(catalog, names)[1] == ["x-remote"]
     assert relevant_types(catalog, names, "pc-q35-7.1") == [
         "microvm", "pc-i440fx-7.2", "pc-q35-2.7", "pc-q35-4.0", "pc-q35-7.1", "pc-q35-7.2"]

@@ -1,0 +1,95 @@
+"""Rule overlays: a site's rule directory merged over the rule set before it.
+
+The built-in rules are the base. Each further directory (``SEOIB_RULES``, then
+every ``--rules DIR`` in order) either holds a complete rule set, which becomes
+the new base, or some data files, which are merged into the set so far:
+
+* a list of entries with ``id`` (kernel builds, QEMU releases and builds,
+  machine families, downstream schemes, designs, guests, compat rules): an entry
+  with a known id replaces it, a new id is appended;
+* a list of plain values (``mainline``, ``versions``): new values are appended;
+* anything else at the top level of a file replaces the value before it.
+
+Stage files (rules) and the vocabulary files (facts, queries) replace the file of
+the same name as a whole. Every merged list item remembers the file it came from,
+so an error points at the overlay's own ``file:line``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import Location
+from .yamlio import LineDict, LineList
+
+__all__ = ["item_location", "merge_document", "sourced"]
+
+
+def item_location(seq: Any, index: int, default: str) -> Location:
+    """``file:line`` of item ``index`` of a (possibly merged) list."""
+    sources = getattr(seq, "item_sources", None)
+    source = sources[index] if sources is not None and index < len(sources) else default
+    line = seq.line_of(index) if isinstance(seq, LineList) else None
+    return Location(source or default, line)
+
+
+def sourced(seq: LineList, source: str) -> LineList:
+    """A copy of ``seq`` whose items all come from ``source`` (unless they already say)."""
+    out = LineList(seq)
+    out.line = seq.line
+    out.item_lines = list(seq.item_lines)
+    old = getattr(seq, "item_sources", None)
+    out.item_sources = list(old) if old is not None else [source] * len(seq)  # type: ignore[attr-defined]
+    return out
+
+
+def _key(item: Any) -> Any:
+    if isinstance(item, dict):
+        return ("id", item["id"]) if "id" in item else ("version", item.get("version"))
+    return ("value", item)
+
+
+def _merge_list(base: LineList, top: LineList, base_src: str, top_src: str) -> LineList:
+    out = sourced(base, base_src)
+    index = {_key(item): i for i, item in enumerate(out)}
+    for i, item in enumerate(top):
+        k = _key(item)
+        line = top.line_of(i)
+        if k in index and isinstance(item, dict):
+            j = index[k]
+            out[j] = item
+            out.item_lines[j] = line
+            out.item_sources[j] = top_src  # type: ignore[attr-defined]
+        elif k not in index:
+            index[k] = len(out)
+            out.append(item)
+            out.item_lines.append(line)
+            out.item_sources.append(top_src)  # type: ignore[attr-defined]
+    return out
+
+
+def merge_document(base: LineDict, top: LineDict, base_src: str, top_src: str) -> LineDict:
+    """``top`` merged over ``base`` (neither is changed)."""
+    out = LineDict(base)
+    out.line = base.line
+    out.key_lines = dict(base.key_lines)
+    for key, value in top.items():
+        old = base.get(key)
+        if isinstance(old, LineList) and isinstance(value, LineList):
+            out[key] = _merge_list(old, value, base_src, top_src)
+        elif isinstance(value, LineList):
+            out[key] = sourced(value, top_src)
+        else:
+            out[key] = value
+        out.key_lines[key] = top.line_of(key)
+    return out
+
+
+def merge_sources(pieces: Sequence[tuple[LineDict, str]]) -> LineDict:
+    """Fold ``(document, file)`` pairs, first the base, into one document."""
+    doc, src = pieces[0]
+    for top, top_src in pieces[1:]:
+        doc = merge_document(doc, top, src, top_src)
+        src = top_src
+    return doc

@@ -1,0 +1,162 @@
+"""Rule overlays: site directories merged over the built-in rules (engine.overlay)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.errors import RuleError, SpecError
+from engine.paths import builtin_rules_dir
+from engine.ruleset import load_rules
+
+KERNEL_BUILD = """\
+builds:
+  - id: kernel.el9-5.14.0-611
+    release: "5.14.0-611.el9"
+    base: "5.14"
+    capabilities: [seoib-enable, seoib-disable]
+    description: RHEL 9.7 kernel with the SEOIB backport
+    source: "site: vendor errata"
+"""
+QEMU_BUILD = """\
+builds:
+  - id: qemu.site-11.0-seoib
+    version: "11.0.0+site1"
+    base: "11.0"
+    seoib: rfc-v2
+    description: the site's 11.0 with the SEOIB RFC v2 applied
+    source: "site build"
+"""
+DOWNSTREAM = """\
+downstream:
+  - id: acme
+    description: ACME cloud machine types
+    types: {acme-q35-2026: pc-q35-10.2}
+    source: "site: ACME platform docs"
+"""
+
+
+def _dir(tmp: Path, name: str, **files: str) -> Path:
+    d = tmp / name
+    d.mkdir()
+    for stem, text in files.items():
+        (d / f"{stem}.yaml").write_text(text)
+    return d
+
+
+def _policy(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = main(["policy", *argv, "--format", "json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out else {}
+
+
+def test_overlays_add_builds_and_machine_types_without_copying_the_base(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = _dir(tmp_path, "a", kernels=KERNEL_BUILD, qemu=QEMU_BUILD)
+    b = _dir(tmp_path, "b", machines=DOWNSTREAM)
+    code, v = _policy(capsys, "--rules", str(a), "--rules", str(b),
+                      "--host", "kernel=5.14.0-611.el9,qemu=11.0.0+site1",
+                      "--vm", "machine=acme-q35-2026,irqchip=split,guest=windows-hyperv")
+    assert code == 0
+    assert (v["policy"], v["outcome"], v["vm"]["machine"]) == ("respected", "ok", "acme-q35-2026")
+    assert v["host"]["seoib"] == "rfc-v2" and v["witness"]["agrees"] is True
+
+
+def test_seoib_rules_names_site_directories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    a = _dir(tmp_path, "a", kernels=KERNEL_BUILD)
+    b = _dir(tmp_path, "b", machines=DOWNSTREAM)
+    monkeypatch.setenv("SEOIB_RULES", f"{a}:{b}")
+    code, v = _policy(capsys, "--host", "kernel=5.14.0-611.el9,qemu=11.0.0",
+                      "--vm", "machine=acme-q35-2026")
+    assert code == 0 and v["host"]["capabilities"] == [
+        "seoib-disable", "seoib-enable", "split-irqchip", "x2apic-api"]
+
+
+def test_a_later_overlay_replaces_an_entry_by_id(tmp_path: Path) -> None:
+    a = _dir(tmp_path, "a", machines=DOWNSTREAM)
+    b = _dir(tmp_path, "b", machines=DOWNSTREAM.replace("pc-q35-10.2", "pc-q35-2.7"))
+    rs = load_rules([a, b], use_cache=False)
+    host = rs.resolver.host(_host("kernel=7.0.3,qemu=11.0.0"))
+    vm = rs.resolver.vm(_vm("machine=acme-q35-2026"), host)
+    assert (vm.machine.follows, vm.ioapic) == ("pc-q35-2.7", "0x11")
+
+
+def test_the_set_of_directories_identifies_the_rule_set(tmp_path: Path) -> None:
+    a = _dir(tmp_path, "a", machines=DOWNSTREAM)
+    base = load_rules(use_cache=False)
+    over = load_rules([a], use_cache=False)
+    assert over.digest != base.digest
+    assert over.roots == (builtin_rules_dir(), a)
+    # A complete rule directory is a base of its own: a copy digests like the original.
+    copy = tmp_path / "copy"
+    shutil.copytree(builtin_rules_dir(), copy)
+    assert load_rules([a, copy], use_cache=False).digest == base.digest
+
+
+def test_an_error_in_an_overlay_points_at_its_own_file_and_line(tmp_path: Path) -> None:
+    bad = KERNEL_BUILD.replace("seoib-disable]", "seoib-disable, no-such-cap]")
+    a = _dir(tmp_path, "a", kernels=bad)
+    with pytest.raises(RuleError) as info:
+        load_rules([a], use_cache=False)
+    assert f"{a / 'kernels.yaml'}:2: " in str(info.value)
+    assert "no-such-cap" in str(info.value)
+
+
+def test_a_schema_error_in_an_overlay_points_at_its_line(tmp_path: Path) -> None:
+    a = _dir(tmp_path, "a", qemu=QEMU_BUILD.replace('    seoib: rfc-v2\n', '    seoib: 7\n'))
+    with pytest.raises(RuleError) as info:
+        load_rules([a], use_cache=False)
+    assert f"{a / 'qemu.yaml'}:5: " in str(info.value)
+
+
+def test_no_message_points_into_the_installed_rules() -> None:
+    rs = load_rules()
+    for spec in ("kernel=5.14.0-611.el9,qemu=11.0.0", "kernel=3.10.0,qemu=11.0.0",
+                 "kernel=7.0.3,qemu=10.3.0", "kernel=7.0.3,qemu=11.0.0+vendor"):
+        with pytest.raises(SpecError) as info:
+            rs.resolver.host(_host(spec))
+        assert str(builtin_rules_dir()) not in str(info.value)
+        assert "overlay" in str(info.value) or "x2apic-api" in str(info.value)
+    with pytest.raises(SpecError) as info:
+        rs.resolver.vm(_vm("machine=pc-q35-rhel99.0.0"), rs.resolver.host(_host(
+            "kernel=7.0.3,qemu=11.0.0")))
+    assert str(builtin_rules_dir()) not in str(info.value) and "overlay" in str(info.value)
+
+
+def _host(text: str):  # type: ignore[no-untyped-def]
+    from engine.errors import Location
+    from engine.specs import parse_host_spec
+
+    return parse_host_spec(text, Location("--host"))
+
+
+def _vm(text: str):  # type: ignore[no-untyped-def]
+    from engine.errors import Location
+    from engine.specs import parse_vm_spec
+
+    return parse_vm_spec(text, Location("--vm"))
+
+
+def test_a_stage_file_in_an_overlay_replaces_the_base_one_and_names_its_own_file(
+        tmp_path: Path) -> None:
+    text = (builtin_rules_dir() / "boot.yaml").read_text()
+    text = text.replace("when: {qemu.registers_machine: false}",
+                        "when: {qemu.no_such_fact: false}", 1)
+    a = _dir(tmp_path, "a", boot=text)
+    with pytest.raises(RuleError) as info:
+        load_rules([a], use_cache=False)
+    assert f"{a / 'boot.yaml'}:" in str(info.value) and "no_such_fact" in str(info.value)
+    assert str(builtin_rules_dir()) not in str(info.value)
+
+
+def test_a_directory_without_every_data_file_is_an_overlay(tmp_path: Path) -> None:
+    d = tmp_path / "rules"
+    shutil.copytree(builtin_rules_dir(), d)
+    (d / "queries.yaml").unlink()  # the base supplies it
+    rs = load_rules([d], use_cache=False)
+    assert rs.roots == (builtin_rules_dir(), d) and "policy" in rs.queries
