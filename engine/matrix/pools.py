@@ -100,9 +100,9 @@ def _split(key: str) -> tuple[str, str, str]:
 def describe(members: Sequence[str], qemus: Sequence[str], designs: Sequence[str]) -> list[str]:
     """A pool in a few lines: kernel classes, then the QEMU releases x designs they pair with.
 
-    >>> describe(["kernel 7.0 | QEMU 11.0 | none", "kernel 7.0 | QEMU 11.0 | rfc-v2"],
-    ...          ["11.0"], ["none", "rfc-v2"])
-    ['kernel 7.0', '  with QEMU 11.0, every design']
+    >>> describe(["kernel K1 | QEMU Q1 | none", "kernel K1 | QEMU Q1 | rfc-v2"],
+    ...          ["Q1"], ["none", "rfc-v2"])
+    ['kernel K1', '  with QEMU Q1, every design']
     """
     by_kernel: dict[str, set[tuple[str, str]]] = {}
     for key in members:

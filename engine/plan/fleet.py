@@ -76,7 +76,7 @@ class Fleet:
         if hit is not None:
             return hit
         host = self.rs.resolver.host(parse_host_spec(spec, where))
-        # Hosts merged by capability keep their own names (a 6.12 group is no "6.18").
+        # Hosts merged by capability keep their own names, not the first kernel seen.
         self._labels[skey] = host_label(host)
         # Facts alone miss what depends on the QEMU build: machine registration and aliases.
         fkey = (tuple(sorted(host.facts.items())), host.qemu.id, host.machines)
