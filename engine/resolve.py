@@ -115,11 +115,12 @@ class Resolver:
                             f"({'|'.join(self.designs)})", where)
         facts: dict[str, Any] = {}
         because: dict[str, tuple[Citation, ...]] = {}
+        lineage = f"{Path(self.kernels.source).name} lineage"  # once, not per capability
         for cap in self.kernels.capabilities.values():
             facts[cap.fact] = cap.id in caps
             absent = Citation(f"kernel.{spec.kernel}", f"kernel {spec.kernel}: no release, "
                               f"backport or build in its lineage brings {cap.id}",
-                              f"{Path(self.kernels.source).name} lineage", cap.location)
+                              lineage, cap.location)
             because[cap.fact] = tuple(cap_because.get(cap.id) or changes or [absent])
         facts.update(design.facts)
         for name in design.facts:

@@ -5,26 +5,35 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import SpecError
+from ..errors import BadInput, Location, SpecError
 from ..report.text import render_migrate
 from ..verdicts import migrate_verdict
+from .batchio import add_batch, run_batch_option
 from .common import add_format, add_rules, add_vm_inputs, emit_json, exit_code, host_arg, rules_of, vm_arg
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--src", metavar="SPEC", help="source host spec (where the VM was booted)")
-    parser.add_argument("--dst", metavar="SPEC", required=True, help="destination host spec")
+    parser.add_argument("--src", metavar="SPEC",
+                        help="source host spec (where the VM was booted; required unless --batch)")
+    parser.add_argument("--dst", metavar="SPEC",
+                        help="destination host spec (required unless --batch)")
     add_vm_inputs(parser)
     parser.add_argument("--snapshot", action="store_true",
                         help="judge a QMP/HMP loadvm of the source's snapshot into a VM running on "
                              "the destination, instead of a live migration")
     add_format(parser)
     add_rules(parser)
+    add_batch(parser, '{"src": ..., "dst": ..., "vm": ..., "snapshot": false}')
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        return run_batch_option(args, "migrate", ("src", "dst", "vm", "domain_xml", "qemu_cmdline",
+                                                  "snapshot"))
+    if args.dst is None:
+        raise BadInput("the following arguments are required: --dst", Location("seoib migrate"))
     if args.src is None:
         what = "--snapshot needs --src (the stack the snapshot was taken on)" if args.snapshot \
             else "migrate needs --src"
