@@ -15,13 +15,14 @@ The decision service answers through the same :func:`answer`, with
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .api import Engine
 from .errors import BadInput, SeoibError
 
-__all__ = ["FIELDS", "MAX_LINE", "answer", "error_object", "line_exit", "run_batch"]
+__all__ = ["FIELDS", "MAX_LINE", "VerdictEncoder", "answer", "answer_lines", "error_object", "line_exit",
+           "run_batch"]
 
 FIELDS: dict[str, dict[str, tuple[bool, type | tuple[type, ...]]]] = {
     # kind -> key -> (required, accepted JSON types)
@@ -83,14 +84,44 @@ def line_exit(verdict: Mapping[str, Any]) -> int:
     return _EXIT_BY_SEVERITY[verdict["severity"]]
 
 
-def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: str,
-              write: Callable[[str], Any]) -> int:
-    """Answer every line of ``lines``; return the batch's exit code."""
+class VerdictEncoder:
+    """Compact JSON of verdicts; parts shared by a class's lines are encoded once."""
+
+    PER_LINE = frozenset({"host", "vm", "src", "dst", "reasons", "notes"})
+
+    def __init__(self) -> None:
+        self._dumps = json.JSONEncoder(separators=(",", ":")).encode
+        self._parts: dict[int, tuple[Any, str]] = {}  # id -> (value kept alive, its JSON)
+        self._keys: dict[str, str] = {}
+
+    def encode(self, verdict: Mapping[str, Any]) -> str:
+        if "error" in verdict:
+            return self._dumps(verdict)
+        dumps, parts, keys = self._dumps, self._parts, self._keys
+        out = []
+        for k, v in verdict.items():
+            kt = keys.get(k)
+            if kt is None:
+                kt = keys[k] = dumps(k) + ":"
+            if k in self.PER_LINE or v is None or isinstance(v, bool | int | str):
+                out.append(kt + dumps(v))
+                continue
+            hit = parts.get(id(v))
+            if hit is None or hit[0] is not v:
+                if len(parts) > 100_000:
+                    parts.clear()
+                hit = parts[id(v)] = (v, dumps(v))
+            out.append(kt + hit[1])
+        return "{" + ",".join(out) + "}"
+
+
+def answer_lines(engine: Engine, kind: str, lines: Iterable[tuple[int, str | bytes]], source: str,
+                 encoder: VerdictEncoder) -> tuple[list[str], int, list[str]]:
+    """(JSON lines, worst exit code, disagreement messages) for numbered input lines."""
     worst = 0
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    # One verdict object is often shared by many lines: encode it once.
-    encoded: dict[int, tuple[dict[str, Any], str]] = {}
-    for n, raw in enumerate(lines, 1):
+    out: list[str] = []
+    disagreements: list[str] = []
+    for n, raw in lines:
         try:
             if not raw.strip():
                 raise BadInput("empty line (expected a JSON object)")
@@ -101,24 +132,50 @@ def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: s
             if isinstance(err, RecursionError):
                 err = BadInput("JSON nested too deeply")
             verdict = error_object(err, f"{source}:{n}", n)  # type: ignore[arg-type]
-        hit = encoded.get(id(verdict))
-        if hit is None or hit[0] is not verdict:
-            text = dumps(verdict)
-            if "error" not in verdict:
-                encoded[id(verdict)] = (verdict, text)
-        else:
-            text = hit[1]
-        write(text + "\n")
+        out.append(encoder.encode(verdict))
         code = line_exit(verdict)
         if code == 4:
-            engine_disagrees(verdict)
+            disagreements.append("; ".join(verdict["witness"].get("differences", []))
+                                 or "no details")
         worst = max(worst, code)  # 4 > 3 > 2 > 1 > 0: the codes are ranked as numbers
-    return worst
+    return out, worst, disagreements
 
 
-def engine_disagrees(verdict: Mapping[str, Any]) -> None:
-    """Disagreements are loud on stderr too, as for a single query."""
+CHUNK = 2048  # lines per unit of work: big enough to amortise, small enough to stream
+
+
+def _chunks(lines: Iterable[str | bytes], size: int) -> Iterator[list[tuple[int, str | bytes]]]:
+    chunk: list[tuple[int, str | bytes]] = []
+    for item in enumerate(lines, 1):
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: str,
+              write: Callable[[str], Any], *, flush: Callable[[], Any] | None = None) -> int:
+    """Answer every line of ``lines`` in order; return the batch's exit code.
+
+    With ``flush`` (a stream such as a scheduler's pipe), each answer is written
+    and flushed as soon as its line is read; otherwise output goes in chunks.
+
+    One process on purpose: a class's witness comes from its first line, so one
+    engine over the whole batch keeps the output independent of any chunking.
+    """
     import sys
 
-    diffs = "; ".join(verdict.get("witness", {}).get("differences", [])) or "no details"
-    sys.stderr.write(f"seoib: error: the solver and the simulator disagree: {diffs}\n")
+    worst = 0
+    encoder = VerdictEncoder()
+    for chunk in _chunks(lines, 1 if flush else CHUNK):
+        out, code, disagreements = answer_lines(engine, kind, chunk, source, encoder)
+        if out:
+            write("\n".join(out) + "\n")
+        for diffs in disagreements:
+            sys.stderr.write(f"seoib: error: the solver and the simulator disagree: {diffs}\n")
+        worst = max(worst, code)
+        if flush:
+            flush()
+    return worst

@@ -7,8 +7,8 @@ x2apic-api mask decides the bits it covers; the kernel lineage decides the rest.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .catalog import Machine, MachineCatalog, QemuCatalog
@@ -115,7 +115,7 @@ class Resolver:
                             f"({'|'.join(self.designs)})", where)
         facts: dict[str, Any] = {}
         because: dict[str, tuple[Citation, ...]] = {}
-        lineage = f"{Path(self.kernels.source).name} lineage"  # once, not per capability
+        lineage = f"{os.path.basename(self.kernels.source)} lineage"
         for cap in self.kernels.capabilities.values():
             facts[cap.fact] = cap.id in caps
             absent = Citation(f"kernel.{spec.kernel}", f"kernel {spec.kernel}: no release, "

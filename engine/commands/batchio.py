@@ -33,7 +33,10 @@ def run_batch_option(args: argparse.Namespace, kind: str, single: tuple[str, ...
     engine = Engine(rules_of(args))
     out = sys.stdout
     if args.batch == "-":
-        return run_batch(engine, kind, sys.stdin.buffer, "<stdin>", out.write)
+        # A pipe or terminal streams: answer each line as it arrives.
+        stream = not sys.stdin.buffer.seekable()
+        return run_batch(engine, kind, sys.stdin.buffer, "<stdin>", out.write,
+                         flush=out.flush if stream else None)
     try:
         fh = open(args.batch, "rb")  # noqa: SIM115 - closed below; a FIFO streams too
     except IsADirectoryError:
