@@ -12,11 +12,13 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadInput, Location, RuleError
 from .paths import schemas_dir
-from .yamlio import LineDict, LineList, load_yaml
+
+if TYPE_CHECKING:  # yaml stays unimported on the cached query path
+    from .yamlio import LineDict
 
 __all__ = ["DATA_FILES", "RawRules", "load_rule_dir", "rules_digest", "schema_problems"]
 
@@ -73,6 +75,8 @@ def _schema(name: str) -> dict[str, Any]:
 
 def _line_at(doc: Any, path: list[Any]) -> int | None:
     """The line of the deepest node along ``path`` that the loader recorded."""
+    from .yamlio import LineDict, LineList
+
     node, line = doc, getattr(doc, "line", None)
     for key in path:
         in_dict = isinstance(node, LineDict) and key in node
@@ -106,6 +110,8 @@ def schema_problems(doc: Any, schema: dict[str, Any], source: str) -> list[tuple
 
 def load_rule_dir(root: Path) -> RawRules:
     """Load and schema-check a rule directory; raise RuleError listing every problem."""
+    from .yamlio import load_yaml  # lazy: a cached rule set never parses YAML
+
     problems: list[tuple[Location, str]] = []
     data: dict[str, LineDict] = {}
     stages: dict[str, LineDict] = {}

@@ -31,7 +31,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path, PurePath
@@ -266,6 +265,8 @@ def _write(path: Path, key: str, value: Any) -> None:
     doc = encode(value)
     doc["key"] = key
     data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    import tempfile  # lazy: only a cache miss writes
+
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rules-", suffix=".tmp")
     try:
