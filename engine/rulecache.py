@@ -14,12 +14,12 @@ key/value pairs; ``P`` a path; ``R`` a compiled regular expression;
 object already decoded, so shared rules and locations stay shared.
 
 The key covers the rules' content digest, their location(s) and a digest of
-the package's own source files, so a cache entry never outlives the code that
-wrote it and never carries another install's paths into error messages. The
-directory holds at most ``MAX_ENTRIES`` files (oldest evicted). A missing,
-truncated, corrupt, foreign or unsafe (not owned by this user, or writable by
-others) file is ignored and rebuilt: the cache is an optimisation, never a
-source of truth.
+the package's own source files (names, sizes, modification times), so a cache
+entry never outlives the code that wrote it and never carries another install's
+paths into error messages. The directory holds at most ``MAX_ENTRIES`` files
+(oldest evicted). A missing, truncated, corrupt, foreign or unsafe (not owned
+by this user, or writable by others) file is ignored and rebuilt: the cache is
+an optimisation, never a source of truth.
 """
 
 from __future__ import annotations
@@ -61,12 +61,16 @@ _code_digest_memo: list[str] = []
 
 
 def code_digest() -> str:
-    """sha256 over every source file of the package (names and bytes)."""
+    """sha256 over every source file of the package: its name, size and modification time.
+
+    Reading a file's metadata, not its bytes, keeps a cached start cheap; any edit,
+    reinstall or upgrade changes a size or a time, so a stale entry is never read.
+    """
     if not _code_digest_memo:
         h = hashlib.sha256()
         for path in sorted(_PKG.rglob("*.py")):
-            h.update(str(path.relative_to(_PKG)).encode() + b"\0")
-            h.update(path.read_bytes() + b"\0")
+            st = path.stat()
+            h.update(f"{path.relative_to(_PKG)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
         _code_digest_memo.append(h.hexdigest())
     return _code_digest_memo[0]
 
@@ -190,6 +194,7 @@ def decode(doc: Any) -> Any:
     new = object.__new__
 
     def dec(v: Any) -> Any:
+        # Scalars are decoded inline (``x if type(x) is not list``): most leaves are scalars.
         if type(v) is not list:
             if isinstance(v, dict):
                 raise CacheError("bare mapping")
@@ -201,7 +206,8 @@ def decode(doc: Any) -> Any:
             if fields is not None:
                 if len(v) != len(fields) + 2:
                     raise CacheError("field count")
-                state = dict(zip(fields, map(dec, v[2:]), strict=True))
+                state = dict(zip(fields, [x if type(x) is not list else dec(x) for x in v[2:]],
+                                 strict=True))
             else:
                 state = dec(v[2])
                 if type(state) is not dict or not all(type(k) is str for k in state):
@@ -211,21 +217,22 @@ def decode(doc: Any) -> Any:
             return obj
         if tag == "@":
             return objects[v[1]]
+        items = [x if type(x) is not list else dec(x) for x in v[1:]]
         if tag == "T":
-            return tuple(map(dec, v[1:]))
+            return tuple(items)
         if tag == "D":
-            it = iter(map(dec, v[1:]))
+            it = iter(items)
             return dict(zip(it, it, strict=True))
         if tag == "L":
-            return list(map(dec, v[1:]))
+            return items
         if tag == "F":
-            return frozenset(map(dec, v[1:]))
+            return frozenset(items)
         if tag == "S":
-            return set(map(dec, v[1:]))
+            return set(items)
         if tag == "P":
-            return Path(v[1])
+            return Path(*items)
         if tag == "R":
-            return re.compile(v[1], v[2])
+            return re.compile(*items)
         raise CacheError(f"unknown tag {tag!r}")
 
     try:
