@@ -9,6 +9,7 @@ Run: python benchmarks/bench_batch.py [N ...]
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -72,10 +73,8 @@ def uncached_verdict_us(rs: RuleSet, queries: list[dict[str, str]]) -> float:
     t = time.perf_counter()
     for q in queries:
         witness._boot.cache_clear()
-        try:
+        with contextlib.suppress(Exception):
             Engine(rs).policy(q["host"], q["vm"])
-        except Exception:
-            pass
     return (time.perf_counter() - t) / len(queries) * 1e6
 
 
@@ -88,10 +87,8 @@ def main() -> None:
         took, code, (count, errors) = batch_seconds(lines)
         engine = Engine(rs)
         for q in lines[: min(n, 20_000)]:
-            try:
+            with contextlib.suppress(Exception):
                 engine.policy(q["host"], q["vm"])
-            except Exception:
-                pass
         print(f"batch of {n:>7} random policy queries: {took:6.3f} s end to end "
               f"({count} lines out, {errors} refused, exit {code}; "
               f"{engine.classes} classes in the first {min(n, 20_000)})")
