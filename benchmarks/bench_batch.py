@@ -20,16 +20,23 @@ import time
 
 from engine.api import Engine
 from engine.ruleset import RuleSet, load_rules
+from engine.versions import parse_release
 
 
 def random_queries(rs: RuleSet, n: int, seed: int = 15) -> list[dict[str, str]]:
-    """Policy queries over the rules' own kernels, QEMUs, designs, machine types and guests."""
+    """Policy queries over the rules' own kernels (every mainline release, both sides of each
+    stable backport), QEMU releases, designs, machine types, irqchip modes and guests."""
     rng = random.Random(seed)
     r = rs.resolver
     kernels = []
     for series in r.kernels.mainline:
         kernels.append(series)
-        kernels += [f"{series}.{p}" for p in range(0, 40, 3)]
+        rel = parse_release(series)
+        assert rel is not None
+        for since in r.kernels.known_points(rel.series):
+            # Both sides of every stable backport the rules list, and a later point.
+            *head, point = since.parts
+            kernels += [".".join(map(str, (*head, p))) for p in (point - 1, point, point + 5)]
     qemus = [str(q.version) for q in r.qemu.releases.values()]
     designs = list(r.designs)
     machines = []
