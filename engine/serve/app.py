@@ -93,6 +93,7 @@ class Service:
         self.log = log or sys.stderr.write
         self._encoded: dict[int, tuple[Any, bytes]] = {}
         self._openapi: bytes | None = None
+        self._watchdog: asyncio.Future[None] | None = None
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -159,6 +160,7 @@ class Service:
 
                 # The supervisor asks every worker to reload with SIGUSR1.
                 asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self.reload_quietly)
+                self._watchdog = asyncio.ensure_future(_stop_when_orphaned(os.getppid()))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
@@ -299,6 +301,15 @@ class Service:
 
     def _error(self, message: str, location: str) -> bytes:
         return json.dumps({"error": {"message": message, "location": location}}).encode()
+
+
+async def _stop_when_orphaned(parent: int) -> None:
+    """A worker whose supervisor died (even by SIGKILL) stops instead of serving on alone."""
+    import signal
+
+    while os.getppid() == parent:
+        await asyncio.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _error_fields(err: SeoibError) -> dict[str, Any]:
