@@ -150,3 +150,21 @@ def test_a_file_others_can_write_is_not_trusted(tmp_path: Path, monkeypatch: pyt
     path.write_text(json.dumps(doc))
     path.chmod(0o666)
     assert rulecache.cached("a" * 64, lambda: {"n": 3}) == {"n": 3}
+
+
+def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.errors import Location, SpecError
+    from engine.ruleset import load_rules
+    from engine.specs import parse_host_spec
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEOIB_NO_CACHE", raising=False)
+    first, second = tmp_path / "a" / "rules", tmp_path / "b" / "rules"
+    shutil.copytree(builtin_rules_dir(), first)
+    shutil.copytree(builtin_rules_dir(), second)
+    load_rules(first)  # compiled and cached with first's paths
+    rs = load_rules(second)
+    with pytest.raises(SpecError) as err:
+        rs.resolver.host(parse_host_spec("kernel=7.0.3,qemu=99.0.0", Location("host")))
+    assert str(second) in str(err.value)
+    assert str(first) not in str(err.value)
