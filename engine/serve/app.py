@@ -141,9 +141,7 @@ class Service:
             self.event("internal-error", error=f"{type(exc).__name__}: {exc}", path=path)
             status = 500
             body, headers = self._error("internal error (see the service log)", path), _JSON
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        # Counted before the answer leaves, so a client that reads /metrics next sees it.
         took = time.perf_counter() - start
         route = path if path in _PATHS else "other"
         self.metrics.request(route, status, took)
@@ -151,6 +149,9 @@ class Service:
             self.log(json.dumps({"ts": round(time.time(), 3), "pid": os.getpid(), "method": method,
                                  "path": route, "status": status, "ms": round(took * 1e3, 3),
                                  "bytes": len(body)}) + "\n")
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -218,7 +219,11 @@ class Service:
                 more = message.get("more_body", False)
 
         try:
-            await asyncio.wait_for(read(), self.limits.body_seconds)
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(self.limits.body_seconds):  # no extra task per request
+                    await read()
+            else:
+                await asyncio.wait_for(read(), self.limits.body_seconds)
         except asyncio.TimeoutError:
             raise _Refusal(408, f"the body did not arrive within {self.limits.body_seconds:g} s") \
                 from None
