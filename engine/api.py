@@ -55,6 +55,8 @@ class Engine:
         self._verdicts: dict[tuple, list[Any]] = {}
         # line texts -> the verdict built for them (reused when a line repeats)
         self._lines: dict[tuple[str, ...], dict[str, Any]] = {}
+        # resolved host or VM -> its JSON part, one object per spec (encoders reuse it by identity)
+        self._parts: dict[int, tuple[Any, dict[str, Any]]] = {}
 
     @property
     def classes(self) -> int:
@@ -67,6 +69,13 @@ class Engine:
             self._vms.clear()
             self._keys.clear()
             self._lines.clear()
+            self._parts.clear()
+
+    def _json(self, resolved: ResolvedHost | ResolvedVM) -> dict[str, Any]:
+        hit = self._parts.get(id(resolved))
+        if hit is None or hit[0] is not resolved:
+            hit = self._parts[id(resolved)] = (resolved, resolved.as_json())
+        return hit[1]
 
     def host(self, spec: Spec, role: str = "host") -> ResolvedHost:
         text = _text(spec)
@@ -114,7 +123,7 @@ class Engine:
             self._verdicts[key] = [verdict, None]
         else:
             roles = {"host": h}
-            verdict = {**hit[0], "host": h.as_json(), "vm": v.as_json(),
+            verdict = {**hit[0], "host": self._json(h), "vm": self._json(v),
                        "reasons": reasons(self._evaluation(hit, "policy", roles, v), roles, v),
                        "notes": list(v.notes)}
         self._lines[line] = verdict
@@ -136,7 +145,7 @@ class Engine:
             self._verdicts[key] = [verdict, None]
         else:
             roles = {"src": s, "dst": d}
-            verdict = {**hit[0], "src": s.as_json(), "dst": d.as_json(), "vm": v.as_json(),
+            verdict = {**hit[0], "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
                        "reasons": reasons(self._evaluation(hit, query, roles, v), roles, v),
                        "notes": list(v.notes)}
         self._lines[line] = verdict

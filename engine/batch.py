@@ -85,9 +85,14 @@ def line_exit(verdict: Mapping[str, Any]) -> int:
 
 
 class VerdictEncoder:
-    """Compact JSON of verdicts; parts shared by a class's lines are encoded once."""
+    """Compact JSON of verdicts; a part met again (the same object) is encoded once.
 
-    PER_LINE = frozenset({"host", "vm", "src", "dst", "reasons", "notes"})
+    Verdicts of one class share most parts, and the Engine hands out one
+    ``host``/``vm`` part per distinct spec, so a line mostly pays for its reasons.
+    """
+
+    PER_LINE = frozenset({"reasons", "notes"})  # built anew for every line: never reused
+    MAX_PARTS = 100_000
 
     def __init__(self) -> None:
         self._dumps = json.JSONEncoder(separators=(",", ":")).encode
@@ -97,18 +102,18 @@ class VerdictEncoder:
     def encode(self, verdict: Mapping[str, Any]) -> str:
         if "error" in verdict:
             return self._dumps(verdict)
-        dumps, parts, keys = self._dumps, self._parts, self._keys
+        dumps, parts, keys, per_line = self._dumps, self._parts, self._keys, self.PER_LINE
         out = []
         for k, v in verdict.items():
             kt = keys.get(k)
             if kt is None:
                 kt = keys[k] = dumps(k) + ":"
-            if k in self.PER_LINE or v is None or isinstance(v, bool | int | str):
+            if k in per_line:
                 out.append(kt + dumps(v))
                 continue
             hit = parts.get(id(v))
             if hit is None or hit[0] is not v:
-                if len(parts) > 100_000:
+                if len(parts) > self.MAX_PARTS:
                     parts.clear()
                 hit = parts[id(v)] = (v, dumps(v))
             out.append(kt + hit[1])
