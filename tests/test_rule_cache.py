@@ -46,6 +46,7 @@ def _seoib(cache_home: Path, *args: str, no_cache: bool = False) -> subprocess.C
 
 
 def _builtin_key() -> str:
+    rulecache._code_digest_memo.clear()  # as a fresh process computes it
     root = builtin_rules_dir()
     return rulecache.cache_key(rules_digest(root), [root])
 
