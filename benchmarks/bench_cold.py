@@ -28,7 +28,8 @@ def _median_ms(cmd: list[str], env: dict[str, str], runs: int) -> float:
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+                       cwd=env["HOME"])
         times.append(time.perf_counter() - t)
     return statistics.median(times) * 1e3
 
@@ -45,10 +46,11 @@ def main() -> None:
                         str(src)], check=True)
         wheel = next(wheels.glob("seoib_engine-*.whl"))
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], check=True)
-        env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
+        # Run from an empty folder: a checkout in the working directory would shadow the wheel.
+        env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache"), "HOME": tmp}
         env.pop("SEOIB_NO_CACHE", None)
         seoib = [str(venv / "bin" / "seoib"), *ARGS]
-        first = subprocess.run(seoib, env=env, capture_output=True, check=False)
+        first = subprocess.run(seoib, env=env, capture_output=True, check=False, cwd=tmp)
         assert first.returncode in (0, 1, 2), first.stderr.decode()
         probe = [str(venv / "bin" / "python"), "-c",
                  "import sys, engine.cli as c; sys.argv=['seoib', *sys.argv[1:]]\n"
@@ -57,7 +59,8 @@ def main() -> None:
                  "    c.main(sys.argv[1:])\n"
                  "print(sorted({m.split('.')[0] for m in sys.modules} & {'yaml', 'jsonschema', 'networkx'}))",
                  *ARGS]
-        heavy = subprocess.run(probe, env=env, capture_output=True, text=True, check=False).stdout.strip()
+        heavy = subprocess.run(probe, env=env, capture_output=True, text=True, check=False,
+                               cwd=tmp).stdout.strip()
         base = _median_ms([str(venv / "bin" / "python"), "-c", "pass"], env, runs)
         cold = _median_ms(seoib, env, runs)
     print(f"cold `seoib policy` (wheel, cached rules), median of {runs}: {cold:6.1f} ms (target <= 40)")
