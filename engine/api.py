@@ -24,7 +24,7 @@ from .errors import Location
 from .resolve import ResolvedHost, ResolvedVM
 from .ruleset import RuleSet, load_rules
 from .solver import Evaluation, evaluate
-from .specs import parse_host_spec, parse_vm_spec
+from .specs import VMSpec, parse_host_spec, parse_vm_spec
 from .verdicts import migrate_verdict, policy_verdict, reasons
 
 __all__ = ["MAX_TEXTS", "Engine", "Spec"]
@@ -49,7 +49,8 @@ class Engine:
         self.rs = rules if isinstance(rules, RuleSet) else load_rules(rules)
         self.witness = witness
         self._hosts: dict[str, ResolvedHost] = {}
-        self._vms: dict[tuple[str, str], ResolvedVM] = {}
+        self._vm_specs: dict[str, VMSpec] = {}
+        self._vms: dict[tuple[str, str, str, str], ResolvedVM] = {}
         self._keys: dict[tuple[str, ...], tuple] = {}
         # class key -> [the class's first verdict, its evaluation once a second line needs it]
         self._verdicts: dict[tuple, list[Any]] = {}
@@ -67,6 +68,7 @@ class Engine:
         if len(self._lines) > MAX_TEXTS or len(self._hosts) > MAX_TEXTS:
             self._hosts.clear()
             self._vms.clear()
+            self._vm_specs.clear()
             self._keys.clear()
             self._lines.clear()
             self._parts.clear()
@@ -85,11 +87,17 @@ class Engine:
         return h
 
     def vm(self, spec: Spec, host_spec: Spec) -> ResolvedVM:
-        key = (_text(spec), self.host(host_spec).qemu.id)
+        text, host = _text(spec), self.host(host_spec)
+        parsed = self._vm_specs.get(text)
+        if parsed is None:
+            parsed = self._vm_specs[text] = parse_vm_spec(spec, Location("vm"))
+        # A VM resolves against its host's QEMU and design (the default policy); an alias
+        # also names the QEMU as written in its note.
+        alias = parsed.machine in self.rs.resolver.machines.aliases
+        key = (text, host.qemu.id, host.design.id, host.qemu_text if alias else "")
         v = self._vms.get(key)
         if v is None:
-            v = self._vms[key] = self.rs.resolver.vm(parse_vm_spec(spec, Location("vm")),
-                                                     self.host(host_spec))
+            v = self._vms[key] = self.rs.resolver.vm(parsed, host)
         return v
 
     def _class_key(self, query: str, roles: dict[str, Spec], vm_spec: Spec) -> tuple:
