@@ -45,6 +45,7 @@ MAX_ENTRIES = 8
 MAX_BYTES = 16 * 1024 * 1024  # a compiled rule set is ~150 kB; anything far larger is not ours
 
 _PKG = Path(__file__).resolve().parent
+_PKG_DIR = str(_PKG)
 _MODULE_NAME = re.compile(r"^engine(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -68,9 +69,14 @@ def code_digest() -> str:
     """
     if not _code_digest_memo:
         h = hashlib.sha256()
-        for path in sorted(_PKG.rglob("*.py")):
-            st = path.stat()
-            h.update(f"{path.relative_to(_PKG)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        base = len(_PKG_DIR) + 1
+        for folder, dirs, files in os.walk(_PKG_DIR):  # plain strings: this runs on every start
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    st = os.stat(os.path.join(folder, name))
+                    rel = os.path.join(folder[base:], name)
+                    h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
         _code_digest_memo.append(h.hexdigest())
     return _code_digest_memo[0]
 
@@ -165,9 +171,9 @@ def _resolve_class(module: Any, name: Any) -> type:
     if not (isinstance(module, str) and isinstance(name, str) and _MODULE_NAME.match(module)
             and _IDENT.match(name)):
         raise CacheError("not a class of this package")
-    rel = module.split(".")[1:]
-    if rel and not ((_PKG.joinpath(*rel).with_suffix(".py")).is_file()
-                    or (_PKG.joinpath(*rel) / "__init__.py").is_file()):
+    rel = os.path.join(_PKG_DIR, *module.split(".")[1:])
+    if rel != _PKG_DIR and not (os.path.isfile(rel + ".py")
+                                or os.path.isfile(os.path.join(rel, "__init__.py"))):
         raise CacheError("not a module of this package")
     mod = sys.modules.get(module) or importlib.import_module(module)
     cls = mod.__dict__.get(name)
