@@ -1,22 +1,40 @@
 """In-process entry point for programs that ask many questions of one rule set.
 
-Specs are parsed and resolved once per distinct text, and verdicts are cached
-by class (the query's input facts), so a warm query is a few dictionary
-lookups. Returned verdicts are shared: treat them as read-only.
+Specs are parsed and resolved once per distinct text, and each query is
+evaluated and held against the simulator once per class (its input facts and
+guest): a warm query is a few dictionary lookups. A verdict for a spec that
+differs from its class's first one shares the class's outcome, alternatives
+and witness, and gets its own ``host``/``vm``/``reasons``/``notes`` - exactly
+what ``seoib policy``/``seoib migrate`` print for it. Its witness is the
+class's simulator run, whose events may name the class's first machine type.
+Returned verdicts are shared: treat them as read-only.
+
+The text memos are bounded (``MAX_TEXTS``): a long-running service that sees
+endless distinct specs keeps flat memory.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import Location
 from .resolve import ResolvedHost, ResolvedVM
 from .ruleset import RuleSet, load_rules
-from .specs import parse_host_spec, parse_vm_spec
-from .verdicts import migrate_verdict, policy_verdict
+from .solver import Evaluation, evaluate
+from .specs import VMSpec, parse_host_spec, parse_vm_spec
+from .verdicts import line_notes, migrate_verdict, policy_verdict, reasons, unconfirmed
 
-__all__ = ["Engine"]
+__all__ = ["MAX_TEXTS", "Engine", "Spec"]
+
+Spec = str | Mapping[str, Any]
+MAX_TEXTS = 200_000  # distinct spec texts remembered before the memos start over
+
+
+def _text(spec: Spec) -> str:
+    return spec if isinstance(spec, str) else json.dumps(spec, sort_keys=True, default=str)
 
 
 class Engine:
@@ -31,47 +49,112 @@ class Engine:
         self.rs = rules if isinstance(rules, RuleSet) else load_rules(rules)
         self.witness = witness
         self._hosts: dict[str, ResolvedHost] = {}
-        self._vms: dict[tuple[str, str], ResolvedVM] = {}
+        self._vm_specs: dict[str, VMSpec] = {}
+        self._vms: dict[tuple[str, str, str, str], ResolvedVM] = {}
         self._keys: dict[tuple[str, ...], tuple] = {}
-        self._verdicts: dict[tuple, dict[str, Any]] = {}
+        # class key -> [the class's first verdict, its evaluation once a second line needs it]
+        self._verdicts: dict[tuple, list[Any]] = {}
+        # line texts -> the verdict built for them (reused when a line repeats)
+        self._lines: dict[tuple[str, ...], dict[str, Any]] = {}
+        # resolved host or VM -> its JSON part, one object per spec (encoders reuse it by identity)
+        self._parts: dict[int, tuple[Any, dict[str, Any]]] = {}
 
-    def host(self, text: str) -> ResolvedHost:
+    @property
+    def classes(self) -> int:
+        """How many classes were evaluated (and simulated) so far."""
+        return len(self._verdicts)
+
+    def _bound(self) -> None:
+        if len(self._lines) > MAX_TEXTS or len(self._hosts) > MAX_TEXTS:
+            self._hosts.clear()
+            self._vms.clear()
+            self._vm_specs.clear()
+            self._keys.clear()
+            self._lines.clear()
+            self._parts.clear()
+
+    def _json(self, resolved: ResolvedHost | ResolvedVM) -> dict[str, Any]:
+        hit = self._parts.get(id(resolved))
+        if hit is None or hit[0] is not resolved:
+            hit = self._parts[id(resolved)] = (resolved, resolved.as_json())
+        return hit[1]
+
+    def host(self, spec: Spec, role: str = "host") -> ResolvedHost:
+        text = _text(spec)
         h = self._hosts.get(text)
         if h is None:
-            h = self._hosts[text] = self.rs.resolver.host(parse_host_spec(text, Location("host")))
+            h = self._hosts[text] = self.rs.resolver.host(parse_host_spec(spec, Location(role)))
         return h
 
-    def vm(self, text: str, host_text: str) -> ResolvedVM:
-        key = (text, self.host(host_text).qemu.id)
+    def vm(self, spec: Spec, host_spec: Spec) -> ResolvedVM:
+        text, host = _text(spec), self.host(host_spec)
+        parsed = self._vm_specs.get(text)
+        if parsed is None:
+            parsed = self._vm_specs[text] = parse_vm_spec(spec, Location("vm"))
+        # A VM resolves against its host's QEMU and design (the default policy); an alias
+        # also names the QEMU as written in its note.
+        alias = parsed.machine in self.rs.resolver.machines.aliases
+        key = (text, host.qemu.id, host.design.id, host.qemu_text if alias else "")
         v = self._vms.get(key)
         if v is None:
-            v = self._vms[key] = self.rs.resolver.vm(parse_vm_spec(text, Location("vm")),
-                                                     self.host(host_text))
+            v = self._vms[key] = self.rs.resolver.vm(parsed, host)
         return v
 
-    def _class_key(self, query: str, roles: dict[str, str], vm_text: str) -> tuple:
-        text_key = (query, *roles.values(), vm_text)
+    def _class_key(self, query: str, roles: dict[str, Spec], vm_spec: Spec) -> tuple:
+        text_key = (query, *map(_text, roles.values()), _text(vm_spec))
         key = self._keys.get(text_key)
         if key is None:
-            hosts = {role: self.host(t) for role, t in roles.items()}
-            vm = self.vm(vm_text, next(iter(roles.values())))
+            hosts = {role: self.host(t, role) for role, t in roles.items()}
+            vm = self.vm(vm_spec, next(iter(roles.values())))
             inputs = self.rs.resolver.inputs(hosts, vm)
             key = self._keys[text_key] = (query, tuple(sorted(inputs.items())), vm.guest.id)
         return key
 
-    def policy(self, host: str, vm: str) -> dict[str, Any]:
+    def _evaluation(self, hit: list[Any], query: str, roles: dict[str, ResolvedHost],
+                    vm: ResolvedVM) -> Evaluation:
+        """The class's evaluation (the same for every member): computed on first reuse."""
+        if hit[1] is None:
+            hit[1] = evaluate(self.rs.query(query), self.rs.resolver.inputs(roles, vm))
+        return hit[1]  # type: ignore[no-any-return]
+
+    def policy(self, host: Spec, vm: Spec) -> dict[str, Any]:
+        line = ("policy", _text(host), _text(vm))
+        done = self._lines.get(line)
+        if done is not None:
+            return done
+        self._bound()
         key = self._class_key("policy", {"host": host}, vm)
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            verdict = self._verdicts[key] = policy_verdict(
-                self.rs, self.host(host), self.vm(vm, host), witness=self.witness)
+        h, v = self.host(host), self.vm(vm, host)
+        hit = self._verdicts.get(key)
+        if hit is None:
+            verdict = policy_verdict(self.rs, h, v, witness=self.witness)
+            self._verdicts[key] = [verdict, None]
+        else:
+            roles = {"host": h}
+            why = reasons(self._evaluation(hit, "policy", roles, v), roles, v)
+            verdict = {**hit[0], "host": self._json(h), "vm": self._json(v), "reasons": why,
+                       **line_notes([h], v), "unconfirmed": unconfirmed(why)}
+        self._lines[line] = verdict
         return verdict
 
-    def migrate(self, src: str, dst: str, vm: str, *, snapshot: bool = False) -> dict[str, Any]:
-        key = self._class_key("snapshot" if snapshot else "migrate", {"src": src, "dst": dst}, vm)
-        verdict = self._verdicts.get(key)
-        if verdict is None:
-            verdict = self._verdicts[key] = migrate_verdict(
-                self.rs, self.host(src), self.host(dst), self.vm(vm, src), snapshot=snapshot,
-                witness=self.witness)
+    def migrate(self, src: Spec, dst: Spec, vm: Spec, *, snapshot: bool = False) -> dict[str, Any]:
+        query = "snapshot" if snapshot else "migrate"
+        line = (query, _text(src), _text(dst), _text(vm))
+        done = self._lines.get(line)
+        if done is not None:
+            return done
+        self._bound()
+        key = self._class_key(query, {"src": src, "dst": dst}, vm)
+        s, d = self.host(src, "src"), self.host(dst, "dst")
+        v = self.vm(vm, src)  # aliases resolve on the source: its machine type is fixed there
+        hit = self._verdicts.get(key)
+        if hit is None:
+            verdict = migrate_verdict(self.rs, s, d, v, snapshot=snapshot, witness=self.witness)
+            self._verdicts[key] = [verdict, None]
+        else:
+            roles = {"src": s, "dst": d}
+            why = reasons(self._evaluation(hit, query, roles, v), roles, v)
+            verdict = {**hit[0], "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
+                       "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why)}
+        self._lines[line] = verdict
         return verdict

@@ -316,40 +316,70 @@ class SpaceTally:
     disagreements: tuple[dict[str, Any], ...]
 
 
-def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[VMClass, ...], str]
-                    ) -> SpaceTally:
-    stacks, vms, query = job
+def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[StackClass, ...],
+                                           tuple[VMClass, ...], str]) -> SpaceTally:
+    """The cells whose source (or, for policy, host) stack is in ``sources``."""
+    sources, stacks, vms, query = job
     solver = ClassSolver(rs)
     outcomes: set[str] = set()
     cells = 0
+    snapshot = query == "snapshot"
     for vm in vms:
         if query == "policy":
-            for s in stacks:
+            for s in sources:
                 outcomes.add(solver.policy(s, vm)["outcome"])
                 cells += 1
             continue
-        for s in stacks:
-            for d in stacks:
-                outcomes.add(solver.migrate(s, d, vm, snapshot=query == "snapshot")["outcome"])
-                cells += 1
+        # A destination's class key depends on the VM and the source's QEMU only, so the
+        # destinations that differ are found once per QEMU, not once per cell.
+        distinct: dict[str, list[StackClass]] = {}
+        for s in sources:
+            reps = distinct.get(s.qemu)
+            if reps is None:
+                by_sig: dict[tuple, StackClass] = {}
+                for d in stacks:
+                    by_sig.setdefault(solver._sig(d, vm, s), d)
+                reps = distinct[s.qemu] = list(by_sig.values())
+            for d in reps:
+                outcomes.add(solver.migrate(s, d, vm, snapshot=snapshot)["outcome"])
+            cells += len(stacks)
     return SpaceTally(cells, solver.evaluations(), solver.validated, frozenset(outcomes),
                       tuple(solver.disagreements))
+
+
+def _jobs(stacks: Sequence[StackClass], vms: Sequence[VMClass], query: str, workers: int
+          ) -> list[tuple[tuple[StackClass, ...], tuple[StackClass, ...], tuple[VMClass, ...], str]]:
+    """Jobs of about equal cost for the cores: each guest's VM classes, times a share of sources.
+
+    Class pairs are shared only within a guest (guest facts are inputs) and only
+    between sources with the same kernel facts, so cutting by guest and by kernel
+    class keeps every shared pair inside one job. (Cutting a guest's VM classes
+    instead would evaluate shared pairs again: measured +38 % for halves.)
+    """
+    by_guest: dict[str, list[VMClass]] = {}
+    for vm in vms:
+        by_guest.setdefault(vm.guest, []).append(vm)
+    kernels: dict[str, list[StackClass]] = {}
+    for s in stacks:
+        kernels.setdefault(s.kernel.release, []).append(s)
+    groups = max(1, min(workers, len(kernels)))
+    shares: list[list[StackClass]] = [[] for _ in range(groups)]
+    for members in sorted(kernels.values(), key=len, reverse=True):
+        min(shares, key=len).extend(members)  # balance the shares by source count
+    return [(tuple(share), tuple(stacks), tuple(group), query)
+            for group in by_guest.values() for share in shares if share]
 
 
 def validate_space(rs: RuleSet, stacks: Sequence[StackClass], vms: Sequence[VMClass],
                    query: str = "migrate") -> SpaceTally:
     """Every cell of ``query`` (policy, migrate, snapshot) over the class space, simulated.
 
-    VM classes of different guests never share a class pair (guest facts are
-    inputs), so each guest's classes form one job; the jobs run on the cores.
+    The space is cut into jobs (see :func:`_jobs`) that run on the cores; the
+    tally does not depend on how it was cut.
     """
-    from .parallel import fork_map
+    from .parallel import fork_map, jobs_count
 
-    by_guest: dict[str, list[VMClass]] = {}
-    for vm in vms:
-        by_guest.setdefault(vm.guest, []).append(vm)
-    chunks = [(tuple(stacks), tuple(group), query) for group in by_guest.values()]
-    parts = list(fork_map(_validate_chunk, rs, chunks))
+    parts = list(fork_map(_validate_chunk, rs, _jobs(stacks, vms, query, jobs_count())))
     return SpaceTally(sum(p.cells for p in parts), sum(p.evaluations for p in parts),
                       sum(p.validated for p in parts),
                       frozenset().union(*(p.outcomes for p in parts)),

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("graph", "export the migration graph over stack classes"),
     "probe": ("probe", "probe this host: kernel, KVM x2APIC API, QEMU"),
     "rules": ("rules", "rule set tools (validate)"),
+    "serve": ("serve", "the decision service: policy, migrate and check over HTTP/JSON"),
 }
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "load_json_file",
     "loads_json",
     "read_limited",
+    "replace_file",
 ]
 
 
@@ -167,3 +168,34 @@ def loads_json(data: bytes | str, where: Location) -> Any:
 def load_json_file(path: str | Path, limit: int | None = None) -> Any:
     """Read and parse a JSON file through :func:`read_limited` and :func:`loads_json`."""
     return loads_json(read_limited(path, limit), Location(str(path)))
+
+
+def replace_file(path: str | Path, data: bytes, option: str = "the output") -> None:
+    """Replace the file ``path`` whole or not at all: a temporary file beside it, renamed over it.
+
+    BadInput (exit 3) naming ``path`` when it cannot be written; readers never
+    see a half-written file, and nothing is left behind on failure.
+    """
+    import contextlib
+    import tempfile  # lazy: a query never writes files
+
+    target, where = Path(path), Location(str(path) or option)
+    if not str(path) or target.name in ("", ".", "..") or "\0" in str(path):
+        raise BadInput(f"{option} needs a file name", where)
+    if target.is_dir():
+        raise BadInput(f"{option} names a directory, not a file", where)
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        tmp = None
+    except OSError as exc:
+        raise BadInput(f"cannot write: {exc.strerror or exc}", where) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

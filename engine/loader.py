@@ -13,11 +13,13 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadInput, Location, RuleError
 from .paths import schemas_dir
-from .yamlio import LineDict, LineList, load_yaml
+
+if TYPE_CHECKING:  # yaml stays unimported on the cached query path
+    from .yamlio import LineDict
 
 __all__ = ["DATA_FILES", "RawRules", "is_complete", "load_rule_dir", "load_rule_dirs",
            "rules_digest", "schema_problems", "set_digest"]
@@ -101,6 +103,8 @@ def _schema(name: str, overlay: bool = False) -> dict[str, Any]:
 
 def _line_at(doc: Any, path: list[Any]) -> int | None:
     """The line of the deepest node along ``path`` that the loader recorded."""
+    from .yamlio import LineDict, LineList
+
     node, line = doc, getattr(doc, "line", None)
     for key in path:
         in_dict = isinstance(node, LineDict) and key in node
@@ -134,6 +138,8 @@ def schema_problems(doc: Any, schema: dict[str, Any], source: str) -> list[tuple
 
 def load_rule_dir(root: Path) -> RawRules:
     """Load and schema-check a rule directory; raise RuleError listing every problem."""
+    from .yamlio import load_yaml  # lazy: a cached rule set never parses YAML
+
     problems: list[tuple[Location, str]] = []
     data: dict[str, LineDict] = {}
     stages: dict[str, LineDict] = {}
@@ -164,6 +170,7 @@ def load_rule_dir(root: Path) -> RawRules:
 def load_rule_dirs(roots: list[Path]) -> RawRules:
     """Load a base rule directory and the overlays after it into one raw rule set."""
     from .overlay import merge_sources
+    from .yamlio import load_yaml  # lazy: a cached rule set never parses YAML
 
     start = max((i for i, r in enumerate(roots) if i == 0 or is_complete(r)), default=0)
     roots = roots[start:]

@@ -7,8 +7,8 @@ x2apic-api mask decides the bits it covers; the kernel lineage decides the rest.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from .catalog import Machine, MachineCatalog, QemuCatalog
@@ -140,11 +140,12 @@ class Resolver:
                             f"({'|'.join(self.designs)})", where)
         facts: dict[str, Any] = {}
         because: dict[str, tuple[Citation, ...]] = {}
+        lineage = f"{os.path.basename(self.kernels.source)} lineage"
         for cap in self.kernels.capabilities.values():
             facts[cap.fact] = cap.id in caps
             absent = Citation(f"kernel.{spec.kernel}", f"kernel {spec.kernel}: no release, "
                               f"backport or build in its lineage brings {cap.id}",
-                              f"{Path(self.kernels.source).name} lineage", cap.location)
+                              lineage, cap.location)
             because[cap.fact] = tuple(cap_because.get(cap.id) or changes or [absent])
         facts.update(design.facts)
         for name in design.facts:

@@ -1,23 +1,19 @@
 """A loaded, checked and compiled rule set, cached on disk by content digest.
 
 Compiling needs jsonschema and networkx and takes tens of milliseconds; a query
-process only needs the result. The compiled set is pickled under the user's
-cache directory keyed by the digest of the rule files and the engine version,
-so an unchanged rule set loads without either library. A cache that cannot be
-read or written is ignored: it is an optimisation, never a source of truth.
+process only needs the result. The compiled set is kept as data (see
+engine.rulecache) keyed by the rules' digest, their location and the engine's
+code, so an unchanged rule set loads without either library.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .catalog import MachineCatalog, QemuCatalog, load_designs, load_guests
 from .compiler import (
     CompiledQuery,
@@ -98,27 +94,6 @@ def compile_rules(roots: list[Path], digest: str) -> RuleSet:
                    Resolver(kernels, qemu, machines, designs, guests), raw.roots)
 
 
-# The modules whose classes a compiled rule set pickles: a change to any of
-# them must not load a stale cache.
-_PICKLED_MODULES = ("catalog", "compiler", "lineage", "loader", "model", "overlay", "resolve",
-                    "ruleset", "versions")
-
-
-def _code_digest() -> str:
-    import hashlib
-
-    h = hashlib.sha256(__version__.encode())
-    here = Path(__file__).parent
-    for name in _PICKLED_MODULES:
-        h.update((here / f"{name}.py").read_bytes())
-    return h.hexdigest()[:16]
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "seoib-engine"
-
-
 _memory: dict[tuple[str, str], RuleSet] = {}
 
 
@@ -147,30 +122,13 @@ def load_rules(root: RulesArg = None, *, use_cache: bool = True) -> RuleSet:
     key = (os.pathsep.join(str(r.resolve()) for r in roots), digest)
     if key in _memory:
         return _memory[key]
-    cache_file = _cache_dir() / f"rules-{_code_digest()}-{digest[:32]}.pickle"
-    ruleset: Any = None
-    if use_cache and os.environ.get("SEOIB_NO_CACHE") is None:
-        try:
-            with cache_file.open("rb") as fh:
-                ruleset = pickle.load(fh)
-        except Exception:  # a stale or foreign cache is simply rebuilt
-            ruleset = None
-    if not isinstance(ruleset, RuleSet) or ruleset.digest != digest:
-        ruleset = compile_rules(roots, digest)
-        if use_cache:
-            _store(cache_file, ruleset)
+    from .rulecache import cache_key, cached
+
+    ruleset = cached(cache_key(digest, roots), lambda: compile_rules(roots, digest),
+                     check=lambda rs: isinstance(rs, RuleSet) and rs.digest == digest,
+                     use_cache=use_cache)
     ruleset.root = path
     ruleset.roots = tuple(roots)
     _memory[key] = ruleset
     return ruleset
 
-
-def _store(cache_file: Path, ruleset: RuleSet) -> None:
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_file.parent, prefix=".rules-")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(ruleset, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache_file)
-    except OSError:
-        pass

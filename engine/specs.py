@@ -15,7 +15,6 @@ from typing import Any
 from .errors import BadInput, Location, SpecError
 from .files import MAX_DIGITS, load_json_file
 from .versions import parse_release
-from .yamlio import LineDict
 
 __all__ = ["HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
 
@@ -108,6 +107,8 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
 
 
 def _line(raw: Any, key: str, where: Location) -> Location:
+    from .yamlio import LineDict  # lazy: a command-line spec never needs yaml
+
     if isinstance(raw, LineDict) and where.line is not None:
         return Location(where.source, raw.line_of(key))
     return where

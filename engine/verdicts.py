@@ -15,7 +15,8 @@ from .solver import Evaluation, evaluate
 from .witness import boot_witness, migration_witness
 
 __all__ = [
-    "EXIT_BY_SEVERITY", "POLICIES", "migrate_verdict", "policy_verdict", "reasons", "state_of",
+    "EXIT_BY_SEVERITY", "POLICIES", "line_notes", "migrate_verdict", "policy_verdict", "reasons",
+    "state_of",
     "unconfirmed",
 ]
 
@@ -58,8 +59,11 @@ def unconfirmed(reason_list: list[dict]) -> list[str]:
     return list(dict.fromkeys(r["rule"] for r in reason_list if r.get("confirmed") is False))
 
 
-def _inferred(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
-    """`inferred` (a release or machine type past the rules) and the notes, marked."""
+def line_notes(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
+    """`inferred` (a release or machine type past the rules) and the notes, marked.
+
+    These belong to one query's specs, not to its class: a cached class verdict
+    answering another line takes them from this function again."""
     why = list(dict.fromkeys([*(n for h in hosts for n in h.inferred), *vm.inferred]))
     host_notes = dict.fromkeys(n for h in hosts for n in h.notes)
     return {"inferred": bool(why),
@@ -99,7 +103,7 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
         "alternatives": alternatives,
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"host": host}, vm),
-        **_inferred([host], vm),
+        **line_notes([host], vm),
     }
     verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
     verdict["witness"] = boot_witness(rs.resolver, host, vm, verdict) if witness else _NO_WITNESS
@@ -125,7 +129,7 @@ def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resol
         "severity": rs.severities[ev.outcome],
         "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
         "reasons": reasons(ev, {"src": src, "dst": dst}, vm),
-        **_inferred([src, dst], vm),
+        **line_notes([src, dst], vm),
     }
     verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
     verdict["witness"] = (migration_witness(rs.resolver, src, dst, vm, verdict, snapshot=snapshot)

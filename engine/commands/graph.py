@@ -22,8 +22,8 @@ from typing import Any
 import networkx as nx
 
 from ..classes import ClassSolver, MachineClass, VMClass, machine_classes, stack_classes
-from ..errors import BadInput, Location
-from ..matrix.atomic import write_atomically
+from ..errors import BadInput
+from ..files import replace_file
 from ..matrix.pools import Pools, describe, pools_of
 from ..matrix.svg import pools_svg
 from ..ruleset import RuleSet
@@ -142,25 +142,15 @@ def _render(g: nx.DiGraph, solver: ClassSolver, rs: RuleSet, fmt: str) -> str:
     return buf.getvalue().decode("utf-8")
 
 
-def _write(path: str, text: str) -> None:
-    """Write FILE whole or not at all (a temporary file renamed over it)."""
-    target = Path(path)
-    if not path or target.name in ("", ".", ".."):
-        raise BadInput("--out needs a file name", Location(path or "--out"))
-    if target.is_dir():
-        raise BadInput("--out names a directory, not a file", Location(path))
-    write_atomically(target.parent, {target.name: text.encode()})
-
-
 def run(args: argparse.Namespace) -> int:
     fmt = _format(args)
     if args.out is not None and (not args.out or Path(args.out).is_dir()):
-        _write(args.out, "")  # refuse before the work: raises BadInput
+        replace_file(args.out, b"", "--out")  # refuses before the work: raises BadInput
     rs = rules_of(args)
     g, solver = build_graph(rs, _vm_class(rs, args.vm))
     text = _render(g, solver, rs, fmt)
     if args.out is not None:
-        _write(args.out, text)
+        replace_file(args.out, text.encode(), "--out")
         sys.stdout.write(f"wrote {fmt} to {args.out}\n")
     else:
         sys.stdout.write(text)

@@ -5,31 +5,42 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import SpecError
+from ..errors import BadInput
 from ..report.text import render_migrate
 from ..verdicts import migrate_verdict
+from .batchio import add_batch, run_batch_option
 from .common import add_format, add_rules, add_vm_inputs, emit_json, exit_code, host_arg, rules_of, vm_arg
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--src", metavar="SPEC", required=True,
-                        help="source host spec (where the VM was booted, or the snapshot taken)")
-    parser.add_argument("--dst", metavar="SPEC", required=True, help="destination host spec")
+    # --src and --dst are required unless --batch: argparse cannot say so, the usage line does.
+    parser.usage = ("%(prog)s [-h] (--src SPEC --dst SPEC (--vm SPEC | --domain-xml FILE | "
+                    "--qemu-cmdline CMDLINE) [--snapshot] | --batch FILE) [--format {text,json}] "
+                    "[--rules DIR]")
+    parser.add_argument("--src", metavar="SPEC",
+                        help="source host spec (where the VM was booted; required unless --batch)")
+    parser.add_argument("--dst", metavar="SPEC",
+                        help="destination host spec (required unless --batch)")
     add_vm_inputs(parser)
     parser.add_argument("--snapshot", action="store_true",
                         help="judge a QMP/HMP loadvm of the source's snapshot into a VM running on "
                              "the destination, instead of a live migration")
     add_format(parser)
     add_rules(parser)
+    add_batch(parser, '{"src": ..., "dst": ..., "vm": ..., "snapshot": false}')
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.src is None:
-        what = "--snapshot needs --src (the stack the snapshot was taken on)" if args.snapshot \
-            else "migrate needs --src"
-        raise SpecError(what)
+    if args.batch is not None:
+        return run_batch_option(args, "migrate", ("src", "dst", "vm", "domain_xml", "qemu_cmdline",
+                                                  "snapshot"))
+    # Not argparse-required, so that --batch can stand alone; the message is argparse's.
+    missing = [opt for opt, value in (("--src", args.src), ("--dst", args.dst)) if value is None]
+    if missing:
+        raise BadInput(f"migrate: the following arguments are required: {', '.join(missing)} "
+                       "(or --batch FILE; see seoib migrate --help)")
     rs = rules_of(args)
     src = rs.resolver.host(host_arg(args.src, "--src"))
     dst = rs.resolver.host(host_arg(args.dst, "--dst"))

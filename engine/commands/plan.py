@@ -12,12 +12,10 @@ file, target or rules; 4 the simulator does not reproduce a verdict.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from pathlib import Path
 
 from ..errors import BadInput, Location, SpecError
+from ..files import replace_file
 from ..plan.model import HOST_SPEC_KEYS, load_plan
 from ..plan.planner import left_text, plan_rollout
 from ..specs import spec_items
@@ -48,17 +46,6 @@ def _target(text: str) -> dict[str, str]:
     return items
 
 
-def _write(path: str, text: str) -> None:
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise BadInput(f"cannot write: {exc.strerror}", Location(path)) from None
-
-
 def run(args: argparse.Namespace) -> int:
     if args.max_batch is not None and args.max_batch < 1:
         raise BadInput("--max-batch must be at least 1")
@@ -86,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     assert chosen.text is not None and chosen.report is not None
     if args.out:
-        _write(args.out, chosen.text)
+        replace_file(args.out, chosen.text.encode(), "--out")
     else:
         sys.stdout.write(chosen.text)
     report = chosen.report

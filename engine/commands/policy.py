@@ -5,22 +5,34 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import BadInput
 from ..report.text import render_policy
 from ..verdicts import policy_verdict
+from .batchio import add_batch, run_batch_option
 from .common import add_format, add_rules, add_vm_inputs, emit_json, exit_code, host_arg, rules_of, vm_arg
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", required=True, metavar="SPEC",
-                        help="host spec: kernel=7.0.3,qemu=11.0.0[,seoib=rfc-v2] or @probe.json")
+    # --host is required unless --batch: argparse cannot say so, the usage line does.
+    parser.usage = ("%(prog)s [-h] (--host SPEC (--vm SPEC | --domain-xml FILE | "
+                    "--qemu-cmdline CMDLINE) | --batch FILE) [--format {text,json}] [--rules DIR]")
+    parser.add_argument("--host", metavar="SPEC",
+                        help="host spec: kernel=7.0.3,qemu=11.0.0[,seoib=rfc-v2] or @probe.json "
+                             "(required unless --batch)")
     add_vm_inputs(parser)
     add_format(parser)
     add_rules(parser)
+    add_batch(parser, '{"host": ..., "vm": ...}')
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.batch is not None:
+        return run_batch_option(args, "policy", ("host", "vm", "domain_xml", "qemu_cmdline"))
+    if args.host is None:
+        raise BadInput("policy: the following arguments are required: --host "
+                       "(or --batch FILE; see seoib policy --help)")
     rs = rules_of(args)
     host = rs.resolver.host(host_arg(args.host, "--host"))
     vm = rs.resolver.vm(vm_arg(args), host)

@@ -1,0 +1,72 @@
+"""Cold `seoib policy` from a wheel install: target median <= 40 ms.
+
+Builds a wheel of this checkout, installs it (not editable) in a temporary
+virtualenv, warms the compiled-rules cache once, then times fresh processes
+and reports the median beside a bare ``python -c pass``. Also lists which of
+the heavy libraries (yaml, jsonschema, networkx) the cached path imported.
+
+Run: python benchmarks/bench_cold.py [RUNS]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ARGS = ["policy", "--host", "kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2",
+        "--vm", "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv"]
+
+
+def _median_ms(cmd: list[str], env: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+                       cwd=env["HOME"])
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 21
+    with tempfile.TemporaryDirectory() as tmp:
+        venv, wheels, src = Path(tmp) / "venv", Path(tmp) / "wheels", Path(tmp) / "src"
+        # Build from a copy: an in-tree build would leave build/ and egg-info in the checkout.
+        shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info",
+                                                                 "__pycache__"))
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                        str(src)], check=True)
+        wheel = next(wheels.glob("seoib_engine-*.whl"))
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], check=True)
+        # Run from an empty folder: a checkout in the working directory would shadow the wheel.
+        env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache"), "HOME": tmp}
+        env.pop("SEOIB_NO_CACHE", None)
+        seoib = [str(venv / "bin" / "seoib"), *ARGS]
+        first = subprocess.run(seoib, env=env, capture_output=True, check=False, cwd=tmp)
+        assert first.returncode in (0, 1, 2), first.stderr.decode()
+        probe = [str(venv / "bin" / "python"), "-c",
+                 "import sys, engine.cli as c; sys.argv=['seoib', *sys.argv[1:]]\n"
+                 "import contextlib, io\n"
+                 "with contextlib.redirect_stdout(io.StringIO()):\n"
+                 "    c.main(sys.argv[1:])\n"
+                 "print(sorted({m.split('.')[0] for m in sys.modules} & {'yaml', 'jsonschema', 'networkx'}))",
+                 *ARGS]
+        heavy = subprocess.run(probe, env=env, capture_output=True, text=True, check=False,
+                               cwd=tmp).stdout.strip()
+        base = _median_ms([str(venv / "bin" / "python"), "-c", "pass"], env, runs)
+        cold = _median_ms(seoib, env, runs)
+    print(f"cold `seoib policy` (wheel, cached rules), median of {runs}: {cold:6.1f} ms (target <= 40)")
+    print(f"bare `python -c pass`, median of {runs}:                     {base:6.1f} ms")
+    print(f"heavy libraries imported on the cached path: {heavy}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""`seoib policy --batch` and `seoib migrate --batch` answer every line as the single query would.
+
+The policy and migrate case files are replayed as JSON Lines (twice, the second
+time with spec objects instead of strings), with bad lines between them: each
+good line must equal the verdict `seoib policy`/`seoib migrate` gives for it,
+each bad line gets an error naming its line, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import yaml_cases
+
+from engine.api import Engine
+from engine.cli import main
+from engine.errors import Location
+from engine.ruleset import RuleSet
+from engine.specs import parse_host_spec, parse_vm_spec, spec_items
+from engine.verdicts import migrate_verdict, policy_verdict
+
+BAD_LINES = [
+    ("{not json", "invalid JSON"),
+    ('{"host": "kernel=7.0.3,qemu=11.0.0", "vm": "machine=q35", "extra": 1}', "unknown key 'extra'"),
+    ('{"vm": "machine=q35"}', "missing key"),
+    ('["a list"]', "expected a JSON object"),
+    ('{"host": "kernel=7.0.3,qemu=11.0.0", "vm": "machine=no-such-machine"}', "unknown machine type"),
+    ("", "empty line"),
+]
+
+
+def _cases(family: str) -> list[dict[str, Any]]:
+    return [p.values[0] for p in yaml_cases(family)]
+
+
+def _as_object(spec: str) -> dict[str, str]:
+    return spec_items(spec, Location("test"))
+
+
+def _run(tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
+         lines: list[str]) -> tuple[int, list[dict[str, Any]]]:
+    batch = tmp_path / "queries.jsonl"
+    batch.write_text("\n".join(lines) + "\n")
+    code = main([command, "--batch", str(batch)])
+    out = capsys.readouterr().out.splitlines()
+    return code, [json.loads(line) for line in out]
+
+
+def _expected_policy(rules: RuleSet, case: dict[str, Any]) -> dict[str, Any]:
+    host = rules.resolver.host(parse_host_spec(case["host"], Location("host")))
+    vm = rules.resolver.vm(parse_vm_spec(case["vm"], Location("vm")), host)
+    return json.loads(json.dumps(policy_verdict(rules, host, vm)))
+
+
+def _expected_migrate(rules: RuleSet, case: dict[str, Any]) -> dict[str, Any]:
+    src = rules.resolver.host(parse_host_spec(case["src"], Location("src")))
+    dst = rules.resolver.host(parse_host_spec(case["dst"], Location("dst")))
+    vm = rules.resolver.vm(parse_vm_spec(case["vm"], Location("vm")), src)
+    return json.loads(json.dumps(migrate_verdict(rules, src, dst, vm,
+                                                 snapshot=case.get("snapshot", False))))
+
+
+def _interleave(good: list[str]) -> tuple[list[str], dict[int, str]]:
+    lines: list[str] = []
+    bad: dict[int, str] = {}
+    for i, line in enumerate(good):
+        lines.append(line)
+        if i % 4 == 1 and len(bad) < len(BAD_LINES):
+            text, why = BAD_LINES[len(bad)]
+            lines.append(text)
+            bad[len(lines)] = why
+    return lines, bad
+
+
+def _same_verdict(got: dict[str, Any], want: dict[str, Any], n: int) -> None:
+    """Equal, except that a shared witness's events may name the class's first machine type."""
+    got, want = dict(got), dict(want)
+    witness, wanted = got.pop("witness"), want.pop("witness")
+    assert got == want, f"line {n}"
+    for key in ("ran", "agrees", "outcome", "state", "src_state", "dst_state", "counters",
+                "differences"):
+        assert witness.get(key) == wanted.get(key), f"line {n}: witness {key}"
+
+
+def _check(out: list[dict[str, Any]], lines: list[str], bad: dict[int, str],
+           expected: list[dict[str, Any]]) -> None:
+    assert len(out) == len(lines)
+    good = iter(expected)
+    for n, got in enumerate(out, 1):
+        if n in bad:
+            assert bad[n] in got["error"]["message"], n
+            assert got["error"]["location"].endswith(f"queries.jsonl:{n}")
+            assert got["error"]["line"] == n
+        else:
+            _same_verdict(got, next(good), n)
+
+
+def test_policy_batch_matches_single_queries(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             rules: RuleSet) -> None:
+    cases = _cases("policy")
+    good = [json.dumps({"host": c["host"], "vm": c["vm"]}) for c in cases]
+    good += [json.dumps({"host": _as_object(c["host"]), "vm": _as_object(c["vm"])}) for c in cases]
+    lines, bad = _interleave(good)
+    code, out = _run(tmp_path, capsys, "policy", lines)
+    _check(out, lines, bad, [_expected_policy(rules, c) for c in cases + cases])
+    assert code == 3  # a bad line outranks every severity
+
+
+def test_migrate_batch_matches_single_queries(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              rules: RuleSet) -> None:
+    cases = _cases("migrate")
+    good = [json.dumps({"src": c["src"], "dst": c["dst"], "vm": c["vm"],
+                        "snapshot": c.get("snapshot", False)}) for c in cases]
+    code, out = _run(tmp_path, capsys, "migrate", good)
+    for n, (got, case) in enumerate(zip(out, cases, strict=True), 1):
+        _same_verdict(got, _expected_migrate(rules, case), n)
+    worst = max({"ok": 0, "warn": 1, "block": 2}[v["severity"]] for v in out)
+    assert code == worst
+
+
+def test_a_batch_costs_classes_not_lines(rules: RuleSet) -> None:
+    engine = Engine(rules)
+    kernels = [f"6.18.{p}" for p in range(1, 40)]
+    for kernel in kernels:
+        engine.policy(f"kernel={kernel},qemu=11.0.0,seoib=rfc-v2", "machine=pc-q35-11.0,irqchip=split")
+    # Stable points before and after the backport: two classes, not 39.
+    assert engine.classes <= 3
+
+
+def test_batch_refuses_single_query_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["policy", "--batch", "-", "--host", "kernel=7.0.3,qemu=11.0.0"])
+    assert code == 3
+    assert "--host" in capsys.readouterr().err

@@ -1,0 +1,169 @@
+"""The compiled-rules cache holds data only: what it reads can never run code.
+
+A planted pickle, garbage, a truncated entry or a cache naming a foreign
+callable is ignored and rebuilt, and the verdict stays right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import rulecache
+from engine.loader import rules_digest
+from engine.paths import builtin_rules_dir
+from engine.ruleset import RuleSet, compile_rules
+
+POLICY = ["policy", "--host", "kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2",
+          "--vm", "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv", "--format", "json"]
+
+
+class _Planted:
+    """Unpickling this runs a shell command that leaves a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _seoib(cache_home: Path, *args: str, no_cache: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
+    env.pop("SEOIB_NO_CACHE", None)
+    if no_cache:
+        env["SEOIB_NO_CACHE"] = "1"
+    return subprocess.run([sys.executable, "-m", "engine", *args], env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def _builtin_key() -> str:
+    rulecache._code_digest_memo.clear()  # as a fresh process computes it
+    root = builtin_rules_dir()
+    return rulecache.cache_key(rules_digest(root), [root])
+
+
+def test_planted_pickle_and_garbage_run_nothing_and_the_verdict_is_right(tmp_path: Path) -> None:
+    home = tmp_path / "cache"
+    folder = home / "seoib-engine"
+    folder.mkdir(parents=True, mode=0o700)
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Planted(marker))
+    entry = folder / rulecache.cache_path(_builtin_key()).name
+    entry.write_bytes(payload)  # at the exact name the engine reads
+    (folder / "rules-0123456789abcdef-0123456789abcdef0123456789abcdef.pickle").write_bytes(payload)
+    expected = _seoib(tmp_path / "fresh", *POLICY, no_cache=True)
+
+    first = _seoib(home, *POLICY)
+    assert not marker.exists()
+    assert (first.returncode, first.stdout) == (expected.returncode, expected.stdout)
+    assert json.loads(entry.read_text())["format"] == rulecache.FORMAT  # rebuilt as data
+    assert not list(folder.glob("*.pickle"))
+
+    entry.write_bytes(b"\x00\xff garbage {[")
+    second = _seoib(home, *POLICY)
+    assert (second.returncode, second.stdout) == (expected.returncode, expected.stdout)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "foreign-class", "wrong-key", "builtin-callable"])
+def test_a_damaged_or_foreign_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               damage: str) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SEOIB_NO_CACHE", raising=False)
+    root = builtin_rules_dir()
+    digest = rules_digest(root)
+    key = rulecache.cache_key(digest, [root])
+    built = rulecache.cached(key, lambda: compile_rules([root], digest))
+    path = rulecache.cache_path(key)
+    text = path.read_text()
+    if damage == "truncated":
+        path.write_text(text[: len(text) // 2])
+    else:
+        doc = json.loads(text)
+        if damage == "foreign-class":
+            doc["classes"][0][:2] = ["os", "system"]
+        elif damage == "builtin-callable":
+            doc["classes"][0][:2] = ["engine.rulecache", "import_module"]
+        else:
+            doc["key"] = "0" * 64
+        path.write_text(json.dumps(doc))
+    calls = []
+
+    def build() -> RuleSet:
+        calls.append(1)
+        return compile_rules([root], digest)
+
+    again = rulecache.cached(key, build)
+    assert calls == [1]
+    assert again.digest == built.digest
+    assert json.loads(path.read_text())["key"] == key  # the damaged entry was replaced
+
+
+def test_a_round_trip_keeps_every_verdict_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    root = builtin_rules_dir()
+    digest = rules_digest(root)
+    compiled = compile_rules([root], digest)
+    back = rulecache.decode(json.loads(json.dumps(rulecache.encode(compiled))))
+    assert back.queries == compiled.queries
+    assert back.facts == compiled.facts
+    assert back.severities == compiled.severities
+    assert back.resolver.designs == compiled.resolver.designs
+    assert back.resolver.guests == compiled.resolver.guests
+
+
+def test_the_key_names_the_rules_location(tmp_path: Path) -> None:
+    copy = tmp_path / "rules"
+    shutil.copytree(builtin_rules_dir(), copy)
+    digest = rules_digest(copy)
+    assert digest == rules_digest(builtin_rules_dir())
+    # Same bytes elsewhere: another entry, so errors never name the other copy's files.
+    assert rulecache.cache_key(digest, [copy]) != _builtin_key()
+    assert rulecache.cache_key(digest, [copy, tmp_path]) != rulecache.cache_key(digest, [copy])
+
+
+def test_the_cache_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SEOIB_NO_CACHE", raising=False)
+    for i in range(rulecache.MAX_ENTRIES + 5):
+        rulecache.cached(hashlib.sha256(bytes([i])).hexdigest(), lambda i=i: {"n": i})
+    entries = list((tmp_path / "seoib-engine").glob("rules-*.json"))
+    assert len(entries) == rulecache.MAX_ENTRIES
+    assert not list((tmp_path / "seoib-engine").glob(".rules-*"))
+
+
+def test_a_file_others_can_write_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SEOIB_NO_CACHE", raising=False)
+    rulecache.cached("a" * 64, lambda: {"n": 1})
+    path = rulecache.cache_path("a" * 64)
+    doc = json.loads(path.read_text())
+    doc["root"] = ["D", "n", 2]
+    path.write_text(json.dumps(doc))
+    path.chmod(0o666)
+    assert rulecache.cached("a" * 64, lambda: {"n": 3}) == {"n": 3}
+
+
+def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.ruleset import load_rules
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SEOIB_NO_CACHE", raising=False)
+    first, second = tmp_path / "a" / "rules", tmp_path / "b" / "rules"
+    shutil.copytree(builtin_rules_dir(), first)
+    shutil.copytree(builtin_rules_dir(), second)
+    load_rules(first)  # compiled and cached with first's paths
+    rs = load_rules(second)
+    # Every file:line a message or a citation can name comes from the entries' locations.
+    where = str(rs.resolver.machines.all_families["pc-q35"].location)
+    assert where.startswith(str(second / "machines.yaml"))
+    assert str(first) not in where
