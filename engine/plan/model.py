@@ -185,6 +185,7 @@ def _vms(doc: LineDict, source: str, index: dict[str, int],
          hosts: list[HostEntry]) -> list[VMEntry]:
     entries: list[VMEntry] = []
     seen: dict[str, int] = {}
+    sizes = {h.name: h.count for h in hosts}  # built once: a host-by-host plan has many entries
     for i, node in enumerate(doc.get("vms") or []):
         where = _loc(source, doc["vms"], i)
         name, group = node.get("name"), node.get("group")
@@ -216,15 +217,21 @@ def _vms(doc: LineDict, source: str, index: dict[str, int],
         raw = _sub(node, VM_SPEC_KEYS)
         spec = replace(parse_vm_spec(raw, Location(source, node.line)), name=label)
         total = int(node.get("count", 1))
-        for host, count in spread(total, names, hosts):
+        for host, count in spread(total, names, hosts, sizes):
             entries.append(VMEntry(label, count, group is not None, host, spec, raw, node.line,
                                    bool(node.get("snapshots", False)), tuple(names), total))
     return entries
 
 
-def spread(count: int, names: list[str], hosts: list[HostEntry]) -> list[tuple[str, int]]:
-    """Spread ``count`` VMs over host entries in proportion to their host counts."""
-    sizes = {h.name: h.count for h in hosts}
+def spread(count: int, names: list[str], hosts: list[HostEntry],
+           sizes: Mapping[str, int] | None = None) -> list[tuple[str, int]]:
+    """Spread ``count`` VMs over host entries in proportion to their host counts.
+
+    ``sizes`` (host entry name -> host count) may be passed in when many entries are
+    spread over the same hosts, so each call costs its own names, not every host.
+    """
+    if sizes is None:
+        sizes = {h.name: h.count for h in hosts}
     total = sum(sizes[n] for n in names)
     shares = [count * sizes[n] // total for n in names]
     for i in range(count - sum(shares)):
