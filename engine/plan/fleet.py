@@ -10,7 +10,7 @@ so a fleet of a million VMs costs what its few dozen classes cost.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Location
@@ -94,7 +94,10 @@ class Fleet:
         return self._labels[tuple(sorted((k, _freeze(v)) for k, v in spec.items()))]
 
     def vm_class(self, spec: VMSpec, boot: HostClass) -> VMClass:
-        key = (spec, boot.id)
+        # A VM's name and line decide nothing the resolver derives (only where an error
+        # points, and the first spec of its content raises first): one resolution per
+        # content, however many VM entries share it.
+        key = (replace(spec, name=None, origin=None), boot.id)
         hit = self._vms.get(key)
         if hit is not None:
             return hit
