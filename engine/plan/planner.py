@@ -33,7 +33,7 @@ costs until it has conflicts to report.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -44,7 +44,7 @@ from ..errors import Location
 from ..ruleset import RuleSet
 from .checker import CheckReport, check_plan
 from .findings import engine_rules
-from .fleet import Fleet, HostClass
+from .fleet import Fleet, HostClass, spec_content
 from .model import Plan, VMEntry, apply_set, loads_plan
 from .rollout import harmful
 
@@ -144,7 +144,7 @@ class _Builder:
             own.setdefault(spec, set()).add(tuple(move))
         # An entry's kind: its stacks, and its VMs by content with their failures today.
         self.kind = [(tuple(s.id for s in self.states[e]),
-                      tuple((replace(v.spec, name=None, origin=None),
+                      tuple((spec_content(v.spec),
                              frozenset(own.get(v.spec, ()))) for v in self.vms_at.get(e, ())))
                      for e in range(len(self.states))]
         self._firsts: dict[tuple, tuple[int, HostClass, dict[str, Any]] | None] = {}
@@ -280,15 +280,27 @@ def _waves(fleet_plan: Plan, g: nx.DiGraph, max_batch: int | None) -> list[dict[
     return waves
 
 
-def dump_plan(data: dict[str, Any], header: list[str]) -> str:
-    """YAML a person can read: one flow mapping per host, VM and wave."""
+def dump_plan(data: dict[str, Any], header: list[str],
+              shared: dict[str, list[str]] | None = None) -> str:
+    """YAML a person can read: one flow mapping per host, VM and wave.
+
+    Candidates of one fleet differ only in their rollout: ``shared`` keeps the hosts
+    and vms sections written for the first one (section -> lines) for the others.
+    """
     lines = [f"# {h}" for h in header]
     for section in ("hosts", "vms", "rollout"):
         lines.append(f"{section}:" + ("" if data.get(section) else " []"))
-        for item in data.get(section) or []:
-            flow = yaml.safe_dump(item, default_flow_style=True, sort_keys=False, width=1 << 16)
-            lines.append(f"  - {flow.strip()}")
+        body = shared.get(section) if shared is not None else None
+        if body is None:
+            body = [f"  - {_flow(item)}" for item in data.get(section) or []]
+            if shared is not None and section != "rollout":
+                shared[section] = body
+        lines.extend(body)
     return "\n".join(lines) + "\n"
+
+
+def _flow(item: Any) -> str:
+    return yaml.safe_dump(item, default_flow_style=True, sort_keys=False, width=1 << 16).strip()
 
 
 def left_text(fleet_plan: Plan, e: int, keep: int) -> str:
@@ -298,7 +310,7 @@ def left_text(fleet_plan: Plan, e: int, keep: int) -> str:
 
 def _candidate(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, fleet: Fleet,
                name: str, chain: tuple[str, ...], left: dict[int, str], max_batch: int | None,
-               source: str) -> Strategy:
+               source: str, shared: dict[str, list[str]] | None = None) -> Strategy:
     """One strategy with the steps ``left`` names (entry -> steps kept, why) left out."""
     strategy = Strategy(name, left=dict(left))
     builder = _Builder(fleet_plan, target, fleet, chain, left)
@@ -322,7 +334,7 @@ def _candidate(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, fleet: 
               + [f"constraint: {c}" for c in strategy.constraints]
               + [f"left out: {left_text(fleet_plan, e, keep)}: {why}"
                  for e, (keep, why) in left.items()])
-    strategy.text = dump_plan(data, header)
+    strategy.text = dump_plan(data, header, shared)
     strategy.plan = loads_plan(strategy.text, source)
     strategy.report = check_plan(strategy.plan, rs, fleet=fleet)
     for f in strategy.report.introduced():
@@ -350,12 +362,13 @@ def plan_rollout(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, *,
     wins, then the fewest warnings, waves and left-out entries.
     """
     fleet = Fleet(rs)
+    shared: dict[str, list[str]] = {}  # the fleet's hosts and vms, written once
     tried: list[Strategy] = []
     for name, chain in STRATEGIES.items():
         left: dict[int, tuple[int, str]] = {}
         while True:
             strategy = _candidate(fleet_plan, target, rs, fleet, name, chain, left, max_batch,
-                                  source)
+                                  source, shared)
             tried.append(strategy)
             blamed = [(e, n) for e, n in dict.fromkeys(strategy.blamed)
                       if n >= 1 and n - 1 < left.get(e, (len(chain), ""))[0]]
