@@ -136,6 +136,22 @@ def _check_versions(node: LineDict, source: str) -> None:
                             _loc(source, node, key))
 
 
+def _content(spec: Mapping[str, Any]) -> tuple:
+    """A spec mapping as a hashable value (lists frozen to tuples)."""
+    def freeze(value: Any) -> Any:
+        return tuple(freeze(v) for v in value) if isinstance(value, list | tuple) else value
+    return tuple(sorted((str(k), freeze(v)) for k, v in spec.items()))
+
+
+def _check_host_spec(spec: Mapping[str, Any], where: Location, valid: set[tuple]) -> None:
+    """Parse ``spec`` to report a bad one at ``where``; a content already parsed fine is
+    fine again (thousands of hosts written one by one share a few specs)."""
+    key = _content(spec)
+    if key not in valid:
+        parse_host_spec(spec, where)
+        valid.add(key)
+
+
 def apply_set(spec: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """A host spec after a wave's ``set``: listed keys replace, others stay.
 
@@ -154,6 +170,7 @@ def apply_set(spec: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, 
 def _hosts(doc: LineDict, source: str) -> tuple[list[HostEntry], dict[str, int]]:
     entries: list[HostEntry] = []
     index: dict[str, int] = {}
+    valid: set[tuple] = set()
     for i, node in enumerate(doc["hosts"]):
         where = _loc(source, doc["hosts"], i)
         name, group = node.get("name"), node.get("group")
@@ -173,7 +190,7 @@ def _hosts(doc: LineDict, source: str) -> tuple[list[HostEntry], dict[str, int]]
         _check_versions(node, source)
         spec = _sub(node, HOST_SPEC_KEYS)
         # Parse now so a bad spec is reported at its own line, not at first use.
-        parse_host_spec(spec, Location(source, node.line))
+        _check_host_spec(spec, Location(source, node.line), valid)
         index[label] = len(entries)
         capacity = node.get("capacity")
         entries.append(HostEntry(label, int(node.get("count", 1)), group is not None, spec,
@@ -243,6 +260,7 @@ def _rollout(doc: LineDict, source: str, hosts: list[HostEntry],
              index: dict[str, int]) -> list[Wave]:
     waves: list[Wave] = []
     seen: dict[str, int] = {}
+    valid: set[tuple] = set()
     for node in doc.get("rollout") or []:
         name = str(node["name"])
         if name in seen:
@@ -263,7 +281,7 @@ def _rollout(doc: LineDict, source: str, hosts: list[HostEntry],
         for ref in names:  # the upgraded spec must be a valid host spec
             after = LineDict(apply_set(hosts[index[ref]].spec, changes))
             after.line, after.key_lines = node["set"].line, node["set"].key_lines
-            parse_host_spec(after, Location(source, node["set"].line))
+            _check_host_spec(after, Location(source, node["set"].line), valid)
         waves.append(Wave(name, tuple(str(n) for n in names), changes, node.line,
                           tuple(names.line_of(j) for j in range(len(names)))))
     return waves
