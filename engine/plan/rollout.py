@@ -114,6 +114,9 @@ class Rollout:
         self._targets: dict[tuple, Target] = {}
         self._targets_of: Moment | None = None
         self._judged: dict[tuple, tuple[list[int], list[tuple[int, dict[str, Any]]]]] = {}
+        # (VM class, destination stacks) -> a safe one exists and every failing one is
+        # filtered by schedulers: nothing to report for that look.
+        self._fine: dict[tuple[int, frozenset[int]], bool] = {}
         self._upgrading: tuple[int, HostClass] | None = None  # entry under upgrade, new class
         self._capacity = any(h.capacity is not None for h in plan.hosts)
         self._wave = 0  # the wave running now (0: before the rollout or at a boundary)
@@ -313,7 +316,7 @@ class Rollout:
         if signature in self._looked:
             return
         self._looked.add(signature)
-        fine: dict[tuple[int, frozenset[int]], bool] = {}
+        fine = self._fine
         alone = {c: base - {c} for c in lonely}  # a host's only peer of its stack is itself
 
         def ok(vmc: VMClass, ids: frozenset[int]) -> bool:
