@@ -56,6 +56,7 @@ class Populations:
     _all: dict[int, Pop] = field(default_factory=dict)  # seq -> population, in arrival order
     _at: dict[int, dict[int, Pop]] = field(default_factory=dict)  # where -> seq -> population
     looks: dict[tuple[int, int], dict[int, Pop]] = field(default_factory=dict)
+    touched: set[int] = field(default_factory=set)  # host entries whose load changed
     _next: int = 0
 
     @property
@@ -68,6 +69,7 @@ class Populations:
             rkey = (pop.entry.name, pop.home, pop.where)
             self.resident[rkey] = self.resident.get(rkey, 0) + count
             self.loads[pop.where] = self.loads.get(pop.where, 0) + count
+            self.touched.add(pop.where)
         self.version += 1
         if pop.key() in self._by_key:
             return False
@@ -125,4 +127,5 @@ class Populations:
         gone = min(self.resident.get(rkey, 0), count)
         self.resident[rkey] = self.resident.get(rkey, 0) - gone
         self.loads[where] = self.loads.get(where, 0) - gone
+        self.touched.add(where)
         self.version += 1

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Location
-from .capacity import Bucket, Demand, buckets, place, unplaced
+from .capacity import Bucket, Demand, StackRoom, buckets, place, unplaced
 from .endstate import EndState
 from .findings import Finding, Target, engine_rules
 from .fleet import Fleet, HostClass, VMClass
@@ -119,6 +119,7 @@ class Rollout:
         self._fine: dict[tuple[int, frozenset[int]], bool] = {}
         self._upgrading: tuple[int, HostClass] | None = None  # entry under upgrade, new class
         self._capacity = any(h.capacity is not None for h in plan.hosts)
+        self._room = StackRoom(plan.hosts, self.pops.load)
         self._wave = 0  # the wave running now (0: before the rollout or at a boundary)
         # Every entry as it stands between upgrades, and hosts per stack over them.
         self._still = [HostPart(i, h.name, self.cur[i], h.count, self.labels[i])
@@ -127,6 +128,8 @@ class Rollout:
         for p in self._still:
             self._stacks[p.hc.id] += p.hosts
         self._moment: Moment | None = None  # the moment between upgrades, once built
+        for p in self._still:
+            self._room.set(p)
         self._wave_hosts: set[int] = set()
         self._wave_end: dict[int, tuple[HostClass, str]] = {}  # entry -> stack after the wave
         self._new_label = ""
@@ -416,6 +419,7 @@ class Rollout:
         # New objects, not edits: a moment already built keeps the fleet it was built on.
         self._still = list(self._still)
         self._still[idx] = HostPart(idx, name, new, n, self._new_label)
+        self.pops.touched.add(idx)  # its part in the room per stack
         self._stacks = Counter(self._stacks)
         self._stacks[old.id] -= n
         self._stacks[new.id] += n
@@ -462,13 +466,11 @@ class Rollout:
         for pop in drained:
             groups.setdefault((pop.entry.name, pop.home), []).append(pop)
         # Room summed per stack: a VM may go to any host of a stack it is safe on.
-        room: dict[int, int | None] = {}
-        for p in parts.parts:
-            if p.hosts:
-                cap, have = self.plan.hosts[p.entry].capacity, room.get(p.hc.id, 0)
-                free = None if cap is None else max(int(p.hosts * cap - self.pops.load(p.entry)
-                                                        * p.hosts / self.plan.hosts[p.entry].count), 0)
-                room[p.hc.id] = None if have is None or free is None else have + free
+        for e in self.pops.touched:
+            self._room.set(self._still[e])
+        self.pops.touched.clear()
+        room = (self._room.room() if parts.split is None
+                else self._room.room(parts.split[0].entry, parts.split))
         stacks = sorted(room)
         demands = [Demand(key[0], -(-self.pops.count(ps[0]) // host.count),
                           frozenset(stacks.index(c) for c in self._safe_stacks(ps, parts)))
