@@ -104,7 +104,7 @@ def merge_targets(seen: Target | None, now: Target) -> Target:
     """One destination stack over several moments: every host entry that ran it."""
     if seen is None:
         return now
-    if seen is now or set(now.hosts) <= set(seen.hosts):
+    if seen is now or now.host_set <= seen.host_set:
         return seen
     labels = " / ".join(dict.fromkeys([*seen.label.split(" / "), *now.label.split(" / ")]))
     return Target(labels, tuple(dict.fromkeys(seen.hosts + now.hosts)), now.outcome, now.severity)
