@@ -85,6 +85,7 @@ class _Acc:
     unsafe: dict[tuple[int, str], Target] = field(default_factory=dict)
     unsafe_verdicts: list[dict[str, Any]] = field(default_factory=list)
     transient: bool = True  # only in the middle of a wave, before more hosts are upgraded
+    last: dict[tuple, Target] = field(default_factory=dict)  # the moment's target merged last
 
 
 class Rollout:
@@ -113,6 +114,7 @@ class Rollout:
         self._looked: set[tuple] = set()  # fleet looks already judged in this step
         self._targets: dict[tuple, Target] = {}
         self._targets_of: Moment | None = None
+        self._inside: dict[tuple[int, int], tuple[Target, Target, bool]] = {}
         self._judged: dict[tuple, tuple[list[int], list[tuple[int, dict[str, Any]]]]] = {}
         # (VM class, destination stacks) -> a safe one exists and every failing one is
         # filtered by schedulers: nothing to report for that look.
@@ -229,21 +231,43 @@ class Rollout:
             acc.transient = acc.transient and transient
             acc.stuck.append(phase)
             for cid, v in blocked:
-                acc.stuck_targets[cid] = merge_targets(acc.stuck_targets.get(cid),
-                                                self._target(parts, cid, v))
+                acc.stuck_targets[cid] = self._merge(acc, ("stuck", cid),
+                                                     acc.stuck_targets.get(cid),
+                                                     self._target(parts, cid, v))
                 if not any(x is v for x in acc.stuck_verdicts):
                     acc.stuck_verdicts.append(v)
         for cid, v in pickable:
-            acc.unsafe[(cid, v["outcome"])] = merge_targets(acc.unsafe.get((cid, v["outcome"])),
-                                                     self._target(parts, cid, v))
+            acc.unsafe[(cid, v["outcome"])] = self._merge(acc, ("unsafe", cid, v["outcome"]),
+                                                          acc.unsafe.get((cid, v["outcome"])),
+                                                          self._target(parts, cid, v))
             if not any(x is v for x in acc.unsafe_verdicts):
                 acc.unsafe_verdicts.append(v)
+
+    def _merge(self, acc: _Acc, key: tuple, seen: Target | None, now: Target) -> Target:
+        """``merge_targets(seen, now)``, without comparing host lists where it is known.
+
+        ``seen`` holds every target merged into it, the last one too; when that one
+        holds ``now`` (asked once per pair of moments, for every population alike),
+        so does ``seen``, and the merge keeps ``seen``.
+        """
+        last = acc.last.get(key)
+        acc.last[key] = now
+        if seen is not None and last is not None and (last is now or self._within(now, last)):
+            return seen
+        return merge_targets(seen, now)
+
+    def _within(self, now: Target, last: Target) -> bool:
+        hit = self._inside.get((id(now), id(last)))
+        if hit is None:  # the value keeps both targets alive: their ids stay theirs
+            hit = self._inside[(id(now), id(last))] = (now, last, now.host_set <= last.host_set)
+        return hit[2]
 
     def _flush(self, wave: Wave | None, k: int) -> None:
         for acc in self._acc.values():
             self._emit(acc, wave, k)
         self._acc.clear()
         self._looked.clear()
+        self._inside.clear()
 
     def _emit(self, acc: _Acc, wave: Wave | None, k: int) -> None:
         pop, dedupe = acc.pop, acc.context != "draining"
