@@ -5,12 +5,14 @@ one host entry that runs one stack at a moment of the rollout, with its free
 slots (``None``: no capacity given, unlimited). A drain moves the VMs of one host;
 each VM entry may only go to the buckets whose stack is a safe destination for
 it. Whether everything fits is a bipartite flow problem, small because it runs
-over VM entries and buckets, never over single VMs.
+over VM entries and buckets, never over single VMs. ``StackRoom`` keeps the room per
+stack up to date entry by entry, so a drain weighs the stacks, not every host entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from .model import HostEntry
     from .moments import HostPart
 
-__all__ = ["Bucket", "Demand", "buckets", "place", "unplaced"]
+__all__ = ["Bucket", "Demand", "StackRoom", "buckets", "place", "unplaced"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,53 @@ def buckets(parts: Sequence[HostPart], hosts: Sequence[HostEntry],
             free = int(p.hosts * h.capacity - load(p.entry) * p.hosts / h.count)
         out.append(Bucket(p.entry, p.hosts, free))
     return out
+
+
+class StackRoom:
+    """Free slots per stack over one part per host entry (``None``: some part of the stack
+    has no capacity), updated when an entry's part or load changes."""
+
+    def __init__(self, hosts: Sequence[HostEntry], load: Callable[[int], int]) -> None:
+        self.hosts, self.load = hosts, load
+        self._of: dict[int, tuple[int, int | None]] = {}  # entry -> (stack, free) it adds
+        self._free: Counter[int] = Counter()  # stack -> free slots of its bounded parts
+        self._open: Counter[int] = Counter()  # stack -> parts without a capacity
+        self._parts: Counter[int] = Counter()  # stack -> parts with hosts
+
+    def free(self, part: HostPart) -> int | None:
+        """A part's room: its hosts' capacity less their share of the entry's VMs."""
+        h = self.hosts[part.entry]
+        if h.capacity is None:
+            return None
+        return max(int(part.hosts * h.capacity - self.load(part.entry) * part.hosts / h.count), 0)
+
+    def _apply(self, stack: int, free: int | None, sign: int, free_: Counter[int],
+               open_: Counter[int], parts: Counter[int]) -> None:
+        parts[stack] += sign
+        if free is None:
+            open_[stack] += sign
+        else:
+            free_[stack] += sign * free
+
+    def set(self, part: HostPart) -> None:
+        """Entry ``part.entry`` now stands as ``part``, with its current load."""
+        old = self._of.pop(part.entry, None)
+        if old is not None:
+            self._apply(*old, -1, self._free, self._open, self._parts)
+        if part.hosts:
+            self._of[part.entry] = (part.hc.id, self.free(part))
+            self._apply(*self._of[part.entry], 1, self._free, self._open, self._parts)
+
+    def room(self, instead: int | None = None, parts: Iterable[HostPart] = ()
+             ) -> dict[int, int | None]:
+        """Room per stack, with entry ``instead`` replaced by ``parts``."""
+        free_, open_, counted = Counter(self._free), Counter(self._open), Counter(self._parts)
+        if instead is not None and instead in self._of:
+            self._apply(*self._of[instead], -1, free_, open_, counted)
+        for p in parts:
+            if p.hosts:
+                self._apply(p.hc.id, self.free(p), 1, free_, open_, counted)
+        return {s: None if open_[s] else free_[s] for s, n in counted.items() if n > 0}
 
 
 def unplaced(demands: Sequence[Demand], buckets: Sequence[Bucket]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 __all__ = ["CHECKS", "POPULATIONS", "SEVERITY_RANK", "Finding", "Target", "engine_rules", "exit_for"]
@@ -56,6 +57,11 @@ class Target:
     hosts: tuple[str, ...]  # host entries currently in that class
     outcome: str
     severity: str
+
+    @cached_property
+    def host_set(self) -> frozenset[str]:
+        """``hosts`` for membership tests: a destination may name thousands of entries."""
+        return frozenset(self.hosts)
 
     def as_json(self) -> dict[str, Any]:
         return {"stack": self.label, "hosts": list(self.hosts), "outcome": self.outcome,

@@ -10,7 +10,8 @@ so a fleet of a million VMs costs what its few dozen classes cost.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from ..errors import Location
@@ -19,7 +20,7 @@ from ..ruleset import RuleSet
 from ..specs import VMSpec, parse_host_spec
 from ..verdicts import migrate_verdict, policy_verdict
 
-__all__ = ["Fleet", "HostClass", "VMClass", "host_label"]
+__all__ = ["Fleet", "HostClass", "VMClass", "host_label", "spec_content"]
 
 
 @dataclass(frozen=True, eq=False)  # one object per class: identity is equality
@@ -40,6 +41,10 @@ def _freeze(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return tuple(_freeze(v) for v in value)
     return value
+
+
+# A VM spec's content: every field but the name and where it was written.
+spec_content = attrgetter(*(f.name for f in fields(VMSpec) if f.name not in ("name", "origin")))
 
 
 def host_label(h: ResolvedHost) -> str:
@@ -94,7 +99,10 @@ class Fleet:
         return self._labels[tuple(sorted((k, _freeze(v)) for k, v in spec.items()))]
 
     def vm_class(self, spec: VMSpec, boot: HostClass) -> VMClass:
-        key = (spec, boot.id)
+        # A VM's name and line decide nothing the resolver derives (only where an error
+        # points, and the first spec of its content raises first): one resolution per
+        # content, however many VM entries share it.
+        key = (spec_content(spec), boot.id)
         hit = self._vms.get(key)
         if hit is not None:
             return hit

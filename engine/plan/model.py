@@ -136,6 +136,22 @@ def _check_versions(node: LineDict, source: str) -> None:
                             _loc(source, node, key))
 
 
+def _content(spec: Mapping[str, Any]) -> tuple:
+    """A spec mapping as a hashable value (lists frozen to tuples)."""
+    def freeze(value: Any) -> Any:
+        return tuple(freeze(v) for v in value) if isinstance(value, list | tuple) else value
+    return tuple(sorted((str(k), freeze(v)) for k, v in spec.items()))
+
+
+def _check_host_spec(spec: Mapping[str, Any], where: Location, valid: set[tuple]) -> None:
+    """Parse ``spec`` to report a bad one at ``where``; a content already parsed fine is
+    fine again (thousands of hosts written one by one share a few specs)."""
+    key = _content(spec)
+    if key not in valid:
+        parse_host_spec(spec, where)
+        valid.add(key)
+
+
 def apply_set(spec: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """A host spec after a wave's ``set``: listed keys replace, others stay.
 
@@ -154,6 +170,7 @@ def apply_set(spec: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, 
 def _hosts(doc: LineDict, source: str) -> tuple[list[HostEntry], dict[str, int]]:
     entries: list[HostEntry] = []
     index: dict[str, int] = {}
+    valid: set[tuple] = set()
     for i, node in enumerate(doc["hosts"]):
         where = _loc(source, doc["hosts"], i)
         name, group = node.get("name"), node.get("group")
@@ -173,7 +190,7 @@ def _hosts(doc: LineDict, source: str) -> tuple[list[HostEntry], dict[str, int]]
         _check_versions(node, source)
         spec = _sub(node, HOST_SPEC_KEYS)
         # Parse now so a bad spec is reported at its own line, not at first use.
-        parse_host_spec(spec, Location(source, node.line))
+        _check_host_spec(spec, Location(source, node.line), valid)
         index[label] = len(entries)
         capacity = node.get("capacity")
         entries.append(HostEntry(label, int(node.get("count", 1)), group is not None, spec,
@@ -185,6 +202,7 @@ def _vms(doc: LineDict, source: str, index: dict[str, int],
          hosts: list[HostEntry]) -> list[VMEntry]:
     entries: list[VMEntry] = []
     seen: dict[str, int] = {}
+    sizes = {h.name: h.count for h in hosts}  # built once: a host-by-host plan has many entries
     for i, node in enumerate(doc.get("vms") or []):
         where = _loc(source, doc["vms"], i)
         name, group = node.get("name"), node.get("group")
@@ -216,15 +234,21 @@ def _vms(doc: LineDict, source: str, index: dict[str, int],
         raw = _sub(node, VM_SPEC_KEYS)
         spec = replace(parse_vm_spec(raw, Location(source, node.line)), name=label)
         total = int(node.get("count", 1))
-        for host, count in spread(total, names, hosts):
+        for host, count in spread(total, names, hosts, sizes):
             entries.append(VMEntry(label, count, group is not None, host, spec, raw, node.line,
                                    bool(node.get("snapshots", False)), tuple(names), total))
     return entries
 
 
-def spread(count: int, names: list[str], hosts: list[HostEntry]) -> list[tuple[str, int]]:
-    """Spread ``count`` VMs over host entries in proportion to their host counts."""
-    sizes = {h.name: h.count for h in hosts}
+def spread(count: int, names: list[str], hosts: list[HostEntry],
+           sizes: Mapping[str, int] | None = None) -> list[tuple[str, int]]:
+    """Spread ``count`` VMs over host entries in proportion to their host counts.
+
+    ``sizes`` (host entry name -> host count) may be passed in when many entries are
+    spread over the same hosts, so each call costs its own names, not every host.
+    """
+    if sizes is None:
+        sizes = {h.name: h.count for h in hosts}
     total = sum(sizes[n] for n in names)
     shares = [count * sizes[n] // total for n in names]
     for i in range(count - sum(shares)):
@@ -236,6 +260,7 @@ def _rollout(doc: LineDict, source: str, hosts: list[HostEntry],
              index: dict[str, int]) -> list[Wave]:
     waves: list[Wave] = []
     seen: dict[str, int] = {}
+    valid: set[tuple] = set()
     for node in doc.get("rollout") or []:
         name = str(node["name"])
         if name in seen:
@@ -256,7 +281,7 @@ def _rollout(doc: LineDict, source: str, hosts: list[HostEntry],
         for ref in names:  # the upgraded spec must be a valid host spec
             after = LineDict(apply_set(hosts[index[ref]].spec, changes))
             after.line, after.key_lines = node["set"].line, node["set"].key_lines
-            parse_host_spec(after, Location(source, node["set"].line))
+            _check_host_spec(after, Location(source, node["set"].line), valid)
         waves.append(Wave(name, tuple(str(n) for n in names), changes, node.line,
                           tuple(names.line_of(j) for j in range(len(names)))))
     return waves

@@ -23,6 +23,12 @@ with itself, a cycle, a check that blocks), the entry whose steps bring it is le
 as it is and the rest is planned again. Among the plans that cause no block, the
 one that fixes the most VMs wins, then the fewest warnings, waves and entries left
 out; a plan that leaves entries out and fixes nothing is no proposal.
+
+Cost. Whether two entries conflict depends only on their kinds: the stacks they pass
+through and the VMs they carry (by content, with the moves those already fail
+today). Conflicts are judged once per pair of kinds and named per pair of entries
+only where they exist, so a fleet written host by host costs what its grouped form
+costs until it has conflicts to report.
 """
 from __future__ import annotations
 
@@ -38,8 +44,8 @@ from ..errors import Location
 from ..ruleset import RuleSet
 from .checker import CheckReport, check_plan
 from .findings import engine_rules
-from .fleet import Fleet, HostClass
-from .model import Plan, apply_set, loads_plan
+from .fleet import Fleet, HostClass, spec_content
+from .model import Plan, VMEntry, apply_set, loads_plan
 from .rollout import harmful
 
 __all__ = ["PlanResult", "Strategy", "dump_plan", "left_text", "plan_rollout"]
@@ -130,6 +136,18 @@ class _Builder:
             self.steps.append(steps)
             self.states.append(states)
         self.hazards = self._today()
+        self.vms_at: dict[int, list[VMEntry]] = {}  # host entry -> its VM entries, in plan order
+        for v in fleet_plan.vms:
+            self.vms_at.setdefault(fleet_plan.host_index(v.host), []).append(v)
+        own: dict[Any, set[tuple]] = {}  # VM spec -> the moves it already fails today
+        for spec, *move in self.hazards:
+            own.setdefault(spec, set()).add(tuple(move))
+        # An entry's kind: its stacks, and its VMs by content with their failures today.
+        self.kind = [(tuple(s.id for s in self.states[e]),
+                      tuple((spec_content(v.spec),
+                             frozenset(own.get(v.spec, ()))) for v in self.vms_at.get(e, ())))
+                     for e in range(len(self.states))]
+        self._firsts: dict[tuple, tuple[int, HostClass, dict[str, Any]] | None] = {}
 
     def _today(self) -> set[tuple]:
         """Harmful moves the fleet already has: (VM spec, boot policy, destination, outcome)."""
@@ -143,25 +161,46 @@ class _Builder:
                     out.add((v.spec, self.fleet.boot(vmc)["policy"], dst.id, verdict["outcome"]))
         return out
 
+    def _first(self, a: int, ai: int, dst: HostClass
+               ) -> tuple[int, HostClass, dict[str, Any]] | None:
+        """The first VM of entry ``a`` in state ``ai`` that ``dst`` harms: (its position,
+        boot, verdict). The same for every entry of ``a``'s kind."""
+        key = (self.kind[a], ai, dst.id)
+        if key in self._firsts:
+            return self._firsts[key]
+        hit = None
+        # VMs boot at any moment: on every state their entry has had so far, including
+        # a new one its running wave has only partly reached.
+        for pos, v in enumerate(self.vms_at.get(a, ())):
+            for boot in dict.fromkeys(self.states[a][:ai + 1]):
+                vmc = self.fleet.vm_class(v.spec, boot)
+                verdict = self.fleet.migrate(vmc, dst)
+                known = (v.spec, self.fleet.boot(vmc)["policy"], dst.id, verdict["outcome"])
+                # A move that already fails today is reported by the check, not avoidable.
+                if harmful(self.fleet, vmc, verdict) and known not in self.hazards:
+                    hit = (pos, boot, verdict)
+                    break
+            if hit is not None:
+                break
+        self._firsts[key] = hit
+        return hit
+
+    def _clash(self, g: int, i: int, h: int, j: int) -> bool:
+        return (self._first(g, i, self.states[h][j]) is not None
+                or self._first(h, j, self.states[g][i]) is not None)
+
     def _conflict(self, g: int, i: int, h: int, j: int) -> str | None:
         """Why VMs of entry g in state i and entry h in state j must not coexist, if so."""
         for a, ai, b, bj in ((g, i, h, j), (h, j, g, i)):
             dst = self.states[b][bj]
-            # VMs boot at any moment: on every state their entry has had so far, including
-            # a new one its running wave has only partly reached.
-            for v in self.p.vms:
-                if self.p.host_index(v.host) != a:
-                    continue
-                for boot in dict.fromkeys(self.states[a][:ai + 1]):
-                    vmc = self.fleet.vm_class(v.spec, boot)
-                    verdict = self.fleet.migrate(vmc, dst)
-                    known = (v.spec, self.fleet.boot(vmc)["policy"], dst.id, verdict["outcome"])
-                    # A move that already fails today is reported by the check, not avoidable.
-                    if harmful(self.fleet, vmc, verdict) and known not in self.hazards:
-                        rules = ", ".join(engine_rules([verdict])[-2:])
-                        return (f"VMs of {v.name} booted on {boot.label} ({self.p.hosts[a].name}) "
-                                f"-> {dst.label} ({self.p.hosts[b].name}): {verdict['outcome']} "
-                                f"[{rules}]")
+            hit = self._first(a, ai, dst)
+            if hit is not None:
+                pos, boot, verdict = hit
+                v = self.vms_at[a][pos]
+                rules = ", ".join(engine_rules([verdict])[-2:])
+                return (f"VMs of {v.name} booted on {boot.label} ({self.p.hosts[a].name}) "
+                        f"-> {dst.label} ({self.p.hosts[b].name}): {verdict['outcome']} "
+                        f"[{rules}]")
         return None
 
     def _state(self, e: int, i: int) -> str:
@@ -176,20 +215,30 @@ class _Builder:
             g.add_nodes_from(steps)
             for a, b in pairwise(steps):
                 g.add_edge(a, b, why="same entry, strategy order")
-        n = len(self.steps)
-        pairs = [(a, b) for a in range(n) for b in range(a, n)]
-        for a, b in pairs:
-            ma, mb = len(self.steps[a]), len(self.steps[b])
-            for i in range(ma + 1):
-                for j in range(mb + 1):
-                    if a == b and j != i + 1:
-                        continue  # an entry's states coexist only while it is being upgraded
-                    if (i, j) == (0, 0):
-                        continue  # as the fleet stands today: the check reports it
-                    why = self._conflict(a, i, b, j)
-                    if why is None:
-                        continue
-                    self._order(g, strategy, a, i, b, j, why)
+        # Entry pairs (a <= b) in order, state pairs (i, j) in order, judged per pair of
+        # kinds: only the entry pairs of clashing kinds are listed one by one.
+        kinds: dict[tuple, list[int]] = {}
+        for e, kind in enumerate(self.kind):
+            kinds.setdefault(kind, []).append(e)
+        clashes: list[tuple[int, int, int, int]] = []
+        for xs in kinds.values():
+            for ys in kinds.values():
+                a, b = xs[0], ys[-1]
+                ma, mb = len(self.steps[a]), len(self.steps[b])
+                if xs is ys:  # an entry's states coexist only while it is being upgraded
+                    clashes.extend((e, e, i, i + 1) for i in range(ma)
+                                   for e in xs if self._clash(e, i, e, i + 1))
+                if a >= b:
+                    continue  # no entry of xs comes before one of ys
+                # (0, 0): as the fleet stands today, which the check reports.
+                ij = [(i, j) for i in range(ma + 1) for j in range(mb + 1)
+                      if (i, j) != (0, 0) and self._clash(a, i, b, j)]
+                if ij:
+                    clashes.extend((x, y, i, j) for x in xs for y in ys if x < y for i, j in ij)
+        for a, b, i, j in sorted(clashes):
+            why = self._conflict(a, i, b, j)
+            assert why is not None
+            self._order(g, strategy, a, i, b, j, why)
         return g
 
     def _order(self, g: nx.DiGraph, strategy: Strategy, a: int, i: int, b: int, j: int,
@@ -231,15 +280,27 @@ def _waves(fleet_plan: Plan, g: nx.DiGraph, max_batch: int | None) -> list[dict[
     return waves
 
 
-def dump_plan(data: dict[str, Any], header: list[str]) -> str:
-    """YAML a person can read: one flow mapping per host, VM and wave."""
+def dump_plan(data: dict[str, Any], header: list[str],
+              shared: dict[str, list[str]] | None = None) -> str:
+    """YAML a person can read: one flow mapping per host, VM and wave.
+
+    Candidates of one fleet differ only in their rollout: ``shared`` keeps the hosts
+    and vms sections written for the first one (section -> lines) for the others.
+    """
     lines = [f"# {h}" for h in header]
     for section in ("hosts", "vms", "rollout"):
         lines.append(f"{section}:" + ("" if data.get(section) else " []"))
-        for item in data.get(section) or []:
-            flow = yaml.safe_dump(item, default_flow_style=True, sort_keys=False, width=1 << 16)
-            lines.append(f"  - {flow.strip()}")
+        body = shared.get(section) if shared is not None else None
+        if body is None:
+            body = [f"  - {_flow(item)}" for item in data.get(section) or []]
+            if shared is not None and section != "rollout":
+                shared[section] = body
+        lines.extend(body)
     return "\n".join(lines) + "\n"
+
+
+def _flow(item: Any) -> str:
+    return yaml.safe_dump(item, default_flow_style=True, sort_keys=False, width=1 << 16).strip()
 
 
 def left_text(fleet_plan: Plan, e: int, keep: int) -> str:
@@ -249,7 +310,7 @@ def left_text(fleet_plan: Plan, e: int, keep: int) -> str:
 
 def _candidate(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, fleet: Fleet,
                name: str, chain: tuple[str, ...], left: dict[int, str], max_batch: int | None,
-               source: str) -> Strategy:
+               source: str, shared: dict[str, list[str]] | None = None) -> Strategy:
     """One strategy with the steps ``left`` names (entry -> steps kept, why) left out."""
     strategy = Strategy(name, left=dict(left))
     builder = _Builder(fleet_plan, target, fleet, chain, left)
@@ -273,7 +334,7 @@ def _candidate(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, fleet: 
               + [f"constraint: {c}" for c in strategy.constraints]
               + [f"left out: {left_text(fleet_plan, e, keep)}: {why}"
                  for e, (keep, why) in left.items()])
-    strategy.text = dump_plan(data, header)
+    strategy.text = dump_plan(data, header, shared)
     strategy.plan = loads_plan(strategy.text, source)
     strategy.report = check_plan(strategy.plan, rs, fleet=fleet)
     for f in strategy.report.introduced():
@@ -301,12 +362,13 @@ def plan_rollout(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, *,
     wins, then the fewest warnings, waves and left-out entries.
     """
     fleet = Fleet(rs)
+    shared: dict[str, list[str]] = {}  # the fleet's hosts and vms, written once
     tried: list[Strategy] = []
     for name, chain in STRATEGIES.items():
         left: dict[int, tuple[int, str]] = {}
         while True:
             strategy = _candidate(fleet_plan, target, rs, fleet, name, chain, left, max_batch,
-                                  source)
+                                  source, shared)
             tried.append(strategy)
             blamed = [(e, n) for e, n in dict.fromkeys(strategy.blamed)
                       if n >= 1 and n - 1 < left.get(e, (len(chain), ""))[0]]

@@ -22,6 +22,10 @@ Semantics (the contract ``seoib check`` documents):
   ``snapshots: true`` a VM entry's snapshots taken before each wave are restored into
   the VM as it runs after (cold-booted on the new stack) and judged like
   ``seoib migrate --snapshot``.
+
+Cost follows classes, not entries: a moment is judged per look (VM class, stack
+it sits on), populations are found through their indexes, and only findings and
+capacity list the host entries one by one.
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Location
-from .capacity import Bucket, Demand, buckets, place, unplaced
+from .capacity import Bucket, Demand, StackRoom, buckets, place, unplaced
 from .endstate import EndState
 from .findings import Finding, Target, engine_rules
 from .fleet import Fleet, HostClass, VMClass
-from .model import Plan, Wave, apply_set
-from .moments import HostPart, merge_targets, part_name, without
+from .model import Plan, VMEntry, Wave, apply_set
+from .moments import HostPart, Moment, merge_targets, part_name, without
 from .populations import Pop, Populations
 
 __all__ = ["Rollout", "RolloutResult", "harmful", "no_worse"]
@@ -81,6 +85,7 @@ class _Acc:
     unsafe: dict[tuple[int, str], Target] = field(default_factory=dict)
     unsafe_verdicts: list[dict[str, Any]] = field(default_factory=list)
     transient: bool = True  # only in the middle of a wave, before more hosts are upgraded
+    last: dict[tuple, Target] = field(default_factory=dict)  # the moment's target merged last
 
 
 class Rollout:
@@ -93,9 +98,11 @@ class Rollout:
         self.initial = [fleet.host_class(h.spec, w) for h, w in zip(plan.hosts, where, strict=True)]
         self.cur = list(self.initial)
         self.labels = [fleet.label(h.spec, w) for h, w in zip(plan.hosts, where, strict=True)]
-        self.pops = Populations()
+        self.pops = Populations(lambda where: self.cur[where].id)
+        self._vms_at: dict[int, list[VMEntry]] = {}  # host entry -> its VM entries, in plan order
         for v in plan.vms:
             idx = plan.host_index(v.host)
+            self._vms_at.setdefault(idx, []).append(v)
             vmc = fleet.vm_class(v.spec, self.initial[idx])
             self.pops.add(Pop(v, idx, vmc, idx, 0, self.labels[idx]), v.count)
         self.last_wave: list[int | None] = [None] * len(plan.hosts)
@@ -106,12 +113,25 @@ class Rollout:
         self._acc: dict[tuple, _Acc] = {}
         self._looked: set[tuple] = set()  # fleet looks already judged in this step
         self._targets: dict[tuple, Target] = {}
-        self._targets_of: list[HostPart] | None = None
+        self._targets_of: Moment | None = None
+        self._inside: dict[tuple[int, int], tuple[Target, Target, bool]] = {}
         self._judged: dict[tuple, tuple[list[int], list[tuple[int, dict[str, Any]]]]] = {}
+        # (VM class, destination stacks) -> a safe one exists and every failing one is
+        # filtered by schedulers: nothing to report for that look.
+        self._fine: dict[tuple[int, frozenset[int]], bool] = {}
         self._upgrading: tuple[int, HostClass] | None = None  # entry under upgrade, new class
         self._capacity = any(h.capacity is not None for h in plan.hosts)
+        self._room = StackRoom(plan.hosts, self.pops.load)
         self._wave = 0  # the wave running now (0: before the rollout or at a boundary)
-        self._still: list[HostPart] | None = None  # every entry as it stands, between upgrades
+        # Every entry as it stands between upgrades, and hosts per stack over them.
+        self._still = [HostPart(i, h.name, self.cur[i], h.count, self.labels[i])
+                       for i, h in enumerate(plan.hosts)]
+        self._stacks: Counter[int] = Counter()
+        for p in self._still:
+            self._stacks[p.hc.id] += p.hosts
+        self._moment: Moment | None = None  # the moment between upgrades, once built
+        for p in self._still:
+            self._room.set(p)
         self._wave_hosts: set[int] = set()
         self._wave_end: dict[int, tuple[HostClass, str]] = {}  # entry -> stack after the wave
         self._new_label = ""
@@ -153,17 +173,16 @@ class Rollout:
 
     # -- the fleet at a moment -----------------------------------------------------
 
-    def _parts(self, idx: int | None = None, old: int = 0, new: int = 0) -> list[HostPart]:
+    def _parts(self, idx: int | None = None, old: int = 0, new: int = 0) -> Moment:
         """Every entry as it stands; entry ``idx`` (under upgrade) split into old and new."""
-        if self._still is None:
-            self._still = [HostPart(i, h.name, self.cur[i], h.count, self.labels[i])
-                           for i, h in enumerate(self.plan.hosts)]
         if idx is None or self._upgrading is None:
-            return self._still
+            if self._moment is None:
+                self._moment = Moment(self._still, self._stacks)
+            return self._moment
         h = self.plan.hosts[idx]
-        return [*self._still[:idx], HostPart(idx, h.name, self.cur[idx], old, self.labels[idx]),
-                HostPart(idx, h.name, self._upgrading[1], new, self._new_label, True),
-                *self._still[idx + 1:]]
+        return Moment(self._still, self._stacks, (
+            HostPart(idx, h.name, self.cur[idx], old, self.labels[idx]),
+            HostPart(idx, h.name, self._upgrading[1], new, self._new_label, True)))
 
     def _judge(self, vmc: VMClass, ids: frozenset[int]
                ) -> tuple[list[int], list[tuple[int, dict[str, Any]]]]:
@@ -181,14 +200,14 @@ class Rollout:
             hit = self._judged[key] = (safe, blocked)
         return hit
 
-    def _target(self, parts: list[HostPart], cid: int, v: dict[str, Any]) -> Target:
+    def _target(self, m: Moment, cid: int, v: dict[str, Any]) -> Target:
         """A destination stack at this moment, named by the host entries that run it."""
-        if self._targets_of is not parts:  # one moment's parts at a time
-            self._targets_of, self._targets = parts, {}
+        if self._targets_of is not m:  # one moment's parts at a time
+            self._targets_of, self._targets = m, {}
         key = (cid, v["outcome"])
         hit = self._targets.get(key)
         if hit is None:
-            own = [p for p in parts if p.hc.id == cid and p.hosts > 0]
+            own = [p for p in m.parts if p.hc.id == cid and p.hosts > 0]
             labels = " / ".join(dict.fromkeys(p.label for p in own))
             hit = self._targets[key] = Target(
                 labels, tuple(dict.fromkeys(part_name(p) for p in own)), v["outcome"],
@@ -197,10 +216,10 @@ class Rollout:
 
     # -- evacuation ----------------------------------------------------------------
 
-    def _evacuate(self, pop: Pop, parts: list[HostPart], phase: str, context: str, line: int,
+    def _evacuate(self, pop: Pop, parts: Moment, phase: str, context: str, line: int,
                   transient: bool = False, ids: frozenset[int] | None = None) -> None:
         if ids is None:
-            ids = frozenset(p.hc.id for p in parts if p.hosts > 0)
+            ids = parts.ids
         safe, blocked = self._judge(pop.vmc, ids)
         pickable = [(c, v) for c, v in blocked if v["outcome"] not in _NOT_PICKABLE]
         if safe and not pickable:
@@ -212,21 +231,43 @@ class Rollout:
             acc.transient = acc.transient and transient
             acc.stuck.append(phase)
             for cid, v in blocked:
-                acc.stuck_targets[cid] = merge_targets(acc.stuck_targets.get(cid),
-                                                self._target(parts, cid, v))
+                acc.stuck_targets[cid] = self._merge(acc, ("stuck", cid),
+                                                     acc.stuck_targets.get(cid),
+                                                     self._target(parts, cid, v))
                 if not any(x is v for x in acc.stuck_verdicts):
                     acc.stuck_verdicts.append(v)
         for cid, v in pickable:
-            acc.unsafe[(cid, v["outcome"])] = merge_targets(acc.unsafe.get((cid, v["outcome"])),
-                                                     self._target(parts, cid, v))
+            acc.unsafe[(cid, v["outcome"])] = self._merge(acc, ("unsafe", cid, v["outcome"]),
+                                                          acc.unsafe.get((cid, v["outcome"])),
+                                                          self._target(parts, cid, v))
             if not any(x is v for x in acc.unsafe_verdicts):
                 acc.unsafe_verdicts.append(v)
+
+    def _merge(self, acc: _Acc, key: tuple, seen: Target | None, now: Target) -> Target:
+        """``merge_targets(seen, now)``, without comparing host lists where it is known.
+
+        ``seen`` holds every target merged into it, the last one too; when that one
+        holds ``now`` (asked once per pair of moments, for every population alike),
+        so does ``seen``, and the merge keeps ``seen``.
+        """
+        last = acc.last.get(key)
+        acc.last[key] = now
+        if seen is not None and last is not None and (last is now or self._within(now, last)):
+            return seen
+        return merge_targets(seen, now)
+
+    def _within(self, now: Target, last: Target) -> bool:
+        hit = self._inside.get((id(now), id(last)))
+        if hit is None:  # the value keeps both targets alive: their ids stay theirs
+            hit = self._inside[(id(now), id(last))] = (now, last, now.host_set <= last.host_set)
+        return hit[2]
 
     def _flush(self, wave: Wave | None, k: int) -> None:
         for acc in self._acc.values():
             self._emit(acc, wave, k)
         self._acc.clear()
         self._looked.clear()
+        self._inside.clear()
 
     def _emit(self, acc: _Acc, wave: Wave | None, k: int) -> None:
         pop, dedupe = acc.pop, acc.context != "draining"
@@ -272,7 +313,7 @@ class Rollout:
     def _resolved(self, pop: Pop) -> bool:
         """Whether ``pop`` has a safe destination once the running wave is complete."""
         parts = []
-        for p in self._parts():
+        for p in self._parts().parts:
             if p.entry in self._wave_hosts:
                 hc, label = self._wave_end[p.entry]
                 p = HostPart(p.entry, p.name, hc, p.hosts, label)
@@ -294,32 +335,46 @@ class Rollout:
             f.cause = "pre-existing"
         self.findings.append(f)
 
-    def _steady(self, parts: list[HostPart], phase: str, context: str, line: int) -> None:
+    def _steady(self, m: Moment, phase: str, context: str, line: int) -> None:
         """Every population, each with its own host out of service."""
-        hosts: Counter[int] = Counter()
-        own: dict[tuple[int, bool], int] = {}
-        for p in parts:
-            hosts[p.hc.id] += p.hosts
-            own[(p.entry, p.upgraded)] = p.hc.id
-        base = frozenset(c for c, n in hosts.items() if n > 0)
-        lonely = frozenset(c for c, n in hosts.items() if n == 1)
+        base, lonely = m.ids, m.lonely
         # Most moments of a wave look alike to every population: judge each look once.
         signature = (base, lonely, self.pops.version, context)
         if signature in self._looked:
             return
         self._looked.add(signature)
-        fine: dict[tuple[int, frozenset[int]], bool] = {}
+        fine = self._fine
         alone = {c: base - {c} for c in lonely}  # a host's only peer of its stack is itself
-        for pop in self.pops.pops:
-            ids = alone.get(own[(pop.where, pop.upgraded)], base)
-            ok = fine.get((pop.vmc.id, ids))
-            if ok is None:
-                safe, blocked = self._judge(pop.vmc, ids)
-                ok = fine[(pop.vmc.id, ids)] = bool(safe) and all(
+
+        def ok(vmc: VMClass, ids: frozenset[int]) -> bool:
+            hit = fine.get((vmc.id, ids))
+            if hit is None:
+                safe, blocked = self._judge(vmc, ids)
+                hit = fine[(vmc.id, ids)] = bool(safe) and all(
                     v["outcome"] in _NOT_PICKABLE for _, v in blocked)
-            if ok or self.pops.count(pop) == 0:
+            return hit
+
+        # Populations away from the entry under upgrade are judged by look, those on it
+        # one by one (its old and upgraded hosts run different stacks).
+        split = m.entry
+        bad: list[tuple[Pop, frozenset[int]]] = []
+        for (_, stack), group in self.pops.looks.items():
+            pops = group.values()
+            if split is not None and all(p.where == split for p in pops):
                 continue
-            self._evacuate(pop, parts, phase, context, line, context == "during-wave", ids)
+            ids = alone.get(stack, base)
+            if not ok(next(iter(pops)).vmc, ids):
+                bad.extend((p, ids) for p in pops if p.where != split)
+        if split is not None:
+            for pop in self.pops.at(split):
+                ids = alone.get(m.stack(pop.where, pop.upgraded), base)
+                if not ok(pop.vmc, ids):
+                    bad.append((pop, ids))
+        bad.sort(key=lambda b: b[0].seq)
+        for pop, ids in bad:
+            if self.pops.count(pop) == 0:
+                continue
+            self._evacuate(pop, m, phase, context, line, context == "during-wave", ids)
 
     # -- the rollout's steps -------------------------------------------------------
 
@@ -353,6 +408,7 @@ class Rollout:
         self._upgrading, self._new_label = (idx, new), self.fleet.label(spec, where)
         n = host.count
         drained = [p for p in self.pops.at(idx) if self.pops.count(p)]
+        old = self.cur[idx]
         name = host.name
         # (hosts still old, hosts upgraded, a host drained?, what happens)
         moments: list[tuple[int, int, bool, str]] = [
@@ -364,7 +420,7 @@ class Rollout:
             moments.append((1, n - 1, False, f"with {n - 1} of {n} hosts of {name} upgraded"))
         if n >= 2:
             moments.append((0, n - 1, True, f"while draining the last host of {name}"))
-        last: list[HostPart] = []
+        last: Moment | None = None
         for i, (o, u, draining, phase) in enumerate(moments):
             parts = self._parts(idx, o, u)
             if i == 1:
@@ -384,26 +440,31 @@ class Rollout:
         self.cur[idx] = new
         self.labels[idx] = self._new_label
         self._upgrading = None
-        self._still = None
-        for pop in self.pops.pops:
+        # New objects, not edits: a moment already built keeps the fleet it was built on.
+        self._still = list(self._still)
+        self._still[idx] = HostPart(idx, name, new, n, self._new_label)
+        self.pops.touched.add(idx)  # its part in the room per stack
+        self._stacks = Counter(self._stacks)
+        self._stacks[old.id] -= n
+        self._stacks[new.id] += n
+        self._moment = None
+        self.pops.restack(idx)
+        for pop in self.pops.at(idx):  # the only entry with upgraded populations
             pop.upgraded = False
         self.pops.version += 1
         self.last_wave[idx] = k
 
     def _boot_on_upgraded(self, idx: int, new: HostClass, wave: Wave, k: int, line: int) -> None:
         """VMs start (or restart) on the hosts of ``idx`` already upgraded."""
-        for v in self.plan.vms:
-            if self.plan.host_index(v.host) != idx:
-                continue
-            if not any(p.entry is v and p.where == idx and self.pops.count(p)
-                       for p in self.pops.pops):
+        for v in self._vms_at.get(idx, ()):
+            if not any(p.entry is v and self.pops.count(p) for p in self.pops.at(idx)):
                 continue  # nothing of this entry runs here any more
             vmc = self.fleet.vm_class(v.spec, new)
             if not self.fleet.registers(new, vmc):
                 continue  # the machine type is gone: check.machine-removed says so
             pop = Pop(v, idx, vmc, idx, k, self._new_label, upgraded=True)
             if not self.pops.add(pop):
-                existing = next(p for p in self.pops.pops if p.key() == pop.key())
+                existing = self.pops.get(pop.key())
                 existing.upgraded = True
                 self.pops.version += 1
                 continue
@@ -415,27 +476,25 @@ class Rollout:
                 self._add(self._finding("check.post-wave-state", "block", wave, k, "during-wave",
                                         pop, line, msg, [after], outcome=after["outcome"]))
 
-    def _safe_stacks(self, pops: list[Pop], parts: list[HostPart]) -> set[int]:
+    def _safe_stacks(self, pops: list[Pop], parts: Moment) -> set[int]:
         """Stacks every one of ``pops`` may go to (any of them, if they share none)."""
-        ids = frozenset(p.hc.id for p in parts if p.hosts > 0)
+        ids = parts.ids
         sets = [set(self._judge(p.vmc, ids)[0]) for p in pops]
         sets = [s for s in sets if s] or [set()]
         return set.intersection(*sets) or set.union(*sets)
 
-    def _fits(self, idx: int, drained: list[Pop], parts: list[HostPart], phase: str, wave: Wave,
+    def _fits(self, idx: int, drained: list[Pop], parts: Moment, phase: str, wave: Wave,
               k: int, line: int) -> None:
         host = self.plan.hosts[idx]
         groups: dict[tuple[str, int], list[Pop]] = {}
         for pop in drained:
             groups.setdefault((pop.entry.name, pop.home), []).append(pop)
         # Room summed per stack: a VM may go to any host of a stack it is safe on.
-        room: dict[int, int | None] = {}
-        for p in parts:
-            if p.hosts:
-                cap, have = self.plan.hosts[p.entry].capacity, room.get(p.hc.id, 0)
-                free = None if cap is None else max(int(p.hosts * cap - self.pops.load(p.entry)
-                                                        * p.hosts / self.plan.hosts[p.entry].count), 0)
-                room[p.hc.id] = None if have is None or free is None else have + free
+        for e in self.pops.touched:
+            self._room.set(self._still[e])
+        self.pops.touched.clear()
+        room = (self._room.room() if parts.split is None
+                else self._room.room(parts.split[0].entry, parts.split))
         stacks = sorted(room)
         demands = [Demand(key[0], -(-self.pops.count(ps[0]) // host.count),
                           frozenset(stacks.index(c) for c in self._safe_stacks(ps, parts)))
@@ -457,7 +516,7 @@ class Rollout:
                                     msg, [self.fleet.boot(biggest.vmc)]),
                       ("capacity", wave.name, idx))
 
-    def _refill(self, idx: int, drained: list[Pop], new: HostClass, last: list[HostPart],
+    def _refill(self, idx: int, drained: list[Pop], new: HostClass, last: Moment | None,
                 wave: Wave, k: int, line: int) -> None:
         failed: list[Pop] = []
         for pop in drained:
@@ -481,9 +540,10 @@ class Rollout:
                                         outcome=v["outcome"]))
                 if check == "check.refill-blocked":
                     failed.append(pop)
-        self._strand(idx, failed, last or self._parts(idx, 0, 0), wave, k, line)
+        self._strand(idx, failed, last if last is not None else self._parts(idx, 0, 0), wave, k,
+                     line)
 
-    def _strand(self, idx: int, failed: list[Pop], parts: list[HostPart], wave: Wave, k: int,
+    def _strand(self, idx: int, failed: list[Pop], parts: Moment, wave: Wave, k: int,
                 line: int) -> None:
         """VMs that cannot come back stay where the last drain of ``idx`` put them."""
         groups: dict[tuple[str, int], list[Pop]] = {}
@@ -493,7 +553,8 @@ class Rollout:
             count = self.pops.count(pops[0])
             safe = self._safe_stacks(pops, parts)
             room = [b if p.hc.id in safe and p.hosts else Bucket(b.entry, 0, 0)
-                    for p, b in zip(parts, buckets(parts, self.plan.hosts, self.pops.load),
+                    for p, b in zip(parts.parts, buckets(parts.parts, self.plan.hosts,
+                                                         self.pops.load),
                                     strict=True)]
             shares, left = place(count, [b for b in room if b.entry != idx])
             if not shares:

@@ -1,0 +1,74 @@
+"""A fleet written host by host is checked like the same fleet written as groups.
+
+Writing a group of n hosts as n single hosts (and each VM group spread over them)
+changes how findings are split over host entries, not what the rollout does: the
+verdict, the VMs a cold boot fixes or breaks and which checks fire in which wave
+stay the same (only how many classes are looked at may differ: a group's middle
+hosts are judged apart from its first and last). This is what lets the check cost its classes, whichever
+way a fleet is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.plan.checker import check_plan
+from engine.plan.model import loads_plan
+from engine.ruleset import load_rules
+
+KERNELS = ("6.12.40", "6.18.10", "6.18.16", "7.0.3")
+QEMUS = ("10.1.0", "10.2.0", "11.0.0")
+MACHINES = ("pc-q35-10.1", "pc-q35-8.2", "pc-i440fx-9.2", "q35", "pc-q35-5.0")
+GUESTS = ("linux", "windows", "windows-hyperv", "any")
+CHANGES = ({"kernel": "7.0.3"}, {"kernel": "6.18.16"}, {"qemu": "11.0.0", "seoib": "rfc-v2"},
+           {"qemu": "11.0.0"})
+
+_RULES = load_rules()
+
+racks = st.lists(st.tuples(st.sampled_from(KERNELS), st.sampled_from(QEMUS),
+                           st.integers(1, 3)), min_size=1, max_size=3)
+vm_groups = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(MACHINES),
+                               st.sampled_from(("split", "on")), st.sampled_from(GUESTS),
+                               st.integers(1, 3), st.booleans()), min_size=1, max_size=3)
+waves = st.lists(st.tuples(st.sets(st.integers(0, 2), min_size=1), st.sampled_from(CHANGES)),
+                 min_size=1, max_size=2)
+
+
+def _fleet(hosts: list[tuple[str, str, int]], vms: list[tuple], rollout: list[tuple],
+           by_host: bool) -> dict[str, Any]:
+    names = {r: ([f"r{r}-{i}" for i in range(n)] if by_host else [f"r{r}"])
+             for r, (_, _, n) in enumerate(hosts)}
+    out: dict[str, Any] = {"hosts": [], "vms": [], "rollout": []}
+    for r, (kernel, qemu, n) in enumerate(hosts):
+        for name in names[r]:
+            head = {"name": name} if by_host else {"group": name, "count": n}
+            out["hosts"].append({**head, "kernel": kernel, "qemu": qemu})
+    for g, (rack, machine, irqchip, guest, per_host, snapshots) in enumerate(vms):
+        r = rack % len(hosts)
+        out["vms"].append({"group": f"g{g}", "count": per_host * hosts[r][2],
+                           "hosts": names[r], "machine": machine, "irqchip": irqchip,
+                           "guest": guest, **({"snapshots": True} if snapshots else {})})
+    for w, (picked, change) in enumerate(rollout):
+        chosen = [n for r in sorted({p % len(hosts) for p in picked}) for n in names[r]]
+        out["rollout"].append({"name": f"w{w}", "hosts": chosen, "set": change})
+    return out
+
+
+def _summary(fleet: dict[str, Any]) -> tuple:
+    report = check_plan(loads_plan(yaml.safe_dump(fleet, sort_keys=False)), _RULES)
+    data = report.as_json()
+    fired = sorted({(f["rule"], f["severity"], str(f["wave"])) for f in data["findings"]})
+    return (data["status"], data["rollout"]["fixed_vms"], data["rollout"]["broken_vms"],
+            data["fleet"]["hosts"], data["fleet"]["vms"], fired)
+
+
+@settings(max_examples=60, deadline=None)
+@given(racks, vm_groups, waves)
+def test_host_by_host_checks_like_groups(hosts: list, vms: list, rollout: list) -> None:
+    grouped = _summary(_fleet(hosts, vms, rollout, by_host=False))
+    single = _summary(_fleet(hosts, vms, rollout, by_host=True))
+    assert single == grouped
