@@ -107,9 +107,11 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
 
 
 def _line(raw: Any, key: str, where: Location) -> Location:
-    from .yamlio import LineDict  # lazy: a command-line spec never needs yaml
+    if where.line is None:  # a command-line spec: no file lines, and no yaml to import
+        return where
+    from .yamlio import LineDict
 
-    if isinstance(raw, LineDict) and where.line is not None:
+    if isinstance(raw, LineDict):
         return Location(where.source, raw.line_of(key))
     return where
 
