@@ -10,6 +10,7 @@ escaped, so one refusal is one line.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -22,6 +23,7 @@ __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "main", "one_line"]
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, never a verdict
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+_ONE_SHOT = ("policy", "migrate")  # commands that answer and exit: no cycle collection
 _MAX_LINE = 800  # long enough for any real message; an echoed 5,000-digit value is cut
 
 # name -> (module, help)
@@ -124,6 +126,11 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in argv if not a.startswith("-")), None)
+    gc_was = gc.isenabled()
+    if selected in _ONE_SHOT:
+        # One query, then exit: the cycle collector would only walk the freshly decoded
+        # rule set (a few ms of a cold start). --batch turns it back on (engine.commands.batchio).
+        gc.disable()
     try:
         # A known command first on the line: the other commands' parsers cannot take part
         # (top-level options take no values), so only its own is built.
@@ -152,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   "please report it with the command that caused it "
                                   "(SEOIB_DEBUG=1 shows the traceback)") + "\n")
         return EXIT_INTERNAL
+    finally:
+        if gc_was:  # main() may be called in a longer-lived process (tests, embedding)
+            gc.enable()
 
 
 if __name__ == "__main__":

@@ -39,8 +39,12 @@ def _holds(conds: tuple[Condition, ...], facts: Mapping[str, Any]) -> bool:
 
 
 def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
-             forced: Mapping[str, Any] | None = None) -> Evaluation:
-    """Run ``compiled`` on ``inputs``; ``forced`` pins derived facts (rules writing them skip)."""
+             forced: Mapping[str, Any] | None = None, *, explain: bool = True) -> Evaluation:
+    """Run ``compiled`` on ``inputs``; ``forced`` pins derived facts (rules writing them skip).
+
+    With ``explain=False`` the reasons are left empty: for callers that need only the
+    outcome (a verdict's alternatives), the walk back through the rules is most of the cost.
+    """
     facts: dict[str, Any] = dict(inputs)
     missing = [n for n in compiled.inputs if n not in facts]
     if missing:
@@ -78,6 +82,8 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     matched = [o for o in query.outcomes if _holds(o.when, facts)]
     findings = tuple(dict.fromkeys(o.outcome for o in matched))
     outcome = findings[0] if findings else query.otherwise
+    if not explain:
+        return Evaluation(facts, outcome, findings, (), ())
     tested = matched[0].when if matched else tuple(c for o in query.outcomes for c in o.when)
     reasons, inputs_used = _explain([c.fact for c in tested], by, compiled)
     return Evaluation(facts, outcome, findings, reasons, inputs_used)
@@ -86,6 +92,7 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
 def _explain(start: list[str], by: Mapping[str, Rule],
              compiled: CompiledQuery) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
     seen_rules: set[str] = set()
+    seen_ids: set[str] = set()
     inputs: list[str] = []
     stack = list(start)
     seen_facts: set[str] = set()
@@ -99,9 +106,12 @@ def _explain(start: list[str], by: Mapping[str, Rule],
             if name in compiled.inputs:
                 inputs.append(name)
             continue
-        if rule.label not in seen_rules:
-            seen_rules.add(rule.label)
+        label = rule.label
+        if label not in seen_rules:
+            seen_rules.add(label)
+            seen_ids.add(rule.id)
             stack.extend(rule.reads())
-    ordered = tuple(r for r in compiled.rules if r.label in seen_rules)
+    # A rule's id is a cheap first test: its label ("id[side]") is built only for candidates.
+    ordered = tuple(r for r in compiled.rules if r.id in seen_ids and r.label in seen_rules)
     return ordered, tuple(sorted(set(inputs)))
 

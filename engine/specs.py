@@ -107,7 +107,7 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
 
 
 def _line(raw: Any, key: str, where: Location) -> Location:
-    if where.line is None:  # a command-line spec: no file lines, and no yaml to import
+    if getattr(where, "line", None) is None:  # a command-line spec: no lines, no yaml to import
         return where
     from .yamlio import LineDict
 

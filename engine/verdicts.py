@@ -88,7 +88,7 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
     for policy in POLICIES:
         # What the user would get by choosing the policy explicitly (-accel property).
         alt = evaluate(query, {**inputs, "host.qemu.selection": "property",
-                               "vm.seoib_policy": policy})
+                               "vm.seoib_policy": policy}, explain=False)
         alternatives.append({"policy": policy, "outcome": alt.outcome,
                              "severity": rs.severities[alt.outcome]})
     state = state_of(ev.facts, "host") or {}
