@@ -109,8 +109,14 @@ class Rule:
         return {c.fact for c in self.when} | {a.copy for a in self.then if a.copy}
 
     def citation(self) -> Citation:
-        text = f"{self.side}: {self.description}" if self.side else self.description
-        return Citation(self.id, text, self.source, self.location, self.confirmed)
+        # Built once per rule (verdicts cite the same rules line after line); kept beside
+        # the fields, so equality, hashing and the rules cache (fields only) never see it.
+        cited: Citation | None = self.__dict__.get("_citation")
+        if cited is None:
+            text = f"{self.side}: {self.description}" if self.side else self.description
+            cited = Citation(self.id, text, self.source, self.location, self.confirmed)
+            object.__setattr__(self, "_citation", cited)
+        return cited
 
 
 @dataclass(frozen=True)
