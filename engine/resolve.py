@@ -22,6 +22,8 @@ __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
 
 @dataclass(frozen=True)
 class ResolvedHost:
+    """A host spec resolved against the rules: its input facts and the data behind each."""
+
     spec: HostSpec
     label: str
     kernel: str | None
@@ -56,6 +58,8 @@ class ResolvedHost:
 
 @dataclass(frozen=True)
 class ResolvedVM:
+    """A VM spec resolved against its host and the rules: its input facts and why."""
+
     spec: VMSpec
     machine: Machine
     requested_machine: str

@@ -21,6 +21,8 @@ __all__ = ["Evaluation", "evaluate"]
 
 @dataclass(frozen=True)
 class Evaluation:
+    """The facts a query derived, its outcome and findings, and the rules behind them."""
+
     facts: Mapping[str, Any]
     outcome: str
     findings: tuple[str, ...]

@@ -56,6 +56,8 @@ class HostSpec:
 
 @dataclass(frozen=True)
 class VMSpec:
+    """A VM as the user gave it (unset fields take the machine type's defaults)."""
+
     machine: str | None = None
     irqchip: str | None = None
     ioapic: str | None = None
