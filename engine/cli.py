@@ -120,6 +120,8 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     if unknown:
         owner = _subparser(parser, getattr(known, "command", None)) or parser
         owner.error(f"unknown option {unknown[0]}")
+    if not extra and all(getattr(known, a.dest, None) is not None for a in required):
+        return known  # nothing left over, nothing required missing: a second pass adds nothing
     return parser.parse_args(argv)
 
 
