@@ -23,9 +23,16 @@ from typing import Any
 from .errors import Location
 from .resolve import ResolvedHost, ResolvedVM
 from .ruleset import RuleSet, load_rules
-from .solver import Evaluation, evaluate
+from .solver import evaluate
 from .specs import VMSpec, parse_host_spec, parse_vm_spec
-from .verdicts import line_notes, migrate_verdict, policy_verdict, reasons, unconfirmed
+from .verdicts import (
+    data_reasons,
+    line_notes,
+    migrate_verdict,
+    policy_verdict,
+    rule_reasons,
+    unconfirmed,
+)
 
 __all__ = ["MAX_TEXTS", "Engine", "Spec"]
 
@@ -52,7 +59,8 @@ class Engine:
         self._vm_specs: dict[str, VMSpec] = {}
         self._vms: dict[tuple[str, str, str, str], ResolvedVM] = {}
         self._keys: dict[tuple[str, ...], tuple[tuple, dict[str, ResolvedHost], ResolvedVM]] = {}
-        # class key -> [the class's first verdict, its evaluation once a second line needs it]
+        # class key -> [the class's first verdict, (its evaluation, the rules part of its
+        # reasons) once a second line needs them]
         self._verdicts: dict[tuple, list[Any]] = {}
         # line texts -> the verdict built for them (reused when a line repeats)
         self._lines: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -132,12 +140,15 @@ class Engine:
             hit = self._fact_keys[id(resolved)] = (resolved, items)
         return hit[1]
 
-    def _evaluation(self, hit: list[Any], query: str, roles: dict[str, ResolvedHost],
-                    vm: ResolvedVM) -> Evaluation:
-        """The class's evaluation (the same for every member): computed on first reuse."""
+    def _reasons(self, hit: list[Any], query: str, roles: dict[str, ResolvedHost],
+                 vm: ResolvedVM) -> list[dict]:
+        """A member's reasons: the class's evaluation and the rules part of its reasons (the
+        same for every member) are computed on first reuse; the data part is the member's."""
         if hit[1] is None:
-            hit[1] = evaluate(self.rs.query(query), self.rs.resolver.inputs(roles, vm))
-        return hit[1]  # type: ignore[no-any-return]
+            ev = evaluate(self.rs.query(query), self.rs.resolver.inputs(roles, vm))
+            hit[1] = (ev, rule_reasons(ev))
+        ev, rules = hit[1]
+        return data_reasons(rules, ev, roles, vm)
 
     def policy(self, host: Spec, vm: Spec) -> dict[str, Any]:
         line = ("policy", _text(host), _text(vm))
@@ -152,7 +163,7 @@ class Engine:
             verdict = policy_verdict(self.rs, h, v, witness=self.witness)
             self._verdicts[key] = [verdict, None]
         else:
-            why = reasons(self._evaluation(hit, "policy", roles, v), roles, v)
+            why = self._reasons(hit, "policy", roles, v)
             verdict = {**hit[0], "host": self._json(h), "vm": self._json(v), "reasons": why,
                        **line_notes([h], v), "unconfirmed": unconfirmed(why)}
         self._lines[line] = verdict
@@ -173,7 +184,7 @@ class Engine:
             verdict = migrate_verdict(self.rs, s, d, v, snapshot=snapshot, witness=self.witness)
             self._verdicts[key] = [verdict, None]
         else:
-            why = reasons(self._evaluation(hit, query, roles, v), roles, v)
+            why = self._reasons(hit, query, roles, v)
             verdict = {**hit[0], "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
                        "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why)}
         self._lines[line] = verdict
