@@ -83,6 +83,8 @@ def line_notes(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
 
     These belong to one query's specs, not to its class: a cached class verdict
     answering another line takes them from this function again."""
+    if not (vm.inferred or vm.notes or any(h.inferred or h.notes for h in hosts)):
+        return {"inferred": False, "notes": []}  # the common case, without building anything
     why = list(dict.fromkeys([*(n for h in hosts for n in h.inferred), *vm.inferred]))
     host_notes = dict.fromkeys(n for h in hosts for n in h.notes)
     return {"inferred": bool(why),
