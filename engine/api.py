@@ -23,9 +23,16 @@ from typing import Any
 from .errors import Location
 from .resolve import ResolvedHost, ResolvedVM
 from .ruleset import RuleSet, load_rules
-from .solver import Evaluation, evaluate
+from .solver import evaluate
 from .specs import VMSpec, parse_host_spec, parse_vm_spec
-from .verdicts import line_notes, migrate_verdict, policy_verdict, reasons, unconfirmed
+from .verdicts import (
+    data_reasons,
+    line_notes,
+    migrate_verdict,
+    policy_verdict,
+    rule_reasons,
+    unconfirmed,
+)
 
 __all__ = ["MAX_TEXTS", "Engine", "Spec"]
 
@@ -51,13 +58,16 @@ class Engine:
         self._hosts: dict[str, ResolvedHost] = {}
         self._vm_specs: dict[str, VMSpec] = {}
         self._vms: dict[tuple[str, str, str, str], ResolvedVM] = {}
-        self._keys: dict[tuple[str, ...], tuple] = {}
-        # class key -> [the class's first verdict, its evaluation once a second line needs it]
+        self._keys: dict[tuple[str, ...], tuple[tuple, dict[str, ResolvedHost], ResolvedVM]] = {}
+        # class key -> [the class's first verdict, (its evaluation, the rules part of its
+        # reasons) once a second line needs them]
         self._verdicts: dict[tuple, list[Any]] = {}
         # line texts -> the verdict built for them (reused when a line repeats)
         self._lines: dict[tuple[str, ...], dict[str, Any]] = {}
         # resolved host or VM -> its JSON part, one object per spec (encoders reuse it by identity)
         self._parts: dict[int, tuple[Any, dict[str, Any]]] = {}
+        # resolved host or VM -> its facts as sorted items, the parts of a class key
+        self._fact_keys: dict[int, tuple[Any, tuple]] = {}
 
     @property
     def classes(self) -> int:
@@ -72,6 +82,7 @@ class Engine:
             self._keys.clear()
             self._lines.clear()
             self._parts.clear()
+            self._fact_keys.clear()
 
     def _json(self, resolved: ResolvedHost | ResolvedVM) -> dict[str, Any]:
         hit = self._parts.get(id(resolved))
@@ -91,31 +102,53 @@ class Engine:
         parsed = self._vm_specs.get(text)
         if parsed is None:
             parsed = self._vm_specs[text] = parse_vm_spec(spec, Location("vm"))
-        # A VM resolves against its host's QEMU and design (the default policy); an alias
-        # also names the QEMU as written in its note.
-        alias = parsed.machine in self.rs.resolver.machines.aliases
-        key = (text, host.qemu.id, host.design.id, host.qemu_text if alias else "")
+        # A VM resolves against its host's design's default policy; an alias also against its
+        # QEMU (the target), named as written in its note. Nothing else of the host is read.
+        if parsed.machine in self.rs.resolver.machines.aliases:
+            key = (text, host.qemu.id, host.design.default_policy, host.qemu_text)
+        else:
+            key = (text, "", host.design.default_policy, "")
         v = self._vms.get(key)
         if v is None:
             v = self._vms[key] = self.rs.resolver.vm(parsed, host)
         return v
 
-    def _class_key(self, query: str, roles: dict[str, Spec], vm_spec: Spec) -> tuple:
+    def _class_key(self, query: str, roles: dict[str, Spec],
+                   vm_spec: Spec) -> tuple[tuple, dict[str, ResolvedHost], ResolvedVM]:
+        """(class key, resolved hosts by role, resolved VM) of a line's spec texts."""
         text_key = (query, *map(_text, roles.values()), _text(vm_spec))
-        key = self._keys.get(text_key)
-        if key is None:
+        hit = self._keys.get(text_key)
+        if hit is None:
             hosts = {role: self.host(t, role) for role, t in roles.items()}
             vm = self.vm(vm_spec, next(iter(roles.values())))
-            inputs = self.rs.resolver.inputs(hosts, vm)
-            key = self._keys[text_key] = (query, tuple(sorted(inputs.items())), vm.guest.id)
-        return key
+            # The class is the query's input facts (Resolver.inputs) and the guest. They are
+            # keyed in parts - the VM's facts, then per role its host's facts and the two that
+            # depend on the machine type - each host's and VM's part sorted once, not per line.
+            machine_facts = self.rs.resolver.machine_facts
+            parts: list[Any] = [query, self._facts_key(vm, ()), vm.guest.id]
+            for role, h in hosts.items():
+                mf = machine_facts(h, vm)
+                parts.append((role, self._facts_key(h, mf), tuple(mf.items())))
+            hit = self._keys[text_key] = (tuple(parts), hosts, vm)
+        return hit
 
-    def _evaluation(self, hit: list[Any], query: str, roles: dict[str, ResolvedHost],
-                    vm: ResolvedVM) -> Evaluation:
-        """The class's evaluation (the same for every member): computed on first reuse."""
+    def _facts_key(self, resolved: ResolvedHost | ResolvedVM, skip: Mapping[str, Any]) -> tuple:
+        """``resolved.facts`` as sorted items, without ``skip``'s keys (set per machine type)."""
+        hit = self._fact_keys.get(id(resolved))
+        if hit is None or hit[0] is not resolved:
+            items = tuple(sorted((k, v) for k, v in resolved.facts.items() if k not in skip))
+            hit = self._fact_keys[id(resolved)] = (resolved, items)
+        return hit[1]
+
+    def _reasons(self, hit: list[Any], query: str, roles: dict[str, ResolvedHost],
+                 vm: ResolvedVM) -> list[dict]:
+        """A member's reasons: the class's evaluation and the rules part of its reasons (the
+        same for every member) are computed on first reuse; the data part is the member's."""
         if hit[1] is None:
-            hit[1] = evaluate(self.rs.query(query), self.rs.resolver.inputs(roles, vm))
-        return hit[1]  # type: ignore[no-any-return]
+            ev = evaluate(self.rs.query(query), self.rs.resolver.inputs(roles, vm))
+            hit[1] = (ev, rule_reasons(ev))
+        ev, rules = hit[1]
+        return data_reasons(rules, ev, roles, vm)
 
     def policy(self, host: Spec, vm: Spec) -> dict[str, Any]:
         line = ("policy", _text(host), _text(vm))
@@ -123,15 +156,14 @@ class Engine:
         if done is not None:
             return done
         self._bound()
-        key = self._class_key("policy", {"host": host}, vm)
-        h, v = self.host(host), self.vm(vm, host)
+        key, roles, v = self._class_key("policy", {"host": host}, vm)
+        h = roles["host"]
         hit = self._verdicts.get(key)
         if hit is None:
             verdict = policy_verdict(self.rs, h, v, witness=self.witness)
             self._verdicts[key] = [verdict, None]
         else:
-            roles = {"host": h}
-            why = reasons(self._evaluation(hit, "policy", roles, v), roles, v)
+            why = self._reasons(hit, "policy", roles, v)
             verdict = {**hit[0], "host": self._json(h), "vm": self._json(v), "reasons": why,
                        **line_notes([h], v), "unconfirmed": unconfirmed(why)}
         self._lines[line] = verdict
@@ -144,16 +176,15 @@ class Engine:
         if done is not None:
             return done
         self._bound()
-        key = self._class_key(query, {"src": src, "dst": dst}, vm)
-        s, d = self.host(src, "src"), self.host(dst, "dst")
-        v = self.vm(vm, src)  # aliases resolve on the source: its machine type is fixed there
+        # Aliases resolve on the source (the first role): its machine type is fixed there.
+        key, roles, v = self._class_key(query, {"src": src, "dst": dst}, vm)
+        s, d = roles["src"], roles["dst"]
         hit = self._verdicts.get(key)
         if hit is None:
             verdict = migrate_verdict(self.rs, s, d, v, snapshot=snapshot, witness=self.witness)
             self._verdicts[key] = [verdict, None]
         else:
-            roles = {"src": s, "dst": d}
-            why = reasons(self._evaluation(hit, query, roles, v), roles, v)
+            why = self._reasons(hit, query, roles, v)
             verdict = {**hit[0], "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
                        "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why)}
         self._lines[line] = verdict

@@ -43,6 +43,8 @@ class Step:
 
 @dataclass(frozen=True)
 class CompiledQuery:
+    """A query ready to run: its steps in dependency order, inputs and rules."""
+
     query: Query
     steps: tuple[Step, ...]
     inputs: tuple[str, ...]  # instantiated input fact names, sorted: the class key order

@@ -26,6 +26,8 @@ __all__ = ["KernelLineage", "KernelResolution"]
 
 @dataclass(frozen=True)
 class KernelResolution:
+    """A kernel release resolved along its lineage: its capabilities and why."""
+
     release: str
     capabilities: frozenset[str]
     because: tuple[KernelChange, ...]  # the changes on the ancestor path that brought them

@@ -59,6 +59,8 @@ class _Cited:
 
 @dataclass(frozen=True)
 class Fact:
+    """A fact of the vocabulary: its scope, its domain of values and, for inputs, a default."""
+
     name: str
     scope: str  # host | state | vm | pair
     values: tuple[Any, ...]
@@ -91,6 +93,8 @@ class Assign:
 
 @dataclass(frozen=True)
 class Rule:
+    """A stage rule: when every condition holds, set the facts of ``then``."""
+
     id: str
     stage: str
     description: str
@@ -109,12 +113,20 @@ class Rule:
         return {c.fact for c in self.when} | {a.copy for a in self.then if a.copy}
 
     def citation(self) -> Citation:
-        text = f"{self.side}: {self.description}" if self.side else self.description
-        return Citation(self.id, text, self.source, self.location, self.confirmed)
+        # Built once per rule (verdicts cite the same rules line after line); kept beside
+        # the fields, so equality, hashing and the rules cache (fields only) never see it.
+        cited: Citation | None = self.__dict__.get("_citation")
+        if cited is None:
+            text = f"{self.side}: {self.description}" if self.side else self.description
+            cited = Citation(self.id, text, self.source, self.location, self.confirmed)
+            object.__setattr__(self, "_citation", cited)
+        return cited
 
 
 @dataclass(frozen=True)
 class OutcomeRule:
+    """A query outcome, reached when every condition holds."""
+
     outcome: str
     when: tuple[Condition, ...]
     location: Location
@@ -122,6 +134,8 @@ class OutcomeRule:
 
 @dataclass(frozen=True)
 class Side:
+    """One side of a query (a host role) and the stages run for it."""
+
     name: str
     host: str
     stages: tuple[str, ...]
@@ -129,6 +143,8 @@ class Side:
 
 @dataclass(frozen=True)
 class Query:
+    """A named question over the facts: its sides, stages and outcomes in order."""
+
     name: str
     description: str
     sides: tuple[Side, ...]
@@ -144,6 +160,8 @@ class Query:
 
 @dataclass(frozen=True)
 class Capability:
+    """A kernel capability: the fact it sets and its KVM_CAP_X2APIC_API mask bit."""
+
     id: str
     fact: str
     mask: int
@@ -166,6 +184,8 @@ class KernelChange(_Cited):
 
 @dataclass(frozen=True)
 class QemuRelease(_Cited):
+    """A QEMU release or build: its machine types and its SEOIB design."""
+
     id: str
     version: Release
     base: Release | None  # builds: the feature release they derive from
@@ -181,6 +201,8 @@ class QemuRelease(_Cited):
 
 @dataclass(frozen=True)
 class Family:
+    """A machine type family and its irqchip and IOAPIC defaults."""
+
     id: str
     versioned: bool
     alias: str | None
@@ -192,6 +214,8 @@ class Family:
 
 @dataclass(frozen=True)
 class MachineCompat(_Cited):
+    """A compat rule: machine types of some families and versions set other defaults."""
+
     id: str
     families: tuple[str, ...]
     min: Release | None
@@ -212,6 +236,8 @@ class MachineCompat(_Cited):
 
 @dataclass(frozen=True)
 class Design:
+    """A QEMU SEOIB design: the facts it sets, its gate and its default policy."""
+
     id: str
     description: str
     facts: dict[str, Any]
@@ -230,6 +256,8 @@ class Design:
 
 @dataclass(frozen=True)
 class Guest:
+    """A guest profile: the facts its behaviour sets."""
+
     id: str
     description: str
     facts: dict[str, Any] = field(default_factory=dict)

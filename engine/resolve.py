@@ -22,6 +22,8 @@ __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
 
 @dataclass(frozen=True)
 class ResolvedHost:
+    """A host spec resolved against the rules: its input facts and the data behind each."""
+
     spec: HostSpec
     label: str
     kernel: str | None
@@ -56,6 +58,8 @@ class ResolvedHost:
 
 @dataclass(frozen=True)
 class ResolvedVM:
+    """A VM spec resolved against its host and the rules: its input facts and why."""
+
     spec: VMSpec
     machine: Machine
     requested_machine: str
@@ -140,13 +144,15 @@ class Resolver:
                             f"({'|'.join(self.designs)})", where)
         facts: dict[str, Any] = {}
         because: dict[str, tuple[Citation, ...]] = {}
-        lineage = f"{os.path.basename(self.kernels.source)} lineage"
         for cap in self.kernels.capabilities.values():
             facts[cap.fact] = cap.id in caps
-            absent = Citation(f"kernel.{spec.kernel}", f"kernel {spec.kernel}: no release, "
-                              f"backport or build in its lineage brings {cap.id}",
-                              lineage, cap.location)
-            because[cap.fact] = tuple(cap_because.get(cap.id) or changes or [absent])
+            cited = cap_because.get(cap.id) or changes
+            if not cited:  # built only when cited: most capabilities have a change behind them
+                lineage = f"{os.path.basename(self.kernels.source)} lineage"
+                cited = [Citation(f"kernel.{spec.kernel}", f"kernel {spec.kernel}: no release, "
+                                  f"backport or build in its lineage brings {cap.id}",
+                                  lineage, cap.location)]
+            because[cap.fact] = tuple(cited)
         facts.update(design.facts)
         for name in design.facts:
             because[name] = (design.citation(),)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
+import itertools
 import json
 import os
 import re
@@ -198,6 +199,7 @@ def decode(doc: Any) -> Any:
         table.append((_resolve_class(entry[0], entry[1]), fields))
     objects: list[Any] = []
     new = object.__new__
+    islice = itertools.islice
 
     def dec(v: Any) -> Any:
         # Scalars are decoded inline (``x if type(x) is not list``): most leaves are scalars.
@@ -212,18 +214,18 @@ def decode(doc: Any) -> Any:
             if fields is not None:
                 if len(v) != len(fields) + 2:
                     raise CacheError("field count")
-                state = dict(zip(fields, [x if type(x) is not list else dec(x) for x in v[2:]],
-                                 strict=True))
+                obj.__dict__.update(zip(fields, [x if type(x) is not list else dec(x)
+                                                 for x in islice(v, 2, None)], strict=True))
             else:
                 state = dec(v[2])
                 if type(state) is not dict or not all(type(k) is str for k in state):
                     raise CacheError("bad object state")
-            obj.__dict__.update(state)
+                obj.__dict__.update(state)
             objects.append(obj)
             return obj
         if tag == "@":
             return objects[v[1]]
-        items = [x if type(x) is not list else dec(x) for x in v[1:]]
+        items = [x if type(x) is not list else dec(x) for x in islice(v, 1, None)]
         if tag == "T":
             return tuple(items)
         if tag == "D":

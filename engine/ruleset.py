@@ -35,6 +35,8 @@ __all__ = ["RuleSet", "load_rules"]
 
 @dataclass
 class RuleSet:
+    """A loaded, checked and compiled rule set."""
+
     root: Path
     digest: str
     facts: dict[str, Fact]

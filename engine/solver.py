@@ -14,13 +14,15 @@ from typing import Any
 
 from .compiler import CompiledQuery
 from .errors import Disagreement, RuleError
-from .model import Condition, Rule
+from .model import Rule
 
 __all__ = ["Evaluation", "evaluate"]
 
 
 @dataclass(frozen=True)
 class Evaluation:
+    """The facts a query derived, its outcome and findings, and the rules behind them."""
+
     facts: Mapping[str, Any]
     outcome: str
     findings: tuple[str, ...]
@@ -28,19 +30,33 @@ class Evaluation:
     input_reasons: tuple[str, ...]  # input facts the reasons rest on
 
 
-def _holds(conds: tuple[Condition, ...], facts: Mapping[str, Any]) -> bool:
-    # Domains never mix booleans with numbers (the compiler checks), so plain
-    # membership is exact.
-    for c in conds:
-        v = facts.get(c.fact)
-        if v is None or v not in c.allowed:
-            return False
-    return True
+def _plan(compiled: CompiledQuery) -> tuple[tuple, tuple]:
+    """The query's steps and outcomes as plain tuples, built once per compiled query.
+
+    Kept beside the dataclass fields (so never in the rules cache, equality or repr):
+    the hot loop below then reads tuples instead of attributes.
+    """
+    plan = compiled.__dict__.get("_plan")
+    if plan is None:
+        steps = tuple(
+            (None, step.fact, step.default) if step.rule is None else
+            (step.rule, tuple((c.fact, c.allowed) for c in step.rule.when),
+             tuple((a.fact, a.value, a.copy) for a in step.rule.then))
+            for step in compiled.steps)
+        outcomes = tuple((o, tuple((c.fact, c.allowed) for c in o.when))
+                         for o in compiled.query.outcomes)
+        plan = (steps, outcomes)
+        object.__setattr__(compiled, "_plan", plan)
+    return plan  # type: ignore[no-any-return]
 
 
 def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
-             forced: Mapping[str, Any] | None = None) -> Evaluation:
-    """Run ``compiled`` on ``inputs``; ``forced`` pins derived facts (rules writing them skip)."""
+             forced: Mapping[str, Any] | None = None, *, explain: bool = True) -> Evaluation:
+    """Run ``compiled`` on ``inputs``; ``forced`` pins derived facts (rules writing them skip).
+
+    With ``explain=False`` the reasons are left empty: for callers that need only the
+    outcome (a verdict's alternatives), the walk back through the rules is most of the cost.
+    """
     facts: dict[str, Any] = dict(inputs)
     missing = [n for n in compiled.inputs if n not in facts]
     if missing:
@@ -49,35 +65,48 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     facts.update(forced)
     by: dict[str, Rule] = {}
     get = facts.get
-    for step in compiled.steps:
-        rule = step.rule
+    steps, outcomes = _plan(compiled)
+    # Domains never mix booleans with numbers (the compiler checks), so plain membership
+    # is exact. This loop is the solver's hot path.
+    for rule, when, then in steps:
         if rule is None:
-            if get(step.fact) is None:  # type: ignore[arg-type]
-                facts[step.fact] = step.default  # type: ignore[index]
+            if get(when) is None:  # a default step: (None, fact, default)
+                facts[when] = then
             continue
-        # Inlined condition check: this loop is the solver's hot path.
-        for c in rule.when:
-            v = get(c.fact)
-            if v is None or v not in c.allowed:
+        for fact, allowed in when:
+            v = get(fact)
+            if v is None or v not in allowed:
                 break
         else:
-            for a in rule.then:
-                if a.fact in forced:
+            for fact, value, copy in then:
+                if fact in forced:
                     continue
-                value = get(a.copy) if a.copy else a.value
-                if value is None:
+                if copy:
+                    value = get(copy)
+                    if value is None:
+                        continue
+                elif value is None:
                     continue
-                old = get(a.fact)
+                old = get(fact)
                 if old is not None and old != value:
-                    raise RuleError(f"rules {by[a.fact].id} and {rule.id} derived {a.fact} = "
+                    raise RuleError(f"rules {by[fact].id} and {rule.id} derived {fact} = "
                                     f"{old!r} and {value!r} for the same configuration",
                                     rule.location)
-                facts[a.fact] = value
-                by[a.fact] = rule
-    query = compiled.query
-    matched = [o for o in query.outcomes if _holds(o.when, facts)]
+                facts[fact] = value
+                by[fact] = rule
+    matched = []
+    for o, when in outcomes:
+        for fact, allowed in when:
+            v = get(fact)
+            if v is None or v not in allowed:
+                break
+        else:
+            matched.append(o)
     findings = tuple(dict.fromkeys(o.outcome for o in matched))
+    query = compiled.query
     outcome = findings[0] if findings else query.otherwise
+    if not explain:
+        return Evaluation(facts, outcome, findings, (), ())
     tested = matched[0].when if matched else tuple(c for o in query.outcomes for c in o.when)
     reasons, inputs_used = _explain([c.fact for c in tested], by, compiled)
     return Evaluation(facts, outcome, findings, reasons, inputs_used)
@@ -86,6 +115,7 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
 def _explain(start: list[str], by: Mapping[str, Rule],
              compiled: CompiledQuery) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
     seen_rules: set[str] = set()
+    seen_ids: set[str] = set()
     inputs: list[str] = []
     stack = list(start)
     seen_facts: set[str] = set()
@@ -99,9 +129,12 @@ def _explain(start: list[str], by: Mapping[str, Rule],
             if name in compiled.inputs:
                 inputs.append(name)
             continue
-        if rule.label not in seen_rules:
-            seen_rules.add(rule.label)
+        label = rule.label
+        if label not in seen_rules:
+            seen_rules.add(label)
+            seen_ids.add(rule.id)
             stack.extend(rule.reads())
-    ordered = tuple(r for r in compiled.rules if r.label in seen_rules)
+    # A rule's id is a cheap first test: its label ("id[side]") is built only for candidates.
+    ordered = tuple(r for r in compiled.rules if r.id in seen_ids and r.label in seen_rules)
     return ordered, tuple(sorted(set(inputs)))
 

@@ -56,6 +56,8 @@ class HostSpec:
 
 @dataclass(frozen=True)
 class VMSpec:
+    """A VM as the user gave it (unset fields take the machine type's defaults)."""
+
     machine: str | None = None
     irqchip: str | None = None
     ioapic: str | None = None
@@ -107,9 +109,11 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
 
 
 def _line(raw: Any, key: str, where: Location) -> Location:
-    from .yamlio import LineDict  # lazy: a command-line spec never needs yaml
+    if getattr(where, "line", None) is None:  # a command-line spec: no lines, no yaml to import
+        return where
+    from .yamlio import LineDict
 
-    if isinstance(raw, LineDict) and where.line is not None:
+    if isinstance(raw, LineDict):
         return Location(where.source, raw.line_of(key))
     return where
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .model import Citation
 from .resolve import ResolvedHost, ResolvedVM
 from .ruleset import RuleSet
 from .solver import Evaluation, evaluate
 from .witness import boot_witness, migration_witness
 
 __all__ = [
-    "EXIT_BY_SEVERITY", "POLICIES", "line_notes", "migrate_verdict", "policy_verdict", "reasons",
-    "state_of",
+    "EXIT_BY_SEVERITY", "POLICIES", "data_reasons", "line_notes", "migrate_verdict", "policy_verdict",
+    "reasons", "rule_reasons", "state_of",
     "unconfirmed",
 ]
 
@@ -37,19 +36,39 @@ def state_of(facts: Mapping[str, Any], side: str) -> dict[str, Any] | None:
 
 def reasons(ev: Evaluation, hosts: Mapping[str, ResolvedHost], vm: ResolvedVM) -> list[dict]:
     """The rules behind the outcome, the decisive one first, then the data they rest on."""
-    cites: list[Citation] = [r.citation() for r in reversed(ev.reasons)]
-    for name in ev.input_reasons:
-        role, _, fact = name.partition(".")
-        if role in hosts:
-            cites.extend(hosts[role].because.get(fact, ()))
-        else:
-            cites.extend(vm.because.get(name, ()))
+    return data_reasons(rule_reasons(ev), ev, hosts, vm)
+
+
+RuleReasons = tuple[list[dict], frozenset[tuple[str, str]]]
+
+
+def rule_reasons(ev: Evaluation) -> RuleReasons:
+    """The rules part of :func:`reasons` (the same for every query of a class), and what it cites."""
     out: list[dict] = []
     seen: set[tuple[str, str]] = set()
-    for c in cites:
+    for r in reversed(ev.reasons):
+        c = r.citation()
         if (c.rule, c.text) not in seen:
             seen.add((c.rule, c.text))
             out.append(c.as_json())
+    return out, frozenset(seen)
+
+
+def data_reasons(rules: RuleReasons, ev: Evaluation, hosts: Mapping[str, ResolvedHost],
+                 vm: ResolvedVM) -> list[dict]:
+    """:func:`reasons` from its rules part: a new list, the data this query's specs rest on added."""
+    out, cited = rules
+    out = list(out)
+    seen: set[tuple[str, str]] | frozenset[tuple[str, str]] = cited
+    for name in ev.input_reasons:
+        role, _, fact = name.partition(".")
+        cites = hosts[role].because.get(fact, ()) if role in hosts else vm.because.get(name, ())
+        for c in cites:
+            if (c.rule, c.text) not in seen:
+                if seen is cited:
+                    seen = set(cited)
+                seen.add((c.rule, c.text))  # type: ignore[union-attr]
+                out.append(c.as_json())
     return out
 
 
@@ -64,6 +83,8 @@ def line_notes(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
 
     These belong to one query's specs, not to its class: a cached class verdict
     answering another line takes them from this function again."""
+    if not (vm.inferred or vm.notes or any(h.inferred or h.notes for h in hosts)):
+        return {"inferred": False, "notes": []}  # the common case, without building anything
     why = list(dict.fromkeys([*(n for h in hosts for n in h.inferred), *vm.inferred]))
     host_notes = dict.fromkeys(n for h in hosts for n in h.notes)
     return {"inferred": bool(why),
@@ -88,7 +109,7 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
     for policy in POLICIES:
         # What the user would get by choosing the policy explicitly (-accel property).
         alt = evaluate(query, {**inputs, "host.qemu.selection": "property",
-                               "vm.seoib_policy": policy})
+                               "vm.seoib_policy": policy}, explain=False)
         alternatives.append({"policy": policy, "outcome": alt.outcome,
                              "severity": rs.severities[alt.outcome]})
     state = state_of(ev.facts, "host") or {}
