@@ -149,32 +149,24 @@ class Fleet:
         across migrations (quirked stays quirked, a sent section restores the rest),
         so a chain of completed migrations ends where a direct one from boot would.
         """
-        pair = ("migrate", vmc.id, dst.id)
-        hit = self._pairs.get(pair)
-        if hit is None:
-            src, vm = vmc.boot.host, vmc.vm
-            inputs = self.rs.resolver.inputs({"src": src, "dst": dst.host}, vm)
-            key = ("migrate", tuple(sorted(inputs.items())), vm.guest.id)
-            hit = self._cache.get(key)
-            if hit is None:
-                hit = self._cache[key] = self._summary(
-                    migrate_verdict(self.rs, src, dst.host, vm, witness=self.validate))
-            self._pairs[pair] = hit
-        return hit
+        return self._moved("migrate", vmc, dst)
 
     def snapshot(self, vmc: VMClass, dst: HostClass) -> dict[str, Any]:
         """A loadvm of a snapshot taken on the VM's boot stack into a VM cold-booted on ``dst``
         (``seoib migrate --snapshot``)."""
-        pair = ("snapshot", vmc.id, dst.id)
+        return self._moved("snapshot", vmc, dst)
+
+    def _moved(self, kind: str, vmc: VMClass, dst: HostClass) -> dict[str, Any]:
+        pair = (kind, vmc.id, dst.id)
         hit = self._pairs.get(pair)
         if hit is None:
             src, vm = vmc.boot.host, vmc.vm
             inputs = self.rs.resolver.inputs({"src": src, "dst": dst.host}, vm)
-            key = ("snapshot", tuple(sorted(inputs.items())), vm.guest.id)
+            key = (kind, tuple(sorted(inputs.items())), vm.guest.id)
             hit = self._cache.get(key)
             if hit is None:
                 hit = self._cache[key] = self._summary(migrate_verdict(
-                    self.rs, src, dst.host, vm, snapshot=True, witness=self.validate))
+                    self.rs, src, dst.host, vm, snapshot=kind == "snapshot", witness=self.validate))
             self._pairs[pair] = hit
         return hit
 

@@ -533,6 +533,17 @@ def _parse_step(raw: Any, index: int, loc: Location, specs: _Specs, host: SimHos
 
 
 # -- execution ---------------------------------------------------------------
+def _accept_pending(lapic: Any, ioapic: Ioapic) -> None:
+    """The ``run`` step: the CPU accepts what is pending (IRR -> ISR, no handler)."""
+    for _ in range(512):  # each vector at most once per class; bounded anyway
+        if lapic.ack() >= 0:
+            continue
+        if ioapic.delayed:
+            ioapic.fire_delayed()
+            continue
+        break
+
+
 class _Bench:
     """A bare VM for register-level steps: KVM objects and an IOAPIC, no QEMU policy."""
 
@@ -552,14 +563,7 @@ class _Bench:
     def deliver(self) -> None:
         """The ``run`` step: the CPU accepts what is pending (IRR -> ISR, no handler)."""
         assert self.vcpu is not None
-        lapic = self.vcpu.lapic
-        for _ in range(512):  # each vector at most once per class; bounded anyway
-            if lapic.ack() >= 0:
-                continue
-            if self.ioapic.delayed:
-                self.ioapic.fire_delayed()
-                continue
-            break
+        _accept_pending(self.vcpu.lapic, self.ioapic)
 
     def suppression_honored(self) -> bool:
         assert self.vcpu is not None
@@ -751,14 +755,7 @@ class _Runner:
             self.bench.deliver()
             return
         for t in self.targets:
-            lapic = t.vcpu.lapic
-            for _ in range(512):  # each vector at most once per class; bounded anyway
-                if lapic.ack() >= 0:
-                    continue
-                if t.ioapic.delayed:
-                    t.ioapic.fire_delayed()
-                    continue
-                break
+            _accept_pending(t.vcpu.lapic, t.ioapic)
 
     def _do_guest_eoi(self, step: Step) -> None:
         self._target(step)
