@@ -64,18 +64,13 @@ def matrix_document(m: Matrix) -> dict[str, Any]:
             v = m.verdicts[vi]
             policy.append({"host": sid(s), "vm": k, "policy": v.get("policy"),
                            "outcome": v["outcome"], "severity": v["severity"], "verdict": vi})
-        for src, line in zip(t.stacks, t.migration or [], strict=False):
-            for dst, vi in zip(t.stacks, line, strict=True):
-                v = m.verdicts[vi]
-                migration.append({"src": sid(src), "dst": sid(dst), "vm": k,
+        for cells, grid in ((migration, t.migration), (snapshot, t.snapshot)):
+            for src, line in zip(t.stacks, grid or [], strict=False):
+                for dst, vi in zip(t.stacks, line, strict=True):
+                    v = m.verdicts[vi]
+                    cells.append({"src": sid(src), "dst": sid(dst), "vm": k,
                                   "outcome": v["outcome"], "severity": v["severity"],
                                   "verdict": vi})
-        for src, line in zip(t.stacks, t.snapshot or [], strict=False):
-            for dst, vi in zip(t.stacks, line, strict=True):
-                v = m.verdicts[vi]
-                snapshot.append({"src": sid(src), "dst": sid(dst), "vm": k,
-                                 "outcome": v["outcome"], "severity": v["severity"],
-                                 "verdict": vi})
     citations, verdicts = _citations(m)
     sp = m.space
     return {
