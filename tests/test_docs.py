@@ -4,17 +4,21 @@ Code, rules, schemas, tests and the README cite the project's pages as
 ``docs/<page>.md`` or ``docs/<page>.md, "<heading>"``: the page must exist and the
 heading must be one of its headings (compared case-insensitively, markup ignored).
 Links between the pages (``page.md#anchor``) must resolve the same way. No file cites
-the design and domain notes that lived outside the repository.
+the design and domain notes that lived outside the repository. Where docs/contracts.md
+restates data (outcome severities, a plan), it is held to the rules and schemas.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
+from jsonschema import Draft202012Validator
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -55,6 +59,21 @@ def headings(markdown: str) -> list[str]:
         elif not fenced and (m := re.match(r"#{1,6}\s+(.+?)\s*#*\s*$", line)):
             out.append(m.group(1))
     return out
+
+
+def section(markdown: str, heading: str) -> str:
+    """The text under a heading, up to the next heading of the same or a higher level."""
+    lines, out, level = markdown.splitlines(), [], 0
+    for line in lines:
+        m = re.match(r"(#{1,6})\s+(.+?)\s*$", line)
+        if level and m and len(m.group(1)) <= level:
+            break
+        if level:
+            out.append(line)
+        elif m and _normalise(m.group(2)) == _normalise(heading):
+            level = len(m.group(1))
+    assert level, f"no heading {heading!r}"
+    return "\n".join(out)
 
 
 def citations(text: str, name: str) -> Iterator[Citation]:
@@ -138,3 +157,31 @@ def test_the_checker_reports_a_missing_page_and_a_missing_heading(tmp_path: Path
 def test_heading_anchors_follow_github() -> None:
     assert _slug("Fleet plans: `check` and `plan`") == "fleet-plans-check-and-plan"
     assert _slug("IOAPIC versions 0x11 and 0x20") == "ioapic-versions-0x11-and-0x20"
+
+
+def _outcome_rows(heading: str) -> dict[str, str]:
+    """Outcome -> severity from one of the outcome tables of docs/contracts.md."""
+    rows = {}
+    for line in section((DOCS / "contracts.md").read_text(), heading).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].startswith("`"):
+            for name in re.findall(r"`([^`]+)`", cells[0]):
+                rows[name] = cells[1]
+    return rows
+
+
+def test_documented_outcomes_are_the_schema_outcomes_with_the_rules_severities() -> None:
+    severities = yaml.safe_load((ROOT / "rules" / "queries.yaml").read_text())["severities"]
+    boot, migration = _outcome_rows("Boot outcomes"), _outcome_rows("Migration outcomes")
+    schema = json.loads((ROOT / "schemas" / "policy-output.schema.json").read_text())
+    assert set(boot) | set(migration) == set(schema["properties"]["outcome"]["enum"])
+    assert {**boot, **migration} == {name: severities[name] for name in {**boot, **migration}}
+
+
+def test_the_plan_example_is_a_valid_plan() -> None:
+    block = re.search(r"```yaml\n(.*?)```", section((DOCS / "contracts.md").read_text(), "Fleet plans"),
+                      re.S)
+    assert block, "docs/contracts.md, Fleet plans: no YAML example"
+    schema = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
+    errors = [e.message for e in Draft202012Validator(schema).iter_errors(yaml.safe_load(block.group(1)))]
+    assert errors == []
