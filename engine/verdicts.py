@@ -1,4 +1,4 @@
-"""Build the public verdict objects (DESIGN.md JSON contract) from evaluations.
+"""Build the public verdict objects (docs/contracts.md, "JSON outputs") from evaluations.
 
 Text output is rendered from the same object, so the two never drift apart.
 """

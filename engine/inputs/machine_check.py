@@ -6,7 +6,7 @@ machine type's compat rules, else its family default; rules/machines.yaml), and
 :func:`compare` lists every difference from a :class:`MachineObservation` as one
 readable line naming the rules behind the prediction. The rules describe the
 userspace IOAPIC's version; KVM's in-kernel IOAPIC has no version property in QEMU
-(it is KVM's, DOMAIN.md section 4), so with irqchip=on only the device is compared.
+(docs/domain.md, "IOAPIC device and machine types"), so with irqchip=on only the device is compared.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["SEOIB_POLICIES", "VM_KEYS", "VMInput"]
 
-# The contract's VM spec keys (DESIGN.md); readers never invent others.
+# The contract's VM spec keys (docs/contracts.md, "Host and VM specs"); readers never invent others.
 VM_KEYS = ("machine", "irqchip", "ioapic", "x2apic", "guest", "seoib-policy")
 SEOIB_POLICIES = ("quirked", "respected", "not-advertised")
 

@@ -57,7 +57,7 @@ KVM_CHECK_EXTENSION = (KVMIO << 8) | 0x03
 # Same header: "#define KVM_CAP_SPLIT_IRQCHIP 121", "#define KVM_CAP_X2APIC_API 129".
 KVM_CAP_SPLIT_IRQCHIP = 121
 KVM_CAP_X2APIC_API = 129
-# KVM_X2APIC_API_* flag bits (DOMAIN.md section 2): bits 0-1 old, bits 2-3 the SEOIB fix.
+# KVM_X2APIC_API_* flag bits (docs/domain.md, "The x2APIC API flags"): bits 0-1 old, 2-3 the fix.
 X2APIC_API_FLAGS = {
     0: "USE_32BIT_IDS",
     1: "DISABLE_BROADCAST_QUIRK",

@@ -2,7 +2,7 @@
 
 Registers (LAPIC, IOAPIC), KVM ioctls and modes, QEMU's save/load, each QEMU
 SEOIB design as its own module (designs/), and guests reduced to how they
-acknowledge level interrupts. Written from DOMAIN.md and the designs' sources; it
+acknowledge level interrupts. Written from docs/domain.md and the designs' sources; it
 never reads rules/ and never looks verdicts up: a host names its design, the
 design's behaviour is code here.
 """

@@ -24,7 +24,7 @@ from engine.kvmhost.modetable import measure
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "probe-output.schema.json").read_text())
 
-# DOMAIN.md section 2, "Behaviour table", as (irqchip, mode) -> what the kernel shows.
+# docs/domain.md, "KVM behaviour table", as (irqchip, mode) -> what the kernel shows.
 TABLE = {
     ("split", "QUIRKED"): {"enable_cap": "ok", "lvr_bit24": 1, "svr_bit12": 1, "suppression_honored": False},
     ("split", "ENABLED"): {"enable_cap": "ok", "lvr_bit24": 1, "svr_bit12": 1, "suppression_honored": True},

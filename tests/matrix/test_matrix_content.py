@@ -59,7 +59,7 @@ def test_merged_qemu_releases_give_the_same_verdicts(rules: RuleSet, full_matrix
 
 
 def test_known_cells(full_matrix: Matrix) -> None:
-    """Spot checks from DOMAIN.md, found by class properties rather than by label text."""
+    """Spot checks from docs/domain.md, found by class properties rather than by label text."""
     found = Counter()
     for t in full_matrix.tables:
         if t.migration is None or t.vm.irqchip != "split" or t.vm.ioapic or t.vm.guest != "any":
@@ -124,7 +124,7 @@ def test_snapshot_cells_cover_the_migration_space_and_agree_with_the_simulator(
         assert w["ran"] is True and w["agrees"] is True
         assert w["outcome"] == full_matrix.verdicts[vi]["outcome"]
     outcomes = {full_matrix.verdicts[vi]["outcome"] for vi in snapshot}
-    # DOMAIN.md: a loadvm into a running VM can flip LVR bit 24 under the guest, which a
+    # docs/domain.md, "Snapshots": a loadvm into a running VM can flip LVR bit 24 under the guest, which a
     # live migration (the destination boots from the stream) never does on the same stacks.
     assert "cpu-model-change" in outcomes
 
