@@ -19,8 +19,8 @@ import tempfile
 import time
 
 from engine.api import Engine
-from engine.ruleset import RuleSet, load_rules
-from engine.versions import parse_release
+from engine.rules.ruleset import RuleSet, load_rules
+from engine.rules.versions import parse_release
 
 
 def random_queries(rs: RuleSet, n: int, seed: int = 15) -> list[dict[str, str]]:

@@ -11,7 +11,7 @@ import statistics
 import time
 
 from engine.classes import ClassSolver, stack_classes, validate_space, vm_classes
-from engine.ruleset import load_rules
+from engine.rules.ruleset import load_rules
 from engine.witness import _boot, _migrate
 
 

@@ -17,7 +17,7 @@ __all__ = ["BadInput", "Disagreement", "Engine", "RuleError", "RuleSet", "SeoibE
            "load_rules", "migrate_verdict", "policy_verdict"]
 
 _LAZY = {
-    "Engine": "api", "RuleSet": "ruleset", "load_rules": "ruleset", "policy_verdict": "verdicts",
+    "Engine": "api", "RuleSet": "rules.ruleset", "load_rules": "rules.ruleset", "policy_verdict": "verdicts",
     "migrate_verdict": "verdicts", "SeoibError": "errors", "BadInput": "errors",
     "SpecError": "errors", "RuleError": "errors", "Disagreement": "errors",
 }

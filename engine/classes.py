@@ -15,11 +15,11 @@ from functools import cached_property
 from typing import Any
 
 from .errors import Location
-from .resolve import ResolvedHost, ResolvedVM
-from .ruleset import RuleSet
-from .specs import HostSpec, VMSpec
+from .rules.resolve import ResolvedHost, ResolvedVM
+from .rules.ruleset import RuleSet
+from .rules.specs import HostSpec, VMSpec
+from .rules.versions import Release, parse_release
 from .verdicts import migrate_verdict, policy_verdict
-from .versions import Release, parse_release
 
 __all__ = [
     "ClassSolver",

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 
 from .errors import Location, SpecError
-from .specs import VMSpec, parse_vm_spec
+from .rules.specs import VMSpec, parse_vm_spec
 
 __all__ = ["vm_spec_from_args"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from .resolve import ResolvedHost, ResolvedVM, Resolver
+from .rules.resolve import ResolvedHost, ResolvedVM, Resolver
 
 __all__ = ["boot_witness", "migration_witness", "sim_host", "sim_vm"]
 
@@ -129,13 +129,13 @@ class ScenarioBridge:
     """
 
     def __init__(self, rules_dir: str | None = None) -> None:
-        from .ruleset import load_rules
+        from .rules.ruleset import load_rules
 
         self.rs = load_rules(rules_dir)
         self._hosts: dict[int, ResolvedHost] = {}
 
     def host(self, raw: Any, location: Any) -> Any:
-        from .specs import parse_host_spec
+        from .rules.specs import parse_host_spec
 
         host = self.rs.resolver.host(parse_host_spec(raw, location))
         r = self.rs.resolver
@@ -146,7 +146,7 @@ class ScenarioBridge:
         return sim
 
     def vm(self, raw: Any, sim_host_: Any, location: Any) -> Any:
-        from .specs import parse_vm_spec
+        from .rules.specs import parse_vm_spec
 
         host = self._hosts.get(id(sim_host_))
         if host is None:  # a mechanistic host: resolve aliases against the first rule host

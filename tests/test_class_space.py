@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from engine.classes import stack_classes, validate_space, vm_classes
-from engine.ruleset import RuleSet
+from engine.rules.ruleset import RuleSet
 
 
 @pytest.fixture(scope="module")

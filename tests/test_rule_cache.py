@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import rulecache
-from engine.loader import rules_digest
 from engine.paths import builtin_rules_dir
-from engine.ruleset import RuleSet, compile_rules
+from engine.rules import rulecache
+from engine.rules.loader import rules_digest
+from engine.rules.ruleset import RuleSet, compile_rules
 
 POLICY = ["policy", "--host", "kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2",
           "--vm", "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv", "--format", "json"]
@@ -92,7 +92,7 @@ def test_a_damaged_or_foreign_entry_is_rebuilt(tmp_path: Path, monkeypatch: pyte
         if damage == "foreign-class":
             doc["classes"][0][:2] = ["os", "system"]
         elif damage == "builtin-callable":
-            doc["classes"][0][:2] = ["engine.rulecache", "import_module"]
+            doc["classes"][0][:2] = ["engine.rules.rulecache", "import_module"]
         else:
             doc["key"] = "0" * 64
         path.write_text(json.dumps(doc))
@@ -154,7 +154,7 @@ def test_a_file_others_can_write_is_not_trusted(tmp_path: Path, monkeypatch: pyt
 
 
 def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.ruleset import load_rules
+    from engine.rules.ruleset import load_rules
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("SEOIB_NO_CACHE", raising=False)

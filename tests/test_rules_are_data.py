@@ -7,8 +7,8 @@ from pathlib import Path
 
 from engine.errors import Location
 from engine.paths import builtin_rules_dir
-from engine.ruleset import load_rules
-from engine.specs import parse_host_spec, parse_vm_spec
+from engine.rules.ruleset import load_rules
+from engine.rules.specs import parse_host_spec, parse_vm_spec
 from engine.verdicts import policy_verdict
 
 BACKPORT = """

@@ -17,7 +17,7 @@ import pytest
 from engine.classes import StackClass, VMClass, stack_classes, vm_classes
 from engine.cli import main
 from engine.paths import builtin_rules_dir
-from engine.ruleset import RuleSet, load_rules
+from engine.rules.ruleset import RuleSet, load_rules
 from engine.verdicts import policy_verdict
 
 STATE = ("outcome", "policy", "kvm_flags", "lvr_seoib", "suppression_honored")

@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from ..errors import Location
-from ..ruleset import RuleSet, load_rules
-from ..specs import HostSpec, VMSpec, parse_host_spec, parse_vm_spec
+from ..rules.ruleset import RuleSet, load_rules
+from ..rules.specs import HostSpec, VMSpec, parse_host_spec, parse_vm_spec
 
 __all__ = ["add_format", "add_rules", "emit_json", "host_arg", "rules_of", "vm_arg"]
 

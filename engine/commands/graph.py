@@ -26,7 +26,7 @@ from ..errors import BadInput
 from ..files import replace_file
 from ..matrix.pools import Pools, describe, pools_of
 from ..matrix.svg import pools_svg
-from ..ruleset import RuleSet
+from ..rules.ruleset import RuleSet
 from .common import add_rules, parse_vm, rules_of
 
 __all__ = ["FORMATS", "add_arguments", "build_graph", "run", "to_svg"]

@@ -21,7 +21,7 @@ from typing import Any
 from ..classes import ClassSolver, VMClass
 from ..errors import Disagreement
 from ..parallel import fork_map
-from ..ruleset import RuleSet
+from ..rules.ruleset import RuleSet
 from .space import Space, Stack, default_space, qemu_groups
 
 __all__ = ["Matrix", "VMTable", "build_matrix"]

@@ -13,9 +13,9 @@ from typing import Any
 
 from ..classes import label_runs, stack_classes
 from ..errors import Disagreement
-from ..resolve import ResolvedHost
-from ..ruleset import RuleSet
-from ..specs import HostSpec, VMSpec
+from ..rules.resolve import ResolvedHost
+from ..rules.ruleset import RuleSet
+from ..rules.specs import HostSpec, VMSpec
 from ..verdicts import POLICIES, migrate_verdict, policy_verdict
 from .fleet import Fleet, FleetHost, FleetVM
 

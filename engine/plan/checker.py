@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..ruleset import RuleSet
+from ..rules.ruleset import RuleSet
 from .findings import CHECKS, SEVERITY_RANK, Finding, exit_for
 from .fleet import Fleet
 from .model import Plan

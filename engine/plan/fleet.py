@@ -15,9 +15,9 @@ from operator import attrgetter
 from typing import Any
 
 from ..errors import Location
-from ..resolve import ResolvedHost, ResolvedVM
-from ..ruleset import RuleSet
-from ..specs import VMSpec, parse_host_spec
+from ..rules.resolve import ResolvedHost, ResolvedVM
+from ..rules.ruleset import RuleSet
+from ..rules.specs import VMSpec, parse_host_spec
 from ..verdicts import migrate_verdict, policy_verdict
 
 __all__ = ["Fleet", "HostClass", "VMClass", "host_label", "spec_content"]

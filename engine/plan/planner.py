@@ -41,7 +41,7 @@ import networkx as nx
 import yaml
 
 from ..errors import Location
-from ..ruleset import RuleSet
+from ..rules.ruleset import RuleSet
 from .checker import CheckReport, check_plan
 from .findings import engine_rules
 from .fleet import Fleet, HostClass, spec_content

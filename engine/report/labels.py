@@ -31,8 +31,8 @@ from typing import Any
 from ..classes import kernel_classes
 from ..errors import Location, SeoibError
 from ..inputs.probe import ProbeResult
-from ..ruleset import RuleSet
-from ..specs import parse_host_spec
+from ..rules.ruleset import RuleSet
+from ..rules.specs import parse_host_spec
 
 __all__ = ["LABEL_NAME", "LABEL_VALUE", "check_label", "label_value", "probe_labels", "render_labels"]
 

@@ -30,7 +30,7 @@ from typing import Any
 from ..api import Engine
 from ..batch import answer, error_object
 from ..errors import SeoibError
-from ..ruleset import RuleSet, load_rules
+from ..rules.ruleset import RuleSet, load_rules
 from .metrics import Metrics
 
 __all__ = ["Limits", "Service"]

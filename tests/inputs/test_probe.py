@@ -32,7 +32,7 @@ from engine.inputs.probe import (
     probe_host,
 )
 from engine.report.labels import check_label, label_value, probe_labels, render_labels
-from engine.ruleset import load_rules
+from engine.rules.ruleset import load_rules
 
 HERE = Path(__file__).parent
 HELP = HERE.parent / "fixtures" / "inputs" / "machine-help"

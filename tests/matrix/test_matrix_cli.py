@@ -12,7 +12,7 @@ from matrix_support import copy_rules
 from engine.cli import main
 from engine.matrix import atomic
 from engine.matrix.progress import Progress
-from engine.ruleset import load_rules
+from engine.rules.ruleset import load_rules
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from engine.matrix.build import Matrix
 from engine.matrix.csv_out import migration_csv, policy_csv
 from engine.matrix.json_out import matrix_json
 from engine.paths import schemas_dir
-from engine.ruleset import RuleSet
+from engine.rules.ruleset import RuleSet
 
 
 def test_every_cell_is_validated_by_the_simulator(full_matrix: Matrix) -> None:

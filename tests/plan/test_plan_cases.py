@@ -17,7 +17,7 @@ from engine.cli import main
 from engine.paths import schemas_dir
 from engine.plan.checker import check_plan
 from engine.plan.model import parse_plan
-from engine.ruleset import RuleSet, load_rules
+from engine.rules.ruleset import RuleSet, load_rules
 from engine.yamlio import load_yaml
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "plans"

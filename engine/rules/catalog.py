@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import Location, RuleError, SpecError
-from .model import Citation, Design, Family, Guest, MachineCompat, QemuRelease
+from ..errors import Location, RuleError, SpecError
+from .language import Citation, Design, Family, Guest, MachineCompat, QemuRelease
 from .overlay import item_location
 from .versions import Release, parse_release
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
-    from .yamlio import LineDict
+    from ..yamlio import LineDict
 
 __all__ = ["Downstream", "Machine", "MachineCatalog", "QemuCatalog", "load_designs",
            "load_guests"]

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from .errors import Location, RuleError
-from .model import Assign, Condition, Fact, OutcomeRule, Query, Rule, Side
+from ..errors import Location, RuleError
+from .language import Assign, Condition, Fact, OutcomeRule, Query, Rule, Side
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
-    from .yamlio import LineDict
+    from ..yamlio import LineDict
 
 __all__ = ["CompiledQuery", "Step", "compile_query", "parse_facts", "parse_queries", "parse_stages"]
 
@@ -52,7 +52,7 @@ class CompiledQuery:
 
 
 def _loc(doc: Any, source: str, key: Any = None) -> Location:
-    from .yamlio import LineDict, LineList  # compile time only
+    from ..yamlio import LineDict, LineList  # compile time only
 
     line = doc.line_of(key) if key is not None and isinstance(doc, LineDict | LineList) else None
     return Location(source, line if line is not None else getattr(doc, "line", None))

@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..errors import SpecError
 from .catalog import Machine, MachineCatalog, QemuCatalog
-from .errors import SpecError
+from .language import Citation, Design, Guest, QemuRelease
 from .lineage import KernelLineage
-from .model import Citation, Design, Guest, QemuRelease
 from .specs import HostSpec, VMSpec
 
 __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]

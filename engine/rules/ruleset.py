@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import BadInput, Location, RuleError
+from ..paths import builtin_rules_dir
 from .catalog import MachineCatalog, QemuCatalog, load_designs, load_guests
 from .compiler import (
     CompiledQuery,
@@ -23,11 +25,9 @@ from .compiler import (
     parse_stages,
     rule_order,
 )
-from .errors import BadInput, Location, RuleError
+from .language import Fact, Rule
 from .lineage import KernelLineage
 from .loader import RawRules, load_rule_dirs, set_digest
-from .model import Fact, Rule
-from .paths import builtin_rules_dir
 from .resolve import Resolver
 
 __all__ = ["RuleSet", "load_rules"]
