@@ -14,8 +14,8 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from engine.api import Engine
 from engine.paths import builtin_rules_dir
+from engine.query.api import Engine
 from engine.rules.loader import rules_digest
 from engine.rules.ruleset import compile_rules, load_rules
 

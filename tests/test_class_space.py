@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.classes import stack_classes, validate_space, vm_classes
+from engine.query.classes import stack_classes, validate_space, vm_classes
 from engine.rules.ruleset import RuleSet
 
 

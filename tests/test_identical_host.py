@@ -5,7 +5,7 @@ solver and simulator agree on every such migration.
 
 from __future__ import annotations
 
-from engine.classes import ClassSolver, stack_classes, vm_classes
+from engine.query.classes import ClassSolver, stack_classes, vm_classes
 from engine.rules.ruleset import RuleSet
 
 FAILURES = ("unsupported", "refused", "dest-abort")

@@ -26,9 +26,9 @@ pytest.importorskip("uvicorn")
 
 from engine.errors import Location
 from engine.paths import builtin_rules_dir
+from engine.query.verdicts import policy_verdict
 from engine.rules.ruleset import RuleSet
 from engine.rules.specs import parse_host_spec, parse_vm_spec
-from engine.verdicts import policy_verdict
 
 HOST = "kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2"
 VM = "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv"

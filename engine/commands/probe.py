@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                         timeout=args.timeout)
     result = with_behaviour(result, args.kvm, rules_of(args))
     if args.format == "labels":
-        from ..report.labels import probe_labels, render_labels
+        from ..inputs.labels import probe_labels, render_labels
 
         labels, notes = probe_labels(result, rules_of(args), prefix=args.prefix)
         sys.stdout.write(render_labels(labels))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..classes import ClassSolver, VMClass
+from ..query.classes import ClassSolver, VMClass
 from ..errors import Disagreement
 from ..parallel import fork_map
 from ..rules.ruleset import RuleSet

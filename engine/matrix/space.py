@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..classes import (
+from ..query.classes import (
     KernelClass,
     MachineClass,
     StackClass,

@@ -15,10 +15,10 @@ from operator import attrgetter
 from typing import Any
 
 from ..errors import Location
+from ..query.verdicts import migrate_verdict, policy_verdict
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
 from ..rules.specs import VMSpec, parse_host_spec
-from ..verdicts import migrate_verdict, policy_verdict
 
 __all__ = ["Fleet", "HostClass", "VMClass", "host_label", "spec_content"]
 

@@ -27,9 +27,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..api import Engine
-from ..batch import answer, error_object
 from ..errors import SeoibError
+from ..query.api import Engine
+from ..query.batch import answer, error_object
 from ..rules.ruleset import RuleSet, load_rules
 from .metrics import Metrics
 

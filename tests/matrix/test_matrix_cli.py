@@ -174,7 +174,7 @@ def test_written_files_replace_the_old_ones(tmp_path: Path) -> None:
 
 def test_a_disagreement_exits_4_and_writes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import engine.verdicts as verdicts
+    import engine.query.verdicts as verdicts
 
     real = verdicts.boot_witness
 

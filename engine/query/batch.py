@@ -18,8 +18,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ..errors import BadInput, SeoibError
 from .api import Engine
-from .errors import BadInput, SeoibError
 
 __all__ = ["FIELDS", "MAX_LINE", "VerdictEncoder", "answer", "answer_lines", "error_object", "line_exit",
            "run_batch"]

@@ -28,11 +28,11 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ..classes import kernel_classes
 from ..errors import Location, SeoibError
-from ..inputs.probe import ProbeResult
+from ..query.classes import kernel_classes
 from ..rules.ruleset import RuleSet
 from ..rules.specs import parse_host_spec
+from .probe import ProbeResult
 
 __all__ = ["LABEL_NAME", "LABEL_VALUE", "check_label", "label_value", "probe_labels", "render_labels"]
 

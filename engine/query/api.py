@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import Location
-from .rules.resolve import ResolvedHost, ResolvedVM
-from .rules.ruleset import RuleSet, load_rules
-from .rules.specs import VMSpec, parse_host_spec, parse_vm_spec
+from ..errors import Location
+from ..rules.resolve import ResolvedHost, ResolvedVM
+from ..rules.ruleset import RuleSet, load_rules
+from ..rules.specs import VMSpec, parse_host_spec, parse_vm_spec
 from .solver import evaluate
 from .verdicts import (
     data_reasons,
