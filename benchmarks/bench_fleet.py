@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.plan.checker import check_plan
-from engine.plan.model import loads_plan
+from engine.plan.planfile import loads_plan
 from engine.rules.ruleset import load_rules
 
 KERNELS = ("6.12.40", "6.18.10", "6.18.17")

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.plan.checker import check_plan
-from engine.plan.model import loads_plan
+from engine.plan.planfile import loads_plan
 from engine.plan.planner import plan_rollout
 from engine.rules.ruleset import load_rules
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from ..rules.ruleset import RuleSet
 from .findings import CHECKS, SEVERITY_RANK, Finding, exit_for
-from .fleet import Fleet
-from .model import Plan
+from .fleetclasses import Fleet
+from .planfile import Plan
 from .rollout import Rollout
 
 __all__ = ["CheckReport", "check_plan"]

@@ -17,8 +17,8 @@ from typing import Any
 
 from ..errors import Location
 from .findings import Finding, engine_rules
-from .fleet import Fleet, HostClass
-from .model import Plan, VMEntry
+from .fleetclasses import Fleet, HostClass
+from .planfile import Plan, VMEntry
 
 __all__ = ["EndState"]
 

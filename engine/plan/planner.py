@@ -44,8 +44,8 @@ from ..errors import Location
 from ..rules.ruleset import RuleSet
 from .checker import CheckReport, check_plan
 from .findings import engine_rules
-from .fleet import Fleet, HostClass, spec_content
-from .model import Plan, VMEntry, apply_set, loads_plan
+from .fleetclasses import Fleet, HostClass, spec_content
+from .planfile import Plan, VMEntry, apply_set, loads_plan
 from .rollout import harmful
 
 __all__ = ["PlanResult", "Strategy", "dump_plan", "left_text", "plan_rollout"]

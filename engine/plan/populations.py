@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .fleet import VMClass
-from .model import VMEntry
+from .fleetclasses import VMClass
+from .planfile import VMEntry
 
 __all__ = ["Pop", "Populations"]
 

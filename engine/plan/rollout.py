@@ -38,9 +38,9 @@ from ..errors import Location
 from .capacity import Bucket, Demand, StackRoom, buckets, place, unplaced
 from .endstate import EndState
 from .findings import Finding, Target, engine_rules
-from .fleet import Fleet, HostClass, VMClass
-from .model import Plan, VMEntry, Wave, apply_set
+from .fleetclasses import Fleet, HostClass, VMClass
 from .moments import HostPart, Moment, merge_targets, part_name, without
+from .planfile import Plan, VMEntry, Wave, apply_set
 from .populations import Pop, Populations
 
 __all__ = ["Rollout", "RolloutResult", "harmful", "no_worse"]

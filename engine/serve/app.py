@@ -278,7 +278,7 @@ class Service:
 
     def _check(self, body: bytes) -> bytes:
         from ..plan.checker import check_plan
-        from ..plan.model import parse_plan
+        from ..plan.planfile import parse_plan
         from ..plan.report import render
         from ..yamlio import loads_yaml
 

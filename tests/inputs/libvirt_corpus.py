@@ -23,8 +23,8 @@ from pathlib import Path
 
 from engine.errors import BadInput, SpecError
 from engine.inputs.domain_xml import parse_domain_xml
-from engine.inputs.model import VMInput
 from engine.inputs.qemu_cmdline import parse_qemu_cmdline_file
+from engine.inputs.vminput import VMInput
 from engine.rules.ruleset import RuleSet, load_rules
 from engine.rules.specs import parse_host_spec, parse_vm_spec
 

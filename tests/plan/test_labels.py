@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.plan.checker import check_plan
-from engine.plan.model import loads_plan
+from engine.plan.planfile import loads_plan
 from engine.rules.ruleset import load_rules
 
 PLAN = """

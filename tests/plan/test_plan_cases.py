@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from engine.cli import main
 from engine.paths import schemas_dir
 from engine.plan.checker import check_plan
-from engine.plan.model import parse_plan
+from engine.plan.planfile import parse_plan
 from engine.rules.ruleset import RuleSet, load_rules
 from engine.yamlio import load_yaml
 
