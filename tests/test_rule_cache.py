@@ -167,3 +167,45 @@ def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytes
     where = str(rs.resolver.machines.all_families["pc-q35"].location)
     assert where.startswith(str(second / "machines.yaml"))
     assert str(first) not in where
+
+
+@pytest.mark.parametrize("module, name", [
+    ("engine.plan.checker", "CheckReport"),  # the engine's own, but not a rule set's
+    ("engine.sim.config", "SimHost"),
+    ("engine.rules.nosuch", "Rule"),
+])
+def test_only_classes_of_the_rule_set_modules_are_decoded(module: str, name: str) -> None:
+    doc = {"format": rulecache.FORMAT, "version": rulecache.VERSION,
+           "classes": [[module, name, None]], "root": ["O", 0, ["D"]]}
+    with pytest.raises(rulecache.CacheError):
+        rulecache.decode(doc)
+
+
+def test_classes_of_every_phase_package_and_shared_module_are_decoded() -> None:
+    for module, name in (("engine.rules.language", "Rule"), ("engine.query.classes", "KernelClass"),
+                         ("engine.errors", "Location")):
+        doc = {"format": rulecache.FORMAT, "version": rulecache.VERSION,
+               "classes": [[module, name, None]], "root": ["O", 0, ["D"]]}
+        assert type(rulecache.decode(doc)).__name__ == name
+
+
+def test_the_code_digest_follows_the_phase_folders(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    for rel in ("errors.py", "rules/loader.py", "query/api.py", "plan/checker.py"):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text("")
+    monkeypatch.setattr(rulecache, "_PKG_DIR", str(tmp_path))
+    monkeypatch.setattr(rulecache, "_code_digest_memo", [])
+
+    def digest() -> str:
+        rulecache._code_digest_memo.clear()
+        return rulecache.code_digest()
+
+    before = digest()
+    (tmp_path / "plan" / "checker.py").write_text("x = 1\n")
+    assert digest() == before  # a package built on the query phase is not the cache's code
+    for new in ("rules/newly_added.py", "query/sub/deeper.py", "paths.py"):
+        (tmp_path / new).parent.mkdir(exist_ok=True)
+        (tmp_path / new).write_text("")
+        assert digest() != before, new
+        before = digest()
