@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Location, RuleError, SpecError
-from .language import Citation, Design, Family, Guest, MachineCompat, QemuRelease
+from .language import Citation, Design, Family, GuestProfile, MachineCompat, QemuRelease
 from .overlay import item_location
 from .versions import Release, parse_release
 
@@ -385,8 +385,8 @@ def load_designs(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[st
         d.get("gate") == "build"))
 
 
-def load_guests(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, Guest]:
-    guests = _entries(doc, "guests", source, known, "guest.", lambda g, loc: Guest(
+def load_guests(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, GuestProfile]:
+    guests = _entries(doc, "guests", source, known, "guest.", lambda g, loc: GuestProfile(
         g["id"], g["description"], dict(g["facts"]), g["source"], loc,
         bool(g.get("confirmed", True))))
     if "any" not in guests:

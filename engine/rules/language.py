@@ -16,7 +16,7 @@ __all__ = [
     "Design",
     "Fact",
     "Family",
-    "Guest",
+    "GuestProfile",
     "KernelChange",
     "MachineCompat",
     "OutcomeRule",
@@ -255,7 +255,7 @@ class Design:
 
 
 @dataclass(frozen=True)
-class Guest:
+class GuestProfile:
     """A guest profile: the facts its behaviour sets."""
 
     id: str

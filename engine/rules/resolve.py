@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import SpecError
 from .catalog import MachineCatalog, MachineType, QemuCatalog
-from .language import Citation, Design, Guest, QemuRelease
+from .language import Citation, Design, GuestProfile, QemuRelease
 from .lineage import KernelLineage
 from .specs import HostSpec, VMSpec
 
@@ -67,7 +67,7 @@ class ResolvedVM:
     ioapic: str
     ioapic_global: bool
     x2apic: bool
-    guest: Guest
+    guest: GuestProfile
     seoib_policy: str
     facts: dict[str, Any]
     because: dict[str, tuple[Citation, ...]]
@@ -83,7 +83,7 @@ class ResolvedVM:
 
 class Resolver:
     def __init__(self, kernels: KernelLineage, qemu: QemuCatalog, machines: MachineCatalog,
-                 designs: dict[str, Design], guests: dict[str, Guest]) -> None:
+                 designs: dict[str, Design], guests: dict[str, GuestProfile]) -> None:
         self.kernels = kernels
         self.qemu = qemu
         self.machines = machines
