@@ -1,6 +1,6 @@
 """The whole class space of the built-in rules, every guest: solver and simulator agree.
 
-Releases collapse into classes (engine.classes); every distinct class pair is
+Releases collapse into classes (engine.query.classes); every distinct class pair is
 evaluated once and re-derived by the simulator. A disagreement names the class.
 """
 

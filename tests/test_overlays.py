@@ -1,4 +1,4 @@
-"""Rule overlays: site directories merged over the built-in rules (engine.overlay)."""
+"""Rule overlays: site directories merged over the built-in rules (engine.rules.overlay)."""
 
 from __future__ import annotations
 

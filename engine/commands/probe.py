@@ -2,7 +2,7 @@
 
 The JSON form is a host spec the other commands accept as ``--host @probe.json``;
 the text form says how to write one. ``--format labels`` prints Kubernetes node
-labels (engine/report/labels.py). Where the QEMU binary's measured machine facts
+labels (engine/inputs/labels.py). Where the QEMU binary's measured machine facts
 differ from the rules, the differences are listed and the exit code is 1.
 """
 

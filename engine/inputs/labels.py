@@ -11,7 +11,7 @@ Kubernetes' rules before it is printed (a name of at most 63 characters matching
   know (kernels.yaml), from the probed mask or the kernel release;
 - ``seoib``: the QEMU build's SEOIB design the rules give its version;
 - ``qemu``: the QEMU version probed;
-- ``kernel-class`` and ``stack-class``: the equivalence classes of engine/classes.py
+- ``kernel-class`` and ``stack-class``: the equivalence classes of engine/query/classes.py
   the host falls in, named by their representative kernel release (and QEMU release
   and design for a stack).
 

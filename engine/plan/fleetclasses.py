@@ -3,7 +3,7 @@
 Two hosts whose resolved facts, QEMU release and probed machine list agree are
 one class; two VMs with the same machine type and resolved facts, booted on the
 same host class, are one class. Verdicts are cached by class pair and, below
-that, by the query's input facts (the key ``engine.classes.ClassSolver`` uses),
+that, by the query's input facts (the key ``engine.query.classes.ClassSolver`` uses),
 so a fleet of a million VMs costs what its few dozen classes cost.
 """
 

@@ -3,7 +3,7 @@
 Data files have fixed names; every other ``*.yaml`` is a stage file of rules.
 All schema problems of all files are collected before failing, so a user fixes
 a rule set in one pass. Several directories make one rule set: a complete one
-is a base, a partial one an overlay merged over what came before (engine.overlay).
+is a base, a partial one an overlay merged over what came before (engine.rules.overlay).
 """
 
 from __future__ import annotations
