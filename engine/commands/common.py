@@ -34,7 +34,7 @@ def host_arg(text: str, option: str) -> HostSpec:
 
 def vm_arg(args: argparse.Namespace) -> VMSpec:
     """The VM spec from --vm, --domain-xml or --qemu-cmdline (exactly one)."""
-    from ..inputs.vm_args import vm_spec_from_args
+    from .vm_args import vm_spec_from_args
 
     return vm_spec_from_args(args)
 

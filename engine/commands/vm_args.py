@@ -22,11 +22,11 @@ def vm_spec_from_args(args: argparse.Namespace) -> VMSpec:
     if option == "--vm":
         return parse_vm_spec(value, Location("--vm"))
     if option == "--domain-xml":
-        from .domain_xml import parse_domain_xml
+        from ..inputs.domain_xml import parse_domain_xml
 
         parsed = parse_domain_xml(value)
     else:
-        from .qemu_cmdline import parse_qemu_cmdline, parse_qemu_cmdline_file
+        from ..inputs.qemu_cmdline import parse_qemu_cmdline, parse_qemu_cmdline_file
 
         parsed = (parse_qemu_cmdline_file(value[1:]) if value.startswith("@")
                   else parse_qemu_cmdline(value))
