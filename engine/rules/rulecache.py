@@ -3,8 +3,9 @@
 A compiled rule set is an object graph of the engine's own frozen dataclasses
 and a few plain classes (catalogs, lineage, resolver). It is stored as compact
 JSON of those objects' fields - never pickle or marshal - so reading a cache
-file can only build instances of classes defined in this package, field by
-field, without calling any constructor, ``__setstate__`` or ``__reduce__``.
+file can only build instances of classes defined in the engine's rules/ and
+query/ packages or its shared top-level modules, field by field, without
+calling any constructor, ``__setstate__`` or ``__reduce__``.
 
 Encoding (``FORMAT``/``VERSION`` tag the file): JSON scalars stand for
 themselves; every other value is a list whose first item is a tag -
