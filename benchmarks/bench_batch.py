@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 
-from engine.api import Engine
-from engine.ruleset import RuleSet, load_rules
-from engine.versions import parse_release
+from engine.query.api import Engine
+from engine.rules.ruleset import RuleSet, load_rules
+from engine.rules.versions import parse_release
 
 
 def random_queries(rs: RuleSet, n: int, seed: int = 15) -> list[dict[str, str]]:
@@ -75,7 +75,7 @@ def batch_seconds(lines: list[dict[str, str]]) -> tuple[float, int, list[int]]:
 
 def uncached_verdict_us(rs: RuleSet, queries: list[dict[str, str]]) -> float:
     """A fresh Engine per query: parse, resolve, evaluate, alternatives, simulator witness."""
-    from engine import witness
+    from engine.query import witness
 
     t = time.perf_counter()
     for q in queries:

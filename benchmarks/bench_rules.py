@@ -14,10 +14,10 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from engine.api import Engine
-from engine.loader import rules_digest
 from engine.paths import builtin_rules_dir
-from engine.ruleset import compile_rules, load_rules
+from engine.query.api import Engine
+from engine.rules.loader import rules_digest
+from engine.rules.ruleset import compile_rules, load_rules
 
 
 def timed(fn: Callable[[], object], n: int) -> list[float]:
@@ -44,7 +44,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["XDG_CACHE_HOME"] = cache
         load_rules(root)  # writes the compiled cache
-        from engine import ruleset
+        from engine.rules import ruleset
 
         def cached() -> None:
             ruleset._memory.clear()

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_batch import random_queries
 
 from engine.paths import builtin_rules_dir
-from engine.ruleset import load_rules
+from engine.rules.ruleset import load_rules
 
 
 def _free_port() -> int:

@@ -10,9 +10,9 @@ import os
 import statistics
 import time
 
-from engine.classes import ClassSolver, stack_classes, validate_space, vm_classes
-from engine.ruleset import load_rules
-from engine.witness import _boot, _migrate
+from engine.query.classes import ClassSolver, stack_classes, validate_space, vm_classes
+from engine.query.witness import _boot, _migrate
+from engine.rules.ruleset import load_rules
 
 
 def main() -> None:

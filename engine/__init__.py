@@ -17,9 +17,10 @@ __all__ = ["BadInput", "Disagreement", "Engine", "RuleError", "RuleSet", "SeoibE
            "load_rules", "migrate_verdict", "policy_verdict"]
 
 _LAZY = {
-    "Engine": "api", "RuleSet": "ruleset", "load_rules": "ruleset", "policy_verdict": "verdicts",
-    "migrate_verdict": "verdicts", "SeoibError": "errors", "BadInput": "errors",
-    "SpecError": "errors", "RuleError": "errors", "Disagreement": "errors",
+    "Engine": "query.api", "policy_verdict": "query.verdicts", "migrate_verdict": "query.verdicts",
+    "RuleSet": "rules.ruleset", "load_rules": "rules.ruleset",
+    "SeoibError": "errors", "BadInput": "errors", "SpecError": "errors", "RuleError": "errors",
+    "Disagreement": "errors",
 }
 
 

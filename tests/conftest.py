@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.ruleset import RuleSet, load_rules
+from engine.rules.ruleset import RuleSet, load_rules
 
 CASES = Path(__file__).parent / "cases"
 

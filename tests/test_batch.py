@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from conftest import yaml_cases
 
-from engine.api import Engine
 from engine.cli import main
 from engine.errors import Location
-from engine.ruleset import RuleSet
-from engine.specs import parse_host_spec, parse_vm_spec, spec_items
-from engine.verdicts import migrate_verdict, policy_verdict
+from engine.query.api import Engine
+from engine.query.verdicts import migrate_verdict, policy_verdict
+from engine.rules.ruleset import RuleSet
+from engine.rules.specs import parse_host_spec, parse_vm_spec, spec_items
 
 BAD_LINES = [
     ("{not json", "invalid JSON"),

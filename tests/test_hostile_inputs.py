@@ -168,7 +168,7 @@ def test_names_are_escaped_for_each_format(fmt: str, names_plan: Path,
 
 
 def test_a_10000_host_plan_written_host_by_host_loads(tmp_path: Path) -> None:
-    from engine.plan.model import load_plan
+    from engine.plan.planfile import load_plan
 
     n = 10_000
     lines = ["hosts:"]

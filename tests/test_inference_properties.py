@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.cli import main
-from engine.ruleset import RuleSet, load_rules
+from engine.rules.ruleset import RuleSet, load_rules
 
 RS: RuleSet = load_rules()
 NEWEST_KERNEL = RS.kernels.mainline[-1]

@@ -8,9 +8,9 @@ import pytest
 from conftest import yaml_cases
 
 from engine.errors import Location
-from engine.ruleset import RuleSet
-from engine.specs import parse_host_spec, parse_vm_spec
-from engine.verdicts import policy_verdict
+from engine.query.verdicts import policy_verdict
+from engine.rules.ruleset import RuleSet
+from engine.rules.specs import parse_host_spec, parse_vm_spec
 
 
 def check(verdict: dict[str, Any], expect: dict[str, Any]) -> None:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import rulecache
-from engine.loader import rules_digest
 from engine.paths import builtin_rules_dir
-from engine.ruleset import RuleSet, compile_rules
+from engine.rules import rulecache
+from engine.rules.loader import rules_digest
+from engine.rules.ruleset import RuleSet, compile_rules
 
 POLICY = ["policy", "--host", "kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2",
           "--vm", "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv", "--format", "json"]
@@ -92,7 +92,7 @@ def test_a_damaged_or_foreign_entry_is_rebuilt(tmp_path: Path, monkeypatch: pyte
         if damage == "foreign-class":
             doc["classes"][0][:2] = ["os", "system"]
         elif damage == "builtin-callable":
-            doc["classes"][0][:2] = ["engine.rulecache", "import_module"]
+            doc["classes"][0][:2] = ["engine.rules.rulecache", "import_module"]
         else:
             doc["key"] = "0" * 64
         path.write_text(json.dumps(doc))
@@ -154,7 +154,7 @@ def test_a_file_others_can_write_is_not_trusted(tmp_path: Path, monkeypatch: pyt
 
 
 def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.ruleset import load_rules
+    from engine.rules.ruleset import load_rules
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("SEOIB_NO_CACHE", raising=False)
@@ -167,3 +167,45 @@ def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytes
     where = str(rs.resolver.machines.all_families["pc-q35"].location)
     assert where.startswith(str(second / "machines.yaml"))
     assert str(first) not in where
+
+
+@pytest.mark.parametrize("module, name", [
+    ("engine.plan.checker", "CheckReport"),  # the engine's own, but not a rule set's
+    ("engine.sim.config", "SimHost"),
+    ("engine.rules.nosuch", "Rule"),
+])
+def test_only_classes_of_the_rule_set_modules_are_decoded(module: str, name: str) -> None:
+    doc = {"format": rulecache.FORMAT, "version": rulecache.VERSION,
+           "classes": [[module, name, None]], "root": ["O", 0, ["D"]]}
+    with pytest.raises(rulecache.CacheError):
+        rulecache.decode(doc)
+
+
+def test_classes_of_every_phase_package_and_shared_module_are_decoded() -> None:
+    for module, name in (("engine.rules.language", "Rule"), ("engine.query.classes", "KernelClass"),
+                         ("engine.errors", "Location")):
+        doc = {"format": rulecache.FORMAT, "version": rulecache.VERSION,
+               "classes": [[module, name, None]], "root": ["O", 0, ["D"]]}
+        assert type(rulecache.decode(doc)).__name__ == name
+
+
+def test_the_code_digest_follows_the_phase_folders(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    for rel in ("errors.py", "rules/loader.py", "query/api.py", "plan/checker.py"):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_text("")
+    monkeypatch.setattr(rulecache, "_PKG_DIR", str(tmp_path))
+    monkeypatch.setattr(rulecache, "_code_digest_memo", [])
+
+    def digest() -> str:
+        rulecache._code_digest_memo.clear()
+        return rulecache.code_digest()
+
+    before = digest()
+    (tmp_path / "plan" / "checker.py").write_text("x = 1\n")
+    assert digest() == before  # a package built on the query phase is not the cache's code
+    for new in ("rules/newly_added.py", "query/sub/deeper.py", "paths.py"):
+        (tmp_path / new).parent.mkdir(exist_ok=True)
+        (tmp_path / new).write_text("")
+        assert digest() != before, new
+        before = digest()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from engine.errors import Location
 from engine.paths import builtin_rules_dir
-from engine.ruleset import load_rules
-from engine.specs import parse_host_spec, parse_vm_spec
-from engine.verdicts import policy_verdict
+from engine.query.verdicts import policy_verdict
+from engine.rules.ruleset import load_rules
+from engine.rules.specs import parse_host_spec, parse_vm_spec
 
 BACKPORT = """
   - id: kernel.seoib-flags-6.12.80

@@ -26,9 +26,9 @@ pytest.importorskip("uvicorn")
 
 from engine.errors import Location
 from engine.paths import builtin_rules_dir
-from engine.ruleset import RuleSet
-from engine.specs import parse_host_spec, parse_vm_spec
-from engine.verdicts import policy_verdict
+from engine.query.verdicts import policy_verdict
+from engine.rules.ruleset import RuleSet
+from engine.rules.specs import parse_host_spec, parse_vm_spec
 
 HOST = "kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2"
 VM = "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv"
@@ -107,7 +107,7 @@ def _cli_json(rules: RuleSet, host: str, vm: str) -> dict[str, Any]:
 
 
 def test_answers_are_the_cli_json(server: Server, rules_copy: Path) -> None:
-    from engine.ruleset import load_rules
+    from engine.rules.ruleset import load_rules
 
     rules = load_rules(rules_copy, use_cache=False)
     status, verdict = server.post("/v1/policy", {"host": HOST, "vm": VM})

@@ -6,9 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import Location, SpecError
-from engine.ruleset import RuleSet, load_rules
-from engine.specs import HostSpec, VMSpec
-from engine.verdicts import migrate_verdict, policy_verdict
+from engine.query.verdicts import migrate_verdict, policy_verdict
+from engine.rules.ruleset import RuleSet, load_rules
+from engine.rules.specs import HostSpec, VMSpec
 
 RULES: RuleSet = load_rules()
 _R = RULES.resolver

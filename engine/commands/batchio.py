@@ -24,8 +24,8 @@ def single_options(args: argparse.Namespace, names: tuple[str, ...]) -> list[str
 
 
 def run_batch_option(args: argparse.Namespace, kind: str, single: tuple[str, ...]) -> int:
-    from ..api import Engine
-    from ..batch import run_batch
+    from ..query.api import Engine
+    from ..query.batch import run_batch
     from .common import rules_of
 
     given = single_options(args, single)

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from ..plan.checker import check_plan
-from ..plan.model import load_plan
+from ..plan.planfile import load_plan
 from ..plan.report import RENDERERS, render
 from .common import add_rules, rules_of
 

@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from ..errors import Location
-from ..ruleset import RuleSet, load_rules
-from ..specs import HostSpec, VMSpec, parse_host_spec, parse_vm_spec
+from ..rules.ruleset import RuleSet, load_rules
+from ..rules.specs import HostSpec, VMSpec, parse_host_spec, parse_vm_spec
 
 __all__ = ["add_format", "add_rules", "emit_json", "host_arg", "rules_of", "vm_arg"]
 
@@ -34,7 +34,7 @@ def host_arg(text: str, option: str) -> HostSpec:
 
 def vm_arg(args: argparse.Namespace) -> VMSpec:
     """The VM spec from --vm, --domain-xml or --qemu-cmdline (exactly one)."""
-    from ..inputs_bridge import vm_spec_from_args
+    from .vm_args import vm_spec_from_args
 
     return vm_spec_from_args(args)
 
@@ -49,7 +49,7 @@ def add_vm_inputs(parser: argparse.ArgumentParser) -> None:
 
 def exit_code(verdict: dict[str, Any]) -> int:
     """0/1/2 by severity; 4 (loudly) when the simulator did not reproduce the verdict."""
-    from ..verdicts import EXIT_BY_SEVERITY
+    from ..query.verdicts import EXIT_BY_SEVERITY
 
     witness = verdict.get("witness", {})
     if witness.get("agrees") is False:

@@ -21,12 +21,12 @@ from typing import Any
 
 import networkx as nx
 
-from ..classes import ClassSolver, MachineClass, VMClass, machine_classes, stack_classes
 from ..errors import BadInput
 from ..files import replace_file
 from ..matrix.pools import Pools, describe, pools_of
 from ..matrix.svg import pools_svg
-from ..ruleset import RuleSet
+from ..query.classes import ClassSolver, MachineClass, VMClass, machine_classes, stack_classes
+from ..rules.ruleset import RuleSet
 from .common import add_rules, parse_vm, rules_of
 
 __all__ = ["FORMATS", "add_arguments", "build_graph", "run", "to_svg"]

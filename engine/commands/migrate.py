@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from ..errors import BadInput
-from ..report.text import render_migrate
-from ..verdicts import migrate_verdict
+from ..query.text import render_migrate
+from ..query.verdicts import migrate_verdict
 from .batchio import add_batch, run_batch_option
 from .common import add_format, add_rules, add_vm_inputs, emit_json, exit_code, host_arg, rules_of, vm_arg
 

@@ -16,9 +16,9 @@ import sys
 
 from ..errors import BadInput, Location, SpecError
 from ..files import replace_file
-from ..plan.model import HOST_SPEC_KEYS, load_plan
+from ..plan.planfile import HOST_SPEC_KEYS, load_plan
 from ..plan.planner import left_text, plan_rollout
-from ..specs import spec_items
+from ..rules.specs import spec_items
 from .common import add_rules, rules_of
 
 __all__ = ["add_arguments", "run"]

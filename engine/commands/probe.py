@@ -2,7 +2,7 @@
 
 The JSON form is a host spec the other commands accept as ``--host @probe.json``;
 the text form says how to write one. ``--format labels`` prints Kubernetes node
-labels (engine/report/labels.py). Where the QEMU binary's measured machine facts
+labels (engine/inputs/labels.py). Where the QEMU binary's measured machine facts
 differ from the rules, the differences are listed and the exit code is 1.
 """
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                         timeout=args.timeout)
     result = with_behaviour(result, args.kvm, rules_of(args))
     if args.format == "labels":
-        from ..report.labels import probe_labels, render_labels
+        from ..inputs.labels import probe_labels, render_labels
 
         labels, notes = probe_labels(result, rules_of(args), prefix=args.prefix)
         sys.stdout.write(render_labels(labels))

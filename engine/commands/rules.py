@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..ruleset import load_rules
+from ..rules.ruleset import load_rules
 
 __all__ = ["add_arguments", "run"]
 

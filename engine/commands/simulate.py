@@ -232,7 +232,7 @@ def run(
     if host_resolver is None and vm_resolver is None:
         # Rule-level specs (kernel=, qemu=, aliases) resolve through the rules;
         # the simulator itself never reads them.
-        from ..witness import ScenarioBridge
+        from ..query.witness import ScenarioBridge
 
         bridge = ScenarioBridge(getattr(args, "rules", None))
         host_resolver, vm_resolver = bridge.host, bridge.vm

@@ -61,7 +61,7 @@ def _sim_checks(mask: int) -> dict[str, str]:
 
 def compare(table: dict[str, Any], qemu: str | None, rules: Any = None) -> dict[str, Any]:
     """The measured table plus, per row and check, the prediction and whether it holds."""
-    from engine.api import Engine
+    from engine.query.api import Engine
 
     engine = Engine(rules, witness=False)
     mask = table["x2apic-api"]

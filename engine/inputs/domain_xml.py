@@ -22,8 +22,8 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from ..errors import BadInput, Location
 from ..files import read_limited
-from .model import VMInput
 from .qemu_cmdline import parse_qemu_args, resolve
+from .vminput import VMInput
 
 __all__ = ["MAX_BYTES", "parse_domain_xml"]
 

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog import MachineCatalog
 from ..errors import SpecError
-from ..resolve import Resolver
+from ..rules.catalog import MachineCatalog
+from ..rules.resolve import Resolver
 from .qemu_machines import KVM_IOAPIC, KVM_LAPIC, USER_IOAPIC, MachineObservation
 
 __all__ = ["MachinePrediction", "compare", "predict", "registration_differences", "relevant_types",

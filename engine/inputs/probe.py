@@ -32,7 +32,7 @@ from ..errors import BadInput, Location
 from .qmp import QemuError, run_bounded
 
 if TYPE_CHECKING:
-    from ..ruleset import RuleSet
+    from ..rules.ruleset import RuleSet
 
 __all__ = [
     "KVM_CAP_SPLIT_IRQCHIP",

@@ -21,7 +21,7 @@ from .qemu_machines import list_machines, observe
 from .qmp import QemuError
 
 if TYPE_CHECKING:
-    from ..ruleset import RuleSet
+    from ..rules.ruleset import RuleSet
     from .probe import ProbeContext
 
 __all__ = ["BUDGET", "probe_machine_facts"]

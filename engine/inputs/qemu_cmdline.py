@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ..errors import BadInput, Location
 from ..files import read_limited
-from .model import SEOIB_POLICIES, VMInput
+from .vminput import SEOIB_POLICIES, VMInput
 
 __all__ = [
     "ParsedArgs",

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import BadInput
-from ..ruleset import RuleSet
+from ..rules.ruleset import RuleSet
 from .build import Matrix, Progress, build_matrix
 from .csv_out import migration_csv, policy_csv
 from .designs import compare_designs

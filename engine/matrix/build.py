@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..classes import ClassSolver, VMClass
+from ..query.classes import ClassSolver, VMClass
 from ..errors import Disagreement
 from ..parallel import fork_map
-from ..ruleset import RuleSet
+from ..rules.ruleset import RuleSet
 from .space import Space, Stack, default_space, qemu_groups
 
 __all__ = ["Matrix", "VMTable", "build_matrix"]

@@ -11,12 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..classes import label_runs, stack_classes
+from ..query.classes import label_runs, stack_classes
 from ..errors import Disagreement
-from ..resolve import ResolvedHost
-from ..ruleset import RuleSet
-from ..specs import HostSpec, VMSpec
-from ..verdicts import POLICIES, migrate_verdict, policy_verdict
+from ..rules.resolve import ResolvedHost
+from ..rules.ruleset import RuleSet
+from ..rules.specs import HostSpec, VMSpec
+from ..query.verdicts import POLICIES, migrate_verdict, policy_verdict
 from .fleet import Fleet, FleetHost, FleetVM
 
 __all__ = ["METRICS", "Column", "compare_designs", "lookup_findings"]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ..errors import Location, SpecError
 from ..paths import builtin_fleets_dir
-from ..plan.model import VMEntry, load_plan
-from ..specs import HostSpec, VMSpec, parse_host_spec
+from ..plan.planfile import VMEntry, load_plan
+from ..rules.specs import HostSpec, VMSpec, parse_host_spec
 
 __all__ = ["Fleet", "FleetHost", "FleetVM", "default_fleet_path", "load_fleet"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..classes import (
+from ..query.classes import (
     KernelClass,
     MachineClass,
     StackClass,
@@ -29,7 +29,7 @@ from ..classes import (
     label_runs,
     machine_classes,
 )
-from ..ruleset import RuleSet
+from ..rules.ruleset import RuleSet
 
 __all__ = ["GUESTS", "IRQCHIPS", "Space", "Stack", "default_space", "qemu_groups"]
 

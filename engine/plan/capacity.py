@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import networkx as nx
 
 if TYPE_CHECKING:
-    from .model import HostEntry
     from .moments import HostPart
+    from .planfile import HostEntry
 
 __all__ = ["Bucket", "Demand", "StackRoom", "buckets", "place", "unplaced"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..ruleset import RuleSet
+from ..rules.ruleset import RuleSet
 from .findings import CHECKS, SEVERITY_RANK, Finding, exit_for
-from .fleet import Fleet
-from .model import Plan
+from .fleetclasses import FleetClasses
+from .planfile import Plan
 from .rollout import Rollout
 
 __all__ = ["CheckReport", "check_plan"]
@@ -17,7 +17,7 @@ __all__ = ["CheckReport", "check_plan"]
 class CheckReport:
     """Findings plus what a reader needs to trust them (classes, verdicts, simulator tally)."""
 
-    def __init__(self, plan: Plan, rs: RuleSet, fleet: Fleet, findings: list[Finding],
+    def __init__(self, plan: Plan, rs: RuleSet, fleet: FleetClasses, findings: list[Finding],
                  waves: list[dict[str, Any]], seconds: float, fixed_vms: int = 0,
                  broken_vms: int = 0) -> None:
         self.plan = plan
@@ -84,10 +84,10 @@ class CheckReport:
 
 
 def check_plan(plan: Plan, rs: RuleSet, *, validate: bool = True,
-               fleet: Fleet | None = None) -> CheckReport:
+               fleet: FleetClasses | None = None) -> CheckReport:
     """Run the plan's waves over classes; ``fleet`` may carry verdicts already computed."""
     start = time.perf_counter()
-    fleet = fleet or Fleet(rs, validate=validate)
+    fleet = fleet or FleetClasses(rs, validate=validate)
     result = Rollout(plan, fleet).run()
     return CheckReport(plan, rs, fleet, result.findings, result.waves,
                        time.perf_counter() - start, result.fixed_vms, result.broken_vms)

@@ -17,8 +17,8 @@ from typing import Any
 
 from ..errors import Location
 from .findings import Finding, engine_rules
-from .fleet import Fleet, HostClass
-from .model import Plan, VMEntry
+from .fleetclasses import FleetClasses, HostClass
+from .planfile import Plan, VMEntry
 
 __all__ = ["EndState"]
 
@@ -28,7 +28,7 @@ _EXPOSED = {"storm-risk", "storm"}
 @dataclass
 class EndState:
     plan: Plan
-    fleet: Fleet
+    fleet: FleetClasses
     initial: Sequence[HostClass]
     final: Sequence[HostClass]
     labels: Sequence[str]  # each host entry's final stack, by its own versions

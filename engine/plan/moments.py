@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .findings import Target
-from .fleet import HostClass
+from .fleetclasses import HostClass
 
 __all__ = ["HostPart", "Moment", "merge_targets", "part_name", "without"]
 

@@ -41,11 +41,11 @@ import networkx as nx
 import yaml
 
 from ..errors import Location
-from ..ruleset import RuleSet
+from ..rules.ruleset import RuleSet
 from .checker import CheckReport, check_plan
 from .findings import engine_rules
-from .fleet import Fleet, HostClass, spec_content
-from .model import Plan, VMEntry, apply_set, loads_plan
+from .fleetclasses import FleetClasses, HostClass, spec_content
+from .planfile import Plan, VMEntry, apply_set, loads_plan
 from .rollout import harmful
 
 __all__ = ["PlanResult", "Strategy", "dump_plan", "left_text", "plan_rollout"]
@@ -56,7 +56,7 @@ STRATEGIES = {"kernel-first": ("kernel", "qemu"), "qemu-first": ("qemu", "kernel
               "together": ("kernel+qemu",), "quiet-kernel": ("quiet", "kernel", "qemu")}
 
 
-def _quiet_design(fleet: Fleet) -> str | None:
+def _quiet_design(fleet: FleetClasses) -> str | None:
     """A SEOIB design that knows the migration section yet boots VMs quirked unless they
     opt in: hosts on it accept VMs of every state and give new ones nothing to carry."""
     for design in fleet.rs.resolver.designs.values():
@@ -104,7 +104,7 @@ class _Step:
 
 
 class _Builder:
-    def __init__(self, fleet_plan: Plan, target: Mapping[str, Any], fleet: Fleet,
+    def __init__(self, fleet_plan: Plan, target: Mapping[str, Any], fleet: FleetClasses,
                  chain: tuple[str, ...], left: Mapping[int, tuple[int, str]] | None = None
                  ) -> None:
         self.p, self.fleet = fleet_plan, fleet
@@ -308,7 +308,7 @@ def left_text(fleet_plan: Plan, e: int, keep: int) -> str:
     return f"{name} stays as it is" if keep == 0 else f"{name} stops after {keep} step(s)"
 
 
-def _candidate(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, fleet: Fleet,
+def _candidate(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, fleet: FleetClasses,
                name: str, chain: tuple[str, ...], left: dict[int, str], max_batch: int | None,
                source: str, shared: dict[str, list[str]] | None = None) -> Strategy:
     """One strategy with the steps ``left`` names (entry -> steps kept, why) left out."""
@@ -361,7 +361,7 @@ def plan_rollout(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, *,
     rest is planned again; among the plans left, the one that fixes the most VMs
     wins, then the fewest warnings, waves and left-out entries.
     """
-    fleet = Fleet(rs)
+    fleet = FleetClasses(rs)
     shared: dict[str, list[str]] = {}  # the fleet's hosts and vms, written once
     tried: list[Strategy] = []
     for name, chain in STRATEGIES.items():

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .fleet import VMClass
-from .model import VMEntry
+from .fleetclasses import BootedVMClass
+from .planfile import VMEntry
 
 __all__ = ["Pop", "Populations"]
 
@@ -28,7 +28,7 @@ __all__ = ["Pop", "Populations"]
 class Pop:
     entry: VMEntry
     home: int  # host entry index the VM entry belongs to
-    vmc: VMClass  # the boot: VM class on the stack it powered on with
+    vmc: BootedVMClass  # the boot: VM class on the stack it powered on with
     where: int  # host entry index the VMs run on now
     born: int  # wave that put the boot stack in place (0: before the rollout)
     booted_on: str  # the boot stack, labelled by the home host's own versions

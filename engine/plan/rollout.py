@@ -38,9 +38,9 @@ from ..errors import Location
 from .capacity import Bucket, Demand, StackRoom, buckets, place, unplaced
 from .endstate import EndState
 from .findings import Finding, Target, engine_rules
-from .fleet import Fleet, HostClass, VMClass
-from .model import Plan, VMEntry, Wave, apply_set
+from .fleetclasses import BootedVMClass, FleetClasses, HostClass
 from .moments import HostPart, Moment, merge_targets, part_name, without
+from .planfile import Plan, VMEntry, Wave, apply_set
 from .populations import Pop, Populations
 
 __all__ = ["Rollout", "RolloutResult", "harmful", "no_worse"]
@@ -50,13 +50,13 @@ _CLEAN_FAILURES = {"refused"}  # the source keeps running; the scheduler retries
 _BAD_STATES = {"storm", "stuck", "start-fails"}
 
 
-def no_worse(fleet: Fleet, vmc: VMClass, v: dict[str, Any]) -> bool:
+def no_worse(fleet: FleetClasses, vmc: BootedVMClass, v: dict[str, Any]) -> bool:
     """A migration that lands the guest in the storm or stuck state it already had at
     its source is no failure of the move; check.initial-state reports the guest."""
     return v["outcome"] in _BAD_STATES and v["outcome"] == fleet.boot(vmc)["outcome"]
 
 
-def harmful(fleet: Fleet, vmc: VMClass, v: dict[str, Any]) -> bool:
+def harmful(fleet: FleetClasses, vmc: BootedVMClass, v: dict[str, Any]) -> bool:
     """Blocking in a way no scheduler filters and no retry undoes: aborts, broken guests."""
     return (v["severity"] == "block" and v["outcome"] not in _NOT_PICKABLE | _CLEAN_FAILURES
             and not no_worse(fleet, vmc, v))
@@ -89,7 +89,7 @@ class _Acc:
 
 
 class Rollout:
-    def __init__(self, plan: Plan, fleet: Fleet) -> None:
+    def __init__(self, plan: Plan, fleet: FleetClasses) -> None:
         self.plan = plan
         self.fleet = fleet
         src = plan.source
@@ -184,7 +184,7 @@ class Rollout:
             HostPart(idx, h.name, self.cur[idx], old, self.labels[idx]),
             HostPart(idx, h.name, self._upgrading[1], new, self._new_label, True)))
 
-    def _judge(self, vmc: VMClass, ids: frozenset[int]
+    def _judge(self, vmc: BootedVMClass, ids: frozenset[int]
                ) -> tuple[list[int], list[tuple[int, dict[str, Any]]]]:
         """Safe destination classes, and the blocking ones with their verdicts."""
         key = (vmc.id, ids)
@@ -346,7 +346,7 @@ class Rollout:
         fine = self._fine
         alone = {c: base - {c} for c in lonely}  # a host's only peer of its stack is itself
 
-        def ok(vmc: VMClass, ids: frozenset[int]) -> bool:
+        def ok(vmc: BootedVMClass, ids: frozenset[int]) -> bool:
             hit = fine.get((vmc.id, ids))
             if hit is None:
                 safe, blocked = self._judge(vmc, ids)

@@ -27,10 +27,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..api import Engine
-from ..batch import answer, error_object
 from ..errors import SeoibError
-from ..ruleset import RuleSet, load_rules
+from ..query.api import Engine
+from ..query.batch import answer, error_object
+from ..rules.ruleset import RuleSet, load_rules
 from .metrics import Metrics
 
 __all__ = ["Limits", "Service"]
@@ -278,7 +278,7 @@ class Service:
 
     def _check(self, body: bytes) -> bytes:
         from ..plan.checker import check_plan
-        from ..plan.model import parse_plan
+        from ..plan.planfile import parse_plan
         from ..plan.report import render
         from ..yamlio import loads_yaml
 

@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from ..errors import BadInput, SeoibError
-from ..ruleset import load_rules
+from ..rules.ruleset import load_rules
 from .app import Limits, Service
 from .metrics import Metrics
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from engine.errors import Location, SeoibError
 from engine.files import MAX_DEPTH, MAX_DIGITS, loads_json
-from engine.specs import parse_host_spec, parse_vm_spec
-from engine.versions import parse_release
+from engine.rules.specs import parse_host_spec, parse_vm_spec
+from engine.rules.versions import parse_release
 from engine.yamlio import loads_yaml
 
 HERE = Location("--test")

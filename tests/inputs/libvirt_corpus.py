@@ -23,10 +23,10 @@ from pathlib import Path
 
 from engine.errors import BadInput, SpecError
 from engine.inputs.domain_xml import parse_domain_xml
-from engine.inputs.model import VMInput
 from engine.inputs.qemu_cmdline import parse_qemu_cmdline_file
-from engine.ruleset import RuleSet, load_rules
-from engine.specs import parse_host_spec, parse_vm_spec
+from engine.inputs.vminput import VMInput
+from engine.rules.ruleset import RuleSet, load_rules
+from engine.rules.specs import parse_host_spec, parse_vm_spec
 
 __all__ = ["HOST", "Pair", "compare", "pairs", "resolved"]
 

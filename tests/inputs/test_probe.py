@@ -20,6 +20,7 @@ from engine import cli
 from engine.commands import probe as probe_cmd
 from engine.errors import BadInput
 from engine.inputs import probe as probe_mod
+from engine.inputs.labels import check_label, label_value, probe_labels, render_labels
 from engine.inputs.probe import (
     KVM_CAP_SPLIT_IRQCHIP,
     KVM_CAP_X2APIC_API,
@@ -31,8 +32,7 @@ from engine.inputs.probe import (
     parse_qemu_version,
     probe_host,
 )
-from engine.report.labels import check_label, label_value, probe_labels, render_labels
-from engine.ruleset import load_rules
+from engine.rules.ruleset import load_rules
 
 HERE = Path(__file__).parent
 HELP = HERE.parent / "fixtures" / "inputs" / "machine-help"

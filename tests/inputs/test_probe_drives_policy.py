@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.ruleset import load_rules
+from engine.rules.ruleset import load_rules
 
 PROBE = Path(__file__).resolve().parents[1] / "fixtures" / "inputs" / "probe" / "debian12-qemu-7.2.json"
 

@@ -11,7 +11,7 @@ import pytest
 from engine.cli import main
 from engine.matrix.designs import compare_designs
 from engine.matrix.fleet import default_fleet_path, load_fleet
-from engine.ruleset import RuleSet
+from engine.rules.ruleset import RuleSet
 
 # Two hosts with the SEOIB flags, one without, all on a QEMU build with SEOIB support;
 # three Windows+VBS VMs on split irqchip spread over both groups.

@@ -12,7 +12,7 @@ from matrix_support import copy_rules
 from engine.cli import main
 from engine.matrix import atomic
 from engine.matrix.progress import Progress
-from engine.ruleset import load_rules
+from engine.rules.ruleset import load_rules
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -174,7 +174,7 @@ def test_written_files_replace_the_old_ones(tmp_path: Path) -> None:
 
 def test_a_disagreement_exits_4_and_writes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import engine.verdicts as verdicts
+    import engine.query.verdicts as verdicts
 
     real = verdicts.boot_witness
 

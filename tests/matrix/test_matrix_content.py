@@ -14,7 +14,7 @@ from engine.matrix.build import Matrix
 from engine.matrix.csv_out import migration_csv, policy_csv
 from engine.matrix.json_out import matrix_json
 from engine.paths import schemas_dir
-from engine.ruleset import RuleSet
+from engine.rules.ruleset import RuleSet
 
 
 def test_every_cell_is_validated_by_the_simulator(full_matrix: Matrix) -> None:
@@ -45,7 +45,7 @@ def test_class_space_is_small_and_covers_every_design_and_kernel_class(
 
 def test_merged_qemu_releases_give_the_same_verdicts(rules: RuleSet, full_matrix: Matrix) -> None:
     """A merged QEMU range is honest: each release in it gives the representative's outcome."""
-    from engine.classes import ClassSolver, StackClass
+    from engine.query.classes import ClassSolver, StackClass
 
     solver = ClassSolver(rules, validate=False)
     checked = 0
@@ -130,7 +130,7 @@ def test_snapshot_cells_cover_the_migration_space_and_agree_with_the_simulator(
 
 
 def test_snapshot_cells_are_what_migrate_snapshot_answers(rules: RuleSet, full_matrix: Matrix) -> None:
-    from engine.classes import ClassSolver
+    from engine.query.classes import ClassSolver
 
     solver = ClassSolver(rules, validate=False)
     checked = differ = 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from engine.plan.checker import check_plan
-from engine.plan.model import loads_plan
-from engine.ruleset import load_rules
+from engine.plan.planfile import loads_plan
+from engine.rules.ruleset import load_rules
 
 PLAN = """
 hosts:

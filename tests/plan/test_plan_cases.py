@@ -16,8 +16,8 @@ from jsonschema import Draft202012Validator
 from engine.cli import main
 from engine.paths import schemas_dir
 from engine.plan.checker import check_plan
-from engine.plan.model import parse_plan
-from engine.ruleset import RuleSet, load_rules
+from engine.plan.planfile import parse_plan
+from engine.rules.ruleset import RuleSet, load_rules
 from engine.yamlio import load_yaml
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "plans"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.matrix.fleet import load_fleet
 from engine.paths import builtin_fleets_dir
-from engine.plan.model import loads_plan
+from engine.plan.planfile import loads_plan
 
 PLAN = """
 hosts:

@@ -26,7 +26,7 @@ from engine.inputs.machine_check import compare, predict, registration_differenc
 from engine.inputs.probe import parse_qemu_version
 from engine.inputs.qemu_machines import IRQCHIP_MODES, list_machines, observe
 from engine.inputs.qmp import run_bounded
-from engine.ruleset import RuleSet, load_rules
+from engine.rules.ruleset import RuleSet, load_rules
 
 HERE = Path(__file__).parent
 MEASURED = yaml.safe_load((HERE / "measured.yaml").read_text(encoding="utf-8"))["cases"]

@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import Location, RuleError, SpecError
-from .model import Capability, KernelChange
+from ..errors import Location, RuleError, SpecError
+from .language import Capability, KernelChange
 from .overlay import item_location
 from .versions import Release, parse_release
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
-    from .yamlio import LineDict
+    from ..yamlio import LineDict
 
 __all__ = ["KernelLineage", "KernelResolution"]
 

@@ -11,7 +11,7 @@ Kubernetes' rules before it is printed (a name of at most 63 characters matching
   know (kernels.yaml), from the probed mask or the kernel release;
 - ``seoib``: the QEMU build's SEOIB design the rules give its version;
 - ``qemu``: the QEMU version probed;
-- ``kernel-class`` and ``stack-class``: the equivalence classes of engine/classes.py
+- ``kernel-class`` and ``stack-class``: the equivalence classes of engine/query/classes.py
   the host falls in, named by their representative kernel release (and QEMU release
   and design for a stack).
 
@@ -28,11 +28,11 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from ..classes import kernel_classes
 from ..errors import Location, SeoibError
-from ..inputs.probe import ProbeResult
-from ..ruleset import RuleSet
-from ..specs import parse_host_spec
+from ..query.classes import kernel_classes
+from ..rules.ruleset import RuleSet
+from ..rules.specs import parse_host_spec
+from .probe import ProbeResult
 
 __all__ = ["LABEL_NAME", "LABEL_VALUE", "check_label", "label_value", "probe_labels", "render_labels"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Location
+from ..errors import Location
 from .versions import Release
 
 __all__ = [
@@ -16,7 +16,7 @@ __all__ = [
     "Design",
     "Fact",
     "Family",
-    "Guest",
+    "GuestProfile",
     "KernelChange",
     "MachineCompat",
     "OutcomeRule",
@@ -255,7 +255,7 @@ class Design:
 
 
 @dataclass(frozen=True)
-class Guest:
+class GuestProfile:
     """A guest profile: the facts its behaviour sets."""
 
     id: str

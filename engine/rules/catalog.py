@@ -15,16 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from .errors import Location, RuleError, SpecError
-from .model import Citation, Design, Family, Guest, MachineCompat, QemuRelease
+from ..errors import Location, RuleError, SpecError
+from .language import Citation, Design, Family, GuestProfile, MachineCompat, QemuRelease
 from .overlay import item_location
 from .versions import Release, parse_release
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
-    from .yamlio import LineDict
+    from ..yamlio import LineDict
 
-__all__ = ["Downstream", "Machine", "MachineCatalog", "QemuCatalog", "load_designs",
-           "load_guests"]
+__all__ = [
+    "Downstream",
+    "MachineCatalog",
+    "MachineType",
+    "QemuCatalog",
+    "load_designs",
+    "load_guests",
+]
 
 Problem = tuple[Location | None, str]
 
@@ -57,7 +63,7 @@ class Downstream:
 
 
 @dataclass(frozen=True)
-class Machine:
+class MachineType:
     """A concrete machine type: family plus version (None for unversioned types).
 
     A downstream type keeps its own ``name`` and carries the family and version of
@@ -179,16 +185,16 @@ class MachineCatalog:
                                 f"{keys[0]} differently for the same machine types"))
         return out
 
-    def parse(self, name: str, where: Location | None = None) -> Machine:
-        """A concrete machine type name -> Machine; SpecError when the rules do not know it."""
+    def parse(self, name: str, where: Location | None = None) -> MachineType:
+        """A concrete machine type name -> MachineType; SpecError when the rules do not know it."""
         for d in self.downstream:
             upstream = d.upstream_of(name)
             if upstream is not None:
                 up = self._parse_upstream(upstream, where)
-                return Machine(name, up.family, up.version, up.name, d, up.inferred)
+                return MachineType(name, up.family, up.version, up.name, d, up.inferred)
         return self._parse_upstream(name, where)
 
-    def _parse_upstream(self, name: str, where: Location | None) -> Machine:
+    def _parse_upstream(self, name: str, where: Location | None) -> MachineType:
         match = self._pattern.match(name)
         if not match:
             known = ", ".join(sorted(self.all_families))
@@ -210,9 +216,9 @@ class MachineCatalog:
                 raise SpecError(f"unknown machine type {name!r}: no {family.id} type has version "
                                 f"{version} (a rule overlay can declare it under versions:)",
                                 where)
-        return Machine(name, family, version, inferred=inferred)
+        return MachineType(name, family, version, inferred=inferred)
 
-    def defaults(self, machine: Machine) -> tuple[dict[str, str], list[Citation]]:
+    def defaults(self, machine: MachineType) -> tuple[dict[str, str], list[Citation]]:
         """Compat-resolved irqchip and ioapic for a machine type, with the rules applied."""
         values = dict(machine.family.defaults)
         because = []
@@ -347,7 +353,7 @@ class QemuCatalog:
                 return f"{family.id}-{hi}"
         return None
 
-    def registers(self, qemu: QemuRelease, machine: Machine) -> bool:
+    def registers(self, qemu: QemuRelease, machine: MachineType) -> bool:
         if machine.version is None:
             return machine.family.id in qemu.unversioned
         lo, hi = qemu.machines_min, qemu.machines_max
@@ -379,8 +385,8 @@ def load_designs(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[st
         d.get("gate") == "build"))
 
 
-def load_guests(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, Guest]:
-    guests = _entries(doc, "guests", source, known, "guest.", lambda g, loc: Guest(
+def load_guests(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, GuestProfile]:
+    guests = _entries(doc, "guests", source, known, "guest.", lambda g, loc: GuestProfile(
         g["id"], g["description"], dict(g["facts"]), g["source"], loc,
         bool(g.get("confirmed", True))))
     if "any" not in guests:

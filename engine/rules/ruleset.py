@@ -2,7 +2,7 @@
 
 Compiling needs jsonschema and networkx and takes tens of milliseconds; a query
 process only needs the result. The compiled set is kept as data (see
-engine.rulecache) keyed by the rules' digest, their location and the engine's
+engine.rules.rulecache) keyed by the rules' digest, their location and the engine's
 code, so an unchanged rule set loads without either library.
 """
 
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import BadInput, Location, RuleError
+from ..paths import builtin_rules_dir
 from .catalog import MachineCatalog, QemuCatalog, load_designs, load_guests
 from .compiler import (
     CompiledQuery,
@@ -23,11 +25,9 @@ from .compiler import (
     parse_stages,
     rule_order,
 )
-from .errors import BadInput, Location, RuleError
+from .language import Fact, Rule
 from .lineage import KernelLineage
 from .loader import RawRules, load_rule_dirs, set_digest
-from .model import Fact, Rule
-from .paths import builtin_rules_dir
 from .resolve import Resolver
 
 __all__ = ["RuleSet", "load_rules"]
@@ -106,7 +106,7 @@ def rule_dirs(root: RulesArg = None) -> list[Path]:
     """The directories of a rule set: the built-in base, then ``SEOIB_RULES``, then ``root``.
 
     A directory holding every data file starts a new base (earlier ones are dropped);
-    any other is an overlay (engine.overlay).
+    any other is an overlay (engine.rules.overlay).
     """
     given = [] if root is None else [root] if isinstance(root, (str, Path)) else list(root)
     site = [p for p in os.environ.get("SEOIB_RULES", "").split(os.pathsep) if p]

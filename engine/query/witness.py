@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from .resolve import ResolvedHost, ResolvedVM, Resolver
+from ..rules.resolve import ResolvedHost, ResolvedVM, Resolver
 
 __all__ = ["boot_witness", "migration_witness", "sim_host", "sim_vm"]
 
@@ -26,7 +26,7 @@ WITNESS_IRQS = 3
 
 def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
     """Mechanism only: the kernel's mask, the QEMU version and design name, registration."""
-    from .sim import SimHost
+    from ..sim import SimHost
 
     registered = vm is not None and resolver.machine_facts(host, vm)["qemu.registers_machine"]
     return SimHost(
@@ -41,7 +41,7 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
 
 def sim_vm(vm: ResolvedVM) -> Any:
     """The VM's configuration: the user's -global and -accel options as given, nothing derived."""
-    from .sim import SimVM
+    from ..sim import SimVM
 
     return SimVM(
         machine=vm.machine.name,
@@ -66,7 +66,7 @@ def _compare(label: str, solver: dict[str, Any] | None, sim: dict[str, Any] | No
 
 
 def _no_model(vm: ResolvedVM, *hosts: ResolvedHost) -> dict[str, Any] | None:
-    from .sim.config import DESIGNS, GUESTS
+    from ..sim.config import DESIGNS, GUESTS
 
     missing = [f"guest {vm.guest.id!r}"] if vm.guest.id not in GUESTS else []
     missing += [f"QEMU design {h.design.id!r}" for h in hosts if h.design.id not in DESIGNS]
@@ -108,14 +108,14 @@ def migration_witness(resolver: Resolver, src: ResolvedHost, dst: ResolvedHost, 
 # Simulator inputs are small frozen dataclasses: identical classes share a run.
 @lru_cache(maxsize=65536)
 def _boot(host: Any, vm: Any) -> Any:
-    from .sim import simulate_boot
+    from ..sim import simulate_boot
 
     return simulate_boot(host, vm, irqs=WITNESS_IRQS)
 
 
 @lru_cache(maxsize=65536)
 def _migrate(src: Any, dst: Any, vm: Any, snapshot: bool) -> Any:
-    from .sim import simulate_migration, simulate_snapshot
+    from ..sim import simulate_migration, simulate_snapshot
 
     return (simulate_snapshot if snapshot else simulate_migration)(src, dst, vm, irqs=WITNESS_IRQS)
 
@@ -129,13 +129,13 @@ class ScenarioBridge:
     """
 
     def __init__(self, rules_dir: str | None = None) -> None:
-        from .ruleset import load_rules
+        from ..rules.ruleset import load_rules
 
         self.rs = load_rules(rules_dir)
         self._hosts: dict[int, ResolvedHost] = {}
 
     def host(self, raw: Any, location: Any) -> Any:
-        from .specs import parse_host_spec
+        from ..rules.specs import parse_host_spec
 
         host = self.rs.resolver.host(parse_host_spec(raw, location))
         r = self.rs.resolver
@@ -146,7 +146,7 @@ class ScenarioBridge:
         return sim
 
     def vm(self, raw: Any, sim_host_: Any, location: Any) -> Any:
-        from .specs import parse_vm_spec
+        from ..rules.specs import parse_vm_spec
 
         host = self._hosts.get(id(sim_host_))
         if host is None:  # a mechanistic host: resolve aliases against the first rule host

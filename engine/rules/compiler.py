@@ -21,19 +21,19 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from .errors import Location, RuleError
-from .model import Assign, Condition, Fact, OutcomeRule, Query, Rule, Side
+from ..errors import Location, RuleError
+from .language import Assign, Condition, Fact, OutcomeRule, Query, Rule, Side
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
-    from .yamlio import LineDict
+    from ..yamlio import LineDict
 
-__all__ = ["CompiledQuery", "Step", "compile_query", "parse_facts", "parse_queries", "parse_stages"]
+__all__ = ["CompiledQuery", "EvalStep", "compile_query", "parse_facts", "parse_queries", "parse_stages"]
 
 Problem = tuple[Location | None, str]
 
 
 @dataclass(frozen=True)
-class Step:
+class EvalStep:
     """One evaluation step: run ``rule``, or give ``fact`` its default if still unset."""
 
     rule: Rule | None = None
@@ -46,13 +46,13 @@ class CompiledQuery:
     """A query ready to run: its steps in dependency order, inputs and rules."""
 
     query: Query
-    steps: tuple[Step, ...]
+    steps: tuple[EvalStep, ...]
     inputs: tuple[str, ...]  # instantiated input fact names, sorted: the class key order
     rules: tuple[Rule, ...]
 
 
 def _loc(doc: Any, source: str, key: Any = None) -> Location:
-    from .yamlio import LineDict, LineList  # compile time only
+    from ..yamlio import LineDict, LineList  # compile time only
 
     line = doc.line_of(key) if key is not None and isinstance(doc, LineDict | LineList) else None
     return Location(source, line if line is not None else getattr(doc, "line", None))
@@ -351,13 +351,13 @@ def compile_query(query: Query, stages: Mapping[str, list[Rule]], facts: Mapping
         rule = data.get("rule")
         return (order.get(rule.id, 0) if rule else -1, node[1])
 
-    steps: list[Step] = []
+    steps: list[EvalStep] = []
     for node in nx.lexicographical_topological_sort(graph, key=sort_key):
         kind, n = node
         if kind == "rule":
-            steps.append(Step(rule=graph.nodes[node]["rule"]))
+            steps.append(EvalStep(rule=graph.nodes[node]["rule"]))
         elif n in known and not known[n].input and known[n].default is not None:
-            steps.append(Step(fact=n, default=known[n].default))
+            steps.append(EvalStep(fact=n, default=known[n].default))
     inputs = tuple(sorted(n for n, f in known.items() if f.input))
     return CompiledQuery(query, tuple(steps), inputs, tuple(rules))
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import BadInput, Location, SpecError
-from .files import MAX_DIGITS, load_json_file
+from ..errors import BadInput, Location, SpecError
+from ..files import MAX_DIGITS, load_json_file
 from .versions import parse_release
 
 __all__ = ["HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
@@ -111,7 +111,7 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
 def _line(raw: Any, key: str, where: Location) -> Location:
     if getattr(where, "line", None) is None:  # a command-line spec: no lines, no yaml to import
         return where
-    from .yamlio import LineDict
+    from ..yamlio import LineDict
 
     if isinstance(raw, LineDict):
         return Location(where.source, raw.line_of(key))

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .errors import Location
-from .resolve import ResolvedHost, ResolvedVM
-from .ruleset import RuleSet
-from .specs import HostSpec, VMSpec
+from ..errors import Location
+from ..rules.resolve import ResolvedHost, ResolvedVM
+from ..rules.ruleset import RuleSet
+from ..rules.specs import HostSpec, VMSpec
+from ..rules.versions import Release, parse_release
 from .verdicts import migrate_verdict, policy_verdict
-from .versions import Release, parse_release
 
 __all__ = [
     "ClassSolver",
@@ -377,7 +377,7 @@ def validate_space(rs: RuleSet, stacks: Sequence[StackClass], vms: Sequence[VMCl
     The space is cut into jobs (see :func:`_jobs`) that run on the cores; the
     tally does not depend on how it was cut.
     """
-    from .parallel import fork_map, jobs_count
+    from ..parallel import fork_map, jobs_count
 
     parts = list(fork_map(_validate_chunk, rs, _jobs(stacks, vms, query, jobs_count())))
     return SpaceTally(sum(p.cells for p in parts), sum(p.evaluations for p in parts),

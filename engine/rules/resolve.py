@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .catalog import Machine, MachineCatalog, QemuCatalog
-from .errors import SpecError
+from ..errors import SpecError
+from .catalog import MachineCatalog, MachineType, QemuCatalog
+from .language import Citation, Design, GuestProfile, QemuRelease
 from .lineage import KernelLineage
-from .model import Citation, Design, Guest, QemuRelease
 from .specs import HostSpec, VMSpec
 
 __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
@@ -61,13 +61,13 @@ class ResolvedVM:
     """A VM spec resolved against its host and the rules: its input facts and why."""
 
     spec: VMSpec
-    machine: Machine
+    machine: MachineType
     requested_machine: str
     irqchip: str
     ioapic: str
     ioapic_global: bool
     x2apic: bool
-    guest: Guest
+    guest: GuestProfile
     seoib_policy: str
     facts: dict[str, Any]
     because: dict[str, tuple[Citation, ...]]
@@ -83,7 +83,7 @@ class ResolvedVM:
 
 class Resolver:
     def __init__(self, kernels: KernelLineage, qemu: QemuCatalog, machines: MachineCatalog,
-                 designs: dict[str, Design], guests: dict[str, Guest]) -> None:
+                 designs: dict[str, Design], guests: dict[str, GuestProfile]) -> None:
         self.kernels = kernels
         self.qemu = qemu
         self.machines = machines
@@ -224,7 +224,7 @@ class Resolver:
         return ResolvedVM(spec, machine, requested, irqchip, ioapic, spec.ioapic is not None,
                           x2apic, guest, policy, facts, because, tuple(notes), inferred)
 
-    def _machine_notes(self, machine: Machine, notes: list[str]) -> tuple[str, ...]:
+    def _machine_notes(self, machine: MachineType, notes: list[str]) -> tuple[str, ...]:
         """Notes for downstream, family and inferred machine types; the inferred ones."""
         d = machine.downstream
         if d is not None:
@@ -241,7 +241,7 @@ class Resolver:
                     f"compat values",)
         return ()
 
-    def _compat_for(self, machine: Machine) -> list[Any]:
+    def _compat_for(self, machine: MachineType) -> list[Any]:
         return [c for c in self.machines.compat if c.applies(machine.family.id, machine.version)]
 
     def machine_facts(self, host: ResolvedHost, vm: ResolvedVM) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 A compiled rule set is an object graph of the engine's own frozen dataclasses
 and a few plain classes (catalogs, lineage, resolver). It is stored as compact
 JSON of those objects' fields - never pickle or marshal - so reading a cache
-file can only build instances of classes defined in this package, field by
-field, without calling any constructor, ``__setstate__`` or ``__reduce__``.
+file can only build instances of classes defined in the engine's rules/ and
+query/ packages or its shared top-level modules, field by field, without
+calling any constructor, ``__setstate__`` or ``__reduce__``.
 
 Encoding (``FORMAT``/``VERSION`` tag the file): JSON scalars stand for
 themselves; every other value is a list whose first item is a tag -
@@ -14,9 +15,12 @@ key/value pairs; ``P`` a path; ``R`` a compiled regular expression;
 object already decoded, so shared rules and locations stay shared.
 
 The key covers the rules' content digest, their location(s) and a digest of
-the package's own source files (names, sizes, modification times), so a cache
-entry never outlives the code that wrote it and never carries another install's
-paths into error messages. The directory holds at most ``MAX_ENTRIES`` files
+the source files that build and read a rule set - every file under the phase
+packages ``engine/rules/`` and ``engine/query/`` and the shared top-level modules
+(names, sizes, modification times) - so a cache entry never outlives the code
+that wrote it and never carries another install's paths into error messages.
+Only classes defined in those same modules are decoded; both sets follow the
+folders, so a new module there needs no edit here. The directory holds at most ``MAX_ENTRIES`` files
 (oldest evicted). A missing, truncated, corrupt, foreign or unsafe (not owned
 by this user, or writable by others) file is ignored and rebuilt: the cache is
 an optimisation, never a source of truth.
@@ -45,8 +49,10 @@ VERSION = 1
 MAX_ENTRIES = 8
 MAX_BYTES = 16 * 1024 * 1024  # a compiled rule set is ~150 kB; anything far larger is not ours
 
-_PKG = Path(__file__).resolve().parent
-_PKG_DIR = str(_PKG)
+_PKG_DIR = str(Path(__file__).resolve().parent.parent)  # engine/
+# The packages whose modules a compiled rule set is built from and read by; with the
+# shared modules at engine/ top level they are the code the cache depends on.
+PHASES = ("rules", "query")
 _MODULE_NAME = re.compile(r"^engine(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -62,8 +68,18 @@ class CacheError(Exception):
 _code_digest_memo: list[str] = []
 
 
+def _source_files() -> list[str]:
+    """The shared top-level modules, then every module under each of ``PHASES``, sorted."""
+    found = sorted(os.path.join(_PKG_DIR, n) for n in os.listdir(_PKG_DIR) if n.endswith(".py"))
+    for phase in PHASES:  # plain strings: this runs on every start
+        for folder, dirs, files in os.walk(os.path.join(_PKG_DIR, phase)):
+            dirs.sort()
+            found.extend(os.path.join(folder, n) for n in sorted(files) if n.endswith(".py"))
+    return found
+
+
 def code_digest() -> str:
-    """sha256 over every source file of the package: its name, size and modification time.
+    """sha256 over the code a rule set depends on: each file's name, size and modification time.
 
     Reading a file's metadata, not its bytes, keeps a cached start cheap; any edit,
     reinstall or upgrade changes a size or a time, so a stale entry is never read.
@@ -71,13 +87,9 @@ def code_digest() -> str:
     if not _code_digest_memo:
         h = hashlib.sha256()
         base = len(_PKG_DIR) + 1
-        for folder, dirs, files in os.walk(_PKG_DIR):  # plain strings: this runs on every start
-            dirs.sort()
-            for name in sorted(files):
-                if name.endswith(".py"):
-                    st = os.stat(os.path.join(folder, name))
-                    rel = os.path.join(folder[base:], name)
-                    h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        for path in _source_files():
+            st = os.stat(path)
+            h.update(f"{path[base:]}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
         _code_digest_memo.append(h.hexdigest())
     return _code_digest_memo[0]
 
@@ -112,7 +124,8 @@ def encode(root: Any) -> dict[str, Any]:
     def klass(cls: type) -> int:
         idx = class_index.get(cls)
         if idx is None:
-            if not _MODULE_NAME.match(cls.__module__) or not _IDENT.match(cls.__qualname__):
+            if (not _MODULE_NAME.match(cls.__module__) or not _IDENT.match(cls.__qualname__)
+                    or not _stored_module(cls.__module__)):  # else it could not be read back
                 raise CacheError(f"cannot store a {cls.__module__}.{cls.__qualname__}")
             fields = ([f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls)
                       else None)
@@ -167,15 +180,24 @@ def encode(root: Any) -> dict[str, Any]:
 
 # --- decode --------------------------------------------------------------------------------
 
+def _stored_module(module: str) -> bool:
+    """Whether ``module`` (a checked dotted name) is one :func:`code_digest` covers."""
+    parts = module.split(".")
+    if len(parts) == 2:  # a shared top-level module, not a package
+        return os.path.isfile(os.path.join(_PKG_DIR, parts[1] + ".py"))
+    if len(parts) < 2 or parts[1] not in PHASES:
+        return False
+    rel = os.path.join(_PKG_DIR, *parts[1:])
+    return os.path.isfile(rel + ".py") or os.path.isfile(os.path.join(rel, "__init__.py"))
+
+
 def _resolve_class(module: Any, name: Any) -> type:
-    """One of this package's own classes, or CacheError: never an arbitrary callable."""
+    """A class of the modules a rule set is built from, or CacheError: never an arbitrary callable."""
     if not (isinstance(module, str) and isinstance(name, str) and _MODULE_NAME.match(module)
             and _IDENT.match(name)):
         raise CacheError("not a class of this package")
-    rel = os.path.join(_PKG_DIR, *module.split(".")[1:])
-    if rel != _PKG_DIR and not (os.path.isfile(rel + ".py")
-                                or os.path.isfile(os.path.join(rel, "__init__.py"))):
-        raise CacheError("not a module of this package")
+    if not _stored_module(module):
+        raise CacheError("not a module whose classes a rule set holds")
     mod = sys.modules.get(module) or importlib.import_module(module)
     cls = mod.__dict__.get(name)
     if not isinstance(cls, type) or cls.__module__ != module or issubclass(cls, BaseException):

@@ -3,7 +3,7 @@
 A policy line is ``{"host": SPEC, "vm": SPEC}``, a migrate line
 ``{"src": SPEC, "dst": SPEC, "vm": SPEC, "snapshot": false}``; a SPEC is a spec
 string (``kernel=7.0.3,qemu=11.0.0``) or a mapping of the same keys. Lines go
-through one :class:`engine.api.Engine`, so a batch costs its classes, not its
+through one :class:`engine.query.api.Engine`, so a batch costs its classes, not its
 lines. A bad line answers ``{"error": {"message", "location", "line"}}`` on its
 own line and the run goes on. The exit code is the worst of the lines: 0/1/2 by
 severity, 3 if any line was bad, 4 if the simulator disagreed with any verdict.
@@ -18,8 +18,8 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ..errors import BadInput, SeoibError
 from .api import Engine
-from .errors import BadInput, SeoibError
 
 __all__ = ["FIELDS", "MAX_LINE", "VerdictEncoder", "answer", "answer_lines", "error_object", "line_exit",
            "run_batch"]

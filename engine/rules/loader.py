@@ -3,7 +3,7 @@
 Data files have fixed names; every other ``*.yaml`` is a stage file of rules.
 All schema problems of all files are collected before failing, so a user fixes
 a rule set in one pass. Several directories make one rule set: a complete one
-is a base, a partial one an overlay merged over what came before (engine.overlay).
+is a base, a partial one an overlay merged over what came before (engine.rules.overlay).
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadInput, Location, RuleError
-from .paths import schemas_dir
+from ..errors import BadInput, Location, RuleError
+from ..paths import schemas_dir
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
-    from .yamlio import LineDict
+    from ..yamlio import LineDict
 
 __all__ = ["DATA_FILES", "RawRules", "is_complete", "load_rule_dir", "load_rule_dirs",
            "rules_digest", "schema_problems", "set_digest"]
@@ -103,7 +103,7 @@ def _schema(name: str, overlay: bool = False) -> dict[str, Any]:
 
 def _line_at(doc: Any, path: list[Any]) -> int | None:
     """The line of the deepest node along ``path`` that the loader recorded."""
-    from .yamlio import LineDict, LineList
+    from ..yamlio import LineDict, LineList
 
     node, line = doc, getattr(doc, "line", None)
     for key in path:
@@ -138,7 +138,7 @@ def schema_problems(doc: Any, schema: dict[str, Any], source: str) -> list[tuple
 
 def load_rule_dir(root: Path) -> RawRules:
     """Load and schema-check a rule directory; raise RuleError listing every problem."""
-    from .yamlio import load_yaml  # lazy: a cached rule set never parses YAML
+    from ..yamlio import load_yaml  # lazy: a cached rule set never parses YAML
 
     problems: list[tuple[Location, str]] = []
     data: dict[str, LineDict] = {}
@@ -169,8 +169,8 @@ def load_rule_dir(root: Path) -> RawRules:
 
 def load_rule_dirs(roots: list[Path]) -> RawRules:
     """Load a base rule directory and the overlays after it into one raw rule set."""
+    from ..yamlio import load_yaml  # lazy: a cached rule set never parses YAML
     from .overlay import merge_sources
-    from .yamlio import load_yaml  # lazy: a cached rule set never parses YAML
 
     start = max((i for i, r in enumerate(roots) if i == 0 or is_complete(r)), default=0)
     roots = roots[start:]

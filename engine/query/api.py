@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import Location
-from .resolve import ResolvedHost, ResolvedVM
-from .ruleset import RuleSet, load_rules
+from ..errors import Location
+from ..rules.resolve import ResolvedHost, ResolvedVM
+from ..rules.ruleset import RuleSet, load_rules
+from ..rules.specs import VMSpec, parse_host_spec, parse_vm_spec
 from .solver import evaluate
-from .specs import VMSpec, parse_host_spec, parse_vm_spec
 from .verdicts import (
     data_reasons,
     line_notes,

@@ -20,17 +20,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import Location
+from ..errors import Location
 
 if TYPE_CHECKING:  # at run time imported where used: a cached rule set never loads yaml
-    from .yamlio import LineDict, LineList
+    from ..yamlio import LineDict, LineList
 
 __all__ = ["item_location", "merge_document", "sourced"]
 
 
 def item_location(seq: Any, index: int, default: str) -> Location:
     """``file:line`` of item ``index`` of a (possibly merged) list."""
-    from .yamlio import LineList
+    from ..yamlio import LineList
 
     sources = getattr(seq, "item_sources", None)
     source = sources[index] if sources is not None and index < len(sources) else default
@@ -40,7 +40,7 @@ def item_location(seq: Any, index: int, default: str) -> Location:
 
 def sourced(seq: LineList, source: str) -> LineList:
     """A copy of ``seq`` whose items all come from ``source`` (unless they already say)."""
-    from .yamlio import LineList
+    from ..yamlio import LineList
 
     out = LineList(seq)
     out.line = seq.line
@@ -77,7 +77,7 @@ def _merge_list(base: LineList, top: LineList, base_src: str, top_src: str) -> L
 
 def merge_document(base: LineDict, top: LineDict, base_src: str, top_src: str) -> LineDict:
     """``top`` merged over ``base`` (neither is changed)."""
-    from .yamlio import LineDict, LineList
+    from ..yamlio import LineDict, LineList
 
     out = LineDict(base)
     out.line = base.line

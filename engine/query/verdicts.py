@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .resolve import ResolvedHost, ResolvedVM
-from .ruleset import RuleSet
+from ..rules.resolve import ResolvedHost, ResolvedVM
+from ..rules.ruleset import RuleSet
 from .solver import Evaluation, evaluate
 from .witness import boot_witness, migration_witness
 

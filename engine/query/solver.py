@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .compiler import CompiledQuery
-from .errors import Disagreement, RuleError
-from .model import Rule
+from ..errors import Disagreement, RuleError
+from ..rules.compiler import CompiledQuery
+from ..rules.language import Rule
 
 __all__ = ["Evaluation", "evaluate"]
 

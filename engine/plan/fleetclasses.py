@@ -3,7 +3,7 @@
 Two hosts whose resolved facts, QEMU release and probed machine list agree are
 one class; two VMs with the same machine type and resolved facts, booted on the
 same host class, are one class. Verdicts are cached by class pair and, below
-that, by the query's input facts (the key ``engine.classes.ClassSolver`` uses),
+that, by the query's input facts (the key ``engine.query.classes.ClassSolver`` uses),
 so a fleet of a million VMs costs what its few dozen classes cost.
 """
 
@@ -15,12 +15,12 @@ from operator import attrgetter
 from typing import Any
 
 from ..errors import Location
-from ..resolve import ResolvedHost, ResolvedVM
-from ..ruleset import RuleSet
-from ..specs import VMSpec, parse_host_spec
-from ..verdicts import migrate_verdict, policy_verdict
+from ..query.verdicts import migrate_verdict, policy_verdict
+from ..rules.resolve import ResolvedHost, ResolvedVM
+from ..rules.ruleset import RuleSet
+from ..rules.specs import VMSpec, parse_host_spec
 
-__all__ = ["Fleet", "HostClass", "VMClass", "host_label", "spec_content"]
+__all__ = ["BootedVMClass", "FleetClasses", "HostClass", "host_label", "spec_content"]
 
 
 @dataclass(frozen=True, eq=False)  # one object per class: identity is equality
@@ -31,7 +31,7 @@ class HostClass:
 
 
 @dataclass(frozen=True, eq=False)
-class VMClass:
+class BootedVMClass:
     id: int
     vm: ResolvedVM
     boot: HostClass  # where it was cold-booted: that decides its SEOIB state for good
@@ -59,7 +59,7 @@ _KEEP = ("outcome", "severity", "findings", "reasons", "witness", "policy", "src
 
 
 @dataclass
-class Fleet:
+class FleetClasses:
     """Class registry and verdict cache for one rule set."""
 
     rs: RuleSet
@@ -68,8 +68,8 @@ class Fleet:
     _by_spec: dict[tuple, HostClass] = field(default_factory=dict)
     _by_facts: dict[tuple, HostClass] = field(default_factory=dict)
     _labels: dict[tuple, str] = field(default_factory=dict)
-    _vms: dict[tuple, VMClass] = field(default_factory=dict)
-    _vm_keys: dict[tuple, VMClass] = field(default_factory=dict)
+    _vms: dict[tuple, BootedVMClass] = field(default_factory=dict)
+    _vm_keys: dict[tuple, BootedVMClass] = field(default_factory=dict)
     _pairs: dict[tuple, dict[str, Any]] = field(default_factory=dict)
     _cache: dict[tuple, dict[str, Any]] = field(default_factory=dict)
     validated: int = 0
@@ -98,7 +98,7 @@ class Fleet:
         self.host_class(spec, where)
         return self._labels[tuple(sorted((k, _freeze(v)) for k, v in spec.items()))]
 
-    def vm_class(self, spec: VMSpec, boot: HostClass) -> VMClass:
+    def vm_class(self, spec: VMSpec, boot: HostClass) -> BootedVMClass:
         # A VM's name and line decide nothing the resolver derives (only where an error
         # points, and the first spec of its content raises first): one resolution per
         # content, however many VM entries share it.
@@ -111,11 +111,11 @@ class Fleet:
         vkey = (vm.machine.name, tuple(sorted(vm.facts.items())), vm.guest.id, boot.id)
         vmc = self._vm_keys.get(vkey)
         if vmc is None:
-            vmc = self._vm_keys[vkey] = VMClass(len(self._vm_keys), vm, boot)
+            vmc = self._vm_keys[vkey] = BootedVMClass(len(self._vm_keys), vm, boot)
         self._vms[key] = vmc
         return vmc
 
-    def registers(self, host: HostClass, vmc: VMClass) -> bool:
+    def registers(self, host: HostClass, vmc: BootedVMClass) -> bool:
         return bool(self.rs.resolver.machine_facts(host.host, vmc.vm)["qemu.registers_machine"])
 
     def _summary(self, verdict: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +127,7 @@ class Fleet:
                                        "differences": w.get("differences", [])})
         return {k: verdict[k] for k in _KEEP if k in verdict}
 
-    def boot(self, vmc: VMClass) -> dict[str, Any]:
+    def boot(self, vmc: BootedVMClass) -> dict[str, Any]:
         """The power-on verdict of a VM class on its boot host."""
         pair = ("policy", vmc.id)
         hit = self._pairs.get(pair)
@@ -142,7 +142,7 @@ class Fleet:
             self._pairs[pair] = hit
         return hit
 
-    def migrate(self, vmc: VMClass, dst: HostClass) -> dict[str, Any]:
+    def migrate(self, vmc: BootedVMClass, dst: HostClass) -> dict[str, Any]:
         """Live migration of a VM class, wherever it runs now, to ``dst``.
 
         The source is the boot host: a VM keeps the SEOIB state it got at power-on
@@ -151,12 +151,12 @@ class Fleet:
         """
         return self._moved("migrate", vmc, dst)
 
-    def snapshot(self, vmc: VMClass, dst: HostClass) -> dict[str, Any]:
+    def snapshot(self, vmc: BootedVMClass, dst: HostClass) -> dict[str, Any]:
         """A loadvm of a snapshot taken on the VM's boot stack into a VM cold-booted on ``dst``
         (``seoib migrate --snapshot``)."""
         return self._moved("snapshot", vmc, dst)
 
-    def _moved(self, kind: str, vmc: VMClass, dst: HostClass) -> dict[str, Any]:
+    def _moved(self, kind: str, vmc: BootedVMClass, dst: HostClass) -> dict[str, Any]:
         pair = (kind, vmc.id, dst.id)
         hit = self._pairs.get(pair)
         if hit is None:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Location, SpecError
-from ..loader import schema_problems
 from ..paths import schemas_dir
-from ..specs import VMSpec, parse_host_spec, parse_vm_spec
+from ..rules.loader import schema_problems
+from ..rules.specs import VMSpec, parse_host_spec, parse_vm_spec
 from ..yamlio import LineDict, LineList, load_yaml, loads_yaml
 
 __all__ = ["HostEntry", "Plan", "VMEntry", "Wave", "apply_set", "load_plan", "loads_plan", "parse_plan"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from .errors import Location, SpecError
-from .specs import VMSpec, parse_vm_spec
+from ..errors import Location, SpecError
+from ..rules.specs import VMSpec, parse_vm_spec
 
 __all__ = ["vm_spec_from_args"]
 
@@ -22,11 +22,11 @@ def vm_spec_from_args(args: argparse.Namespace) -> VMSpec:
     if option == "--vm":
         return parse_vm_spec(value, Location("--vm"))
     if option == "--domain-xml":
-        from .inputs.domain_xml import parse_domain_xml
+        from ..inputs.domain_xml import parse_domain_xml
 
         parsed = parse_domain_xml(value)
     else:
-        from .inputs.qemu_cmdline import parse_qemu_cmdline, parse_qemu_cmdline_file
+        from ..inputs.qemu_cmdline import parse_qemu_cmdline, parse_qemu_cmdline_file
 
         parsed = (parse_qemu_cmdline_file(value[1:]) if value.startswith("@")
                   else parse_qemu_cmdline(value))

@@ -1,1 +1,0 @@
-"""Renderers of verdict objects for people (text) and programs (JSON)."""
