@@ -42,7 +42,7 @@ from engine.sim.ioapic import (
     VERSION_82093AA,
     Ioapic,
 )
-from engine.sim.kvm import DISABLED, ENABLED, QUIRKED
+from engine.sim.kvm import MODE_DISABLED, MODE_ENABLED, MODE_QUIRKED
 from engine.sim.lapic import LVR_SEOIB, SVR_ENABLE, SVR_SEOIB
 
 from . import abi, guest
@@ -329,7 +329,7 @@ class _VmView:
 
     def __init__(self, bench: KvmBench) -> None:
         self.bench = bench
-        self.mode = QUIRKED
+        self.mode = MODE_QUIRKED
         self.eoi_exits = 0
 
     @property
@@ -343,15 +343,15 @@ class _VmView:
         result = self.bench.machine.vm.enable_cap(abi.KVM_CAP_X2APIC_API, flags)
         if result == 0:
             if flags & abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST:
-                self.mode = ENABLED
+                self.mode = MODE_ENABLED
             elif flags & abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST:
-                self.mode = DISABLED
+                self.mode = MODE_DISABLED
         return result
 
     def seoib_flags(self) -> int:
-        if self.mode == ENABLED:
+        if self.mode == MODE_ENABLED:
             return abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
-        if self.mode == DISABLED:
+        if self.mode == MODE_DISABLED:
             return abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST
         return 0
 
@@ -570,18 +570,18 @@ def _probe_suppression(backend: KvmBackend, irqchip: str, mode: str, vcpu: _Vcpu
     try:
         vm = scratch.kvm_vm
         flag = {
-            ENABLED: abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
-            DISABLED: abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
+            MODE_ENABLED: abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
+            MODE_DISABLED: abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
         }
-        advertised = {QUIRKED: irqchip == "split", ENABLED: True, DISABLED: False}
+        advertised = {MODE_QUIRKED: irqchip == "split", MODE_ENABLED: True, MODE_DISABLED: False}
         before = mode
         if irqchip == "split" and vcpu.cpuid_x2apic and advertised[mode] != lvr24:
-            before = ENABLED if lvr24 else DISABLED  # the mode the CPUID was set under
-        if before != QUIRKED:
+            before = MODE_ENABLED if lvr24 else MODE_DISABLED  # the mode the CPUID was set under
+        if before != MODE_QUIRKED:
             vm.enable_cap_x2apic_api(flag[before])
         assert scratch.vcpu is not None
         scratch.vcpu.set_cpuid(vcpu.cpuid_x2apic)
-        if mode != before and mode != QUIRKED:
+        if mode != before and mode != MODE_QUIRKED:
             vm.enable_cap_x2apic_api(flag[mode])
         if bool(scratch.vcpu.lapic.lvr & LVR_SEOIB) != lvr24 or vm.mode != mode:
             return False  # not reproducible on this kernel: no claim of suppression
