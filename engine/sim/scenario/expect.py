@@ -47,7 +47,7 @@ NEEDS = {
     "state": "the VM state as in ``seoib migrate``",
     "ioctl": "the result of the last ioctl step",
     "vm": "the bare VM (create_vm) or the booted VM; values are read from the first guest copy",
-    "vcpu": "as ``vm``, and the VM needs a vCPU",
+    "vcpu": "the same VM, which needs a vCPU by then",
 }
 
 

@@ -57,7 +57,7 @@ LEVELS = {
         "register level: ioctls and registers on a bare VM (create_vm) or, after boot, on the "
         "booted VM (every guest copy when the guest is any; values are read from the first)"
     ),
-    "check": "checks",
+    "check": "checks (the run goes on when one fails; the exit code says it)",
 }
 
 
@@ -268,11 +268,11 @@ STEPS: dict[str, StepDef] = {
                     parse=_host_spec, bare=True),
     "irqs": StepDef(_irqs, "session", "irqs: N",
                     "N level-triggered device events serviced the guest's way. The device sits on "
-                    "IOAPIC pin 10 with vector 0x61; with guest any every known guest runs its own "
-                    "copy and the verdict is the worst case",
+                    "IOAPIC pin 10 with vector 0x61; with guest ``any`` every known guest runs its "
+                    "own copy and the verdict is the worst case",
                     parse=lambda arg, aloc, ctx: as_int(arg, "irqs", aloc, 0, EVENT_BUDGET),
                     events=lambda n: n),
-    "migrate": StepDef(_migrate, "session", "migrate: <host>", "live migration to the host",
+    "migrate": StepDef(_migrate, "session", "migrate: <host>", "live migration to the given host spec",
                        parse=_host_spec),
     "savevm": StepDef(_savevm, "session", "savevm", "snapshot of the running VM", bare=True),
     "loadvm": StepDef(_loadvm, "session",
@@ -281,36 +281,40 @@ STEPS: dict[str, StepDef] = {
     "reset": StepDef(_reset, "session", "reset",
                      "system_reset (on a bare VM: the vCPU's and the IOAPIC's reset)", bare=True),
     "create_vm": StepDef(_create_vm, "register", "create_vm: {irqchip}",
-                         "create_vm: {irqchip: on|split|off, ioapic: 0x20, vcpu: true}: a bare VM, "
-                         "no QEMU policy; the vCPU starts with an empty CPUID",
+                         "a bare VM, no QEMU policy: {irqchip: on|split|off, ioapic: 0x20, vcpu: true} "
+                         "(ioapic defaults to the scenario VM's); the vCPU starts with an empty CPUID",
                          parse=_create_vm_arg),
     "create_irqchip": StepDef(_create_irqchip, "register", "create_irqchip",
-                              "create_irqchip: on|split", parse=_irqchip_arg),
+                              "on|split: the in-kernel or the split irqchip for the bare VM",
+                              parse=_irqchip_arg),
     "create_vcpu": StepDef(_create_vcpu, "register", "create_vcpu", "KVM_CREATE_VCPU", bare=True),
     "check_extension": StepDef(_check_extension, "register", "check_extension: {fd: system|vm}",
-                               "KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the system or the VM fd",
+                               "KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the system or the VM fd: "
+                               "{fd: system|vm}",
                                parse=_fd_arg),
     "enable_cap": StepDef(_enable_cap, "register", "enable_cap: <mask>",
                           "KVM_ENABLE_CAP(KVM_CAP_X2APIC_API) with an x2apic-api mask",
                           parse=_u32("enable_cap mask")),
     "set_cpuid": StepDef(_set_cpuid, "register", "set_cpuid: {x2apic}",
-                         "set_cpuid: {x2apic: bool}", parse=_cpuid_arg),
+                         "KVM_SET_CPUID2 with the x2APIC bit set or clear: {x2apic: bool}", parse=_cpuid_arg),
     "guest_write_svr": StepDef(_guest_write_svr, "register", "guest_write_svr: <v>",
-                               "the guest writes the spurious-vector register",
+                               "the guest writes the value to the spurious-vector register (SVR)",
                                parse=_u32("guest_write_svr value")),
     "set_lapic": StepDef(_set_lapic, "register", "set_lapic: {svr: <v>}",
-                         "KVM_SET_LAPIC with the SVR replaced", parse=_lapic_arg),
+                         "KVM_SET_LAPIC with the SVR replaced: {svr: <value>}", parse=_lapic_arg),
     "rte": StepDef(_rte, "register", "rte: {pin, vector, trigger, mask}",
-                   "rte: {pin, vector, trigger: level|edge, mask: bool}: a redirection entry",
+                   "writes a redirection entry (trigger: level|edge, default edge; mask: bool)",
                    parse=_rte_arg),
-    "line": StepDef(_line, "register", "line: {pin, level}", "an IOAPIC input line", parse=_line_arg),
+    "line": StepDef(_line, "register", "line: {pin, level}", "sets an IOAPIC input line: {pin, level: 0|1}",
+                    parse=_line_arg),
     "run": StepDef(_run, "register", "run",
                    "the CPU accepts what is pending, IRR -> ISR, no handler", bare=True),
     "guest_eoi": StepDef(_guest_eoi, "register", "guest_eoi", "the guest's LAPIC EOI", bare=True),
     "guest_eoir": StepDef(_guest_eoir, "register", "guest_eoir: <vector>",
-                          "the guest writes the IOAPIC's EOI register",
+                          "the guest writes the vector to the IOAPIC's EOI register",
                           parse=lambda arg, aloc, ctx: as_int(arg, "guest_eoir vector", aloc, 0, 0xFF)),
-    "expect": StepDef(check_expectations, "check", "expect: {...}", "compare the keys of the expect table",
+    "expect": StepDef(check_expectations, "check", "expect: {...}",
+                      "compares each key (below) with what the scenario built",
                       parse=lambda arg, aloc, ctx: parse_expect(arg, aloc), at_step_line=True),
 }
 STEP_NAMES = tuple(STEPS)
