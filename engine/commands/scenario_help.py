@@ -1,10 +1,10 @@
 """The scenario format as `seoib simulate --help` prints it (README.md has the same).
 
 The step and expect lists are generated from the scenario tables
-(``engine.sim.scenario.STEPS`` / ``EXPECTS``): ``SCENARIO_FORMAT`` lists each
-entry's usage, ``scenario_reference()`` adds each entry's doc. A new table entry
-shows up in both without an edit here.
-"""
+(``engine.sim.scenario.STEPS`` / ``EXPECTS``): ``scenario_format()`` (and
+``SCENARIO_FORMAT``, built with it at import) lists each entry's usage,
+``scenario_reference()`` adds each entry's doc. A new table entry shows up in both
+without an edit here."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from engine.sim.scenario.expect import EXPECTS, NEEDS
 from engine.sim.scenario.steps import LEVELS, STEPS
 
-__all__ = ["SCENARIO_FORMAT", "scenario_reference"]
+__all__ = ["SCENARIO_FORMAT", "scenario_format", "scenario_reference"]
 
 _INDENT = " " * 13
 _WIDTH = 86
@@ -58,7 +58,9 @@ def _expect_items() -> list[str]:
     return items
 
 
-SCENARIO_FORMAT = f"""\
+def scenario_format() -> str:
+    """The ``--help`` epilog: fixed prose around the step and expect lists of the tables."""
+    return f"""\
 scenario format (YAML):
   name: <title>                 optional, with description: <text>
   host: {{seoib: rfc-v2, x2apic-api: 0xf}}       or "seoib=rfc-v2,x2apic-api=0xf"
@@ -89,6 +91,9 @@ runs the register-level steps on /dev/kvm and refuses the high-level ones (exit 
 exit codes: 0 every expectation holds (or none given), 2 one fails, 3 the scenario
 is invalid.
 """
+
+
+SCENARIO_FORMAT = scenario_format()
 
 
 def _item(name: str, doc: str) -> str:

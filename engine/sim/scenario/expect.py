@@ -170,13 +170,13 @@ EXPECT_KEYS = tuple(EXPECTS)
 def parse_expect(arg: Any, loc: Location) -> list[tuple[str, Any, Location]]:
     """The ``expect`` step's argument: (key, expected value, location) per key, in order."""
     if not isinstance(arg, Mapping) or not arg:
-        raise BadInput(f"expect: expected a mapping of {', '.join(EXPECT_KEYS)}", loc)
+        raise BadInput(f"expect: expected a mapping of {', '.join(EXPECTS)}", loc)
     out: list[tuple[str, Any, Location]] = []
     for key, value in arg.items():
         kloc = sub_loc(arg, key, loc)
         entry = EXPECTS.get(key) if isinstance(key, str) else None
         if entry is None:
-            raise BadInput(f"unknown expect key {key!r} (known: {', '.join(EXPECT_KEYS)})", kloc)
+            raise BadInput(f"unknown expect key {key!r} (known: {', '.join(EXPECTS)})", kloc)
         out.append((key, entry.parse(value, key, kloc), kloc))
     return out
 

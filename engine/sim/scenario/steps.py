@@ -326,7 +326,7 @@ def parse_step(raw: Any, index: int, loc: Location, ctx: ParseContext) -> Scenar
         entry = STEPS.get(raw)
         if entry is None or not entry.bare:
             hint = " (it needs an argument)" if entry is not None else ""
-            raise BadInput(f"unknown step {raw!r}{hint}; steps: {', '.join(STEP_NAMES)}", loc)
+            raise BadInput(f"unknown step {raw!r}{hint}; steps: {', '.join(STEPS)}", loc)
         return ScenarioStep(index, raw, None, loc)
     if not isinstance(raw, Mapping) or len(raw) != 1:
         raise BadInput(f"a step is a name or a one-key mapping {{name: argument}}, got {raw!r}", loc)
@@ -334,7 +334,7 @@ def parse_step(raw: Any, index: int, loc: Location, ctx: ParseContext) -> Scenar
     entry = STEPS.get(name) if isinstance(name, str) else None
     if entry is None or entry.parse is None:
         hint = " (it takes no argument)" if entry is not None else ""
-        raise BadInput(f"unknown step {name!r}{hint}; steps: {', '.join(STEP_NAMES)}", loc)
+        raise BadInput(f"unknown step {name!r}{hint}; steps: {', '.join(STEPS)}", loc)
     aloc = Location(loc.source, line_of(arg, None, line_of(raw, name, loc.line)))
     return ScenarioStep(index, name, entry.parse(arg, aloc, ctx), loc if entry.at_step_line else aloc)
 
