@@ -140,3 +140,16 @@ def test_any_argument_runs_or_is_refused_at_its_line(name: str, key: str, junk: 
         run_scenario(data, "junk.yaml")
     except BadInput as err:
         assert err.location is not None and err.location.source == "junk.yaml"
+
+
+def test_the_kvm_backend_plugs_into_the_runners_seam() -> None:
+    # Checked on the class: constructing it needs /dev/kvm.
+    from engine.kvmhost.backend import HIGH_LEVEL_STEPS, SESSION_EXPECTS, KvmBackend
+    from engine.sim.scenario import Backend
+
+    seam = [n for n in vars(Backend) if not n.startswith("_")]
+    assert {"check", "system_kvm", "bench"} <= set(seam)
+    assert all(callable(getattr(KvmBackend, n)) for n in seam if n != "name") and KvmBackend.name == "kvm"
+    # What it refuses comes from the tables, so a new high-level step is refused too.
+    assert set(HIGH_LEVEL_STEPS) == {n for n, d in STEPS.items() if d.level == "session"} - {"reset"}
+    assert set(SESSION_EXPECTS) == {k for k, d in EXPECTS.items() if d.needs == "session"}
