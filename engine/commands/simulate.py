@@ -13,35 +13,9 @@ microvm), ``irqchip`` (on|split|off), ``ioapic`` (0x11|0x20), ``ioapic-global``,
 ``x2apic``, ``guest``, ``seoib-policy``. A host spec with other keys (``kernel``,
 ``qemu``) is handed to the CLI's resolver; the VM of such a scenario too.
 
-Steps (a bare name, or a one-key mapping ``{name: argument}``):
-
-- ``boot`` / ``boot: <host spec>``: cold power-on (on another host if given);
-  ``irqs: N``: N level-triggered device events serviced the guest's way;
-  ``migrate: <host spec>``: live migration; ``savevm``; ``loadvm``: QMP-style
-  restore of the last savevm into the running VM; ``reset``: system_reset.
-  The device of ``irqs`` sits on IOAPIC pin 10 with vector 0x61; with guest ``any``
-  every known guest runs its own copy and the verdict is the worst case.
-- Register level: ``create_vm: {irqchip: on|split|off, ioapic: 0x20, vcpu: true}``
-  (a bare VM, no QEMU policy; the vCPU starts with an empty CPUID),
-  ``create_irqchip: on|split``, ``create_vcpu``, ``check_extension: {fd: system|vm}``,
-  ``enable_cap: <x2apic-api mask>``, ``set_cpuid: {x2apic: bool}``,
-  ``guest_write_svr: <value>``, ``set_lapic: {svr: <value>}``,
-  ``rte: {pin, vector, trigger: level|edge, mask: bool}``, ``line: {pin, level}``,
-  ``run`` (the CPU accepts what is pending, IRR -> ISR, no handler),
-  ``guest_eoi``, ``guest_eoir: <vector>``. After ``boot`` they act on the booted VM
-  (every guest copy when the guest is ``any``; values are read from the first).
-
-``expect: {...}`` keys:
-
-- ``outcome``, ``findings`` (list), ``running``, ``storms`` (device events that
-  stormed), ``stuck_events`` (events left undelivered), ``counters: {name: N}``:
-  the current observation window (since the last boot, reset, migrate or loadvm).
-- ``policy``, ``kvm_flags``, ``suppression_honored``: the VM state as in ``seoib migrate``.
-- ``kvm_mode`` (QUIRKED|ENABLED|DISABLED), ``lvr_bit24``, ``svr_bit12``,
-  ``last_result`` (ok|EINVAL|EEXIST|<value>), ``ioapic_version``, ``eoi_exits``
-  (KVM_EXIT_IOAPIC_EOI count), ``remote_irr: {pin: 0|1}``, ``irr``/``isr``/``tmr:
-  {vector: 0|1}``, ``deliveries: {pin: N}`` (IOAPIC messages sent for the pin),
-  ``interrupts: {vector: N}`` (times the CPU accepted the vector).
+Steps and ``expect`` keys are the tables ``engine.sim.scenario.STEPS`` and
+``EXPECTS``; the reference at the end of this docstring and the lists in
+``seoib simulate --help`` are generated from them.
 
 Counters: events, serviced, deliveries, interrupts, eoi_exits, redeliveries,
 storms, stuck_events, wedged_pins, coalesced, throttled, eoir_writes,
@@ -73,7 +47,9 @@ from engine.sim.scenario import (
     run_scenario,
 )
 
-from .scenario_help import SCENARIO_FORMAT
+from .scenario_help import SCENARIO_FORMAT, scenario_reference
+
+__doc__ = f"{__doc__}\n{scenario_reference()}"  # one source for the step prose
 
 __all__ = ["add_arguments", "result_json", "run"]
 

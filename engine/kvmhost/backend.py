@@ -42,8 +42,9 @@ from engine.sim.ioapic import (
     VERSION_82093AA,
     Ioapic,
 )
-from engine.sim.kvm import DISABLED, ENABLED, QUIRKED
+from engine.sim.kvm import MODE_DISABLED, MODE_ENABLED, MODE_QUIRKED
 from engine.sim.lapic import LVR_SEOIB, SVR_ENABLE, SVR_SEOIB
+from engine.sim.scenario import EXPECTS, STEPS, ScenarioStep
 
 from . import abi, guest
 from .device import KvmUnavailable, System, usable
@@ -53,9 +54,11 @@ __all__ = ["DEVICE", "HIGH_LEVEL_STEPS", "SESSION_EXPECTS", "KvmBackend", "KvmUn
 
 DEVICE = "/dev/kvm"  # tests point it elsewhere to see the refusal
 
-HIGH_LEVEL_STEPS = ("boot", "irqs", "migrate", "savevm", "loadvm")
+# What needs a booted QEMU VM, read from the scenario tables; reset also runs on a
+# bare VM and is refused below only before create_vm.
+HIGH_LEVEL_STEPS = tuple(n for n, d in STEPS.items() if d.level == "session" and n != "reset")
 GUEST_STEPS = ("guest_write_svr", "run", "guest_eoi", "guest_eoir", "rte", "reset")
-SESSION_EXPECTS = ("outcome", "findings", "running", "storms", "stuck_events", "counters")
+SESSION_EXPECTS = tuple(k for k, d in EXPECTS.items() if d.needs == "session")
 
 MSI_ADDRESS = 0xFEE00000  # physical destination APIC ID 0
 MSI_LEVEL = 1 << 15  # trigger mode
@@ -103,7 +106,7 @@ class KvmBackend:
         self.eoi_at_delivery = False  # observed: the kernel EOIs when it delivers
 
     # -- the scenario runner's seam -------------------------------------------
-    def check(self, steps: Iterable[Any], host: Any, where: Location) -> None:
+    def check(self, steps: Iterable[ScenarioStep], host: Any, where: Location) -> None:
         """Refuse, before anything runs, what a real kernel cannot do."""
         if host.x2apic_api != self.mask:
             raise BadInput(
@@ -329,7 +332,7 @@ class _VmView:
 
     def __init__(self, bench: KvmBench) -> None:
         self.bench = bench
-        self.mode = QUIRKED
+        self.mode = MODE_QUIRKED
         self.eoi_exits = 0
 
     @property
@@ -343,15 +346,15 @@ class _VmView:
         result = self.bench.machine.vm.enable_cap(abi.KVM_CAP_X2APIC_API, flags)
         if result == 0:
             if flags & abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST:
-                self.mode = ENABLED
+                self.mode = MODE_ENABLED
             elif flags & abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST:
-                self.mode = DISABLED
+                self.mode = MODE_DISABLED
         return result
 
     def seoib_flags(self) -> int:
-        if self.mode == ENABLED:
+        if self.mode == MODE_ENABLED:
             return abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
-        if self.mode == DISABLED:
+        if self.mode == MODE_DISABLED:
             return abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST
         return 0
 
@@ -570,18 +573,18 @@ def _probe_suppression(backend: KvmBackend, irqchip: str, mode: str, vcpu: _Vcpu
     try:
         vm = scratch.kvm_vm
         flag = {
-            ENABLED: abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
-            DISABLED: abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
+            MODE_ENABLED: abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
+            MODE_DISABLED: abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
         }
-        advertised = {QUIRKED: irqchip == "split", ENABLED: True, DISABLED: False}
+        advertised = {MODE_QUIRKED: irqchip == "split", MODE_ENABLED: True, MODE_DISABLED: False}
         before = mode
         if irqchip == "split" and vcpu.cpuid_x2apic and advertised[mode] != lvr24:
-            before = ENABLED if lvr24 else DISABLED  # the mode the CPUID was set under
-        if before != QUIRKED:
+            before = MODE_ENABLED if lvr24 else MODE_DISABLED  # the mode the CPUID was set under
+        if before != MODE_QUIRKED:
             vm.enable_cap_x2apic_api(flag[before])
         assert scratch.vcpu is not None
         scratch.vcpu.set_cpuid(vcpu.cpuid_x2apic)
-        if mode != before and mode != QUIRKED:
+        if mode != before and mode != MODE_QUIRKED:
             vm.enable_cap_x2apic_api(flag[mode])
         if bool(scratch.vcpu.lapic.lvr & LVR_SEOIB) != lvr24 or vm.mode != mode:
             return False  # not reproducible on this kernel: no claim of suppression

@@ -16,17 +16,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.sim.ioapic import RTE_LEVEL
-from engine.sim.kvm import DISABLED, ENABLED, QUIRKED, errno_name
+from engine.sim.kvm import MODE_DISABLED, MODE_ENABLED, MODE_QUIRKED, errno_name
 
 from . import abi
 from .backend import KvmBackend, KvmBench
 
 __all__ = ["MODES", "Check", "ModeRow", "ModeTable", "measure"]
 
-MODES = (QUIRKED, ENABLED, DISABLED)
+MODES = (MODE_QUIRKED, MODE_ENABLED, MODE_DISABLED)
 _FLAG = {
-    ENABLED: abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
-    DISABLED: abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
+    MODE_ENABLED: abi.KVM_X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST,
+    MODE_DISABLED: abi.KVM_X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
 }
 PIN, VECTOR = 2, 0x40
 SVR_WITH_SEOIB = 0x11FF  # APIC enabled, spurious vector 0xff, EOI-broadcast suppression
@@ -84,7 +84,7 @@ def _row(backend: KvmBackend, irqchip: str, mode: str) -> ModeRow:
     bench = KvmBench(backend, irqchip, 0x20, vcpu=True)
     try:
         answer = 0
-        if mode != QUIRKED:
+        if mode != MODE_QUIRKED:
             answer = bench.kvm_vm.enable_cap_x2apic_api(_FLAG[mode])
         if answer < 0:
             return ModeRow(irqchip, mode, errno_name(answer))

@@ -15,11 +15,11 @@ from .ioapic import VERSION_82093AA, Ioapic
 from .lapic import LVR_BASE, LVR_SEOIB, SVR_SEOIB, Lapic, LapicState
 
 __all__ = [
-    "DISABLED",
     "EEXIST",
     "EINVAL",
-    "ENABLED",
-    "QUIRKED",
+    "MODE_DISABLED",
+    "MODE_ENABLED",
+    "MODE_QUIRKED",
     "X2APIC_API_DISABLE_BROADCAST_QUIRK",
     "X2APIC_API_USE_32BIT_IDS",
     "X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST",
@@ -36,9 +36,9 @@ X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST = 1 << 2
 X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST = 1 << 3
 SEOIB_FLAGS = X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST | X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST
 
-QUIRKED = "QUIRKED"
-ENABLED = "ENABLED"
-DISABLED = "DISABLED"
+MODE_QUIRKED = "QUIRKED"
+MODE_ENABLED = "ENABLED"
+MODE_DISABLED = "DISABLED"
 
 EINVAL = 22
 EEXIST = 17
@@ -91,7 +91,7 @@ class KvmVm:
     def __init__(self, kvm: Kvm) -> None:
         self.kvm = kvm
         self.irqchip = IRQCHIP_NONE
-        self.mode = QUIRKED
+        self.mode = MODE_QUIRKED
         self.x2apic_format = 0  # the two old flags; kept, not modelled further
         self.kernel_ioapic: Ioapic | None = None
         self.vcpu: KvmVcpu | None = None
@@ -140,24 +140,24 @@ class KvmVm:
         self.x2apic_format |= flags & (X2APIC_API_USE_32BIT_IDS | X2APIC_API_DISABLE_BROADCAST_QUIRK)
         # One-way out of QUIRKED; ENABLED <-> DISABLED stays possible. No LVR update here.
         if flags & X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST:
-            self.mode = ENABLED
+            self.mode = MODE_ENABLED
         elif flags & X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST:
-            self.mode = DISABLED
+            self.mode = MODE_DISABLED
         return 0
 
     def seoib_flags(self) -> int:
         """The SEOIB flag that put the VM in its current mode (0 while QUIRKED)."""
-        if self.mode == ENABLED:
+        if self.mode == MODE_ENABLED:
             return X2APIC_ENABLE_SUPPRESS_EOI_BROADCAST
-        if self.mode == DISABLED:
+        if self.mode == MODE_DISABLED:
             return X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST
         return 0
 
     def advertise(self) -> bool:
         """Whether KVM offers SEOIB to the guest (feeds LVR bit 24)."""
-        if self.mode == ENABLED:
+        if self.mode == MODE_ENABLED:
             return True
-        if self.mode == DISABLED:
+        if self.mode == MODE_DISABLED:
             return False
         return self.irqchip == IRQCHIP_SPLIT
 
@@ -218,9 +218,9 @@ class KvmVcpu:
         if not self.in_kernel_lapic or not self.lapic.svr & SVR_SEOIB:
             return False
         mode = self.vm.mode
-        if mode == ENABLED:
+        if mode == MODE_ENABLED:
             return True
-        if mode == DISABLED:
+        if mode == MODE_DISABLED:
             return False
         return self.vm.irqchip == IRQCHIP_KERNEL
 

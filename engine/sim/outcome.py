@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .kvm import DISABLED, ENABLED, QUIRKED
+from .kvm import MODE_DISABLED, MODE_ENABLED, MODE_QUIRKED
 
 __all__ = [
     "BOOT_OUTCOMES",
@@ -40,7 +40,7 @@ FINDING_ORDER = (
     "storm-risk",
 )
 MIGRATION_OUTCOMES = (*FINDING_ORDER, "ok")
-POLICY_OF_MODE = {QUIRKED: "quirked", ENABLED: "respected", DISABLED: "not-advertised"}
+POLICY_OF_MODE = {MODE_QUIRKED: "quirked", MODE_ENABLED: "respected", MODE_DISABLED: "not-advertised"}
 
 
 @dataclass(frozen=True)
