@@ -9,11 +9,11 @@ each bad line gets an error naming its line, and the run goes on.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import yaml_cases
 
 from engine.cli import main
 from engine.errors import Location
@@ -30,10 +30,6 @@ BAD_LINES = [
     ('{"host": "kernel=7.0.3,qemu=11.0.0", "vm": "machine=no-such-machine"}', "unknown machine type"),
     ("", "empty line"),
 ]
-
-
-def _cases(family: str) -> list[dict[str, Any]]:
-    return [p.values[0] for p in yaml_cases(family)]
 
 
 def _as_object(spec: str) -> dict[str, str]:
@@ -99,8 +95,8 @@ def _check(out: list[dict[str, Any]], lines: list[str], bad: dict[int, str],
 
 
 def test_policy_batch_matches_single_queries(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                             rules: RuleSet) -> None:
-    cases = _cases("policy")
+                                             rules: RuleSet, load_cases: Callable[[str], list[Any]]) -> None:
+    cases = load_cases("policy")
     good = [json.dumps({"host": c["host"], "vm": c["vm"]}) for c in cases]
     good += [json.dumps({"host": _as_object(c["host"]), "vm": _as_object(c["vm"])}) for c in cases]
     lines, bad = _interleave(good)
@@ -110,8 +106,8 @@ def test_policy_batch_matches_single_queries(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_migrate_batch_matches_single_queries(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                              rules: RuleSet) -> None:
-    cases = _cases("migrate")
+                                              rules: RuleSet, load_cases: Callable[[str], list[Any]]) -> None:
+    cases = load_cases("migrate")
     good = [json.dumps({"src": c["src"], "dst": c["dst"], "vm": c["vm"],
                         "snapshot": c.get("snapshot", False)}) for c in cases]
     code, out = _run(tmp_path, capsys, "migrate", good)

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import yaml_cases
 
 from engine.cli import main
 
 
-@pytest.mark.parametrize("case", yaml_cases("bad_input"))
+@pytest.mark.cases("bad_input")
 def test_bad_input(case: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     code = main([str(a) for a in case["args"]])
     out, err = capsys.readouterr()

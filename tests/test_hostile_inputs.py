@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import yaml_cases
 
 import engine.cli as cli
 from engine.cli import main
@@ -50,7 +49,7 @@ def make_file(path: Path, how: Any, tmp: Path) -> None:
         path.write_text(expand(how["text"], tmp), encoding="utf-8")
 
 
-@pytest.mark.parametrize("case", yaml_cases("hostile"))
+@pytest.mark.cases("hostile")
 def test_hostile_input(case: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
     for name, how in case.get("files", {}).items():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import yaml_cases
 
 from engine.errors import Location
 from engine.query.verdicts import migrate_verdict
@@ -13,7 +12,7 @@ from engine.rules.ruleset import RuleSet
 from engine.rules.specs import parse_host_spec, parse_vm_spec
 
 
-@pytest.mark.parametrize("case", yaml_cases("migrate"))
+@pytest.mark.cases("migrate")
 def test_migrate_case(case: dict[str, Any], rules: RuleSet) -> None:
     r = rules.resolver
     src = r.host(parse_host_spec(case["src"], Location("src")))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import yaml_cases
 
 from engine.errors import Location
 from engine.query.verdicts import policy_verdict
@@ -29,7 +28,7 @@ def check(verdict: dict[str, Any], expect: dict[str, Any]) -> None:
             assert verdict[key] == want, key
 
 
-@pytest.mark.parametrize("case", yaml_cases("policy"))
+@pytest.mark.cases("policy")
 def test_policy_case(case: dict[str, Any], rules: RuleSet) -> None:
     host = rules.resolver.host(parse_host_spec(case["host"], Location("host")))
     vm = rules.resolver.vm(parse_vm_spec(case["vm"], Location("vm")), host)

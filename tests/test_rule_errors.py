@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import yaml_cases
 
 from engine.cli import main
 from engine.paths import builtin_rules_dir
@@ -34,7 +33,7 @@ def _edit(root: Path, case: dict[str, Any]) -> None:
             path.write_text(text.replace(old, new, 1))
 
 
-@pytest.mark.parametrize("case", yaml_cases("bad_rules"))
+@pytest.mark.cases("bad_rules")
 def test_broken_rules(case: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
                       ) -> None:
     root = tmp_path / "rules"
