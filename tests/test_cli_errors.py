@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.cli import main
+from engine.cli import COMMANDS, main
 
 
 @pytest.mark.cases("bad_input")
@@ -51,3 +52,11 @@ def test_probe_file_with_overrides(tmp_path: Path, capsys: pytest.CaptureFixture
                  "--vm", "machine=pc-q35-11.0,irqchip=split", "--format", "json"])
     verdict = json.loads(capsys.readouterr().out)
     assert (code, verdict["policy"], verdict["host"]["qemu"]) == (0, "respected", "11.0.0")
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_has_its_module_and_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    module = importlib.import_module(f"engine.commands.{COMMANDS[command][0]}")
+    assert callable(module.add_arguments) and callable(module.run)
+    assert main([command, "--help"]) == 0
+    assert COMMANDS[command][1] in " ".join(capsys.readouterr().out.split())
