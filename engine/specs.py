@@ -15,11 +15,12 @@ from typing import Any
 from .errors import BadInput, Location, SpecError
 from .files import MAX_DIGITS, load_json_file
 from .versions import parse_release
+from .vocabulary import HOST_SPEC_KEYS, SEOIB_POLICIES, VM_SPEC_KEYS
 
 __all__ = ["HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
 
-HOST_KEYS = ("name", "kernel", "x2apic-api", "qemu", "seoib", "machines")
-VM_KEYS = ("name", "machine", "irqchip", "ioapic", "x2apic", "guest", "seoib-policy")
+HOST_KEYS = ("name", *HOST_SPEC_KEYS)
+VM_KEYS = ("name", *VM_SPEC_KEYS)
 # A host JSON file is a few hundred bytes; a megabyte is generous.
 HOST_FILE_BYTES = 1024 * 1024
 # Values that are names of releases, machine types and designs: ASCII only, so a
@@ -232,8 +233,7 @@ def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
         ioapic=ioapic,
         x2apic=x2apic,
         guest=_text(data, "guest", raw, where),
-        seoib_policy=_choice(data, "seoib-policy", ("quirked", "respected", "not-advertised"),
-                             raw, where),
+        seoib_policy=_choice(data, "seoib-policy", SEOIB_POLICIES, raw, where),
         name=_text(data, "name", raw, where),
         origin=where,
     )
