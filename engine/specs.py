@@ -34,7 +34,15 @@ _ONOFF = {"on": True, "off": False, "true": True, "false": False, "yes": True, "
 
 @dataclass(frozen=True)
 class HostSpec:
-    """A host as the user gave it; ``notes`` says what parsing had to leave out."""
+    """A host as the user gave it (``kernel=...,qemu=...,seoib=...``), checked but not resolved.
+
+    Built by :func:`parse_host_spec` (from a spec string, a JSON object or a plan
+    entry) or by code that names a class's representative (``StackClass.spec``).
+    Frozen; keys are checked, release names are plain ASCII, ``x2apic_api`` is the
+    probed mask with bits newer than the rules moved to ``ignored_x2apic_bits``.
+    ``origin`` is where it was written, for error messages only: equality of two
+    specs ignores nothing else, so callers that memoize drop it.
+    """
 
     name: str | None = None
     kernel: str | None = None
@@ -57,7 +65,13 @@ class HostSpec:
 
 @dataclass(frozen=True)
 class VMSpec:
-    """A VM as the user gave it (unset fields take the machine type's defaults)."""
+    """A VM as the user gave it (unset fields take the machine type's defaults).
+
+    Built by :func:`parse_vm_spec`, by the input readers (domain XML, QEMU command
+    line) through it, or by code naming a class's representative. Frozen; values
+    are in their vocabularies (``irqchip`` on/split/off, ``ioapic`` 0x11/0x20,
+    ``seoib_policy`` one of ``vocabulary.SEOIB_POLICIES``); nothing is resolved yet.
+    """
 
     machine: str | None = None
     irqchip: str | None = None
@@ -190,6 +204,16 @@ def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...], raw: An
 
 
 def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
+    """A host spec from ``k=v,...`` text, a JSON file named by ``@path`` or a mapping.
+
+    >>> h = parse_host_spec("kernel=6.12.40,qemu=10.2.0,seoib=rfc-v2", Location("host"))
+    >>> h.kernel, h.qemu, h.seoib
+    ('6.12.40', '10.2.0', 'rfc-v2')
+    >>> parse_host_spec("kernel=6.12,colour=blue", Location("host"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    engine.errors.SpecError: host: unknown host spec key 'colour' (known: name, kernel, ...)
+    """
     data, where = _mapping(raw, where)
     _check_keys(data, HOST_KEYS, "host spec", raw, where)
     mask = _mask(data.get("x2apic-api"), raw, where)
@@ -212,6 +236,16 @@ def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
 
 
 def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
+    """A VM spec from ``k=v,...`` text, a JSON file named by ``@path`` or a mapping.
+
+    >>> v = parse_vm_spec("machine=q35,irqchip=split,x2apic=off,ioapic=17", Location("vm"))
+    >>> v.machine, v.irqchip, v.x2apic, v.ioapic
+    ('q35', 'split', False, '0x11')
+    >>> parse_vm_spec("machine=q35,irqchip=maybe", Location("vm"))
+    Traceback (most recent call last):
+    ...
+    engine.errors.SpecError: vm: irqchip=maybe is not one of on|split|off
+    """
     data, where = _mapping(raw, where)
     _check_keys(data, VM_KEYS, "VM spec", raw, where)
     ioapic = data.get("ioapic")
