@@ -228,6 +228,9 @@ def vm_classes(rs: RuleSet, *, machines: Iterable[MachineClass] | None = None,
             for x in x2apic for g in gs for p in policies]
 
 
+_Sig = tuple[VMPart, HostPart, tuple]  # see ClassSolver._sig
+
+
 @dataclass
 class ClassSolver:
     """Memoized, simulator-validated verdicts over classes.
@@ -241,7 +244,7 @@ class ClassSolver:
     _hosts: dict[str, ResolvedHost] = field(default_factory=dict)
     _vms: dict[tuple[str, str], ResolvedVM] = field(default_factory=dict)
     cache: VerdictCache = field(default_factory=VerdictCache)
-    _sigs: dict[tuple[str, str, str], tuple[VMPart, HostPart]] = field(default_factory=dict)
+    _sigs: dict[tuple[str, str, str], _Sig] = field(default_factory=dict)
 
     @property
     def validated(self) -> int:
@@ -264,20 +267,21 @@ class ClassSolver:
             v = self._vms[key] = self.rs.resolver.vm(vmc.spec(), self.host(stack))
         return v
 
-    def _sig(self, stack: StackClass, vmc: VMClass, vm_on: StackClass) -> tuple[VMPart, HostPart]:
-        """The VM's part of a query's class key and what the host adds to it, for this VM."""
+    def _sig(self, stack: StackClass, vmc: VMClass, vm_on: StackClass) -> _Sig:
+        """The VM's part of a query's class key, what the host adds to it, and (meaningful
+        when ``stack`` is ``vm_on``) the whole policy key: built once, read per cell."""
         key = (stack.key, vmc.label, vm_on.qemu)
         sig = self._sigs.get(key)
         if sig is None:
             host, vm = self.host(stack), self.vm(vmc, vm_on)
             cache = self.cache
-            sig = self._sigs[key] = (cache.vm_part(vm),
-                                     cache.host_part(host, self.rs.resolver.machine_facts(host, vm)))
+            vm_part = cache.vm_part(vm)
+            host_part = cache.host_part(host, self.rs.resolver.machine_facts(host, vm))
+            sig = self._sigs[key] = (vm_part, host_part, class_key("policy", vm_part, host_part))
         return sig
 
     def policy(self, stack: StackClass, vmc: VMClass) -> dict[str, Any]:
-        vm_part, host_part = self._sig(stack, vmc, stack)
-        key = class_key("policy", vm_part, host_part)
+        key = self._sig(stack, vmc, stack)[2]
         hit = self.cache.get(key)
         if hit is None:
             host, vm = self.host(stack), self.vm(vmc, stack)
@@ -286,10 +290,10 @@ class ClassSolver:
 
     def migrate(self, src: StackClass, dst: StackClass, vmc: VMClass,
                 *, snapshot: bool = False) -> dict[str, Any]:
-        # The VM's machine type is fixed on the source (aliases resolve there).
-        vm_part, src_part = self._sig(src, vmc, src)
-        key = class_key("snapshot" if snapshot else "migrate", vm_part, src_part,
-                        self._sig(dst, vmc, src)[1])
+        # The VM's machine type is fixed on the source (aliases resolve there). The key is
+        # class_key's shape, built inline: this is the hot path of a class-space sweep.
+        vm_part, src_part, _ = self._sig(src, vmc, src)
+        key = ("snapshot" if snapshot else "migrate", vm_part, src_part, self._sig(dst, vmc, src)[1])
         hit = self.cache.get(key)
         if hit is None:
             s, d, vm = self.host(src), self.host(dst), self.vm(vmc, src)
@@ -334,7 +338,7 @@ def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[StackC
             if reps is None:
                 by_sig: dict[tuple, StackClass] = {}
                 for d in stacks:
-                    by_sig.setdefault(solver._sig(d, vm, s), d)
+                    by_sig.setdefault(solver._sig(d, vm, s)[1], d)
                 reps = distinct[s.qemu] = list(by_sig.values())
             for d in reps:
                 outcomes.add(solver.migrate(s, d, vm, snapshot=snapshot)["outcome"])
