@@ -20,7 +20,7 @@ Stored verdicts are shared: treat them as read-only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import KeysView, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -71,6 +71,10 @@ class VerdictCache:
     def __len__(self) -> int:
         """How many verdicts were evaluated (and, when asked, simulated)."""
         return len(self._store)
+
+    def keys(self) -> KeysView[tuple]:
+        """The keys of the verdicts stored so far."""
+        return self._store.keys()
 
     def add(self, key: tuple, verdict: Mapping[str, Any]) -> dict[str, Any]:
         """Store ``verdict`` under ``key`` (fields kept) and tally its witness."""
