@@ -3,8 +3,9 @@
 Two hosts whose resolved facts, QEMU release and probed machine list agree are
 one class; two VMs with the same machine type and resolved facts, booted on the
 same host class, are one class. Verdicts are cached by class pair and, below
-that, by the query's class (``engine.verdict_cache``, shared with ``engine.classes.ClassSolver``),
-so a fleet of a million VMs costs what its few dozen classes cost.
+that, in an ``engine.verdict_cache.VerdictCache`` by the query's class (the key
+every verdict memo uses), so a fleet of a million VMs costs what its few dozen
+classes cost.
 """
 
 from __future__ import annotations
