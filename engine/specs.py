@@ -40,8 +40,8 @@ class HostSpec:
     entry) or by code that names a class's representative (``StackClass.spec``).
     Frozen; keys are checked, release names are plain ASCII, ``x2apic_api`` is the
     probed mask with bits newer than the rules moved to ``ignored_x2apic_bits``.
-    ``origin`` is where it was written, for error messages only: equality of two
-    specs ignores nothing else, so callers that memoize drop it.
+    ``origin`` is where it was written, for error messages; it takes part in
+    equality, so callers that memoize by spec drop it (``replace(spec, origin=None)``).
     """
 
     name: str | None = None
