@@ -39,7 +39,8 @@ class HostSpec:
     Built by :func:`parse_host_spec` (from a spec string, a JSON object or a plan
     entry) or by code that names a class's representative (``StackClass.spec``).
     Frozen; keys are checked, release names are plain ASCII, ``x2apic_api`` is the
-    probed mask with bits newer than the rules moved to ``ignored_x2apic_bits``.
+    probed mask as given (the resolver moves bits newer than the rules to
+    ``ignored_x2apic_bits``).
     ``origin`` is where it was written, for error messages; it takes part in
     equality, so callers that memoize by spec drop it (``replace(spec, origin=None)``).
     """
