@@ -49,7 +49,7 @@ def add_vm_inputs(parser: argparse.ArgumentParser) -> None:
 
 def exit_code(verdict: dict[str, Any]) -> int:
     """0/1/2 by severity; 4 (loudly) when the simulator did not reproduce the verdict."""
-    from ..query.verdicts import EXIT_BY_SEVERITY
+    from ..vocabulary import EXIT_BY_SEVERITY
 
     witness = verdict.get("witness", {})
     if witness.get("agrees") is False:

@@ -478,7 +478,7 @@ def _unclosed_quote_line(text: str) -> int | None:
 def parse_qemu_cmdline(text: str, source: str = "command line") -> VMInput:
     """Read the VM spec keys a QEMU command line determines.
 
-    >>> parse_qemu_cmdline("qemu-system-x86_64 -M q35,kernel-irqchip=split").spec
+    >>> parse_qemu_cmdline("qemu-system-x86_64 -accel kvm -M q35,kernel-irqchip=split").spec
     {'machine': 'q35', 'irqchip': 'split'}
     """
     words = split_command_line(text, source)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..vocabulary import SEOIB_POLICIES, VM_SPEC_KEYS
+
 __all__ = ["SEOIB_POLICIES", "VM_KEYS", "VMInput"]
 
 # The contract's VM spec keys (docs/contracts.md, "Host and VM specs"); readers never invent others.
-VM_KEYS = ("machine", "irqchip", "ioapic", "x2apic", "guest", "seoib-policy")
-SEOIB_POLICIES = ("quirked", "respected", "not-advertised")
+VM_KEYS = VM_SPEC_KEYS
 
 
 @dataclass(frozen=True)

@@ -257,7 +257,7 @@ def build_matrix(rs: RuleSet, space: Space | None = None, *, progress: Progress 
     unvalidated = sum(1 for v in m.verdicts if not v["witness"]["ran"])
     if strict and (m.disagreements or unvalidated):
         first = m.disagreements[0] if m.disagreements else {}
-        diffs = "; ".join(first.get("witness", {}).get("differences", [])) or "a verdict was not simulated"
+        diffs = "; ".join(first.get("differences", [])) or "a verdict was not simulated"
         raise Disagreement(f"the solver and the simulator disagree on {len(m.disagreements)} "
                            f"verdict(s), {unvalidated} not simulated; the matrix was not written "
                            f"(first: {diffs})")

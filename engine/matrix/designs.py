@@ -13,17 +13,18 @@ from typing import Any
 
 from ..query.classes import label_runs, stack_classes
 from ..errors import Disagreement
+from ..query.verdict_cache import VerdictCache
+from ..query.verdicts import migrate_verdict, policy_verdict
 from ..rules.resolve import ResolvedHost
 from ..rules.ruleset import RuleSet
 from ..rules.specs import HostSpec, VMSpec
-from ..query.verdicts import POLICIES, migrate_verdict, policy_verdict
+from ..vocabulary import SEOIB_POLICIES, SEVERITY_RANK
 from .fleet import Fleet, FleetHost, FleetVM
 
 __all__ = ["METRICS", "Column", "compare_designs", "lookup_findings"]
 
 PROTECTED = ("respected", "not-advertised")
 EXPOSED = ("storm", "storm-risk")
-_RANK = {"ok": 0, "warn": 1, "block": 2}
 
 # (key, row title) in report order; counts of VMs unless the title says pairs.
 METRICS: tuple[tuple[str, str], ...] = (
@@ -51,14 +52,16 @@ class Column:
 
 
 class _Judge:
-    """Memoized, simulator-validated verdicts for concrete fleet specs."""
+    """Memoized, simulator-validated verdicts for concrete fleet specs.
+
+    Keyed by spec (where each spec was written aside), not by class: a count reads
+    the VM's own resolved machine type, and the tally counts distinct specs.
+    """
 
     def __init__(self, rs: RuleSet) -> None:
         self.rs = rs
         self.hosts: dict[HostSpec, ResolvedHost] = {}
-        self.cache: dict[tuple, dict[str, Any]] = {}
-        self.validated = 0
-        self.disagreements: list[str] = []
+        self.cache = VerdictCache(keep=None)
 
     def host(self, spec: HostSpec) -> ResolvedHost:
         key = replace(spec, origin=None)
@@ -67,28 +70,22 @@ class _Judge:
             h = self.hosts[key] = self.rs.resolver.host(spec)
         return h
 
-    def _check(self, verdict: dict[str, Any]) -> dict[str, Any]:
-        w = verdict["witness"]
-        self.validated += bool(w.get("ran"))
-        if w.get("agrees") is not True:
-            self.disagreements.append("; ".join(w.get("differences", [])) or verdict["outcome"])
-        return verdict
-
     def policy(self, h: HostSpec, v: VMSpec) -> dict[str, Any]:
         key = ("p", replace(h, origin=None), replace(v, origin=None))
-        if key not in self.cache:
+        hit = self.cache.get(key)
+        if hit is None:
             host = self.host(h)
-            self.cache[key] = self._check(policy_verdict(self.rs, host,
-                                                         self.rs.resolver.vm(v, host)))
-        return self.cache[key]
+            hit = self.cache.add(key, policy_verdict(self.rs, host, self.rs.resolver.vm(v, host)))
+        return hit
 
     def migrate(self, s: HostSpec, d: HostSpec, v: VMSpec) -> dict[str, Any]:
         key = ("m", replace(s, origin=None), replace(d, origin=None), replace(v, origin=None))
-        if key not in self.cache:
+        hit = self.cache.get(key)
+        if hit is None:
             src, dst = self.host(s), self.host(d)
-            self.cache[key] = self._check(migrate_verdict(self.rs, src, dst,
-                                                          self.rs.resolver.vm(v, src)))
-        return self.cache[key]
+            hit = self.cache.add(key, migrate_verdict(self.rs, src, dst,
+                                                      self.rs.resolver.vm(v, src)))
+        return hit
 
 
 def _host_spec(h: FleetHost, design: str, candidates: set[str]) -> HostSpec:
@@ -175,7 +172,7 @@ class _Compare:
         if vm.seoib_policy is not None or p.host.name not in self.candidates:
             return vm  # the plan chose, or the host's QEMU cannot take the property
         default = self.rs.resolver.designs[design].default_policy
-        for policy in (x for x in POLICIES if x != default):
+        for policy in (x for x in SEOIB_POLICIES if x != default):
             chosen = replace(vm, seoib_policy=policy)
             if self._boot(p, design, chosen)["severity"] != "ok":
                 continue
@@ -189,7 +186,7 @@ class _Compare:
     def _no_worse(chosen: dict[str, Any], default: dict[str, Any]) -> bool:
         if chosen["outcome"] in ("refused", "dest-abort", "unsupported"):
             return False  # an evacuation that fails is never safe
-        return _RANK[chosen["severity"]] <= _RANK[default["severity"]]
+        return SEVERITY_RANK[chosen["severity"]] <= SEVERITY_RANK[default["severity"]]
 
     def column(self, design: str, opt_in: bool) -> Column:
         col = Column(design, opt_in, {k: 0 for k, _ in METRICS})
@@ -281,10 +278,12 @@ def compare_designs(rs: RuleSet, fleet: Fleet) -> dict[str, Any]:
         if d.facts.get("qemu.selection") == "property":
             columns.append(cmp.column(design, True))
     findings = lookup_findings(rs, cmp.judge)
-    if cmp.judge.disagreements:
+    tally = cmp.judge.cache
+    if tally.disagreements:
+        first = tally.disagreements[0]
         raise Disagreement(f"the solver and the simulator disagree on "
-                           f"{len(cmp.judge.disagreements)} fleet verdict(s); nothing was "
-                           f"reported (first: {cmp.judge.disagreements[0]})")
+                           f"{len(tally.disagreements)} fleet verdict(s); nothing was "
+                           f"reported (first: {'; '.join(first['differences']) or first['outcome']})")
     vms = sum(v.count for v in fleet.vms)
     pairs = sum(p.count * n for p in cmp.placements for _, n in cmp.allowed[id(p)])
     return {
@@ -305,8 +304,8 @@ def compare_designs(rs: RuleSet, fleet: Fleet) -> dict[str, Any]:
         "recommendation": _recommend(columns),
         "lookup_findings": findings,
         "unconfirmed_designs": [d for d, x in rs.resolver.designs.items() if not x.confirmed],
-        "tally": {"evaluations": len(cmp.judge.cache), "validated": cmp.judge.validated,
-                  "disagreements": len(cmp.judge.disagreements)},
+        "tally": {"evaluations": len(tally), "validated": tally.validated,
+                  "disagreements": len(tally.disagreements)},
     }
 
 

@@ -23,10 +23,10 @@ from .page_script import CSS, JS
 from .pools import Pools, blocked_moves, describe, matrix_pools
 from .space import GUESTS, Stack
 from .svg import pools_svg
+from ..vocabulary import SEVERITY_RANK
 
 __all__ = ["index_html", "vm_words"]
 
-_HARM = {"ok": 0, "warn": 1, "block": 2}
 
 
 def vm_words(t: VMTable) -> str:
@@ -90,7 +90,7 @@ class _Page:
 
 def _legend(m: Matrix) -> str:
     seen = sorted({(v["outcome"], v["severity"]) for v in m.verdicts},
-                  key=lambda x: (_HARM[x[1]], x[0]))
+                  key=lambda x: (SEVERITY_RANK[x[1]], x[0]))
     codes = "".join(f'<span title="{escape(OUTCOME_WORDS.get(o, o))}"><span class="sw {s}">'
                     f"{escape(cell_code(o, s))}</span>{escape(o)}</span>" for o, s in seen)
     return ('<div class="legend" id="legend" aria-label="legend"><b>Legend</b>'

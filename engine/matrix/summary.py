@@ -20,10 +20,10 @@ from typing import Any
 from .build import Matrix
 from .markdown import OUTCOME_WORDS, table_file
 from .pools import blocked_moves, describe, matrix_pools
+from ..vocabulary import SEVERITY_RANK
 
 __all__ = ["readme"]
 
-_RANK = {"ok": 0, "warn": 1, "block": 2}
 
 
 @dataclass
@@ -59,7 +59,7 @@ def _pairs(m: Matrix, grid_of: str) -> dict[tuple[tuple[str, str, str], tuple[st
         if src == dst:
             continue
         p = pairs.setdefault((src, dst), _Pair())
-        if _RANK[v["severity"]] > _RANK[p.worst]:
+        if SEVERITY_RANK[v["severity"]] > SEVERITY_RANK[p.worst]:
             p.worst = v["severity"]
         if v["severity"] == "block":
             p.causes.add((v["outcome"], v["reasons"][0]["text"] if v["reasons"] else ""))
@@ -108,7 +108,7 @@ def readme(m: Matrix) -> bytes:
     blocked = blocked_moves(m)
     pools = matrix_pools(m, blocked)
     seen = sorted({(v["outcome"], v["severity"]) for v in m.verdicts},
-                  key=lambda x: (_RANK[x[1]], x[0]))
+                  key=lambda x: (SEVERITY_RANK[x[1]], x[0]))
     out = [
         "# SEOIB migration matrices: the summary",
         "",

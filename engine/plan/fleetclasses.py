@@ -3,8 +3,9 @@
 Two hosts whose resolved facts, QEMU release and probed machine list agree are
 one class; two VMs with the same machine type and resolved facts, booted on the
 same host class, are one class. Verdicts are cached by class pair and, below
-that, by the query's input facts (the key ``engine.query.classes.ClassSolver`` uses),
-so a fleet of a million VMs costs what its few dozen classes cost.
+that, in an ``engine.query.verdict_cache.VerdictCache`` by the query's class (the key
+every verdict memo uses), so a fleet of a million VMs costs what its few dozen
+classes cost.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from operator import attrgetter
 from typing import Any
 
 from ..errors import Location
+from ..query.verdict_cache import HostPart, VerdictCache, class_key
+from ..query.verdict_types import Disagreement
 from ..query.verdicts import migrate_verdict, policy_verdict
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
@@ -54,10 +57,6 @@ def host_label(h: ResolvedHost) -> str:
     return f"kernel {kernel}{probed}, QEMU {h.qemu_text} ({h.design.id})"
 
 
-_KEEP = ("outcome", "severity", "findings", "reasons", "witness", "policy", "src_state",
-         "dst_state")
-
-
 @dataclass
 class FleetClasses:
     """Class registry and verdict cache for one rule set."""
@@ -71,9 +70,15 @@ class FleetClasses:
     _vms: dict[tuple, BootedVMClass] = field(default_factory=dict)
     _vm_keys: dict[tuple, BootedVMClass] = field(default_factory=dict)
     _pairs: dict[tuple, dict[str, Any]] = field(default_factory=dict)
-    _cache: dict[tuple, dict[str, Any]] = field(default_factory=dict)
-    validated: int = 0
-    disagreements: list[dict[str, Any]] = field(default_factory=list)
+    cache: VerdictCache = field(default_factory=VerdictCache)
+
+    @property
+    def validated(self) -> int:
+        return self.cache.validated
+
+    @property
+    def disagreements(self) -> list[Disagreement]:
+        return self.cache.disagreements
 
     def host_class(self, spec: Mapping[str, Any], where: Location) -> HostClass:
         skey = tuple(sorted((k, _freeze(v)) for k, v in spec.items()))
@@ -118,27 +123,16 @@ class FleetClasses:
     def registers(self, host: HostClass, vmc: BootedVMClass) -> bool:
         return bool(self.rs.resolver.machine_facts(host.host, vmc.vm)["qemu.registers_machine"])
 
-    def _summary(self, verdict: dict[str, Any]) -> dict[str, Any]:
-        w = verdict["witness"]
-        if w.get("ran"):
-            self.validated += 1
-        if w.get("agrees") is False:
-            self.disagreements.append({"command": verdict["command"], "outcome": verdict["outcome"],
-                                       "differences": w.get("differences", [])})
-        return {k: verdict[k] for k in _KEEP if k in verdict}
-
     def boot(self, vmc: BootedVMClass) -> dict[str, Any]:
         """The power-on verdict of a VM class on its boot host."""
         pair = ("policy", vmc.id)
         hit = self._pairs.get(pair)
         if hit is None:
             host, vm = vmc.boot.host, vmc.vm
-            inputs = self.rs.resolver.inputs({"host": host}, vm)
-            key = ("policy", tuple(sorted(inputs.items())), vm.guest.id)
-            hit = self._cache.get(key)
+            key = class_key("policy", self.cache.vm_part(vm), self._host_part(host, vm))
+            hit = self.cache.get(key)
             if hit is None:
-                hit = self._cache[key] = self._summary(
-                    policy_verdict(self.rs, host, vm, witness=self.validate))
+                hit = self.cache.add(key, policy_verdict(self.rs, host, vm, witness=self.validate))
             self._pairs[pair] = hit
         return hit
 
@@ -161,17 +155,20 @@ class FleetClasses:
         hit = self._pairs.get(pair)
         if hit is None:
             src, vm = vmc.boot.host, vmc.vm
-            inputs = self.rs.resolver.inputs({"src": src, "dst": dst.host}, vm)
-            key = (kind, tuple(sorted(inputs.items())), vm.guest.id)
-            hit = self._cache.get(key)
+            key = class_key(kind, self.cache.vm_part(vm), self._host_part(src, vm),
+                            self._host_part(dst.host, vm))
+            hit = self.cache.get(key)
             if hit is None:
-                hit = self._cache[key] = self._summary(migrate_verdict(
+                hit = self.cache.add(key, migrate_verdict(
                     self.rs, src, dst.host, vm, snapshot=kind == "snapshot", witness=self.validate))
             self._pairs[pair] = hit
         return hit
 
+    def _host_part(self, host: ResolvedHost, vm: ResolvedVM) -> HostPart:
+        return self.cache.host_part(host, self.rs.resolver.machine_facts(host, vm))
+
     def evaluations(self) -> int:
-        return len(self._cache)
+        return len(self.cache)
 
     def vm_classes(self) -> int:
         return len(self._vm_keys)

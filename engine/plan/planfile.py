@@ -20,12 +20,11 @@ from ..errors import Location, SpecError
 from ..paths import schemas_dir
 from ..rules.loader import schema_problems
 from ..rules.specs import VMSpec, parse_host_spec, parse_vm_spec
+from ..vocabulary import HOST_SPEC_KEYS, VM_SPEC_KEYS
 from ..yamlio import LineDict, LineList, load_yaml, loads_yaml
 
 __all__ = ["HostEntry", "Plan", "VMEntry", "Wave", "apply_set", "load_plan", "loads_plan", "parse_plan"]
 
-HOST_SPEC_KEYS = ("kernel", "x2apic-api", "qemu", "seoib", "machines")
-VM_SPEC_KEYS = ("machine", "irqchip", "ioapic", "x2apic", "guest", "seoib-policy")
 _VERSION_KEYS = ("kernel", "qemu")
 
 

@@ -24,8 +24,11 @@ from ..errors import Location
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet, load_rules
 from ..rules.specs import VMSpec, parse_host_spec, parse_vm_spec
-from .solver import evaluate
+from .solver import Evaluation, evaluate
+from .verdict_cache import VerdictCache, class_key
+from .verdict_types import MigrateVerdict, PolicyVerdict
 from .verdicts import (
+    RuleReasons,
     data_reasons,
     line_notes,
     migrate_verdict,
@@ -59,20 +62,19 @@ class Engine:
         self._vm_specs: dict[str, VMSpec] = {}
         self._vms: dict[tuple[str, str, str, str], ResolvedVM] = {}
         self._keys: dict[tuple[str, ...], tuple[tuple, dict[str, ResolvedHost], ResolvedVM]] = {}
-        # class key -> [the class's first verdict, (its evaluation, the rules part of its
-        # reasons) once a second line needs them]
-        self._verdicts: dict[tuple, list[Any]] = {}
+        # class key -> the class's first verdict, whole (members rebuild their own parts)
+        self.verdicts = VerdictCache(keep=None)
+        # class key -> (its evaluation, the rules part of its reasons), once a second line needs them
+        self._class_reasons: dict[tuple, tuple[Evaluation, RuleReasons]] = {}
         # line texts -> the verdict built for them (reused when a line repeats)
-        self._lines: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._lines: dict[tuple[str, ...], Any] = {}
         # resolved host or VM -> its JSON part, one object per spec (encoders reuse it by identity)
         self._parts: dict[int, tuple[Any, dict[str, Any]]] = {}
-        # resolved host or VM -> its facts as sorted items, the parts of a class key
-        self._fact_keys: dict[int, tuple[Any, tuple]] = {}
 
     @property
     def classes(self) -> int:
         """How many classes were evaluated (and simulated) so far."""
-        return len(self._verdicts)
+        return len(self.verdicts)
 
     def _bound(self) -> None:
         if len(self._lines) > MAX_TEXTS or len(self._hosts) > MAX_TEXTS:
@@ -82,7 +84,7 @@ class Engine:
             self._keys.clear()
             self._lines.clear()
             self._parts.clear()
-            self._fact_keys.clear()
+            self.verdicts.forget_parts()
 
     def _json(self, resolved: ResolvedHost | ResolvedVM) -> dict[str, Any]:
         hit = self._parts.get(id(resolved))
@@ -121,36 +123,26 @@ class Engine:
         if hit is None:
             hosts = {role: self.host(t, role) for role, t in roles.items()}
             vm = self.vm(vm_spec, next(iter(roles.values())))
-            # The class is the query's input facts (Resolver.inputs) and the guest. They are
-            # keyed in parts - the VM's facts, then per role its host's facts and the two that
-            # depend on the machine type - each host's and VM's part sorted once, not per line.
-            machine_facts = self.rs.resolver.machine_facts
-            parts: list[Any] = [query, self._facts_key(vm, ()), vm.guest.id]
-            for role, h in hosts.items():
-                mf = machine_facts(h, vm)
-                parts.append((role, self._facts_key(h, mf), tuple(mf.items())))
-            hit = self._keys[text_key] = (tuple(parts), hosts, vm)
+            # The class (verdict_cache.class_key) is keyed in parts, each host's and VM's
+            # facts sorted once, not per line.
+            machine_facts, cache = self.rs.resolver.machine_facts, self.verdicts
+            key = class_key(query, cache.vm_part(vm),
+                            *(cache.host_part(h, machine_facts(h, vm)) for h in hosts.values()))
+            hit = self._keys[text_key] = (key, hosts, vm)
         return hit
 
-    def _facts_key(self, resolved: ResolvedHost | ResolvedVM, skip: Mapping[str, Any]) -> tuple:
-        """``resolved.facts`` as sorted items, without ``skip``'s keys (set per machine type)."""
-        hit = self._fact_keys.get(id(resolved))
-        if hit is None or hit[0] is not resolved:
-            items = tuple(sorted((k, v) for k, v in resolved.facts.items() if k not in skip))
-            hit = self._fact_keys[id(resolved)] = (resolved, items)
-        return hit[1]
-
-    def _reasons(self, hit: list[Any], query: str, roles: dict[str, ResolvedHost],
+    def _reasons(self, key: tuple, query: str, roles: dict[str, ResolvedHost],
                  vm: ResolvedVM) -> list[dict]:
         """A member's reasons: the class's evaluation and the rules part of its reasons (the
         same for every member) are computed on first reuse; the data part is the member's."""
-        if hit[1] is None:
+        hit = self._class_reasons.get(key)
+        if hit is None:
             ev = evaluate(self.rs.query(query), self.rs.resolver.inputs(roles, vm))
-            hit[1] = (ev, rule_reasons(ev))
-        ev, rules = hit[1]
+            hit = self._class_reasons[key] = (ev, rule_reasons(ev))
+        ev, rules = hit
         return data_reasons(rules, ev, roles, vm)
 
-    def policy(self, host: Spec, vm: Spec) -> dict[str, Any]:
+    def policy(self, host: Spec, vm: Spec) -> PolicyVerdict:
         line = ("policy", _text(host), _text(vm))
         done = self._lines.get(line)
         if done is not None:
@@ -158,18 +150,18 @@ class Engine:
         self._bound()
         key, roles, v = self._class_key("policy", {"host": host}, vm)
         h = roles["host"]
-        hit = self._verdicts.get(key)
+        hit = self.verdicts.get(key)
+        verdict: Any
         if hit is None:
-            verdict = policy_verdict(self.rs, h, v, witness=self.witness)
-            self._verdicts[key] = [verdict, None]
+            verdict = self.verdicts.add(key, policy_verdict(self.rs, h, v, witness=self.witness))
         else:
-            why = self._reasons(hit, "policy", roles, v)
-            verdict = {**hit[0], "host": self._json(h), "vm": self._json(v), "reasons": why,
+            why = self._reasons(key, "policy", roles, v)
+            verdict = {**hit, "host": self._json(h), "vm": self._json(v), "reasons": why,
                        **line_notes([h], v), "unconfirmed": unconfirmed(why)}
         self._lines[line] = verdict
         return verdict
 
-    def migrate(self, src: Spec, dst: Spec, vm: Spec, *, snapshot: bool = False) -> dict[str, Any]:
+    def migrate(self, src: Spec, dst: Spec, vm: Spec, *, snapshot: bool = False) -> MigrateVerdict:
         query = "snapshot" if snapshot else "migrate"
         line = (query, _text(src), _text(dst), _text(vm))
         done = self._lines.get(line)
@@ -179,13 +171,14 @@ class Engine:
         # Aliases resolve on the source (the first role): its machine type is fixed there.
         key, roles, v = self._class_key(query, {"src": src, "dst": dst}, vm)
         s, d = roles["src"], roles["dst"]
-        hit = self._verdicts.get(key)
+        hit = self.verdicts.get(key)
+        verdict: Any
         if hit is None:
-            verdict = migrate_verdict(self.rs, s, d, v, snapshot=snapshot, witness=self.witness)
-            self._verdicts[key] = [verdict, None]
+            verdict = self.verdicts.add(key, migrate_verdict(self.rs, s, d, v, snapshot=snapshot,
+                                                             witness=self.witness))
         else:
-            why = self._reasons(hit, query, roles, v)
-            verdict = {**hit[0], "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
+            why = self._reasons(key, query, roles, v)
+            verdict = {**hit, "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
                        "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why)}
         self._lines[line] = verdict
         return verdict

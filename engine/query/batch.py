@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import BadInput, SeoibError
+from ..vocabulary import EXIT_BY_SEVERITY
 from .api import Engine
 
 __all__ = ["FIELDS", "MAX_LINE", "VerdictEncoder", "answer", "answer_lines", "error_object", "line_exit",
@@ -31,7 +32,6 @@ FIELDS: dict[str, dict[str, tuple[bool, type | tuple[type, ...]]]] = {
                 "snapshot": (False, bool)},
 }
 MAX_LINE = 1 << 20
-_EXIT_BY_SEVERITY = {"ok": 0, "warn": 1, "block": 2}
 
 
 def _check(kind: str, obj: Any, allow_files: bool) -> None:
@@ -81,7 +81,7 @@ def line_exit(verdict: Mapping[str, Any]) -> int:
         return 3
     if verdict.get("witness", {}).get("agrees") is False:
         return 4
-    return _EXIT_BY_SEVERITY[verdict["severity"]]
+    return EXIT_BY_SEVERITY[verdict["severity"]]
 
 
 def _compact_dumps() -> Callable[[Any], str]:

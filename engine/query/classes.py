@@ -19,6 +19,8 @@ from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
 from ..rules.specs import HostSpec, VMSpec
 from ..rules.versions import Release, parse_release
+from .verdict_cache import HostPart, VerdictCache, VMPart, class_key
+from .verdict_types import Disagreement
 from .verdicts import migrate_verdict, policy_verdict
 
 __all__ = [
@@ -226,6 +228,9 @@ def vm_classes(rs: RuleSet, *, machines: Iterable[MachineClass] | None = None,
             for x in x2apic for g in gs for p in policies]
 
 
+_Sig = tuple[VMPart, HostPart, tuple]  # see ClassSolver._sig
+
+
 @dataclass
 class ClassSolver:
     """Memoized, simulator-validated verdicts over classes.
@@ -238,10 +243,16 @@ class ClassSolver:
     validate: bool = True
     _hosts: dict[str, ResolvedHost] = field(default_factory=dict)
     _vms: dict[tuple[str, str], ResolvedVM] = field(default_factory=dict)
-    _cache: dict[tuple, dict[str, Any]] = field(default_factory=dict)
-    _sigs: dict[tuple[str, str, str], tuple] = field(default_factory=dict)
-    validated: int = 0
-    disagreements: list[dict[str, Any]] = field(default_factory=list)
+    cache: VerdictCache = field(default_factory=VerdictCache)
+    _sigs: dict[tuple[str, str, str], _Sig] = field(default_factory=dict)
+
+    @property
+    def validated(self) -> int:
+        return self.cache.validated
+
+    @property
+    def disagreements(self) -> list[Disagreement]:
+        return self.cache.disagreements
 
     def host(self, stack: StackClass) -> ResolvedHost:
         h = self._hosts.get(stack.key)
@@ -256,53 +267,42 @@ class ClassSolver:
             v = self._vms[key] = self.rs.resolver.vm(vmc.spec(), self.host(stack))
         return v
 
-    def _summary(self, verdict: dict[str, Any]) -> dict[str, Any]:
-        w = verdict["witness"]
-        if w.get("ran"):
-            self.validated += 1
-        if w.get("agrees") is False:
-            self.disagreements.append({"verdict": verdict["outcome"], "witness": w})
-        keep = ("outcome", "severity", "findings", "reasons", "witness")
-        out = {k: verdict[k] for k in keep}
-        for k in ("policy", "kvm_flags", "lvr_seoib", "suppression_honored", "src_state",
-                  "dst_state"):
-            if k in verdict:
-                out[k] = verdict[k]
-        return out
-
-    def _sig(self, stack: StackClass, vmc: VMClass, vm_on: StackClass) -> tuple:
-        """What a host contributes to a query's inputs for this VM: its class key."""
+    def _sig(self, stack: StackClass, vmc: VMClass, vm_on: StackClass) -> _Sig:
+        """The VM's part of a query's class key, what the host adds to it, and (meaningful
+        when ``stack`` is ``vm_on``) the whole policy key: built once, read per cell."""
         key = (stack.key, vmc.label, vm_on.qemu)
         sig = self._sigs.get(key)
         if sig is None:
             host, vm = self.host(stack), self.vm(vmc, vm_on)
-            facts = {**host.facts, **self.rs.resolver.machine_facts(host, vm)}
-            sig = self._sigs[key] = (tuple(sorted(facts.items())), tuple(sorted(vm.facts.items())))
+            cache = self.cache
+            vm_part = cache.vm_part(vm)
+            host_part = cache.host_part(host, self.rs.resolver.machine_facts(host, vm))
+            sig = self._sigs[key] = (vm_part, host_part, class_key("policy", vm_part, host_part))
         return sig
 
     def policy(self, stack: StackClass, vmc: VMClass) -> dict[str, Any]:
-        key = ("policy", self._sig(stack, vmc, stack))
-        hit = self._cache.get(key)
+        key = self._sig(stack, vmc, stack)[2]
+        hit = self.cache.get(key)
         if hit is None:
             host, vm = self.host(stack), self.vm(vmc, stack)
-            hit = self._cache[key] = self._summary(
-                policy_verdict(self.rs, host, vm, witness=self.validate))
+            hit = self.cache.add(key, policy_verdict(self.rs, host, vm, witness=self.validate))
         return hit
 
     def migrate(self, src: StackClass, dst: StackClass, vmc: VMClass,
                 *, snapshot: bool = False) -> dict[str, Any]:
-        # The VM's machine type is fixed on the source (aliases resolve there).
-        key = ("snapshot" if snapshot else "migrate", self._sig(src, vmc, src),
-               self._sig(dst, vmc, src))
-        hit = self._cache.get(key)
+        # The VM's machine type is fixed on the source (aliases resolve there). The key is
+        # class_key's shape, built inline: this is the hot path of a class-space sweep.
+        vm_part, src_part, _ = self._sig(src, vmc, src)
+        key = ("snapshot" if snapshot else "migrate", vm_part, src_part, self._sig(dst, vmc, src)[1])
+        hit = self.cache.get(key)
         if hit is None:
             s, d, vm = self.host(src), self.host(dst), self.vm(vmc, src)
-            hit = self._cache[key] = self._summary(
-                migrate_verdict(self.rs, s, d, vm, snapshot=snapshot, witness=self.validate))
+            hit = self.cache.add(key, migrate_verdict(self.rs, s, d, vm, snapshot=snapshot,
+                                                      witness=self.validate))
         return hit
 
     def evaluations(self) -> int:
-        return len(self._cache)
+        return len(self.cache)
 
 
 @dataclass(frozen=True)
@@ -313,7 +313,7 @@ class SpaceTally:
     evaluations: int
     validated: int
     outcomes: frozenset[str]
-    disagreements: tuple[dict[str, Any], ...]
+    disagreements: tuple[Disagreement, ...]
 
 
 def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[StackClass, ...],
@@ -338,7 +338,7 @@ def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[StackC
             if reps is None:
                 by_sig: dict[tuple, StackClass] = {}
                 for d in stacks:
-                    by_sig.setdefault(solver._sig(d, vm, s), d)
+                    by_sig.setdefault(solver._sig(d, vm, s)[1], d)
                 reps = distinct[s.qemu] = list(by_sig.values())
             for d in reps:
                 outcomes.add(solver.migrate(s, d, vm, snapshot=snapshot)["outcome"])

@@ -21,7 +21,14 @@ __all__ = ["Evaluation", "evaluate"]
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The facts a query derived, its outcome and findings, and the rules behind them."""
+    """The facts a query derived, its outcome and findings, and the rules behind them.
+
+    Built by :func:`evaluate` only. ``facts`` holds the inputs and every derived
+    fact; ``findings`` are the outcomes whose conditions hold, in the query's order,
+    and ``outcome`` is the first of them (the query's ``otherwise`` when none holds).
+    ``reasons`` (empty with ``explain=False``) are the rules behind the facts the
+    decisive outcome tests; ``input_reasons`` the input facts those rest on.
+    """
 
     facts: Mapping[str, Any]
     outcome: str

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .verdict_types import MigrateVerdict, PolicyVerdict
 
 __all__ = ["render_migrate", "render_policy", "render_state"]
 
 _TAG = {"ok": "OK", "warn": "WARN", "block": "BLOCK"}
 
 
-def render_state(state: dict[str, Any] | None) -> str:
+def render_state(state: Mapping[str, Any] | None) -> str:
     if not state:
         return "never runs"
     lvr = "set" if state["lvr_seoib"] else "clear"
@@ -42,7 +46,7 @@ def _host_line(host: dict[str, Any]) -> str:
             f" ({host['seoib']})")
 
 
-def _why(lines: list[str], verdict: dict[str, Any]) -> None:
+def _why(lines: list[str], verdict: PolicyVerdict | MigrateVerdict) -> None:
     lines.append("why:")
     for r in verdict["reasons"]:
         mark = " [unconfirmed]" if r.get("confirmed") is False else ""
@@ -67,7 +71,7 @@ def _counters(counters: dict[str, int]) -> str:
     return ", ".join(f"{k} {counters[k]}" for k in keys if k in counters) or "no events"
 
 
-def render_policy(v: dict[str, Any]) -> str:
+def render_policy(v: PolicyVerdict) -> str:
     started = v["outcome"] != "start-fails"  # a VM that never ran has no KVM state to show
     lines = [f"{_TAG[v['severity']]}: {v['outcome']} "
              f"({'policy ' + v['policy'] if started else 'QEMU does not start'})",
@@ -82,7 +86,7 @@ def render_policy(v: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_migrate(v: dict[str, Any]) -> str:
+def render_migrate(v: MigrateVerdict) -> str:
     what = "loadvm of the source's snapshot" if v["mode"] == "snapshot" else "live migration"
     lines = [f"{_TAG[v['severity']]}: {v['outcome']} ({what})",
              f"  src:  {_host_line(v['src'])}",

@@ -1,5 +1,6 @@
 """Build the public verdict objects (docs/contracts.md, "JSON outputs") from evaluations.
 
+Their shapes are engine.query.verdict_types (held to schemas/*-output.schema.json).
 Text output is rendered from the same object, so the two never drift apart.
 """
 
@@ -10,7 +11,9 @@ from typing import Any
 
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
+from ..vocabulary import EXIT_BY_SEVERITY, SEOIB_POLICIES, worst_severity
 from .solver import Evaluation, evaluate
+from .verdict_types import Finding, MigrateVerdict, PolicyVerdict, Reason, VMState, Witness
 from .witness import boot_witness, migration_witness
 
 __all__ = [
@@ -19,12 +22,10 @@ __all__ = [
     "unconfirmed",
 ]
 
-POLICIES = ("quirked", "respected", "not-advertised")
-EXIT_BY_SEVERITY = {"ok": 0, "warn": 1, "block": 2}
-_RANK = {"ok": 0, "warn": 1, "block": 2}
+POLICIES = SEOIB_POLICIES  # the name callers know; the list lives in engine.vocabulary
 
 
-def state_of(facts: Mapping[str, Any], side: str) -> dict[str, Any] | None:
+def state_of(facts: Mapping[str, Any], side: str) -> VMState | None:
     """A side's VM state, or None where the side never ran (e.g. a refused migration)."""
     policy = facts.get(f"{side}.policy")
     if policy is None:
@@ -34,17 +35,17 @@ def state_of(facts: Mapping[str, Any], side: str) -> dict[str, Any] | None:
             "suppression_honored": facts.get(f"{side}.suppression_honored")}
 
 
-def reasons(ev: Evaluation, hosts: Mapping[str, ResolvedHost], vm: ResolvedVM) -> list[dict]:
+def reasons(ev: Evaluation, hosts: Mapping[str, ResolvedHost], vm: ResolvedVM) -> list[Reason]:
     """The rules behind the outcome, the decisive one first, then the data they rest on."""
     return data_reasons(rule_reasons(ev), ev, hosts, vm)
 
 
-RuleReasons = tuple[list[dict], frozenset[tuple[str, str]]]
+RuleReasons = tuple[list[Reason], frozenset[tuple[str, str]]]
 
 
 def rule_reasons(ev: Evaluation) -> RuleReasons:
     """The rules part of :func:`reasons` (the same for every query of a class), and what it cites."""
-    out: list[dict] = []
+    out: list[Reason] = []
     seen: set[tuple[str, str]] = set()
     for r in reversed(ev.reasons):
         c = r.citation()
@@ -55,7 +56,7 @@ def rule_reasons(ev: Evaluation) -> RuleReasons:
 
 
 def data_reasons(rules: RuleReasons, ev: Evaluation, hosts: Mapping[str, ResolvedHost],
-                 vm: ResolvedVM) -> list[dict]:
+                 vm: ResolvedVM) -> list[Reason]:
     """:func:`reasons` from its rules part: a new list, the data this query's specs rest on added."""
     out, cited = rules
     out = list(out)
@@ -72,7 +73,7 @@ def data_reasons(rules: RuleReasons, ev: Evaluation, hosts: Mapping[str, Resolve
     return out
 
 
-def unconfirmed(reason_list: list[dict]) -> list[str]:
+def unconfirmed(reason_list: list[Reason]) -> list[str]:
     """The rules behind a verdict that rest on unconfirmed assumptions (e.g. an extrapolated
     QEMU design), in reason order: a verdict flags them rather than hiding them."""
     return list(dict.fromkeys(r["rule"] for r in reason_list if r.get("confirmed") is False))
@@ -92,28 +93,32 @@ def line_notes(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
 
 
 def worst(severities: list[str]) -> str:
-    return max(severities, key=_RANK.__getitem__, default="ok")
+    return worst_severity(severities)
 
 
-_NO_WITNESS = {"ran": False, "agrees": None, "outcome": None, "counters": {},
+_NO_WITNESS: Witness = {"ran": False, "agrees": None, "outcome": None, "counters": {},
                "note": "the simulator was not asked"}
 
 
+def _findings(rs: RuleSet, ev: Evaluation) -> list[Finding]:
+    return [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings]
+
+
 def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
-                   *, witness: bool = True) -> dict[str, Any]:
+                   *, witness: bool = True) -> PolicyVerdict:
     """`seoib policy`: the VM's power-on policy on ``host``, every alternative, and why."""
     query = rs.query("policy")
     inputs = rs.resolver.inputs({"host": host}, vm)
     ev = evaluate(query, inputs)
     alternatives = []
-    for policy in POLICIES:
+    for policy in SEOIB_POLICIES:
         # What the user would get by choosing the policy explicitly (-accel property).
         alt = evaluate(query, {**inputs, "host.qemu.selection": "property",
                                "vm.seoib_policy": policy}, explain=False)
         alternatives.append({"policy": policy, "outcome": alt.outcome,
                              "severity": rs.severities[alt.outcome]})
     state = state_of(ev.facts, "host") or {}
-    verdict = {
+    verdict: PolicyVerdict = {
         "command": "policy",
         "rules": {"root": str(rs.root), "digest": rs.digest},
         "host": host.as_json(),
@@ -122,7 +127,7 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
         "outcome": ev.outcome,
         "severity": rs.severities[ev.outcome],
         "alternatives": alternatives,
-        "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
+        "findings": _findings(rs, ev),
         "reasons": reasons(ev, {"host": host}, vm),
         **line_notes([host], vm),
     }
@@ -132,12 +137,12 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
 
 
 def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
-                    *, snapshot: bool = False, witness: bool = True) -> dict[str, Any]:
+                    *, snapshot: bool = False, witness: bool = True) -> MigrateVerdict:
     """`seoib migrate`: live migration (or loadvm of a snapshot) from ``src`` to ``dst``."""
     name = "snapshot" if snapshot else "migrate"
     ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm))
     completes = ev.facts.get("mig.completes") is True
-    verdict = {
+    verdict: MigrateVerdict = {
         "command": "migrate",
         "mode": "snapshot" if snapshot else "live",
         "rules": {"root": str(rs.root), "digest": rs.digest},
@@ -148,7 +153,7 @@ def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resol
         "dst_state": state_of(ev.facts, "dst") if completes else None,
         "outcome": ev.outcome,
         "severity": rs.severities[ev.outcome],
-        "findings": [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings],
+        "findings": _findings(rs, ev),
         "reasons": reasons(ev, {"src": src, "dst": dst}, vm),
         **line_notes([src, dst], vm),
     }

@@ -43,7 +43,13 @@ class EvalStep:
 
 @dataclass(frozen=True)
 class CompiledQuery:
-    """A query ready to run: its steps in dependency order, inputs and rules."""
+    """A query ready to run: its steps in dependency order, inputs and rules.
+
+    Built by ``compile_query`` while a rule set loads, after every soundness check
+    passed; frozen and stored in the rules cache. ``steps`` are topologically sorted,
+    so ``solver.evaluate`` runs them in one pass with no graph; ``inputs`` are the
+    instantiated input fact names, sorted (role-prefixed for each side).
+    """
 
     query: Query
     steps: tuple[EvalStep, ...]

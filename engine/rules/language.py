@@ -59,7 +59,13 @@ class _Cited:
 
 @dataclass(frozen=True)
 class Fact:
-    """A fact of the vocabulary: its scope, its domain of values and, for inputs, a default."""
+    """A fact of the vocabulary: its scope, its domain of values and, for inputs, a default.
+
+    Built by ``compiler.parse_facts`` from the rules' facts file. Every value a rule
+    tests or sets, and every value the resolver gives an input fact, is one of
+    ``values`` (the compiler checks the rules; booleans and numbers never mix in one
+    domain). Input facts come from the resolver, the others only from rules.
+    """
 
     name: str
     scope: str  # host | state | vm | pair
@@ -93,7 +99,13 @@ class Assign:
 
 @dataclass(frozen=True)
 class Rule:
-    """A stage rule: when every condition holds, set the facts of ``then``."""
+    """A stage rule: when every condition holds, set the facts of ``then``.
+
+    Built by ``compiler.parse_stages`` from a stage file (``location`` is its
+    file:line); a side-template rule is instantiated once per side (``side`` set).
+    The compiler proves that two rules deriving different values for one fact can
+    never both apply, so evaluation order among them cannot change a verdict.
+    """
 
     id: str
     stage: str
@@ -143,7 +155,12 @@ class Side:
 
 @dataclass(frozen=True)
 class Query:
-    """A named question over the facts: its sides, stages and outcomes in order."""
+    """A named question over the facts: its sides, stages and outcomes in order.
+
+    Built by ``compiler.parse_queries`` from the rules' queries file (``policy``,
+    ``migrate``, ``snapshot``). Outcomes are tested in order: the first that holds
+    is the verdict's outcome, every one that holds a finding, ``otherwise`` when none.
+    """
 
     name: str
     description: str

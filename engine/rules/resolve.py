@@ -22,7 +22,14 @@ __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
 
 @dataclass(frozen=True)
 class ResolvedHost:
-    """A host spec resolved against the rules: its input facts and the data behind each."""
+    """A host spec resolved against the rules: its input facts and the data behind each.
+
+    Built by :meth:`Resolver.host` only; frozen. ``facts`` holds the host's input
+    facts by their unprefixed names (a query's inputs prefix them with the role,
+    ``src.kernel...``); every fact in ``because`` is cited by the rule data (or the
+    probe) that set it. A release past the rules is judged by inference along its
+    lineage and said so in ``inferred``: a verdict then carries ``inferred: true``.
+    """
 
     spec: HostSpec
     label: str
@@ -58,7 +65,13 @@ class ResolvedHost:
 
 @dataclass(frozen=True)
 class ResolvedVM:
-    """A VM spec resolved against its host and the rules: its input facts and why."""
+    """A VM spec resolved against its host and the rules: its input facts and why.
+
+    Built by :meth:`Resolver.vm` against one host, whose QEMU resolves a machine-type
+    alias (``q35``) and whose design gives the default policy; nothing else of the host
+    is read, so one resolved VM serves every host with the same QEMU and design.
+    Frozen; ``facts`` are the VM's and its guest's input facts (``vm.*``, ``guest.*``).
+    """
 
     spec: VMSpec
     machine: MachineType
@@ -82,6 +95,16 @@ class ResolvedVM:
 
 
 class Resolver:
+    """Turns specs into input facts: the catalogs of kernels, QEMU builds, machine types,
+    designs and guests that the rule files describe.
+
+    Built once per rule set by ``compile_rules`` and held as ``RuleSet.resolver``; it
+    keeps no state between calls, so equal specs resolve to equal results.
+    :meth:`inputs` is what a query is evaluated on (and the class key of a verdict is
+    made of): the VM's facts, and per role its host's facts plus the facts that depend
+    on the VM's machine type (:meth:`machine_facts`).
+    """
+
     def __init__(self, kernels: KernelLineage, qemu: QemuCatalog, machines: MachineCatalog,
                  designs: dict[str, Design], guests: dict[str, GuestProfile]) -> None:
         self.kernels = kernels

@@ -35,7 +35,22 @@ __all__ = ["RuleSet", "load_rules"]
 
 @dataclass
 class RuleSet:
-    """A loaded, checked and compiled rule set."""
+    """A loaded, checked and compiled rule set: everything a verdict is computed from.
+
+    Built by :func:`load_rules` (through ``compile_rules``, or read back from the
+    on-disk cache) and never changed afterwards: callers share one object. By the
+    time it exists the compiler has proved every query sound (facts declared,
+    values in their domains, no cycles, no two rules deriving different values for
+    one configuration), ``severities`` maps every outcome to ``ok``, ``warn`` or
+    ``block``, and ``digest`` is the SHA-256 of the rule files' contents (root and
+    overlays), which verdicts and artifacts carry.
+
+    >>> rs = load_rules()
+    >>> sorted(rs.queries)
+    ['migrate', 'policy', 'snapshot']
+    >>> rs.severities["storm"]
+    'block'
+    """
 
     root: Path
     digest: str

@@ -14,12 +14,13 @@ from typing import Any
 
 from ..errors import BadInput, Location, SpecError
 from ..files import MAX_DIGITS, load_json_file
+from ..vocabulary import HOST_SPEC_KEYS, SEOIB_POLICIES, VM_SPEC_KEYS
 from .versions import parse_release
 
 __all__ = ["HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
 
-HOST_KEYS = ("name", "kernel", "x2apic-api", "qemu", "seoib", "machines")
-VM_KEYS = ("name", "machine", "irqchip", "ioapic", "x2apic", "guest", "seoib-policy")
+HOST_KEYS = ("name", *HOST_SPEC_KEYS)
+VM_KEYS = ("name", *VM_SPEC_KEYS)
 # A host JSON file is a few hundred bytes; a megabyte is generous.
 HOST_FILE_BYTES = 1024 * 1024
 # Values that are names of releases, machine types and designs: ASCII only, so a
@@ -33,7 +34,16 @@ _ONOFF = {"on": True, "off": False, "true": True, "false": False, "yes": True, "
 
 @dataclass(frozen=True)
 class HostSpec:
-    """A host as the user gave it; ``notes`` says what parsing had to leave out."""
+    """A host as the user gave it (``kernel=...,qemu=...,seoib=...``), checked but not resolved.
+
+    Built by :func:`parse_host_spec` (from a spec string, a JSON object or a plan
+    entry) or by code that names a class's representative (``StackClass.spec``).
+    Frozen; keys are checked, release names are plain ASCII, ``x2apic_api`` is the
+    probed mask as given (the resolver moves bits newer than the rules to
+    ``ignored_x2apic_bits``).
+    ``origin`` is where it was written, for error messages; it takes part in
+    equality, so callers that memoize by spec drop it (``replace(spec, origin=None)``).
+    """
 
     name: str | None = None
     kernel: str | None = None
@@ -56,7 +66,13 @@ class HostSpec:
 
 @dataclass(frozen=True)
 class VMSpec:
-    """A VM as the user gave it (unset fields take the machine type's defaults)."""
+    """A VM as the user gave it (unset fields take the machine type's defaults).
+
+    Built by :func:`parse_vm_spec`, by the input readers (domain XML, QEMU command
+    line) through it, or by code naming a class's representative. Frozen; values
+    are in their vocabularies (``irqchip`` on/split/off, ``ioapic`` 0x11/0x20,
+    ``seoib_policy`` one of ``vocabulary.SEOIB_POLICIES``); nothing is resolved yet.
+    """
 
     machine: str | None = None
     irqchip: str | None = None
@@ -189,6 +205,16 @@ def _choice(data: Mapping[str, Any], key: str, choices: tuple[str, ...], raw: An
 
 
 def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
+    """A host spec from ``k=v,...`` text, a JSON file named by ``@path`` or a mapping.
+
+    >>> h = parse_host_spec("kernel=6.12.40,qemu=10.2.0,seoib=rfc-v2", Location("host"))
+    >>> h.kernel, h.qemu, h.seoib
+    ('6.12.40', '10.2.0', 'rfc-v2')
+    >>> parse_host_spec("kernel=6.12,colour=blue", Location("host"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    engine.errors.SpecError: host: unknown host spec key 'colour' (known: name, kernel, ...)
+    """
     data, where = _mapping(raw, where)
     _check_keys(data, HOST_KEYS, "host spec", raw, where)
     mask = _mask(data.get("x2apic-api"), raw, where)
@@ -211,6 +237,16 @@ def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
 
 
 def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
+    """A VM spec from ``k=v,...`` text, a JSON file named by ``@path`` or a mapping.
+
+    >>> v = parse_vm_spec("machine=q35,irqchip=split,x2apic=off,ioapic=17", Location("vm"))
+    >>> v.machine, v.irqchip, v.x2apic, v.ioapic
+    ('q35', 'split', False, '0x11')
+    >>> parse_vm_spec("machine=q35,irqchip=maybe", Location("vm"))
+    Traceback (most recent call last):
+    ...
+    engine.errors.SpecError: vm: irqchip=maybe is not one of on|split|off
+    """
     data, where = _mapping(raw, where)
     _check_keys(data, VM_KEYS, "VM spec", raw, where)
     ioapic = data.get("ioapic")
@@ -232,8 +268,7 @@ def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
         ioapic=ioapic,
         x2apic=x2apic,
         guest=_text(data, "guest", raw, where),
-        seoib_policy=_choice(data, "seoib-policy", ("quirked", "respected", "not-advertised"),
-                             raw, where),
+        seoib_policy=_choice(data, "seoib-policy", SEOIB_POLICIES, raw, where),
         name=_text(data, "name", raw, where),
         origin=where,
     )

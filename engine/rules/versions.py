@@ -22,7 +22,17 @@ _RELEASE = re.compile(r"^([0-9]{1,9})\.([0-9]{1,9})(?:\.([0-9]{1,9}))?(?![.]?[0-
 
 @dataclass(frozen=True, order=True)
 class Release:
-    """A parsed release: numeric parts for ordering, the text as written."""
+    """A parsed release: numeric parts for ordering, the text as written.
+
+    Releases order by their numeric parts, component by component:
+
+    >>> parse_release("6.18.17") < parse_release("6.18.100")
+    True
+    >>> parse_release("4.0") < parse_release("4.0.1") < parse_release("4.1")
+    True
+    >>> parse_release("10.2.0").series_text, str(parse_release("10.2.0-3.fc43"))
+    ('10.2', '10.2.0-3.fc43')
+    """
 
     parts: tuple[int, ...]
     suffix: str = ""
