@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import Location
+from ..errors import Disagreement, Location
 from ..rules.ruleset import RuleSet, load_rules
 from ..rules.specs import HostSpec, VMSpec, parse_host_spec, parse_vm_spec
 
@@ -48,14 +48,18 @@ def add_vm_inputs(parser: argparse.ArgumentParser) -> None:
 
 
 def exit_code(verdict: dict[str, Any]) -> int:
-    """0/1/2 by severity; 4 (loudly) when the simulator did not reproduce the verdict."""
+    """0/1/2 by severity, once the verdict is printed.
+
+    Raises Disagreement (exit 4, its message on stderr from the CLI) when the
+    simulator did not reproduce the verdict: a verdict nobody could confirm is
+    never passed off with its own severity.
+    """
     from ..vocabulary import EXIT_BY_SEVERITY
 
     witness = verdict.get("witness", {})
     if witness.get("agrees") is False:
         diffs = "; ".join(witness.get("differences", [])) or "no details"
-        sys.stderr.write(f"seoib: error: the solver and the simulator disagree: {diffs}\n")
-        return 4
+        raise Disagreement(f"the solver and the simulator disagree: {diffs}")
     return EXIT_BY_SEVERITY[verdict["severity"]]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import Location
 from ..query.verdict_cache import HostPart, VerdictCache, class_key
-from ..query.verdict_types import Disagreement
+from ..query.verdict_types import DisagreementRecord
 from ..query.verdicts import migrate_verdict, policy_verdict
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
@@ -77,7 +77,7 @@ class FleetClasses:
         return self.cache.validated
 
     @property
-    def disagreements(self) -> list[Disagreement]:
+    def disagreements(self) -> list[DisagreementRecord]:
         return self.cache.disagreements
 
     def host_class(self, spec: Mapping[str, Any], where: Location) -> HostClass:

@@ -208,7 +208,7 @@ def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: s
         if out:
             write("\n".join(out) + "\n")
         for diffs in disagreements:
-            sys.stderr.write(f"seoib: error: the solver and the simulator disagree: {diffs}\n")
+            sys.stderr.write(f"seoib: the solver and the simulator disagree: {diffs}\n")
         worst = max(worst, code)
         if flush:
             flush()

@@ -20,7 +20,7 @@ from ..rules.ruleset import RuleSet
 from ..rules.specs import HostSpec, VMSpec
 from ..rules.versions import Release, parse_release
 from .verdict_cache import HostPart, VerdictCache, VMPart, class_key
-from .verdict_types import Disagreement
+from .verdict_types import DisagreementRecord
 from .verdicts import migrate_verdict, policy_verdict
 
 __all__ = [
@@ -251,7 +251,7 @@ class ClassSolver:
         return self.cache.validated
 
     @property
-    def disagreements(self) -> list[Disagreement]:
+    def disagreements(self) -> list[DisagreementRecord]:
         return self.cache.disagreements
 
     def host(self, stack: StackClass) -> ResolvedHost:
@@ -313,7 +313,7 @@ class SpaceTally:
     evaluations: int
     validated: int
     outcomes: frozenset[str]
-    disagreements: tuple[Disagreement, ...]
+    disagreements: tuple[DisagreementRecord, ...]
 
 
 def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[StackClass, ...],

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..rules.resolve import ResolvedHost, ResolvedVM
-from .verdict_types import Disagreement
+from .verdict_types import DisagreementRecord
 
 __all__ = ["CLASS_FIELDS", "FactItems", "HostPart", "VMPart", "VerdictCache", "class_key"]
 
@@ -64,7 +64,7 @@ class VerdictCache:
         self._store: dict[tuple, dict[str, Any]] = {}
         self.get = self._store.get
         self.validated = 0
-        self.disagreements: list[Disagreement] = []
+        self.disagreements: list[DisagreementRecord] = []
         # resolved host or VM -> (it, its facts as sorted items), parts of class keys
         self._facts: dict[int, tuple[Any, FactItems]] = {}
 

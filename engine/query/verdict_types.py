@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-__all__ = ["Alternative", "Disagreement", "Finding", "MigrateVerdict", "PolicyVerdict", "Reason",
+__all__ = ["Alternative", "DisagreementRecord", "Finding", "MigrateVerdict", "PolicyVerdict", "Reason",
            "RulesRef", "VMState", "Witness"]
 
 
@@ -123,7 +123,7 @@ class MigrateVerdict(_MigrateBase, total=False):
     inferred: bool
 
 
-class Disagreement(TypedDict):
+class DisagreementRecord(TypedDict):
     """A verdict the simulator did not reproduce, as `seoib check` reports it."""
 
     command: str
