@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import Location, RuleError, SpecError
 from .model import Citation, Design, Family, Guest, MachineCompat, QemuRelease
 from .overlay import item_location
+from .record import record, replace
 from .versions import Release, parse_release
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
@@ -33,7 +33,7 @@ def _rel(text: str | None) -> Release | None:
     return parse_release(text) if text is not None else None
 
 
-@dataclass(frozen=True)
+@record
 class Downstream:
     """A vendor's machine-type scheme and the upstream types its names follow."""
 
@@ -56,7 +56,7 @@ class Downstream:
                         self.location, self.confirmed)
 
 
-@dataclass(frozen=True)
+@record
 class Machine:
     """A concrete machine type: family plus version (None for unversioned types).
 

@@ -17,12 +17,12 @@ of steps in topological order, so evaluation needs no graph at run time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from .errors import Location, RuleError
 from .model import Assign, Condition, Fact, OutcomeRule, Query, Rule, Side
+from .record import record
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
     from .yamlio import LineDict
@@ -32,7 +32,7 @@ __all__ = ["CompiledQuery", "Step", "compile_query", "parse_facts", "parse_queri
 Problem = tuple[Location | None, str]
 
 
-@dataclass(frozen=True)
+@record
 class Step:
     """One evaluation step: run ``rule``, or give ``fact`` its default if still unset."""
 
@@ -41,7 +41,7 @@ class Step:
     default: Any = None
 
 
-@dataclass(frozen=True)
+@record
 class CompiledQuery:
     """A query ready to run: its steps in dependency order, inputs and rules."""
 

@@ -7,7 +7,7 @@ that escapes is a bug: the CLI reports it as an internal error, exit 70.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .record import record
 
 __all__ = [
     "BadInput",
@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record
 class Location:
     """Where a problem is: a file and a 1-based line, or a command-line argument."""
 

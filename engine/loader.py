@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadInput, Location, RuleError
 from .paths import schemas_dir
+from .record import Factory, record
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
     from .yamlio import LineDict
@@ -36,7 +36,7 @@ DATA_FILES = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class RawRules:
     """Schema-valid documents of one rule directory, by file stem."""
 
@@ -44,7 +44,7 @@ class RawRules:
     data: dict[str, LineDict]
     stage_files: dict[str, LineDict]
     # stem -> the file it was read from (the newest overlay that has it)
-    paths: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, str] = Factory(dict)
     roots: tuple[Path, ...] = ()
 
     def path(self, stem: str) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Location
+from .record import Factory, record
 from .versions import Release
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record
 class Citation:
     """Where a verdict's reason comes from: a rule id, its text and its source."""
 
@@ -57,7 +57,7 @@ class _Cited:
         return Citation(self.id, self.description, self.source, self.location, self.confirmed)
 
 
-@dataclass(frozen=True)
+@record
 class Fact:
     """A fact of the vocabulary: its scope, its domain of values and, for inputs, a default."""
 
@@ -71,7 +71,7 @@ class Fact:
     per_machine: bool = False  # an input the resolver sets from the VM's machine type
 
 
-@dataclass(frozen=True)
+@record
 class Condition:
     """``fact`` must hold one of ``allowed`` (an unset fact never matches)."""
 
@@ -79,7 +79,7 @@ class Condition:
     allowed: frozenset[Any]
 
 
-@dataclass(frozen=True)
+@record
 class Assign:
     """Set ``fact`` to ``value``, or to the value of ``copy`` when given."""
 
@@ -91,7 +91,7 @@ class Assign:
         return (self.value, self.copy) == (other.value, other.copy)
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """A stage rule: when every condition holds, set the facts of ``then``."""
 
@@ -123,7 +123,7 @@ class Rule:
         return cited
 
 
-@dataclass(frozen=True)
+@record
 class OutcomeRule:
     """A query outcome, reached when every condition holds."""
 
@@ -132,7 +132,7 @@ class OutcomeRule:
     location: Location
 
 
-@dataclass(frozen=True)
+@record
 class Side:
     """One side of a query (a host role) and the stages run for it."""
 
@@ -141,7 +141,7 @@ class Side:
     stages: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Query:
     """A named question over the facts: its sides, stages and outcomes in order."""
 
@@ -158,7 +158,7 @@ class Query:
         return tuple(dict.fromkeys(s.host for s in self.sides))
 
 
-@dataclass(frozen=True)
+@record
 class Capability:
     """A kernel capability: the fact it sets and its KVM_CAP_X2APIC_API mask bit."""
 
@@ -170,7 +170,7 @@ class Capability:
     location: Location
 
 
-@dataclass(frozen=True)
+@record
 class KernelChange(_Cited):
     """Capabilities a release, stable backport or distribution build brings."""
 
@@ -182,7 +182,7 @@ class KernelChange(_Cited):
     confirmed: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class QemuRelease(_Cited):
     """A QEMU release or build: its machine types and its SEOIB design."""
 
@@ -199,7 +199,7 @@ class QemuRelease(_Cited):
     confirmed: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class Family:
     """A machine type family and its irqchip and IOAPIC defaults."""
 
@@ -212,7 +212,7 @@ class Family:
     apic: bool = True  # False: the board builds no LAPIC or IOAPIC by default (isapc)
 
 
-@dataclass(frozen=True)
+@record
 class MachineCompat(_Cited):
     """A compat rule: machine types of some families and versions set other defaults."""
 
@@ -234,7 +234,7 @@ class MachineCompat(_Cited):
         return self.max is None or version.parts <= self.max.parts
 
 
-@dataclass(frozen=True)
+@record
 class Design:
     """A QEMU SEOIB design: the facts it sets, its gate and its default policy."""
 
@@ -254,13 +254,13 @@ class Design:
         return Citation(f"design.{self.id}", text, self.source, self.location, self.confirmed)
 
 
-@dataclass(frozen=True)
+@record
 class Guest:
     """A guest profile: the facts its behaviour sets."""
 
     id: str
     description: str
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = Factory(dict)
     source: str = ""
     location: Location | None = None
     confirmed: bool = True

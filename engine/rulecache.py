@@ -1,6 +1,6 @@
 """The compiled-rules cache: data only, keyed, bounded, written atomically.
 
-A compiled rule set is an object graph of the engine's own frozen dataclasses
+A compiled rule set is an object graph of the engine's own frozen records
 and a few plain classes (catalogs, lineage, resolver). It is stored as compact
 JSON of those objects' fields - never pickle or marshal - so reading a cache
 file can only build instances of classes defined in this package, field by
@@ -24,7 +24,6 @@ an optimisation, never a source of truth.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib
 import itertools
@@ -101,6 +100,16 @@ def cache_path(key: str) -> Path:
 
 # --- encode --------------------------------------------------------------------------------
 
+def _field_names(cls: type) -> list[str] | None:
+    """A record's or dataclass's fields, in order; None for other classes (stored by ``vars``)."""
+    names = cls.__dict__.get("__record_fields__")
+    if names is not None:
+        return list(names)
+    import dataclasses  # lazy: only a cache miss encodes
+
+    return [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else None
+
+
 def encode(root: Any) -> dict[str, Any]:
     """``root`` as a JSON-ready document; CacheError for anything not plain data."""
     classes: list[list[Any]] = []
@@ -114,8 +123,7 @@ def encode(root: Any) -> dict[str, Any]:
         if idx is None:
             if not _MODULE_NAME.match(cls.__module__) or not _IDENT.match(cls.__qualname__):
                 raise CacheError(f"cannot store a {cls.__module__}.{cls.__qualname__}")
-            fields = ([f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls)
-                      else None)
+            fields = _field_names(cls)
             idx = class_index[cls] = len(classes)
             classes.append([cls.__module__, cls.__qualname__, fields])
         return idx

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,13 @@ from .lineage import KernelLineage
 from .loader import RawRules, load_rule_dirs, set_digest
 from .model import Fact, Rule
 from .paths import builtin_rules_dir
+from .record import record
 from .resolve import Resolver
 
 __all__ = ["RuleSet", "load_rules"]
 
 
-@dataclass
+@record(frozen=False)
 class RuleSet:
     """A loaded, checked and compiled rule set."""
 

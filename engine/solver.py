@@ -9,17 +9,17 @@ rules read.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .compiler import CompiledQuery
 from .errors import Disagreement, RuleError
 from .model import Rule
+from .record import record
 
 __all__ = ["Evaluation", "evaluate"]
 
 
-@dataclass(frozen=True)
+@record
 class Evaluation:
     """The facts a query derived, its outcome and findings, and the rules behind them."""
 
@@ -33,7 +33,7 @@ class Evaluation:
 def _plan(compiled: CompiledQuery) -> tuple[tuple, tuple]:
     """The query's steps and outcomes as plain tuples, built once per compiled query.
 
-    Kept beside the dataclass fields (so never in the rules cache, equality or repr):
+    Kept beside the record fields (so never in the rules cache, equality or repr):
     the hot loop below then reads tuples instead of attributes.
     """
     plan = compiled.__dict__.get("_plan")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import BadInput, Location, SpecError
 from .files import MAX_DIGITS, load_json_file
+from .record import record
 from .versions import parse_release
 
 __all__ = ["HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
@@ -31,7 +31,7 @@ _MASK = re.compile(r"^(?:0[xX][0-9a-fA-F]+|[0-9]+)$")
 _ONOFF = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False}
 
 
-@dataclass(frozen=True)
+@record
 class HostSpec:
     """A host as the user gave it; ``notes`` says what parsing had to leave out."""
 
@@ -54,7 +54,7 @@ class HostSpec:
         return ",".join(p for p in parts if p)
 
 
-@dataclass(frozen=True)
+@record
 class VMSpec:
     """A VM as the user gave it (unset fields take the machine type's defaults)."""
 
@@ -66,7 +66,7 @@ class VMSpec:
     seoib_policy: str | None = None
     name: str | None = None
     origin: Location | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
 
 def spec_items(text: str, where: Location) -> dict[str, str]:
