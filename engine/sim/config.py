@@ -11,7 +11,8 @@ and machine-type defaults into these values is the rules' job.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from .values import Value
 
 __all__ = [
     "DESIGNS",
@@ -37,8 +38,7 @@ def _require(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-@dataclass(frozen=True)
-class SimHost:
+class SimHost(Value):
     """One host stack: kernel capabilities plus the QEMU build's SEOIB design.
 
     ``x2apic_api`` is KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the system fd
@@ -47,6 +47,7 @@ class SimHost:
     from it (machine-gated's gate).
     """
 
+    # Field defaults stay class attributes (as with dataclass): scenario specs read them.
     name: str = "host"
     x2apic_api: int = 0xF
     split_irqchip: bool = True
@@ -54,7 +55,11 @@ class SimHost:
     qemu_version: str | None = None
     machines: frozenset[str] | None = None
 
-    def __post_init__(self) -> None:
+    def __init__(self, name: str = name, x2apic_api: int = x2apic_api, split_irqchip: bool = split_irqchip,
+                 seoib: str = seoib, qemu_version: str | None = qemu_version,
+                 machines: frozenset[str] | None = machines) -> None:
+        self._store(name=name, x2apic_api=x2apic_api, split_irqchip=split_irqchip, seoib=seoib,
+                    qemu_version=qemu_version, machines=machines)
         _require(
             isinstance(self.x2apic_api, int) and 0 <= self.x2apic_api <= 0xF,
             f"x2apic_api must be a mask in 0..0xf, got {self.x2apic_api!r}",
@@ -71,8 +76,7 @@ class SimHost:
         )
 
 
-@dataclass(frozen=True)
-class SimVM:
+class SimVM(Value):
     """One VM configuration, with aliases and machine-type defaults already resolved.
 
     ``ioapic`` is the version the machine really has; ``globals`` are the user's
@@ -89,7 +93,11 @@ class SimVM:
     guest: str = "any"
     seoib_policy: str | None = None
 
-    def __post_init__(self) -> None:
+    def __init__(self, machine: str = machine, machine_version: tuple[int, ...] | None = machine_version,
+                 irqchip: str = irqchip, ioapic: int = ioapic, globals: tuple[tuple[str, str], ...] = globals,
+                 x2apic: bool = x2apic, guest: str = guest, seoib_policy: str | None = seoib_policy) -> None:
+        self._store(machine=machine, machine_version=machine_version, irqchip=irqchip, ioapic=ioapic,
+                    globals=globals, x2apic=x2apic, guest=guest, seoib_policy=seoib_policy)
         _require(self.irqchip in IRQCHIPS, f"irqchip must be one of {IRQCHIPS}")
         _require(self.ioapic in IOAPIC_VERSIONS, "ioapic must be 0x11 or 0x20")
         _require(self.guest in GUESTS, f"guest must be one of {GUESTS}")
