@@ -7,7 +7,8 @@ their defaults, ``__repr__``, ``__eq__``, ``__hash__`` (frozen), ordering
 semantics and the same hash values. A start of ``seoib policy`` defines a few
 dozen such classes; dataclass compiles six functions for each, and importing
 it pulls in :mod:`inspect`. Here only ``__init__`` is compiled (it is on hot
-paths); the other methods are closures over the field names.
+paths), on a class's first construction; the other methods are closures over
+the field names.
 
 The fields are listed, in order, in ``__record_fields__`` (the rules cache
 encodes objects by them). ``dataclasses.fields``, ``replace``, ``asdict`` and
@@ -114,6 +115,20 @@ def _init(cls: type, names: tuple[str, ...], defaults: dict[str, Any], frozen: b
     return init
 
 
+def _lazy_init(cls: type, names: tuple[str, ...], defaults: dict[str, Any], frozen: bool,
+               post_init: bool) -> Callable[..., None]:
+    """An ``__init__`` compiled on the first construction: the rules cache builds most
+    records without one, so a cached start compiles only those it constructs."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        real = _init(cls, names, defaults, frozen, post_init)
+        type.__setattr__(cls, "__init__", real)
+        real(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
 def _build(cls: C, frozen: bool, order: bool) -> C:
     annotations: dict[str, Any] = {}
     defaults: dict[str, Any] = {}
@@ -151,7 +166,7 @@ def _build(cls: C, frozen: bool, order: bool) -> C:
         return f"{self.__class__.__qualname__}({inner})"
 
     methods: dict[str, Any] = {
-        "__init__": _init(cls, names, defaults, frozen, hasattr(cls, "__post_init__")),
+        "__init__": _lazy_init(cls, names, defaults, frozen, hasattr(cls, "__post_init__")),
         "__repr__": __repr__,
         "__eq__": __eq__,
         "__match_args__": names,
