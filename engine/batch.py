@@ -190,11 +190,14 @@ def _chunks(lines: Iterable[str | bytes], size: int) -> Iterator[list[tuple[int,
 
 
 def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: str,
-              write: Callable[[str], Any], *, flush: Callable[[], Any] | None = None) -> int:
+              write: Callable[[str], Any], *, flush: Callable[[], Any] | None = None,
+              settle: Callable[[], Any] | None = None) -> int:
     """Answer every line of ``lines`` in order; return the batch's exit code.
 
     With ``flush`` (a stream such as a scheduler's pipe), each answer is written
     and flushed as soon as its line is read; otherwise output goes in chunks.
+    ``settle`` runs after each chunk (the CLI hands the memos to the cycle collector's
+    permanent generation there).
 
     One process on purpose: a class's witness comes from its first line, so one
     engine over the whole batch keeps the output independent of any chunking.
@@ -212,4 +215,6 @@ def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: s
         worst = max(worst, code)
         if flush:
             flush()
+        if settle:
+            settle()
     return worst
