@@ -38,9 +38,14 @@ class Citation:
     confirmed: bool = True
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule, "text": self.text, "source": self.source}
-        if not self.confirmed:
-            out["confirmed"] = False
+        """The reason entry; one dict per citation, shared by every verdict that cites it
+        (verdicts are read-only), so encoders can write it once."""
+        out: dict[str, Any] | None = self.__dict__.get("_json")
+        if out is None:
+            out = {"rule": self.rule, "text": self.text, "source": self.source}
+            if not self.confirmed:
+                out["confirmed"] = False
+            self.__dict__["_json"] = out
         return out
 
 
