@@ -112,11 +112,26 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     return Evaluation(facts, outcome, findings, reasons, inputs_used)
 
 
+def _explain_plan(compiled: CompiledQuery) -> tuple[dict[int, tuple[str, tuple[str, ...]]],
+                                                   dict[str, tuple[int, ...]], frozenset[str]]:
+    """(each planned rule's label and the facts it reads, by the rule's id(); where each label
+    sits in ``compiled.rules``; the query's inputs), built once per compiled query."""
+    plan = compiled.__dict__.get("_explain")
+    if plan is None:
+        rules = {id(s.rule): (s.rule.label, tuple(s.rule.reads())) for s in compiled.steps if s.rule}
+        positions: dict[str, tuple[int, ...]] = {}
+        for i, r in enumerate(compiled.rules):
+            positions[r.label] = (*positions.get(r.label, ()), i)
+        plan = (rules, positions, frozenset(compiled.inputs))
+        object.__setattr__(compiled, "_explain", plan)
+    return plan  # type: ignore[no-any-return]
+
+
 def _explain(start: list[str], by: Mapping[str, Rule],
              compiled: CompiledQuery) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
+    planned, positions, query_inputs = _explain_plan(compiled)
     seen_rules: set[str] = set()
-    seen_ids: set[str] = set()
-    inputs: list[str] = []
+    inputs: set[str] = set()
     stack = list(start)
     seen_facts: set[str] = set()
     while stack:
@@ -126,15 +141,15 @@ def _explain(start: list[str], by: Mapping[str, Rule],
         seen_facts.add(name)
         rule = by.get(name)
         if rule is None:
-            if name in compiled.inputs:
-                inputs.append(name)
+            if name in query_inputs:
+                inputs.add(name)
             continue
-        label = rule.label
+        label, reads = planned.get(id(rule)) or (rule.label, tuple(rule.reads()))
         if label not in seen_rules:
             seen_rules.add(label)
-            seen_ids.add(rule.id)
-            stack.extend(rule.reads())
-    # A rule's id is a cheap first test: its label ("id[side]") is built only for candidates.
-    ordered = tuple(r for r in compiled.rules if r.id in seen_ids and r.label in seen_rules)
-    return ordered, tuple(sorted(set(inputs)))
+            stack.extend(reads)
+    # The query's rules behind the outcome, in the query's own order.
+    rules = compiled.rules
+    ordered = tuple(rules[i] for i in sorted(i for label in seen_rules for i in positions.get(label, ())))
+    return ordered, tuple(sorted(inputs))
 

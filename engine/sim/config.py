@@ -33,11 +33,6 @@ IOAPIC_VERSIONS = (0x11, 0x20)
 _QEMU_VERSION = re.compile(r"^\d+\.\d+")
 
 
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
-
-
 class SimHost(Value):
     """One host stack: kernel capabilities plus the QEMU build's SEOIB design.
 
@@ -60,20 +55,17 @@ class SimHost(Value):
                  machines: frozenset[str] | None = machines) -> None:
         self._store(name=name, x2apic_api=x2apic_api, split_irqchip=split_irqchip, seoib=seoib,
                     qemu_version=qemu_version, machines=machines)
-        _require(
-            isinstance(self.x2apic_api, int) and 0 <= self.x2apic_api <= 0xF,
-            f"x2apic_api must be a mask in 0..0xf, got {self.x2apic_api!r}",
-        )
-        _require(self.seoib in DESIGNS, f"seoib must be one of {DESIGNS}, got {self.seoib!r}")
-        _require(
-            self.qemu_version is None
-            or (isinstance(self.qemu_version, str) and _QEMU_VERSION.match(self.qemu_version) is not None),
-            f"qemu_version must look like X.Y[.Z][suffix], got {self.qemu_version!r}",
-        )
-        _require(
-            self.seoib != "machine-gated" or self.qemu_version is not None,
-            "seoib machine-gated needs qemu_version (its gate is the build's first machine type)",
-        )
+        # Checks as plain tests: a message is only formatted for a value that fails.
+        if not (isinstance(self.x2apic_api, int) and 0 <= self.x2apic_api <= 0xF):
+            raise ValueError(f"x2apic_api must be a mask in 0..0xf, got {self.x2apic_api!r}")
+        if self.seoib not in DESIGNS:
+            raise ValueError(f"seoib must be one of {DESIGNS}, got {self.seoib!r}")
+        if qemu_version is not None and not (isinstance(qemu_version, str)
+                                             and _QEMU_VERSION.match(qemu_version)):
+            raise ValueError(f"qemu_version must look like X.Y[.Z][suffix], got {qemu_version!r}")
+        if seoib == "machine-gated" and qemu_version is None:
+            raise ValueError("seoib machine-gated needs qemu_version "
+                             "(its gate is the build's first machine type)")
 
 
 class SimVM(Value):
@@ -98,26 +90,21 @@ class SimVM(Value):
                  x2apic: bool = x2apic, guest: str = guest, seoib_policy: str | None = seoib_policy) -> None:
         self._store(machine=machine, machine_version=machine_version, irqchip=irqchip, ioapic=ioapic,
                     globals=globals, x2apic=x2apic, guest=guest, seoib_policy=seoib_policy)
-        _require(self.irqchip in IRQCHIPS, f"irqchip must be one of {IRQCHIPS}")
-        _require(self.ioapic in IOAPIC_VERSIONS, "ioapic must be 0x11 or 0x20")
-        _require(self.guest in GUESTS, f"guest must be one of {GUESTS}")
-        _require(
-            self.seoib_policy is None or self.seoib_policy in SEOIB_POLICIES,
-            f"seoib_policy must be None or one of {SEOIB_POLICIES}",
-        )
-        _require(
-            all(isinstance(k, str) and isinstance(v, str) for k, v in self.globals),
-            "globals must be (driver.property, value) string pairs",
-        )
+        if self.irqchip not in IRQCHIPS:
+            raise ValueError(f"irqchip must be one of {IRQCHIPS}")
+        if self.ioapic not in IOAPIC_VERSIONS:
+            raise ValueError("ioapic must be 0x11 or 0x20")
+        if self.guest not in GUESTS:
+            raise ValueError(f"guest must be one of {GUESTS}")
+        if not (self.seoib_policy is None or self.seoib_policy in SEOIB_POLICIES):
+            raise ValueError(f"seoib_policy must be None or one of {SEOIB_POLICIES}")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.globals):
+            raise ValueError("globals must be (driver.property, value) string pairs")
         seen = self.global_value("ioapic.version")
-        _require(
-            seen is None or int(seen, 0) == self.ioapic,
-            f"-global ioapic.version={seen} contradicts ioapic {self.ioapic:#x}",
-        )
-        _require(
-            self.machine_version is None or all(isinstance(p, int) and p >= 0 for p in self.machine_version),
-            "machine_version must be a tuple of non-negative ints or None",
-        )
+        if not (seen is None or int(seen, 0) == self.ioapic):
+            raise ValueError(f"-global ioapic.version={seen} contradicts ioapic {self.ioapic:#x}")
+        if machine_version is not None and not all(isinstance(p, int) and p >= 0 for p in machine_version):
+            raise ValueError("machine_version must be a tuple of non-negative ints or None")
 
     @property
     def ioapic_global(self) -> bool:
