@@ -52,8 +52,12 @@ class Downstream:
         return match.group("upstream") if match else None
 
     def citation(self) -> Citation:
-        return Citation(f"machine.downstream.{self.id}", self.description, self.source,
-                        self.location, self.confirmed)
+        cited: Citation | None = self.__dict__.get("_citation")  # one per downstream type
+        if cited is None:
+            cited = self.__dict__["_citation"] = Citation(f"machine.downstream.{self.id}",
+                                                          self.description, self.source,
+                                                          self.location, self.confirmed)
+        return cited
 
 
 @record

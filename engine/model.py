@@ -59,7 +59,12 @@ class _Cited:
     confirmed: bool
 
     def citation(self) -> Citation:
-        return Citation(self.id, self.description, self.source, self.location, self.confirmed)
+        # One per entry (every resolution cites it again), kept beside the fields.
+        cited: Citation | None = self.__dict__.get("_citation")
+        if cited is None:
+            cited = self.__dict__["_citation"] = Citation(self.id, self.description, self.source,
+                                                          self.location, self.confirmed)
+        return cited
 
 
 @record
@@ -255,8 +260,12 @@ class Design:
     gate_from_build: bool = False
 
     def citation(self) -> Citation:
-        text = f"QEMU SEOIB design {self.id}: {self.description}"
-        return Citation(f"design.{self.id}", text, self.source, self.location, self.confirmed)
+        cited: Citation | None = self.__dict__.get("_citation")  # one per design, as for rules
+        if cited is None:
+            text = f"QEMU SEOIB design {self.id}: {self.description}"
+            cited = self.__dict__["_citation"] = Citation(f"design.{self.id}", text, self.source,
+                                                          self.location, self.confirmed)
+        return cited
 
 
 @record
@@ -271,5 +280,8 @@ class Guest:
     confirmed: bool = True
 
     def citation(self) -> Citation:
-        return Citation(f"guest.{self.id}", self.description, self.source, self.location,
-                        self.confirmed)
+        cited: Citation | None = self.__dict__.get("_citation")  # one per guest, as for rules
+        if cited is None:
+            cited = self.__dict__["_citation"] = Citation(f"guest.{self.id}", self.description,
+                                                          self.source, self.location, self.confirmed)
+        return cited

@@ -146,8 +146,9 @@ def _plain(key: str, text: str, where: Location) -> None:
     if not _PLAIN.match(text):
         raise SpecError(f"{key}={text!r} must be plain ASCII (digits 0-9, no blanks or "
                         "control characters)", where)
-    longest = max((len(m) for m in _DIGIT_RUN.findall(text)), default=0)
-    if longest > MAX_DIGITS.value():
+    runs = _DIGIT_RUN.findall(text)
+    longest = max(map(len, runs)) if runs else 0
+    if longest and longest > MAX_DIGITS.value():
         raise BadInput(MAX_DIGITS.refusal(f"{key}: a number of {longest} digits"), where)
 
 

@@ -245,16 +245,17 @@ class KvmVcpu:
         if vector < 0 or not (routed_levels >> vector) & 1:
             return vector
         vm = self.vm
-        if not (lapic.tmr >> vector) & 1 and vm.irqchip != IRQCHIP_SPLIT:
+        irqchip = vm.irqchip  # read once: this runs for every EOI of every simulated run
+        if not (lapic.tmr >> vector) & 1 and irqchip != IRQCHIP_SPLIT:
             return vector
-        if not self.in_kernel_lapic:
+        if irqchip == IRQCHIP_NONE:
             # Userspace LAPIC broadcasts to userspace's IOAPIC directly.
             if vm.eoi_exit is not None:
                 vm.eoi_exit(vector)
             return vector
-        if self.suppress():
+        if lapic.svr & SVR_SEOIB and self.suppress():
             return vector
-        if vm.irqchip == IRQCHIP_SPLIT:
+        if irqchip == IRQCHIP_SPLIT:
             vm.eoi_exits += 1  # KVM_EXIT_IOAPIC_EOI
             if vm.eoi_exit is not None:
                 vm.eoi_exit(vector)
