@@ -30,8 +30,9 @@ class Evaluation:
     input_reasons: tuple[str, ...]  # input facts the reasons rest on
 
 
-def _plan(compiled: CompiledQuery) -> tuple[tuple, tuple]:
-    """The query's steps and outcomes as plain tuples, built once per compiled query.
+def _plan(compiled: CompiledQuery) -> tuple[tuple, tuple, frozenset[str]]:
+    """The query's steps and outcomes as plain tuples, and its inputs as a set, built once
+    per compiled query.
 
     Kept beside the record fields (so never in the rules cache, equality or repr):
     the hot loop below then reads tuples instead of attributes.
@@ -45,7 +46,7 @@ def _plan(compiled: CompiledQuery) -> tuple[tuple, tuple]:
             for step in compiled.steps)
         outcomes = tuple((o, tuple((c.fact, c.allowed) for c in o.when))
                          for o in compiled.query.outcomes)
-        plan = (steps, outcomes)
+        plan = (steps, outcomes, frozenset(compiled.inputs))
         object.__setattr__(compiled, "_plan", plan)
     return plan  # type: ignore[no-any-return]
 
@@ -58,14 +59,16 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     outcome (a verdict's alternatives), the walk back through the rules is most of the cost.
     """
     facts: dict[str, Any] = dict(inputs)
-    missing = [n for n in compiled.inputs if n not in facts]
-    if missing:
+    steps, outcomes, needed = _plan(compiled)
+    if not facts.keys() >= needed:  # one set test; the names only for the message
+        missing = [n for n in compiled.inputs if n not in facts]
         raise Disagreement(f"query {compiled.query.name}: inputs {missing} were not resolved")
-    forced = forced or {}
-    facts.update(forced)
+    if forced:
+        facts.update(forced)
+    else:
+        forced = {}
     by: dict[str, Rule] = {}
     get = facts.get
-    steps, outcomes = _plan(compiled)
     # Domains never mix booleans with numbers (the compiler checks), so plain membership
     # is exact. This loop is the solver's hot path.
     for rule, when, then in steps:
