@@ -117,6 +117,10 @@ def encode(root: Any) -> dict[str, Any]:
     refs: dict[int, int] = {}
     in_progress: set[int] = set()
     keep_alive: list[Any] = []  # ids stay unique while the objects live
+    # Frozen values already stored, by their encoding: rules repeat equal conditions,
+    # assignments and releases, and one shared object decodes faster than many copies.
+    by_value: dict[str, int] = {}
+    stored = 0  # objects written so far: decode numbers them in this order
 
     def klass(cls: type) -> int:
         idx = class_index.get(cls)
@@ -129,6 +133,7 @@ def encode(root: Any) -> dict[str, Any]:
         return idx
 
     def enc(v: Any) -> Any:
+        nonlocal stored
         t = type(v)
         if v is None or t is bool or t is int or t is str or t is float:
             return v
@@ -165,8 +170,16 @@ def encode(root: Any) -> dict[str, Any]:
         else:
             out = ["O", idx, enc(dict(vars(v)))]
         in_progress.discard(ident)
-        refs[ident] = len(refs)
         keep_alive.append(v)
+        if fields is not None and t.__hash__ is not None:  # a frozen value: equal ones are one
+            key = json.dumps(out)
+            first = by_value.get(key)
+            if first is not None:
+                refs[ident] = first
+                return ["@", first]
+            by_value[key] = stored
+        refs[ident] = stored
+        stored += 1
         return out
 
     body = enc(root)

@@ -167,3 +167,19 @@ def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytes
     where = str(rs.resolver.machines.all_families["pc-q35"].location)
     assert where.startswith(str(second / "machines.yaml"))
     assert str(first) not in where
+
+
+def test_equal_frozen_values_are_stored_once_and_mutable_ones_apart() -> None:
+    from engine.errors import Location
+    from engine.model import Condition
+
+    a, b = Condition("vm.irqchip", frozenset({"split"})), Condition("vm.irqchip", frozenset({"split"}))
+    doc = rulecache.encode([a, b, Location("x.yaml", 3), [1], [1]])
+    assert json.dumps(doc["root"]).count('"O"') == 2  # one condition, one location
+    back = rulecache.decode(json.loads(json.dumps(doc)))
+    assert back == [a, a, Location("x.yaml", 3), [1], [1]]
+    assert back[0] is back[1] and back[3] is not back[4]
+    compiled = compile_rules([builtin_rules_dir()], rules_digest(builtin_rules_dir()))
+    stored = rulecache.decode(json.loads(json.dumps(rulecache.encode(compiled))))
+    assert stored.queries == compiled.queries
+    assert stored.resolver.qemu.releases == compiled.resolver.qemu.releases
