@@ -11,7 +11,8 @@ themselves; every other value is a list whose first item is a tag -
 ``L``/``T``/``F``/``S`` list, tuple, frozenset, set; ``D`` a dict as flat
 key/value pairs; ``P`` a path; ``R`` a compiled regular expression;
 ``O`` an object (class index, then its fields); ``@`` a reference to the n-th
-object already decoded, so shared rules and locations stay shared.
+object already decoded, so shared rules and locations stay shared, and equal
+frozen values (records, whose fields never change) are stored once.
 
 The key covers the rules' content digest, their location(s) and a digest of
 the package's own source files (names, sizes, modification times), so a cache
