@@ -25,7 +25,6 @@ an optimisation, never a source of truth.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import itertools
 import json
@@ -36,6 +35,8 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path, PurePath
 from typing import Any, TypeVar
+
+from .digests import sha256
 
 __all__ = ["FORMAT", "MAX_ENTRIES", "VERSION", "CacheError", "cache_dir", "cache_key", "cache_path",
            "cached", "decode", "encode"]
@@ -69,7 +70,7 @@ def code_digest() -> str:
     reinstall or upgrade changes a size or a time, so a stale entry is never read.
     """
     if not _code_digest_memo:
-        h = hashlib.sha256()
+        h = sha256()
         base = len(_PKG_DIR) + 1
         for folder, dirs, files in os.walk(_PKG_DIR):  # plain strings: this runs on every start
             dirs.sort()
@@ -84,7 +85,7 @@ def code_digest() -> str:
 
 def cache_key(rule_digest: str, locations: Sequence[str | PurePath]) -> str:
     """The entry key: rules content, where the rules live (in overlay order), engine code."""
-    h = hashlib.sha256(f"{FORMAT}/{VERSION}\0{code_digest()}\0{rule_digest}\0".encode())
+    h = sha256(f"{FORMAT}/{VERSION}\0{code_digest()}\0{rule_digest}\0".encode())
     for loc in locations:
         h.update(os.path.realpath(loc).encode() + b"\0")
     return h.hexdigest()

@@ -183,3 +183,14 @@ def test_equal_frozen_values_are_stored_once_and_mutable_ones_apart() -> None:
     stored = rulecache.decode(json.loads(json.dumps(rulecache.encode(compiled))))
     assert stored.queries == compiled.queries
     assert stored.resolver.qemu.releases == compiled.resolver.qemu.releases
+
+
+def test_the_digest_is_sha256_whichever_module_computes_it() -> None:
+    from engine.digests import sha256
+
+    data = b"kernels.yaml\0" * 1000
+    assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    h = sha256()
+    h.update(data[:7])
+    h.update(data[7:])
+    assert h.hexdigest() == hashlib.sha256(data).hexdigest()
