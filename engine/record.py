@@ -7,8 +7,9 @@ their defaults, ``__repr__``, ``__eq__``, ``__hash__`` (frozen), ordering
 semantics and the same hash values. A start of ``seoib policy`` defines a few
 dozen such classes; dataclass compiles six functions for each, and importing
 it pulls in :mod:`inspect`. Here only ``__init__`` is compiled (it is on hot
-paths), on a class's first construction; the other methods are closures over
-the field names.
+paths), once a class has been constructed a few dozen times (before that a
+generic one binds the arguments); the other methods are closures over the
+field names.
 
 The fields are listed, in order, in ``__record_fields__`` (the rules cache
 encodes objects by them). ``dataclasses.fields``, ``replace``, ``asdict`` and
@@ -115,15 +116,61 @@ def _init(cls: type, names: tuple[str, ...], defaults: dict[str, Any], frozen: b
     return init
 
 
+_COMPILE_AFTER = 32  # constructions a class makes through the generic __init__
+
+
+def _bind(cls: type, names: tuple[str, ...], defaults: dict[str, Any], args: tuple[Any, ...],
+          kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The fields' values, in field order, as the compiled ``__init__`` would bind them."""
+    where = f"{cls.__qualname__}.__init__()"
+    if len(args) > len(names):
+        raise TypeError(f"{where} takes {len(names) + 1} positional arguments but "
+                        f"{len(args) + 1} were given")
+    given = dict(zip(names, args, strict=False))  # fewer positional arguments than fields
+    for key, value in kwargs.items():
+        if key not in defaults and key not in names:
+            raise TypeError(f"{where} got an unexpected keyword argument {key!r}")
+        if key in given:
+            raise TypeError(f"{where} got multiple values for argument {key!r}")
+        given[key] = value
+    values: dict[str, Any] = {}
+    for name in names:
+        if name in given:
+            values[name] = given[name]
+        elif name in defaults:
+            default = defaults[name]
+            values[name] = default.make() if isinstance(default, Factory) else default
+        else:
+            raise TypeError(f"{where} missing required argument: {name!r}")
+    return values
+
+
 def _lazy_init(cls: type, names: tuple[str, ...], defaults: dict[str, Any], frozen: bool,
                post_init: bool) -> Callable[..., None]:
-    """An ``__init__`` compiled on the first construction: the rules cache builds most
-    records without one, so a cached start compiles only those it constructs."""
+    """A generic ``__init__`` that compiles the class's own after ``_COMPILE_AFTER`` calls.
+
+    The rules cache builds most records without a constructor, and a cold start
+    constructs about ten classes a few times each: compiling their ``__init__``
+    (~70 us each) would cost more than binding their arguments by hand.
+    """
+    calls = 0
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        real = _init(cls, names, defaults, frozen, post_init)
-        type.__setattr__(cls, "__init__", real)
-        real(self, *args, **kwargs)
+        nonlocal calls
+        calls += 1
+        if calls > _COMPILE_AFTER:
+            real = _init(cls, names, defaults, frozen, post_init)
+            type.__setattr__(cls, "__init__", real)
+            real(self, *args, **kwargs)
+            return
+        values = _bind(cls, names, defaults, args, kwargs)
+        if frozen:
+            self.__dict__.update(values)
+        else:
+            for name, value in values.items():
+                setattr(self, name, value)
+        if post_init:
+            self.__post_init__()
 
     __init__.__qualname__ = f"{cls.__qualname__}.__init__"
     return __init__

@@ -88,3 +88,28 @@ def test_records_and_simulator_values_survive_pickle_and_the_rules_cache() -> No
 def test_a_cited_record_keeps_its_own_methods() -> None:
     guest = next(iter(load_rules().resolver.guests.values()))
     assert isinstance(guest, Guest) and guest.citation().rule == f"guest.{guest.id}"
+
+
+def test_the_generic_and_the_compiled_init_bind_alike() -> None:
+    @record
+    class Pair:
+        a: int
+        b: str = "b"
+        c: list[int] = Factory(list)
+
+    def calls() -> list[object]:
+        out: list[object] = []
+        for args, kwargs in [((1,), {}), ((1, "x"), {}), ((), {"a": 2, "c": [3]}), ((1,), {"b": "y"}),
+                             ((), {}), ((1, "x", [], 4), {}), ((1,), {"d": 0}), ((1,), {"a": 1})]:
+            try:
+                out.append(Pair(*args, **kwargs))
+            except TypeError:
+                out.append(TypeError)
+        return out
+
+    generic = calls()  # the first constructions go through the generic __init__
+    while Pair.__init__.__code__.co_argcount == 1:  # until the class compiles its own
+        Pair(0)
+    assert calls() == generic
+    assert generic[:4] == [Pair(1, "b", []), Pair(1, "x"), Pair(2, c=[3]), Pair(1, "y")]
+    assert generic[4:] == [TypeError] * 4
