@@ -73,7 +73,7 @@ def code_digest() -> str:
         h = sha256()
         base = len(_PKG_DIR) + 1
         for folder, dirs, files in os.walk(_PKG_DIR):  # plain strings: this runs on every start
-            dirs.sort()
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")  # bytecode only: not read
             for name in sorted(files):
                 if name.endswith(".py"):
                     st = os.stat(os.path.join(folder, name))
