@@ -3,7 +3,8 @@
 Builds a wheel of this checkout, installs it (not editable) in a temporary
 virtualenv, warms the compiled-rules cache once, then times fresh processes
 and reports the median beside a bare ``python -c pass``. Also lists which of
-the heavy libraries (yaml, jsonschema, networkx) the cached path imported.
+the heavy libraries (yaml, jsonschema, networkx) and the costly standard
+modules (dataclasses, inspect, shutil) the cached path imported.
 
 Run: python benchmarks/bench_cold.py [RUNS]
 """
@@ -57,7 +58,8 @@ def main() -> None:
                  "import contextlib, io\n"
                  "with contextlib.redirect_stdout(io.StringIO()):\n"
                  "    c.main(sys.argv[1:])\n"
-                 "print(sorted({m.split('.')[0] for m in sys.modules} & {'yaml', 'jsonschema', 'networkx'}))",
+                 "print(sorted({m.split('.')[0] for m in sys.modules} & {'yaml', 'jsonschema', 'networkx',"
+                 " 'dataclasses', 'inspect', 'shutil'}))",
                  *ARGS]
         heavy = subprocess.run(probe, env=env, capture_output=True, text=True, check=False,
                                cwd=tmp).stdout.strip()
@@ -65,7 +67,7 @@ def main() -> None:
         cold = _median_ms(seoib, env, runs)
     print(f"cold `seoib policy` (wheel, cached rules), median of {runs}: {cold:6.1f} ms (target <= 40)")
     print(f"bare `python -c pass`, median of {runs}:                     {base:6.1f} ms")
-    print(f"heavy libraries imported on the cached path: {heavy}")
+    print(f"heavy modules imported on the cached path: {heavy}")
 
 
 if __name__ == "__main__":

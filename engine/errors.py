@@ -7,7 +7,7 @@ that escapes is a bug: the CLI reports it as an internal error, exit 70.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "BadInput",
@@ -19,12 +19,40 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
 class Location:
-    """Where a problem is: a file and a 1-based line, or a command-line argument."""
+    """Where a problem is: a file and a 1-based line, or a command-line argument.
+
+    A frozen value written out by hand rather than with engine.record: this module is
+    the one the simulator and the KVM backend may import, and it imports nothing.
+    """
+
+    __record_fields__ = ("source", "line")  # what the rules cache stores, in order
+    __match_args__ = __record_fields__
 
     source: str
-    line: int | None = None
+    line: int | None
+
+    def __init__(self, source: str, line: int | None = None) -> None:
+        fields = self.__dict__
+        fields["source"] = source
+        fields["line"] = line
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return (self.source, self.line) == (other.source, other.line)  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.source, self.line))
+
+    def __repr__(self) -> str:
+        return f"Location(source={self.source!r}, line={self.line!r})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}" if self.line else self.source

@@ -16,11 +16,11 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import BadInput, Location
+from .record import record
 
 __all__ = [
     "MAX_DEPTH",
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record
 class Limit:
     """A bound on user input that a user may raise through an environment variable."""
 

@@ -209,3 +209,30 @@ def test_the_code_digest_follows_the_phase_folders(tmp_path: Path,
         (tmp_path / new).write_text("")
         assert digest() != before, new
         before = digest()
+
+
+def test_equal_frozen_values_are_stored_once_and_mutable_ones_apart() -> None:
+    from engine.errors import Location
+    from engine.rules.language import Condition
+
+    a, b = Condition("vm.irqchip", frozenset({"split"})), Condition("vm.irqchip", frozenset({"split"}))
+    doc = rulecache.encode([a, b, Location("x.yaml", 3), [1], [1]])
+    assert json.dumps(doc["root"]).count('"O"') == 2  # one condition, one location
+    back = rulecache.decode(json.loads(json.dumps(doc)))
+    assert back == [a, a, Location("x.yaml", 3), [1], [1]]
+    assert back[0] is back[1] and back[3] is not back[4]
+    compiled = compile_rules([builtin_rules_dir()], rules_digest(builtin_rules_dir()))
+    stored = rulecache.decode(json.loads(json.dumps(rulecache.encode(compiled))))
+    assert stored.queries == compiled.queries
+    assert stored.resolver.qemu.releases == compiled.resolver.qemu.releases
+
+
+def test_the_digest_is_sha256_whichever_module_computes_it() -> None:
+    from engine.digests import sha256
+
+    data = b"kernels.yaml\0" * 1000
+    assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    h = sha256()
+    h.update(data[:7])
+    h.update(data[7:])
+    assert h.hexdigest() == hashlib.sha256(data).hexdigest()

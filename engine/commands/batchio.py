@@ -35,7 +35,9 @@ def run_batch_option(args: argparse.Namespace, kind: str, single: tuple[str, ...
     engine = Engine(rules_of(args))
     # Many lines, one process: the rule set lives to the end, so the cycle collector leaves
     # it alone (freeze), and runs less often over the memos that only grow (about a third of
-    # a batch's time went to collections walking both).
+    # a batch's time went to collections walking both). What a chunk leaves behind is the
+    # memos' growth: frozen after each chunk, so collections walk only the current chunk's
+    # objects (the simulator's runs leave no cycles; see engine.sim.kvm).
     threshold = gc.get_threshold()
     gc.enable()
     gc.freeze()
@@ -53,7 +55,7 @@ def _answer_all(args: argparse.Namespace, kind: str, engine: Any, run_batch: Any
         # A pipe or terminal streams: answer each line as it arrives.
         stream = not sys.stdin.buffer.seekable()
         return int(run_batch(engine, kind, sys.stdin.buffer, "<stdin>", out.write,
-                             flush=out.flush if stream else None))
+                             flush=out.flush if stream else None, settle=gc.freeze))
     try:
         fh = open(args.batch, "rb")  # noqa: SIM115 - closed below; a FIFO streams too
     except IsADirectoryError:
@@ -63,4 +65,4 @@ def _answer_all(args: argparse.Namespace, kind: str, engine: Any, run_batch: Any
     except OSError as exc:
         raise BadInput(f"cannot read: {exc.strerror or exc}", Location(args.batch)) from None
     with fh:
-        return int(run_batch(engine, kind, fh, args.batch, out.write))
+        return int(run_batch(engine, kind, fh, args.batch, out.write, settle=gc.freeze))

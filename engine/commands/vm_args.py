@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 
 from ..errors import Location, SpecError
+from ..record import replace
 from ..rules.specs import VMSpec, parse_vm_spec
 
 __all__ = ["vm_spec_from_args"]

@@ -122,12 +122,29 @@ class VerdictEncoder:
         # (key, id of the value) -> (value kept alive, '"key":' + its JSON)
         self._parts: dict[tuple[str, int], tuple[Any, str]] = {}
         self._keys: dict[str, str] = {}
+        # id of a list item -> (the item kept alive, its JSON)
+        self._items: dict[int, tuple[Any, str]] = {}
 
     def _key(self, k: str) -> str:
         kt = self._keys.get(k)
         if kt is None:
             kt = self._keys[k] = self._dumps(k) + ":"
         return kt
+
+    def _list(self, items: list[Any]) -> str:
+        """``dumps(items)``, each item written once per object (what the encoder would write:
+        the items' JSON joined by commas, in brackets)."""
+        if not items:
+            return "[]"
+        memo, dumps, out = self._items, self._dumps, []
+        for x in items:
+            hit = memo.get(id(x))
+            if hit is None or hit[0] is not x:
+                if len(memo) > self.MAX_PARTS:
+                    memo.clear()
+                hit = memo[id(x)] = (x, dumps(x))
+            out.append(hit[1])
+        return "[" + ",".join(out) + "]"
 
     def encode(self, verdict: Mapping[str, Any]) -> str:
         if "error" in verdict:
@@ -136,8 +153,8 @@ class VerdictEncoder:
         out = []
         for k, v in verdict.items():
             if k in per_line:
-                # Often empty: "[]" is what the encoder would write.
-                out.append(self._key(k) + ("[]" if v == [] and type(v) is list else dumps(v)))
+                # A new list per line, of parts (reasons) shared between lines.
+                out.append(self._key(k) + (self._list(v) if type(v) is list else dumps(v)))
                 continue
             fk = (k, id(v))
             hit = parts.get(fk)
@@ -190,11 +207,14 @@ def _chunks(lines: Iterable[str | bytes], size: int) -> Iterator[list[tuple[int,
 
 
 def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: str,
-              write: Callable[[str], Any], *, flush: Callable[[], Any] | None = None) -> int:
+              write: Callable[[str], Any], *, flush: Callable[[], Any] | None = None,
+              settle: Callable[[], Any] | None = None) -> int:
     """Answer every line of ``lines`` in order; return the batch's exit code.
 
     With ``flush`` (a stream such as a scheduler's pipe), each answer is written
     and flushed as soon as its line is read; otherwise output goes in chunks.
+    ``settle`` runs after each chunk (the CLI hands the memos to the cycle collector's
+    permanent generation there).
 
     One process on purpose: a class's witness comes from its first line, so one
     engine over the whole batch keeps the output independent of any chunking.
@@ -212,4 +232,6 @@ def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: s
         worst = max(worst, code)
         if flush:
             flush()
+        if settle:
+            settle()
     return worst

@@ -9,17 +9,17 @@ rules read.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Disagreement, RuleError
+from ..record import record
 from ..rules.compiler import CompiledQuery
 from ..rules.language import Rule
 
 __all__ = ["Evaluation", "evaluate"]
 
 
-@dataclass(frozen=True)
+@record
 class Evaluation:
     """The facts a query derived, its outcome and findings, and the rules behind them.
 
@@ -37,10 +37,11 @@ class Evaluation:
     input_reasons: tuple[str, ...]  # input facts the reasons rest on
 
 
-def _plan(compiled: CompiledQuery) -> tuple[tuple, tuple]:
-    """The query's steps and outcomes as plain tuples, built once per compiled query.
+def _plan(compiled: CompiledQuery) -> tuple[tuple, tuple, frozenset[str]]:
+    """The query's steps and outcomes as plain tuples, and its inputs as a set, built once
+    per compiled query.
 
-    Kept beside the dataclass fields (so never in the rules cache, equality or repr):
+    Kept beside the record fields (so never in the rules cache, equality or repr):
     the hot loop below then reads tuples instead of attributes.
     """
     plan = compiled.__dict__.get("_plan")
@@ -52,7 +53,7 @@ def _plan(compiled: CompiledQuery) -> tuple[tuple, tuple]:
             for step in compiled.steps)
         outcomes = tuple((o, tuple((c.fact, c.allowed) for c in o.when))
                          for o in compiled.query.outcomes)
-        plan = (steps, outcomes)
+        plan = (steps, outcomes, frozenset(compiled.inputs))
         object.__setattr__(compiled, "_plan", plan)
     return plan  # type: ignore[no-any-return]
 
@@ -65,14 +66,16 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     outcome (a verdict's alternatives), the walk back through the rules is most of the cost.
     """
     facts: dict[str, Any] = dict(inputs)
-    missing = [n for n in compiled.inputs if n not in facts]
-    if missing:
+    steps, outcomes, needed = _plan(compiled)
+    if not facts.keys() >= needed:  # one set test; the names only for the message
+        missing = [n for n in compiled.inputs if n not in facts]
         raise Disagreement(f"query {compiled.query.name}: inputs {missing} were not resolved")
-    forced = forced or {}
-    facts.update(forced)
+    if forced:
+        facts.update(forced)
+    else:
+        forced = {}
     by: dict[str, Rule] = {}
     get = facts.get
-    steps, outcomes = _plan(compiled)
     # Domains never mix booleans with numbers (the compiler checks), so plain membership
     # is exact. This loop is the solver's hot path.
     for rule, when, then in steps:
@@ -119,11 +122,26 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     return Evaluation(facts, outcome, findings, reasons, inputs_used)
 
 
+def _explain_plan(compiled: CompiledQuery) -> tuple[dict[int, tuple[str, tuple[str, ...]]],
+                                                   dict[str, tuple[int, ...]], frozenset[str]]:
+    """(each planned rule's label and the facts it reads, by the rule's id(); where each label
+    sits in ``compiled.rules``; the query's inputs), built once per compiled query."""
+    plan = compiled.__dict__.get("_explain")
+    if plan is None:
+        rules = {id(s.rule): (s.rule.label, tuple(s.rule.reads())) for s in compiled.steps if s.rule}
+        positions: dict[str, tuple[int, ...]] = {}
+        for i, r in enumerate(compiled.rules):
+            positions[r.label] = (*positions.get(r.label, ()), i)
+        plan = (rules, positions, frozenset(compiled.inputs))
+        object.__setattr__(compiled, "_explain", plan)
+    return plan  # type: ignore[no-any-return]
+
+
 def _explain(start: list[str], by: Mapping[str, Rule],
              compiled: CompiledQuery) -> tuple[tuple[Rule, ...], tuple[str, ...]]:
+    planned, positions, query_inputs = _explain_plan(compiled)
     seen_rules: set[str] = set()
-    seen_ids: set[str] = set()
-    inputs: list[str] = []
+    inputs: set[str] = set()
     stack = list(start)
     seen_facts: set[str] = set()
     while stack:
@@ -133,15 +151,15 @@ def _explain(start: list[str], by: Mapping[str, Rule],
         seen_facts.add(name)
         rule = by.get(name)
         if rule is None:
-            if name in compiled.inputs:
-                inputs.append(name)
+            if name in query_inputs:
+                inputs.add(name)
             continue
-        label = rule.label
+        label, reads = planned.get(id(rule)) or (rule.label, tuple(rule.reads()))
         if label not in seen_rules:
             seen_rules.add(label)
-            seen_ids.add(rule.id)
-            stack.extend(rule.reads())
-    # A rule's id is a cheap first test: its label ("id[side]") is built only for candidates.
-    ordered = tuple(r for r in compiled.rules if r.id in seen_ids and r.label in seen_rules)
-    return ordered, tuple(sorted(set(inputs)))
+            stack.extend(reads)
+    # The query's rules behind the outcome, in the query's own order.
+    rules = compiled.rules
+    ordered = tuple(rules[i] for i in sorted(i for label in seen_rules for i in positions.get(label, ())))
+    return ordered, tuple(sorted(inputs))
 

@@ -26,7 +26,7 @@ WITNESS_IRQS = 3
 
 def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
     """Mechanism only: the kernel's mask, the QEMU version and design name, registration."""
-    from ..sim import SimHost
+    from ..sim.config import SimHost  # a module, not the package: no fromlist walk per call
 
     registered = vm is not None and resolver.machine_facts(host, vm)["qemu.registers_machine"]
     return SimHost(
@@ -41,7 +41,7 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
 
 def sim_vm(vm: ResolvedVM) -> Any:
     """The VM's configuration: the user's -global and -accel options as given, nothing derived."""
-    from ..sim import SimVM
+    from ..sim.config import SimVM
 
     return SimVM(
         machine=vm.machine.name,
@@ -108,14 +108,14 @@ def migration_witness(resolver: Resolver, src: ResolvedHost, dst: ResolvedHost, 
 # Simulator inputs are small frozen dataclasses: identical classes share a run.
 @lru_cache(maxsize=65536)
 def _boot(host: Any, vm: Any) -> Any:
-    from ..sim import simulate_boot
+    from ..sim.api import simulate_boot
 
     return simulate_boot(host, vm, irqs=WITNESS_IRQS)
 
 
 @lru_cache(maxsize=65536)
 def _migrate(src: Any, dst: Any, vm: Any, snapshot: bool) -> Any:
-    from ..sim import simulate_migration, simulate_snapshot
+    from ..sim.api import simulate_migration, simulate_snapshot
 
     return (simulate_snapshot if snapshot else simulate_migration)(src, dst, vm, irqs=WITNESS_IRQS)
 

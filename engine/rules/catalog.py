@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Location, RuleError, SpecError
+from ..record import record, replace
 from .language import Citation, Design, Family, GuestProfile, MachineCompat, QemuRelease
 from .overlay import item_location
 from .versions import Release, parse_release
@@ -39,7 +39,7 @@ def _rel(text: str | None) -> Release | None:
     return parse_release(text) if text is not None else None
 
 
-@dataclass(frozen=True)
+@record
 class Downstream:
     """A vendor's machine-type scheme and the upstream types its names follow."""
 
@@ -58,11 +58,15 @@ class Downstream:
         return match.group("upstream") if match else None
 
     def citation(self) -> Citation:
-        return Citation(f"machine.downstream.{self.id}", self.description, self.source,
-                        self.location, self.confirmed)
+        cited: Citation | None = self.__dict__.get("_citation")  # one per downstream type
+        if cited is None:
+            cited = self.__dict__["_citation"] = Citation(f"machine.downstream.{self.id}",
+                                                          self.description, self.source,
+                                                          self.location, self.confirmed)
+        return cited
 
 
-@dataclass(frozen=True)
+@record
 class MachineType:
     """A concrete machine type: family plus version (None for unversioned types).
 

@@ -17,11 +17,11 @@ of steps in topological order, so evaluation needs no graph at run time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Location, RuleError
+from ..record import record
 from .language import Assign, Condition, Fact, OutcomeRule, Query, Rule, Side
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
@@ -32,7 +32,7 @@ __all__ = ["CompiledQuery", "EvalStep", "compile_query", "parse_facts", "parse_q
 Problem = tuple[Location | None, str]
 
 
-@dataclass(frozen=True)
+@record
 class EvalStep:
     """One evaluation step: run ``rule``, or give ``fact`` its default if still unset."""
 
@@ -41,7 +41,7 @@ class EvalStep:
     default: Any = None
 
 
-@dataclass(frozen=True)
+@record
 class CompiledQuery:
     """A query ready to run: its steps in dependency order, inputs and rules.
 

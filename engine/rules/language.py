@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Location
+from ..record import Factory, record
 from .versions import Release
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record
 class Citation:
     """Where a verdict's reason comes from: a rule id, its text and its source."""
 
@@ -38,9 +38,14 @@ class Citation:
     confirmed: bool = True
 
     def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule, "text": self.text, "source": self.source}
-        if not self.confirmed:
-            out["confirmed"] = False
+        """The reason entry; one dict per citation, shared by every verdict that cites it
+        (verdicts are read-only), so encoders can write it once."""
+        out: dict[str, Any] | None = self.__dict__.get("_json")
+        if out is None:
+            out = {"rule": self.rule, "text": self.text, "source": self.source}
+            if not self.confirmed:
+                out["confirmed"] = False
+            self.__dict__["_json"] = out
         return out
 
 
@@ -54,10 +59,15 @@ class _Cited:
     confirmed: bool
 
     def citation(self) -> Citation:
-        return Citation(self.id, self.description, self.source, self.location, self.confirmed)
+        # One per entry (every resolution cites it again), kept beside the fields.
+        cited: Citation | None = self.__dict__.get("_citation")
+        if cited is None:
+            cited = self.__dict__["_citation"] = Citation(self.id, self.description, self.source,
+                                                          self.location, self.confirmed)
+        return cited
 
 
-@dataclass(frozen=True)
+@record
 class Fact:
     """A fact of the vocabulary: its scope, its domain of values and, for inputs, a default.
 
@@ -77,7 +87,7 @@ class Fact:
     per_machine: bool = False  # an input the resolver sets from the VM's machine type
 
 
-@dataclass(frozen=True)
+@record
 class Condition:
     """``fact`` must hold one of ``allowed`` (an unset fact never matches)."""
 
@@ -85,7 +95,7 @@ class Condition:
     allowed: frozenset[Any]
 
 
-@dataclass(frozen=True)
+@record
 class Assign:
     """Set ``fact`` to ``value``, or to the value of ``copy`` when given."""
 
@@ -97,7 +107,7 @@ class Assign:
         return (self.value, self.copy) == (other.value, other.copy)
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """A stage rule: when every condition holds, set the facts of ``then``.
 
@@ -135,7 +145,7 @@ class Rule:
         return cited
 
 
-@dataclass(frozen=True)
+@record
 class OutcomeRule:
     """A query outcome, reached when every condition holds."""
 
@@ -144,7 +154,7 @@ class OutcomeRule:
     location: Location
 
 
-@dataclass(frozen=True)
+@record
 class Side:
     """One side of a query (a host role) and the stages run for it."""
 
@@ -153,7 +163,7 @@ class Side:
     stages: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Query:
     """A named question over the facts: its sides, stages and outcomes in order.
 
@@ -175,7 +185,7 @@ class Query:
         return tuple(dict.fromkeys(s.host for s in self.sides))
 
 
-@dataclass(frozen=True)
+@record
 class Capability:
     """A kernel capability: the fact it sets and its KVM_CAP_X2APIC_API mask bit."""
 
@@ -187,7 +197,7 @@ class Capability:
     location: Location
 
 
-@dataclass(frozen=True)
+@record
 class KernelChange(_Cited):
     """Capabilities a release, stable backport or distribution build brings."""
 
@@ -199,7 +209,7 @@ class KernelChange(_Cited):
     confirmed: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class QemuRelease(_Cited):
     """A QEMU release or build: its machine types and its SEOIB design."""
 
@@ -216,7 +226,7 @@ class QemuRelease(_Cited):
     confirmed: bool = True
 
 
-@dataclass(frozen=True)
+@record
 class Family:
     """A machine type family and its irqchip and IOAPIC defaults."""
 
@@ -229,7 +239,7 @@ class Family:
     apic: bool = True  # False: the board builds no LAPIC or IOAPIC by default (isapc)
 
 
-@dataclass(frozen=True)
+@record
 class MachineCompat(_Cited):
     """A compat rule: machine types of some families and versions set other defaults."""
 
@@ -251,7 +261,7 @@ class MachineCompat(_Cited):
         return self.max is None or version.parts <= self.max.parts
 
 
-@dataclass(frozen=True)
+@record
 class Design:
     """A QEMU SEOIB design: the facts it sets, its gate and its default policy."""
 
@@ -267,21 +277,28 @@ class Design:
     gate_from_build: bool = False
 
     def citation(self) -> Citation:
-        text = f"QEMU SEOIB design {self.id}: {self.description}"
-        return Citation(f"design.{self.id}", text, self.source, self.location, self.confirmed)
+        cited: Citation | None = self.__dict__.get("_citation")  # one per design, as for rules
+        if cited is None:
+            text = f"QEMU SEOIB design {self.id}: {self.description}"
+            cited = self.__dict__["_citation"] = Citation(f"design.{self.id}", text, self.source,
+                                                          self.location, self.confirmed)
+        return cited
 
 
-@dataclass(frozen=True)
+@record
 class GuestProfile:
     """A guest profile: the facts its behaviour sets."""
 
     id: str
     description: str
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = Factory(dict)
     source: str = ""
     location: Location | None = None
     confirmed: bool = True
 
     def citation(self) -> Citation:
-        return Citation(f"guest.{self.id}", self.description, self.source, self.location,
-                        self.confirmed)
+        cited: Citation | None = self.__dict__.get("_citation")  # one per guest, as for rules
+        if cited is None:
+            cited = self.__dict__["_citation"] = Citation(f"guest.{self.id}", self.description,
+                                                          self.source, self.location, self.confirmed)
+        return cited

@@ -10,10 +10,10 @@ X.Y at or before it (or to mainline X.Y).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Location, RuleError, SpecError
+from ..record import record
 from .language import Capability, KernelChange
 from .overlay import item_location
 from .versions import Release, parse_release
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # yaml stays unimported on the cached query path
 __all__ = ["KernelLineage", "KernelResolution"]
 
 
-@dataclass(frozen=True)
+@record
 class KernelResolution:
     """A kernel release resolved along its lineage: its capabilities and why."""
 

@@ -8,15 +8,15 @@ is a base, a partial one an overlay merged over what came before (engine.rules.o
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..digests import sha256
 from ..errors import BadInput, Location, RuleError
 from ..paths import schemas_dir
+from ..record import Factory, record
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
     from ..yamlio import LineDict
@@ -36,7 +36,7 @@ DATA_FILES = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class RawRules:
     """Schema-valid documents of one rule directory, by file stem."""
 
@@ -44,7 +44,7 @@ class RawRules:
     data: dict[str, LineDict]
     stage_files: dict[str, LineDict]
     # stem -> the file it was read from (the newest overlay that has it)
-    paths: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, str] = Factory(dict)
     roots: tuple[Path, ...] = ()
 
     def path(self, stem: str) -> str:
@@ -67,7 +67,7 @@ def rule_files(root: Path) -> list[Path]:
 
 def rules_digest(root: Path) -> str:
     """A digest of every rule file's name and bytes: identical rules, identical digest."""
-    h = hashlib.sha256()
+    h = sha256()
     for path in rule_files(root):
         h.update(path.name.encode() + b"\0")
         try:
@@ -83,7 +83,7 @@ def set_digest(roots: list[Path]) -> str:
     digests = [rules_digest(r) for r in roots]
     if len(digests) == 1:
         return digests[0]
-    return hashlib.sha256("\0".join(digests).encode()).hexdigest()
+    return sha256("\0".join(digests).encode()).hexdigest()
 
 
 def is_complete(root: Path) -> bool:

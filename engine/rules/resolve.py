@@ -8,10 +8,10 @@ x2apic-api mask decides the bits it covers; the kernel lineage decides the rest.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import SpecError
+from ..record import record, replace
 from .catalog import MachineCatalog, MachineType, QemuCatalog
 from .language import Citation, Design, GuestProfile, QemuRelease
 from .lineage import KernelLineage
@@ -20,7 +20,7 @@ from .specs import HostSpec, VMSpec
 __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedHost:
     """A host spec resolved against the rules: its input facts and the data behind each.
 
@@ -63,7 +63,7 @@ class ResolvedHost:
                 f"the rules know and were ignored (judged on {self.x2apic_api:#x})",)
 
 
-@dataclass(frozen=True)
+@record
 class ResolvedVM:
     """A VM spec resolved against its host and the rules: its input facts and why.
 
@@ -84,7 +84,7 @@ class ResolvedVM:
     seoib_policy: str
     facts: dict[str, Any]
     because: dict[str, tuple[Citation, ...]]
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
     inferred: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:

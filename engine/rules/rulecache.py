@@ -1,6 +1,6 @@
 """The compiled-rules cache: data only, keyed, bounded, written atomically.
 
-A compiled rule set is an object graph of the engine's own frozen dataclasses
+A compiled rule set is an object graph of the engine's own frozen records
 and a few plain classes (catalogs, lineage, resolver). It is stored as compact
 JSON of those objects' fields - never pickle or marshal - so reading a cache
 file can only build instances of classes defined in the engine's rules/ and
@@ -12,7 +12,8 @@ themselves; every other value is a list whose first item is a tag -
 ``L``/``T``/``F``/``S`` list, tuple, frozenset, set; ``D`` a dict as flat
 key/value pairs; ``P`` a path; ``R`` a compiled regular expression;
 ``O`` an object (class index, then its fields); ``@`` a reference to the n-th
-object already decoded, so shared rules and locations stay shared.
+object already decoded, so shared rules and locations stay shared, and equal
+frozen values (records, whose fields never change) are stored once.
 
 The key covers the rules' content digest, their location(s) and a digest of
 the source files that build and read a rule set - every file under the phase
@@ -28,8 +29,6 @@ an optimisation, never a source of truth.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import importlib
 import itertools
 import json
@@ -40,6 +39,8 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from pathlib import Path, PurePath
 from typing import Any, TypeVar
+
+from ..digests import sha256
 
 __all__ = ["FORMAT", "MAX_ENTRIES", "VERSION", "CacheError", "cache_dir", "cache_key", "cache_path",
            "cached", "decode", "encode"]
@@ -73,7 +74,7 @@ def _source_files() -> list[str]:
     found = sorted(os.path.join(_PKG_DIR, n) for n in os.listdir(_PKG_DIR) if n.endswith(".py"))
     for phase in PHASES:  # plain strings: this runs on every start
         for folder, dirs, files in os.walk(os.path.join(_PKG_DIR, phase)):
-            dirs.sort()
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")  # bytecode only: not read
             found.extend(os.path.join(folder, n) for n in sorted(files) if n.endswith(".py"))
     return found
 
@@ -85,7 +86,7 @@ def code_digest() -> str:
     reinstall or upgrade changes a size or a time, so a stale entry is never read.
     """
     if not _code_digest_memo:
-        h = hashlib.sha256()
+        h = sha256()
         base = len(_PKG_DIR) + 1
         for path in _source_files():
             st = os.stat(path)
@@ -96,7 +97,7 @@ def code_digest() -> str:
 
 def cache_key(rule_digest: str, locations: Sequence[str | PurePath]) -> str:
     """The entry key: rules content, where the rules live (in overlay order), engine code."""
-    h = hashlib.sha256(f"{FORMAT}/{VERSION}\0{code_digest()}\0{rule_digest}\0".encode())
+    h = sha256(f"{FORMAT}/{VERSION}\0{code_digest()}\0{rule_digest}\0".encode())
     for loc in locations:
         h.update(os.path.realpath(loc).encode() + b"\0")
     return h.hexdigest()
@@ -113,6 +114,16 @@ def cache_path(key: str) -> Path:
 
 # --- encode --------------------------------------------------------------------------------
 
+def _field_names(cls: type) -> list[str] | None:
+    """A record's or dataclass's fields, in order; None for other classes (stored by ``vars``)."""
+    names = cls.__dict__.get("__record_fields__")
+    if names is not None:
+        return list(names)
+    import dataclasses  # lazy: only a cache miss encodes
+
+    return [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else None
+
+
 def encode(root: Any) -> dict[str, Any]:
     """``root`` as a JSON-ready document; CacheError for anything not plain data."""
     classes: list[list[Any]] = []
@@ -120,6 +131,10 @@ def encode(root: Any) -> dict[str, Any]:
     refs: dict[int, int] = {}
     in_progress: set[int] = set()
     keep_alive: list[Any] = []  # ids stay unique while the objects live
+    # Frozen values already stored, by their encoding: rules repeat equal conditions,
+    # assignments and releases, and one shared object decodes faster than many copies.
+    by_value: dict[str, int] = {}
+    stored = 0  # objects written so far: decode numbers them in this order
 
     def klass(cls: type) -> int:
         idx = class_index.get(cls)
@@ -127,13 +142,13 @@ def encode(root: Any) -> dict[str, Any]:
             if (not _MODULE_NAME.match(cls.__module__) or not _IDENT.match(cls.__qualname__)
                     or not _stored_module(cls.__module__)):  # else it could not be read back
                 raise CacheError(f"cannot store a {cls.__module__}.{cls.__qualname__}")
-            fields = ([f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls)
-                      else None)
+            fields = _field_names(cls)
             idx = class_index[cls] = len(classes)
             classes.append([cls.__module__, cls.__qualname__, fields])
         return idx
 
     def enc(v: Any) -> Any:
+        nonlocal stored
         t = type(v)
         if v is None or t is bool or t is int or t is str or t is float:
             return v
@@ -170,8 +185,16 @@ def encode(root: Any) -> dict[str, Any]:
         else:
             out = ["O", idx, enc(dict(vars(v)))]
         in_progress.discard(ident)
-        refs[ident] = len(refs)
         keep_alive.append(v)
+        if fields is not None and t.__hash__ is not None:  # a frozen value: equal ones are one
+            key = json.dumps(out)
+            first = by_value.get(key)
+            if first is not None:
+                refs[ident] = first
+                return ["@", first]
+            by_value[key] = stored
+        refs[ident] = stored
+        stored += 1
         return out
 
     body = enc(root)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import BadInput, Location, RuleError
 from ..paths import builtin_rules_dir
+from ..record import record
 from .catalog import MachineCatalog, QemuCatalog, load_designs, load_guests
 from .compiler import (
     CompiledQuery,
@@ -33,7 +33,7 @@ from .resolve import Resolver
 __all__ = ["RuleSet", "load_rules"]
 
 
-@dataclass
+@record(frozen=False)
 class RuleSet:
     """A loaded, checked and compiled rule set: everything a verdict is computed from.
 

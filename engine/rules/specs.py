@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import BadInput, Location, SpecError
 from ..files import MAX_DIGITS, load_json_file
+from ..record import record
 from ..vocabulary import HOST_SPEC_KEYS, SEOIB_POLICIES, VM_SPEC_KEYS
 from .versions import parse_release
 
@@ -32,7 +32,7 @@ _MASK = re.compile(r"^(?:0[xX][0-9a-fA-F]+|[0-9]+)$")
 _ONOFF = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False}
 
 
-@dataclass(frozen=True)
+@record
 class HostSpec:
     """A host as the user gave it (``kernel=...,qemu=...,seoib=...``), checked but not resolved.
 
@@ -64,7 +64,7 @@ class HostSpec:
         return ",".join(p for p in parts if p)
 
 
-@dataclass(frozen=True)
+@record
 class VMSpec:
     """A VM as the user gave it (unset fields take the machine type's defaults).
 
@@ -82,7 +82,7 @@ class VMSpec:
     seoib_policy: str | None = None
     name: str | None = None
     origin: Location | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
 
 def spec_items(text: str, where: Location) -> dict[str, str]:
@@ -162,8 +162,9 @@ def _plain(key: str, text: str, where: Location) -> None:
     if not _PLAIN.match(text):
         raise SpecError(f"{key}={text!r} must be plain ASCII (digits 0-9, no blanks or "
                         "control characters)", where)
-    longest = max((len(m) for m in _DIGIT_RUN.findall(text)), default=0)
-    if longest > MAX_DIGITS.value():
+    runs = _DIGIT_RUN.findall(text)
+    longest = max(map(len, runs)) if runs else 0
+    if longest and longest > MAX_DIGITS.value():
         raise BadInput(MAX_DIGITS.refusal(f"{key}: a number of {longest} digits"), where)
 
 

@@ -11,7 +11,8 @@ component has at most nine of them, so no int() ever sees an overlong string.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from ..record import record
 
 __all__ = ["Release", "parse_release"]
 
@@ -20,7 +21,7 @@ _RELEASE = re.compile(r"^([0-9]{1,9})\.([0-9]{1,9})(?:\.([0-9]{1,9}))?(?![.]?[0-
                       re.ASCII | re.DOTALL)
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class Release:
     """A parsed release: numeric parts for ordering, the text as written.
 

@@ -11,7 +11,8 @@ and machine-type defaults into these values is the rules' job.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from .values import Value
 
 __all__ = [
     "DESIGNS",
@@ -32,13 +33,7 @@ IOAPIC_VERSIONS = (0x11, 0x20)
 _QEMU_VERSION = re.compile(r"^\d+\.\d+")
 
 
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise ValueError(message)
-
-
-@dataclass(frozen=True)
-class SimHost:
+class SimHost(Value):
     """One host stack: kernel capabilities plus the QEMU build's SEOIB design.
 
     ``x2apic_api`` is KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the system fd
@@ -47,6 +42,7 @@ class SimHost:
     from it (machine-gated's gate).
     """
 
+    # Field defaults stay class attributes (as with dataclass): scenario specs read them.
     name: str = "host"
     x2apic_api: int = 0xF
     split_irqchip: bool = True
@@ -54,25 +50,25 @@ class SimHost:
     qemu_version: str | None = None
     machines: frozenset[str] | None = None
 
-    def __post_init__(self) -> None:
-        _require(
-            isinstance(self.x2apic_api, int) and 0 <= self.x2apic_api <= 0xF,
-            f"x2apic_api must be a mask in 0..0xf, got {self.x2apic_api!r}",
-        )
-        _require(self.seoib in DESIGNS, f"seoib must be one of {DESIGNS}, got {self.seoib!r}")
-        _require(
-            self.qemu_version is None
-            or (isinstance(self.qemu_version, str) and _QEMU_VERSION.match(self.qemu_version) is not None),
-            f"qemu_version must look like X.Y[.Z][suffix], got {self.qemu_version!r}",
-        )
-        _require(
-            self.seoib != "machine-gated" or self.qemu_version is not None,
-            "seoib machine-gated needs qemu_version (its gate is the build's first machine type)",
-        )
+    def __init__(self, name: str = name, x2apic_api: int = x2apic_api, split_irqchip: bool = split_irqchip,
+                 seoib: str = seoib, qemu_version: str | None = qemu_version,
+                 machines: frozenset[str] | None = machines) -> None:
+        self._store(name=name, x2apic_api=x2apic_api, split_irqchip=split_irqchip, seoib=seoib,
+                    qemu_version=qemu_version, machines=machines)
+        # Checks as plain tests: a message is only formatted for a value that fails.
+        if not (isinstance(self.x2apic_api, int) and 0 <= self.x2apic_api <= 0xF):
+            raise ValueError(f"x2apic_api must be a mask in 0..0xf, got {self.x2apic_api!r}")
+        if self.seoib not in DESIGNS:
+            raise ValueError(f"seoib must be one of {DESIGNS}, got {self.seoib!r}")
+        if qemu_version is not None and not (isinstance(qemu_version, str)
+                                             and _QEMU_VERSION.match(qemu_version)):
+            raise ValueError(f"qemu_version must look like X.Y[.Z][suffix], got {qemu_version!r}")
+        if seoib == "machine-gated" and qemu_version is None:
+            raise ValueError("seoib machine-gated needs qemu_version "
+                             "(its gate is the build's first machine type)")
 
 
-@dataclass(frozen=True)
-class SimVM:
+class SimVM(Value):
     """One VM configuration, with aliases and machine-type defaults already resolved.
 
     ``ioapic`` is the version the machine really has; ``globals`` are the user's
@@ -89,27 +85,26 @@ class SimVM:
     guest: str = "any"
     seoib_policy: str | None = None
 
-    def __post_init__(self) -> None:
-        _require(self.irqchip in IRQCHIPS, f"irqchip must be one of {IRQCHIPS}")
-        _require(self.ioapic in IOAPIC_VERSIONS, "ioapic must be 0x11 or 0x20")
-        _require(self.guest in GUESTS, f"guest must be one of {GUESTS}")
-        _require(
-            self.seoib_policy is None or self.seoib_policy in SEOIB_POLICIES,
-            f"seoib_policy must be None or one of {SEOIB_POLICIES}",
-        )
-        _require(
-            all(isinstance(k, str) and isinstance(v, str) for k, v in self.globals),
-            "globals must be (driver.property, value) string pairs",
-        )
+    def __init__(self, machine: str = machine, machine_version: tuple[int, ...] | None = machine_version,
+                 irqchip: str = irqchip, ioapic: int = ioapic, globals: tuple[tuple[str, str], ...] = globals,
+                 x2apic: bool = x2apic, guest: str = guest, seoib_policy: str | None = seoib_policy) -> None:
+        self._store(machine=machine, machine_version=machine_version, irqchip=irqchip, ioapic=ioapic,
+                    globals=globals, x2apic=x2apic, guest=guest, seoib_policy=seoib_policy)
+        if self.irqchip not in IRQCHIPS:
+            raise ValueError(f"irqchip must be one of {IRQCHIPS}")
+        if self.ioapic not in IOAPIC_VERSIONS:
+            raise ValueError("ioapic must be 0x11 or 0x20")
+        if self.guest not in GUESTS:
+            raise ValueError(f"guest must be one of {GUESTS}")
+        if not (self.seoib_policy is None or self.seoib_policy in SEOIB_POLICIES):
+            raise ValueError(f"seoib_policy must be None or one of {SEOIB_POLICIES}")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.globals):
+            raise ValueError("globals must be (driver.property, value) string pairs")
         seen = self.global_value("ioapic.version")
-        _require(
-            seen is None or int(seen, 0) == self.ioapic,
-            f"-global ioapic.version={seen} contradicts ioapic {self.ioapic:#x}",
-        )
-        _require(
-            self.machine_version is None or all(isinstance(p, int) and p >= 0 for p in self.machine_version),
-            "machine_version must be a tuple of non-negative ints or None",
-        )
+        if not (seen is None or int(seen, 0) == self.ioapic):
+            raise ValueError(f"-global ioapic.version={seen} contradicts ioapic {self.ioapic:#x}")
+        if machine_version is not None and not all(isinstance(p, int) and p >= 0 for p in machine_version):
+            raise ValueError("machine_version must be a tuple of non-negative ints or None")
 
     @property
     def ioapic_global(self) -> bool:

@@ -13,9 +13,9 @@ the worst case over all known guests.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from .kvm import MODE_DISABLED, MODE_ENABLED, MODE_QUIRKED
+from .values import Value
 
 __all__ = [
     "BOOT_OUTCOMES",
@@ -43,8 +43,7 @@ MIGRATION_OUTCOMES = (*FINDING_ORDER, "ok")
 POLICY_OF_MODE = {MODE_QUIRKED: "quirked", MODE_ENABLED: "respected", MODE_DISABLED: "not-advertised"}
 
 
-@dataclass(frozen=True)
-class VMState:
+class VMState(Value):
     """What KVM ends up in for the VM, as observed from the simulated KVM."""
 
     policy: str
@@ -52,9 +51,12 @@ class VMState:
     lvr_seoib: bool
     suppression_honored: bool
 
+    def __init__(self, policy: str, kvm_flags: int, lvr_seoib: bool, suppression_honored: bool) -> None:
+        self._store(policy=policy, kvm_flags=kvm_flags, lvr_seoib=lvr_seoib,
+                    suppression_honored=suppression_honored)
 
-@dataclass(frozen=True)
-class BootWitness:
+
+class BootWitness(Value):
     """A cold boot followed by device events."""
 
     outcome: str
@@ -62,9 +64,12 @@ class BootWitness:
     counters: Mapping[str, int]
     events: tuple[str, ...]
 
+    def __init__(self, outcome: str, state: VMState | None, counters: Mapping[str, int],
+                 events: tuple[str, ...]) -> None:
+        self._store(outcome=outcome, state=state, counters=counters, events=events)
 
-@dataclass(frozen=True)
-class MigrationWitness:
+
+class MigrationWitness(Value):
     """A live migration or snapshot restore followed by device events."""
 
     outcome: str
@@ -73,6 +78,11 @@ class MigrationWitness:
     dst_state: VMState | None
     counters: Mapping[str, int]
     events: tuple[str, ...]
+
+    def __init__(self, outcome: str, findings: tuple[str, ...], src_state: VMState | None,
+                 dst_state: VMState | None, counters: Mapping[str, int], events: tuple[str, ...]) -> None:
+        self._store(outcome=outcome, findings=findings, src_state=src_state, dst_state=dst_state,
+                    counters=counters, events=events)
 
 
 def run_findings(per_guest: Iterable[Mapping[str, int]], known_guest: bool) -> list[str]:

@@ -9,8 +9,6 @@ selection runs only at a fresh power-on, before vCPUs exist; an incoming (or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .config import SimHost, SimVM
 from .designs import QemuDesign, design
 from .devices import DeviceState, LevelDevice
@@ -37,6 +35,7 @@ from .seoib import (
     StartFailure,
 )
 from .trace import Trace
+from .values import Value
 
 __all__ = [
     "DEVICE_PIN",
@@ -60,8 +59,7 @@ PROBE_VECTOR = 0x71
 RUN_BUDGET = 50_000  # vCPU loop iterations per device event; a safety net only
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(Value):
     """A migration stream / savevm image: device state plus optional sections."""
 
     machine: str
@@ -71,6 +69,12 @@ class Snapshot:
     ioapic: IoapicState
     guest: GuestState
     devices: tuple[DeviceState, ...]
+
+    def __init__(self, machine: str, sections: tuple[tuple[str, str], ...], lapic: LapicState,
+                 lvr_seoib: bool, ioapic: IoapicState, guest: GuestState,
+                 devices: tuple[DeviceState, ...]) -> None:
+        self._store(machine=machine, sections=sections, lapic=lapic, lvr_seoib=lvr_seoib, ioapic=ioapic,
+                    guest=guest, devices=devices)
 
 
 def probe_suppression(src: KvmVm, src_vcpu: KvmVcpu, ioapic_version: int) -> bool:

@@ -8,7 +8,6 @@ code can reach inside QEMU: the VM's configuration, KVM's system and VM fds, the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .config import SimHost, SimVM
 from .kvm import (
@@ -19,6 +18,7 @@ from .kvm import (
     KvmVm,
     errno_name,
 )
+from .values import Value
 
 __all__ = [
     "IOAPIC_VER_DEF",
@@ -57,8 +57,7 @@ class LoadFailure(Exception):
         self.kind = kind
 
 
-@dataclass(frozen=True)
-class Board:
+class Board(Value):
     """One QEMU process's view while it configures KVM for a VM."""
 
     host: SimHost
@@ -67,6 +66,10 @@ class Board:
     kvm_vm: KvmVm
     log: Callable[[str], None]
     who: str
+
+    def __init__(self, host: SimHost, vm: SimVM, kvm: Kvm, kvm_vm: KvmVm, log: Callable[[str], None],
+                 who: str) -> None:
+        self._store(host=host, vm=vm, kvm=kvm, kvm_vm=kvm_vm, log=log, who=who)
 
     def system_caps(self) -> int:
         """KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the system fd."""

@@ -111,5 +111,7 @@ def test_the_backend_imports_no_rules_and_no_solver() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     modules = set(loaded.stdout.split())
-    allowed = ("engine.kvmhost", "engine.sim", "engine.errors", "engine.yamlio", "engine.files")
+    # yamlio reads through files, whose limits are records: leaves that know nothing of rules
+    allowed = ("engine.kvmhost", "engine.sim", "engine.errors", "engine.yamlio", "engine.files",
+               "engine.record")
     assert modules and all(m.startswith(allowed) for m in modules), sorted(modules)
