@@ -17,6 +17,8 @@ may not form a cycle.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -201,3 +203,11 @@ def test_the_readme_names_every_package() -> None:
                       for p in ENGINE.rglob("__init__.py"))
     missing = [p for p in packages if f"{p}/" not in layout]
     assert missing == []
+
+
+def test_the_package_api_resolves_lazily_and_completely() -> None:
+    code = ("import sys, engine; before = {m for m in sys.modules if m.startswith('engine.')}; "
+            "names = [getattr(engine, n).__name__ for n in engine.__all__]; "
+            "assert set(engine.__all__) <= set(dir(engine)); print(sorted(before))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"  # `import engine` alone loads none of its modules

@@ -2,9 +2,10 @@
 
 Given a built rule set (engine.rules), evaluates compiled queries (solver), turns
 evaluations into the public verdicts with their reasons and simulator witnesses
-(verdicts, witness), serves them through one memoizing facade (api) and by
-equivalence class (classes), answers JSON-lines batches (batch) and renders
-verdicts for people (text).
+(verdicts, witness; their shapes as TypedDicts in verdict_types), memoizes them by
+class in one VerdictCache (verdict_cache) that every caller shares, serves them
+through one facade (api) and by equivalence class (classes), answers JSON-lines
+batches (batch) and renders verdicts for people (text).
 
 It imports the shared leaves, engine.rules and the simulator, never the packages
 built on it (plan, matrix, inputs, serve, commands); tests/test_layers.py pins
