@@ -29,6 +29,8 @@ def run_batch_option(args: argparse.Namespace, kind: str, single: tuple[str, ...
     from .common import rules_of
 
     given = single_options(args, single)
+    if args.format == "text":  # JSON Lines is the batch contract; text would be silently ignored
+        given.append("--format text")
     if given:
         raise BadInput(f"--batch answers every query from its file; drop {', '.join(given)}",
                        Location("--batch"))

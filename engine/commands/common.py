@@ -20,8 +20,13 @@ def add_rules(parser: argparse.ArgumentParser) -> None:
                              "is merged over the built-in rules and SEOIB_RULES)")
 
 
-def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:
-    parser.add_argument("--format", choices=choices, default=choices[0])
+def add_format(parser: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json"),
+               batch: bool = False) -> None:
+    """``--format``, the first choice by default; with ``batch`` the default stays None so a
+    ``--format text`` given beside ``--batch`` (which writes JSON Lines) can be refused."""
+    parser.add_argument("--format", choices=choices, default=None if batch else choices[0],
+                        help=f"output format (default {choices[0]}"
+                        + ("; --batch writes JSON Lines)" if batch else ")"))
 
 
 def rules_of(args: argparse.Namespace) -> RuleSet:

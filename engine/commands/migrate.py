@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snapshot", action="store_true",
                         help="judge a QMP/HMP loadvm of the source's snapshot into a VM running on "
                              "the destination, instead of a live migration")
-    add_format(parser)
+    add_format(parser, batch=True)
     add_rules(parser)
     add_batch(parser, '{"src": ..., "dst": ..., "vm": ..., "snapshot": false}')
 

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="host spec: kernel=7.0.3,qemu=11.0.0[,seoib=rfc-v2] or @probe.json "
                              "(required unless --batch)")
     add_vm_inputs(parser)
-    add_format(parser)
+    add_format(parser, batch=True)
     add_rules(parser)
     add_batch(parser, '{"host": ..., "vm": ...}')
 
