@@ -160,3 +160,13 @@ def test_graph_pools(capsys: pytest.CaptureFixture[str]) -> None:
     ET.fromstring(capsys.readouterr().out)
     assert main(["graph", "--format", "dot"]) == 0
     assert capsys.readouterr().out.startswith("digraph")
+
+
+def test_sarif_says_who_booted_where_and_why_as_json_does(plan_file: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    _, out = _run(["check", str(plan_file), "--format", "json"], capsys)
+    want = [(f["rule"], f["booted"], f["cause"]) for f in json.loads(out)["findings"]]
+    _, out = _run(["check", str(plan_file), "--format", "sarif"], capsys)
+    got = [(r["ruleId"], r["properties"]["vms"][0]["booted"], r["properties"]["cause"])
+           for r in json.loads(out)["runs"][0]["results"]]
+    assert got == want and any(cause == "pre-existing" or booted for _, booted, cause in got)

@@ -39,8 +39,8 @@ def render_sarif(report: CheckReport, fail_on: str) -> str:
             "properties": {"wave": f.wave, "context": f.context, "engineRules": f.rules,
                            "hosts": [{"name": f.host, "count": f.host_count}],
                            "vms": [{"name": f.vm, "count": f.vm_count,
-                                    "population": f.population}],
-                           "outcome": f.outcome},
+                                    "population": f.population, "booted": f.booted}],
+                           "outcome": f.outcome, "cause": f.cause},
         })
     doc = {"$schema": _SCHEMA, "version": "2.1.0", "runs": [{
         "tool": {"driver": {"name": "seoib", "version": __version__,
