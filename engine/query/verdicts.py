@@ -11,7 +11,7 @@ from typing import Any
 
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
-from ..vocabulary import EXIT_BY_SEVERITY, SEOIB_POLICIES, worst_severity
+from ..vocabulary import EXIT_BY_SEVERITY, SEOIB_POLICIES
 from .solver import Evaluation, evaluate
 from .verdict_types import Finding, MigrateVerdict, PolicyVerdict, Reason, VMState, Witness
 from .witness import boot_witness, migration_witness
@@ -90,10 +90,6 @@ def line_notes(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
     host_notes = dict.fromkeys(n for h in hosts for n in h.notes)
     return {"inferred": bool(why),
             "notes": [*(f"[inferred] {n}" for n in why), *host_notes, *vm.notes]}
-
-
-def worst(severities: list[str]) -> str:
-    return worst_severity(severities)
 
 
 _NO_WITNESS: Witness = {"ran": False, "agrees": None, "outcome": None, "counters": {},

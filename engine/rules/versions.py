@@ -2,7 +2,9 @@
 
 Releases are compared numerically, component by component (6.18.17 < 6.18.100,
 4.0 < 4.0.1 < 4.1). Anything after the numeric part (``-200.fc43``, ``+seoib``)
-is a build suffix: kept for exact matching, ignored for ordering.
+is a build suffix: kept for exact matching; in ordering it only breaks a tie between
+equal numbers (7.0.3 < 7.0.3-200.fc43 < 7.0.4), so sorting stays total and consistent
+with equality.
 
 Only ASCII digits count (Arabic-Indic and full-width digits are not releases) and a
 component has at most nine of them, so no int() ever sees an overlong string.
@@ -30,6 +32,8 @@ class Release:
     >>> parse_release("6.18.17") < parse_release("6.18.100")
     True
     >>> parse_release("4.0") < parse_release("4.0.1") < parse_release("4.1")
+    True
+    >>> parse_release("7.0.3") < parse_release("7.0.3-200.fc43") < parse_release("7.0.4")
     True
     >>> parse_release("10.2.0").series_text, str(parse_release("10.2.0-3.fc43"))
     ('10.2', '10.2.0-3.fc43')
