@@ -291,6 +291,12 @@ class KvmBench:
                 continue
             break
 
+    def reset(self) -> None:
+        """The ``reset`` step: the vCPU's RESET (firmware state again) and the IOAPIC's."""
+        assert self.vcpu is not None
+        self.vcpu.reset()
+        self.ioapic.reset()
+
     def _deliverable(self) -> bool:
         # The CPU's priority check against what the guest has in service.
         lapic = self.vcpu.lapic if self.vcpu is not None else None

@@ -128,6 +128,7 @@ class KvmVm:
                 return -EINVAL
             self.irqchip = IRQCHIP_KERNEL
             self.kernel_ioapic = Ioapic(VERSION_82093AA)  # KVM's IOAPIC is always 0x11
+            self.kernel_ioapic.kernel = True
             return 0
         return -EINVAL
 

@@ -101,8 +101,8 @@ def _loadvm(run: RunState, step: ScenarioStep) -> None:
 
 def _reset(run: RunState, step: ScenarioStep) -> None:
     if run.bench is not None:
-        run.target(step).vcpu.reset()
-        run.bench.ioapic.reset()
+        run.target(step)
+        run.bench.reset()
         return
     run.booted(step).reset()
 
