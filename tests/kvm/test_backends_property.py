@@ -1,7 +1,7 @@
 """Random register-level histories on the simulator and on /dev/kvm give the same answers.
 
 A history: an irqchip, KVM_ENABLE_CAP calls with any flags, CPUID (before the guest
-first runs, as a VMM sets it), guest and host writes of SVR (the APIC software-enabled
+first runs, as a VMM sets it, and again later), guest and host writes of SVR (the APIC software-enabled
 or not), and level interrupts
 that the guest accepts and EOIs (the line low before acceptance, so when the kernel
 processes the EOI does not matter), edge interrupts sharing their vector, directed
@@ -63,6 +63,8 @@ def histories(draw: st.DrawFn) -> dict[str, Any]:
         st.just(EDGE_INTERRUPT),
         st.just([{"guest_eoir": 0x40}]),
         st.just(["reset", {"rte": {"pin": 2, "vector": 0x40, "trigger": "level"}}]),
+        # after the guest ran: refused unless identical, and LVR left alone either way
+        st.booleans().map(lambda x: [{"set_cpuid": {"x2apic": x}}, {"expect": {"last_result": "ok"}}]),
     )
     for action in draw(st.lists(actions, min_size=1, max_size=5)):
         steps += [*action, OBSERVE]

@@ -109,8 +109,17 @@ class RegisterMachine(RuleBasedStateMachine):
 
     @rule(x2apic=st.booleans())
     def set_cpuid(self, x2apic: bool) -> None:
-        self._step(recompute=True)
-        self.vcpu.set_cpuid(x2apic)
+        ran, before = self.vcpu.has_run, self.vcpu.cpuid_x2apic
+        self._step(recompute=not ran)  # after the first run KVM leaves LVR alone
+        result = self.vcpu.set_cpuid(x2apic)
+        if ran:
+            assert self.vcpu.cpuid_x2apic == before, "the CPUID does not change once the vCPU ran"
+            assert result == (0 if x2apic == before and self.vcpu.cpuid_set else -22)
+
+    @rule()
+    def enter(self) -> None:
+        self._step()
+        self.vcpu.enter()
 
     @rule(svr=st.integers(0, 0x1FFF))
     def set_lapic(self, svr: int) -> None:

@@ -175,6 +175,13 @@ def _line_arg(arg: Any, aloc: Location, ctx: ParseContext) -> tuple[int, int]:
 
 
 # -- register level: execution ------------------------------------------------
+def _guest_runs(run: RunState) -> None:
+    # A guest-side step is a KVM_RUN of each target's vCPU: SET_CPUID2 then refuses a change.
+    for t in run.targets:
+        if t.vcpu is not None:
+            t.vcpu.enter()
+
+
 def _create_vm(run: RunState, step: ScenarioStep) -> None:
     a = step.arg
     run.bench = run.backend.bench(run.host, a["irqchip"], a["ioapic"], a["vcpu"])
@@ -230,6 +237,7 @@ def _set_lapic(run: RunState, step: ScenarioStep) -> None:
 
 def _rte(run: RunState, step: ScenarioStep) -> None:
     run.target(step, need_vcpu=False)
+    _guest_runs(run)
     a = step.arg
     for t in run.targets:
         t.ioapic.write_rte(a["pin"], rte(a["vector"], a["level"], a["mask"]))
@@ -244,6 +252,7 @@ def _line(run: RunState, step: ScenarioStep) -> None:
 
 def _run(run: RunState, step: ScenarioStep) -> None:
     run.target(step)
+    _guest_runs(run)
     if run.bench is not None and run.targets == [run.bench]:
         run.bench.deliver()
         return
@@ -253,12 +262,14 @@ def _run(run: RunState, step: ScenarioStep) -> None:
 
 def _guest_eoi(run: RunState, step: ScenarioStep) -> None:
     run.target(step)
+    _guest_runs(run)
     results = [t.vcpu.guest_eoi(t.ioapic.level_vectors) for t in run.targets]
     run.last_result = results[0]
 
 
 def _guest_eoir(run: RunState, step: ScenarioStep) -> None:
     run.target(step, need_vcpu=False)
+    _guest_runs(run)
     for t in run.targets:
         t.ioapic.mmio_write(EOIR_OFFSET, step.arg)
 
