@@ -307,7 +307,9 @@ STEPS: dict[str, StepDef] = {
                           "KVM_ENABLE_CAP(KVM_CAP_X2APIC_API) with an x2apic-api mask",
                           parse=_u32("enable_cap mask")),
     "set_cpuid": StepDef(_set_cpuid, "register", "set_cpuid: {x2apic}",
-                         "KVM_SET_CPUID2 with the x2APIC bit set or clear: {x2apic: bool}", parse=_cpuid_arg),
+                         "KVM_SET_CPUID2 with the x2APIC bit set or clear: {x2apic: bool}; once the guest "
+                         "ran (any guest-side step), EINVAL unless unchanged, LVR left alone",
+                         parse=_cpuid_arg),
     "guest_write_svr": StepDef(_guest_write_svr, "register", "guest_write_svr: <v>",
                                "the guest writes the value to the spurious-vector register (SVR)",
                                parse=_u32("guest_write_svr value")),
