@@ -262,6 +262,7 @@ KVM_SET_SREGS = _ioc(_IOC_WRITE, 0x84, ctypes.sizeof(Sregs))
 KVM_GET_LAPIC = _ioc(_IOC_READ, 0x8E, ctypes.sizeof(LapicState))
 KVM_SET_LAPIC = _ioc(_IOC_WRITE, 0x8F, ctypes.sizeof(LapicState))
 KVM_SET_CPUID2 = _ioc(_IOC_WRITE, 0x90, ctypes.sizeof(_Header))
+KVM_GET_CPUID2 = _ioc(_IOC_READ | _IOC_WRITE, 0x91, ctypes.sizeof(_Header))
 KVM_ENABLE_CAP = _ioc(_IOC_WRITE, 0xA3, ctypes.sizeof(EnableCap))
 KVM_SIGNAL_MSI = _ioc(_IOC_WRITE, 0xA5, ctypes.sizeof(Msi))
 

@@ -21,6 +21,13 @@ where it is kept:
   The vectors the guest accepted and has not EOIed are kept beside the real ISR,
   and no interrupt of a class in service is taken, as the CPU would.
 
+Every guest-side step enters the guest (KVM_RUN), ``run`` at least once even with
+nothing to accept, and nothing else does: that is when the kernel starts refusing a
+changed CPUID. A repeated ``set_cpuid`` re-sends the vCPU's own entries
+(KVM_GET_CPUID2) with the x2APIC bit as asked, as a VMM re-sends the CPUID it set;
+the kernel keeps other bits than the supported list it was given (measured on
+6.18.44: leaves 1, 7 and 0xD), so re-sending that list would never be identical.
+
 Steps that a real kernel cannot run (boot, device events, migration, snapshots;
 a host spec other than the running kernel) are refused before anything runs.
 """
@@ -156,10 +163,10 @@ class KvmBackend:
         self.benches.clear()
         self.system.close()
 
-    def cpuid_entries(self, x2apic: bool) -> list[abi.CpuidEntry2]:
-        """What KVM supports, with the x2APIC bit as the step asks."""
+    def cpuid_entries(self, x2apic: bool, base: list[abi.CpuidEntry2] | None = None) -> list[abi.CpuidEntry2]:
+        """``base`` (default: what KVM supports), with the x2APIC bit as the step asks."""
         out = []
-        for entry in self.cpuid:
+        for entry in base or self.cpuid:
             copy = abi.CpuidEntry2.from_buffer_copy(entry)
             if copy.function == 1:
                 copy.ecx = (copy.ecx | CPUID_X2APIC) if x2apic else (copy.ecx & ~CPUID_X2APIC)
@@ -272,8 +279,10 @@ class KvmBench:
         """The ``run`` step: the CPU accepts what is deliverable, one window at a time."""
         assert self.vcpu is not None
         vcpu = self.vcpu
+        entered = False
         for _ in range(MAX_WINDOWS):
             if self._deliverable():
+                entered = True
                 self.in_window = True
                 try:
                     log = self.execute(guest.Program().accept_interrupts(1))
@@ -290,6 +299,14 @@ class KvmBench:
                 self.model.fire_delayed()
                 continue
             break
+        if not entered:
+            self.execute(guest.Program())  # the CPU runs even with nothing to accept
+
+    def reset(self) -> None:
+        """The ``reset`` step: the vCPU's RESET (firmware state again) and the IOAPIC's."""
+        assert self.vcpu is not None
+        self.vcpu.reset()
+        self.ioapic.reset()
 
     def _deliverable(self) -> bool:
         # The CPU's priority check against what the guest has in service.
@@ -456,8 +473,12 @@ class _VcpuView:
             raise GuestError("guest-side steps need KVM's LAPIC (irqchip on or split)")
 
     # -- ioctls ------------------------------------------------------------------
+    def enter(self) -> None:
+        """The kernel itself knows when the vCPU has run."""
+
     def set_cpuid(self, x2apic: bool) -> int:
-        result = self.fd.set_cpuid(self.bench.backend.cpuid_entries(x2apic))
+        base = self.fd.get_cpuid() or None  # empty until the first SET_CPUID2
+        result = self.fd.set_cpuid(self.bench.backend.cpuid_entries(x2apic, base))
         if result == 0:
             self.cpuid_x2apic = x2apic
         return result
@@ -524,8 +545,12 @@ class _IoapicView:
     def read_version(self) -> int:
         if not self._kernel:
             return self.bench.model.read_version()
-        log = self.bench.execute(guest.Program().ioapic_read(0x01))
-        return log.values[-1]
+        # Read by a guest, on a scratch VM: this one's vCPU must not run for an expectation.
+        scratch = KvmBench(self.bench.backend, "on", VERSION_82093AA, vcpu=True)
+        try:
+            return scratch.execute(guest.Program().ioapic_read(0x01)).values[-1]
+        finally:
+            scratch.close()
 
     def remote_irr(self, pin: int) -> int:
         if not self._kernel:

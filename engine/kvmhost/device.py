@@ -203,6 +203,12 @@ class Vcpu:
     def set_cpuid(self, entries: list[abi.CpuidEntry2]) -> int:
         return _ioctl(self.fd, abi.KVM_SET_CPUID2, abi.cpuid2(entries))
 
+    def get_cpuid(self) -> list[abi.CpuidEntry2]:
+        """KVM_GET_CPUID2: the entries the vCPU holds (none before the first SET)."""
+        buf = abi.cpuid2([abi.CpuidEntry2() for _ in range(256)])
+        _must(self.fd, abi.KVM_GET_CPUID2, buf)
+        return abi.cpuid_entries(buf)
+
     def close(self) -> None:
         self.run_page.close()
         os.close(self.fd)

@@ -128,6 +128,7 @@ class KvmVm:
                 return -EINVAL
             self.irqchip = IRQCHIP_KERNEL
             self.kernel_ioapic = Ioapic(VERSION_82093AA)  # KVM's IOAPIC is always 0x11
+            self.kernel_ioapic.kernel = True
             return 0
         return -EINVAL
 
@@ -172,7 +173,7 @@ class KvmVm:
 class KvmVcpu:
     """A vCPU fd and its LAPIC (in KVM unless the VM has no irqchip)."""
 
-    __slots__ = ("cpuid_x2apic", "lapic", "lvr_updates", "vm")
+    __slots__ = ("cpuid_set", "cpuid_x2apic", "has_run", "lapic", "lvr_updates", "vm")
 
     def __init__(self, vm: KvmVm) -> None:
         # The VM fd owns its vCPU; a weak link back leaves no reference cycle, so a finished
@@ -180,6 +181,8 @@ class KvmVcpu:
         self.vm: KvmVm = weakref.proxy(vm)
         self.lapic = Lapic()
         self.cpuid_x2apic = False
+        self.cpuid_set = False  # KVM_CREATE_VCPU leaves the CPUID empty (no entries)
+        self.has_run = False  # kvm_vcpu_has_run: set by the first KVM_RUN, never cleared
         self.lvr_updates = 0
         self.reset()
 
@@ -197,10 +200,24 @@ class KvmVcpu:
         self.lvr_updates += 1
 
     def set_cpuid(self, x2apic: bool) -> int:
-        """KVM_SET_CPUID2 with or without the x2APIC bit."""
+        """KVM_SET_CPUID2 with or without the x2APIC bit.
+
+        Once the vCPU has run, arch/x86/kvm/cpuid.c kvm_set_cpuid accepts only the
+        CPUID already set (kvm_cpuid_check_equal; -EINVAL otherwise, an empty one
+        included) and skips kvm_vcpu_after_set_cpuid, so LVR is not recomputed either
+        way: a guest cannot flip x2APIC, and a mode switched after the first run does
+        not reach LVR through SET_CPUID (since c6617c61e8fe, v5.17; measured on 6.18.44).
+        """
+        if self.has_run:
+            return 0 if self.cpuid_set and x2apic == self.cpuid_x2apic else -EINVAL
         self.cpuid_x2apic = x2apic
+        self.cpuid_set = True
         self._update_lvr()
         return 0
+
+    def enter(self) -> None:
+        """KVM_RUN: the guest executes (every guest-side step is one)."""
+        self.has_run = True
 
     def get_lapic(self) -> LapicState:
         """KVM_GET_LAPIC."""
@@ -230,6 +247,7 @@ class KvmVcpu:
 
     def guest_write_svr(self, value: int) -> None:
         """The guest writes SVR (MSR 0x80F)."""
+        self.has_run = True
         self.lapic.write_svr(value)
 
     def guest_eoi(self, routed_levels: int) -> int:

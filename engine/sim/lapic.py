@@ -49,14 +49,24 @@ class Lapic:
         self.svr = SVR_RESET
         self.irr = self.isr = self.tmr = 0
 
-    def accept(self, vector: int, level: bool) -> None:
-        """A message arrives: set IRR; TMR set for level, cleared for edge."""
+    def accept(self, vector: int, level: bool) -> bool:
+        """A fixed message arrives: set IRR; TMR set for level, cleared for edge.
+
+        A software-disabled APIC (SVR bit 8 clear) drops it and returns False, IRR and
+        TMR untouched: arch/x86/kvm/lapic.c __apic_accept_irq, APIC_DM_FIXED breaks out
+        on ``!apic_enabled(apic)`` before the TMR update and deliver_interrupt (Linux
+        6.18, torvalds/linux 000d75b0b186; measured on 6.18.44). What is already in
+        IRR is still taken (kvm_apic_has_interrupt checks only the hardware enable).
+        """
+        if not self.svr & SVR_ENABLE:
+            return False
         bit = 1 << vector
         self.irr |= bit
         if level:
             self.tmr |= bit
         else:
             self.tmr &= ~bit
+        return True
 
     def pending(self) -> int:
         """Highest IRR vector whose priority class beats the one in service, else -1."""

@@ -22,7 +22,7 @@ from engine.sim import (
 from engine.sim.config import DESIGNS, GUESTS, SEOIB_POLICIES
 from engine.sim.ioapic import RTE_LEVEL, RTE_MASK, RTE_REMOTE_IRR, RTE_VECTOR, Ioapic, rte
 from engine.sim.kvm import IRQCHIP_KERNEL, Kvm
-from engine.sim.lapic import LVR_SEOIB, SVR_SEOIB
+from engine.sim.lapic import LVR_SEOIB, SVR_ENABLE, SVR_SEOIB
 from engine.sim.outcome import FINDING_ORDER
 
 PINS = 4
@@ -45,7 +45,7 @@ class SpyIoapic(Ioapic):
         self.target: Any = None
         self.sink = self._spy_sink
 
-    def _spy_sink(self, vector: int, level: bool) -> None:
+    def _spy_sink(self, vector: int, level: bool) -> bool | None:
         senders = [e for e in self.redir if e & RTE_VECTOR == vector]
         if senders and all(e & RTE_MASK for e in senders):
             self.masked_deliveries += 1
@@ -54,8 +54,10 @@ class SpyIoapic(Ioapic):
             if count != self.seen[pin]:
                 self.seen[pin] = count
                 self.last_delivery[pin] = self.clock
-        self.last_level[vector] = level
-        self.target(vector, level)
+        accepted = self.target(vector, level)
+        if accepted:  # a software-disabled LAPIC refuses: IRR and TMR untouched
+            self.last_level[vector] = level
+        return accepted
 
     def eoi_broadcast(self, vector: int) -> None:
         self.clock += 1
@@ -80,6 +82,7 @@ class RegisterMachine(RuleBasedStateMachine):
         self.io = SpyIoapic(0x11 if irqchip == IRQCHIP_KERNEL else version)
         if irqchip == IRQCHIP_KERNEL:
             self.kvm_vm.kernel_ioapic = self.io
+            self.io.kernel = True
         else:
             self.kvm_vm.eoi_exit = self.io.eoi_broadcast
         self.vcpu = self.kvm_vm.create_vcpu()
@@ -106,8 +109,17 @@ class RegisterMachine(RuleBasedStateMachine):
 
     @rule(x2apic=st.booleans())
     def set_cpuid(self, x2apic: bool) -> None:
-        self._step(recompute=True)
-        self.vcpu.set_cpuid(x2apic)
+        ran, before = self.vcpu.has_run, self.vcpu.cpuid_x2apic
+        self._step(recompute=not ran)  # after the first run KVM leaves LVR alone
+        result = self.vcpu.set_cpuid(x2apic)
+        if ran:
+            assert self.vcpu.cpuid_x2apic == before, "the CPUID does not change once the vCPU ran"
+            assert result == (0 if x2apic == before and self.vcpu.cpuid_set else -22)
+
+    @rule()
+    def enter(self) -> None:
+        self._step()
+        self.vcpu.enter()
 
     @rule(svr=st.integers(0, 0x1FFF))
     def set_lapic(self, svr: int) -> None:
@@ -141,7 +153,10 @@ class RegisterMachine(RuleBasedStateMachine):
     @rule(pin=st.integers(0, PINS - 1), level=st.integers(0, 1))
     def line(self, pin: int, level: int) -> None:
         self._step()
+        irr, disabled = self.lapic.irr, not self.lapic.svr & SVR_ENABLE
         self.io.set_line(pin, level)
+        if disabled:
+            assert self.lapic.irr == irr, "a software-disabled LAPIC accepted a fixed interrupt"
 
     @rule()
     def take(self) -> None:

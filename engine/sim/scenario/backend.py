@@ -2,7 +2,7 @@
 
 A :class:`Backend` hands the runner a *bench* (a bare VM: ``kvm``, ``kvm_vm``,
 ``vcpu``, ``ioapic``, ``create_result``, ``create_irqchip``, ``create_vcpu``,
-``deliver``, ``suppression_honored``) and the system fd, and may refuse steps it
+``deliver``, ``reset``, ``suppression_honored``) and the system fd, and may refuse steps it
 cannot execute before anything runs. ``SIM_BACKEND`` is the simulator's own;
 engine.kvmhost.backend implements the same protocol on /dev/kvm.
 """
@@ -16,6 +16,7 @@ from engine.errors import Location
 from ..config import SimHost
 from ..ioapic import Ioapic
 from ..kvm import IRQCHIP_KERNEL, IRQCHIP_NONE, Kvm, KvmVcpu, KvmVm
+from ..lapic import SVR_ENABLE
 from ..qemu import probe_suppression
 from .records import ScenarioStep
 
@@ -54,6 +55,19 @@ class Bench:
         assert self.vcpu is not None
         accept_pending(self.vcpu.lapic, self.ioapic)
 
+    def reset(self) -> None:
+        """The ``reset`` step: vCPU and IOAPIC RESET, then the firmware again."""
+        assert self.vcpu is not None
+        self.vcpu.reset()
+        self._firmware()
+        self.ioapic.reset()
+
+    def _firmware(self) -> None:
+        # As the kvm backend's firmware: the APIC software-enabled (SVR bit 8), which a
+        # guest needs before any fixed interrupt is accepted (KVM drops them otherwise).
+        assert self.vcpu is not None
+        self.vcpu.lapic.svr |= SVR_ENABLE
+
     def suppression_honored(self) -> bool:
         """Whether an EOI of a level interrupt skips the IOAPIC broadcast (probed)."""
         assert self.vcpu is not None
@@ -72,6 +86,7 @@ class Bench:
         if self.vcpu is not None:
             return -17
         self.vcpu = self.kvm_vm.create_vcpu()
+        self._firmware()
         self.ioapic.sink = self.vcpu.lapic.accept
         return 0
 
@@ -80,7 +95,7 @@ class Backend(Protocol):
     """What executes register-level steps: the simulator's objects or a real kernel's.
 
     ``bench`` returns an object with ``kvm``, ``kvm_vm``, ``vcpu``, ``ioapic``,
-    ``create_result``, ``create_irqchip``, ``create_vcpu``, ``deliver`` and
+    ``create_result``, ``create_irqchip``, ``create_vcpu``, ``deliver``, ``reset`` and
     ``suppression_honored`` (as :class:`Bench`); ``check`` refuses, before anything
     runs, steps this backend cannot execute.
     """

@@ -101,8 +101,8 @@ def _loadvm(run: RunState, step: ScenarioStep) -> None:
 
 def _reset(run: RunState, step: ScenarioStep) -> None:
     if run.bench is not None:
-        run.target(step).vcpu.reset()
-        run.bench.ioapic.reset()
+        run.target(step)
+        run.bench.reset()
         return
     run.booted(step).reset()
 
@@ -175,6 +175,13 @@ def _line_arg(arg: Any, aloc: Location, ctx: ParseContext) -> tuple[int, int]:
 
 
 # -- register level: execution ------------------------------------------------
+def _guest_runs(run: RunState) -> None:
+    # A guest-side step is a KVM_RUN of each target's vCPU: SET_CPUID2 then refuses a change.
+    for t in run.targets:
+        if t.vcpu is not None:
+            t.vcpu.enter()
+
+
 def _create_vm(run: RunState, step: ScenarioStep) -> None:
     a = step.arg
     run.bench = run.backend.bench(run.host, a["irqchip"], a["ioapic"], a["vcpu"])
@@ -230,6 +237,7 @@ def _set_lapic(run: RunState, step: ScenarioStep) -> None:
 
 def _rte(run: RunState, step: ScenarioStep) -> None:
     run.target(step, need_vcpu=False)
+    _guest_runs(run)
     a = step.arg
     for t in run.targets:
         t.ioapic.write_rte(a["pin"], rte(a["vector"], a["level"], a["mask"]))
@@ -244,6 +252,7 @@ def _line(run: RunState, step: ScenarioStep) -> None:
 
 def _run(run: RunState, step: ScenarioStep) -> None:
     run.target(step)
+    _guest_runs(run)
     if run.bench is not None and run.targets == [run.bench]:
         run.bench.deliver()
         return
@@ -253,12 +262,14 @@ def _run(run: RunState, step: ScenarioStep) -> None:
 
 def _guest_eoi(run: RunState, step: ScenarioStep) -> None:
     run.target(step)
+    _guest_runs(run)
     results = [t.vcpu.guest_eoi(t.ioapic.level_vectors) for t in run.targets]
     run.last_result = results[0]
 
 
 def _guest_eoir(run: RunState, step: ScenarioStep) -> None:
     run.target(step, need_vcpu=False)
+    _guest_runs(run)
     for t in run.targets:
         t.ioapic.mmio_write(EOIR_OFFSET, step.arg)
 
@@ -296,7 +307,9 @@ STEPS: dict[str, StepDef] = {
                           "KVM_ENABLE_CAP(KVM_CAP_X2APIC_API) with an x2apic-api mask",
                           parse=_u32("enable_cap mask")),
     "set_cpuid": StepDef(_set_cpuid, "register", "set_cpuid: {x2apic}",
-                         "KVM_SET_CPUID2 with the x2APIC bit set or clear: {x2apic: bool}", parse=_cpuid_arg),
+                         "KVM_SET_CPUID2 with the x2APIC bit set or clear: {x2apic: bool}; once the guest "
+                         "ran (any guest-side step), EINVAL unless unchanged, LVR left alone",
+                         parse=_cpuid_arg),
     "guest_write_svr": StepDef(_guest_write_svr, "register", "guest_write_svr: <v>",
                                "the guest writes the value to the spurious-vector register (SVR)",
                                parse=_u32("guest_write_svr value")),
