@@ -8,7 +8,7 @@ rules read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import Disagreement, RuleError
@@ -75,9 +75,27 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     else:
         forced = {}
     by: dict[str, Rule] = {}
+    # Forced facts are rare (what-if callers): they take the plain walk.
+    matched = _derive(steps, outcomes, facts, forced, by) if forced else _derived(compiled)(facts, by)
+    findings = tuple(dict.fromkeys(o.outcome for o in matched))
+    query = compiled.query
+    outcome = findings[0] if findings else query.otherwise
+    if not explain:
+        return Evaluation(facts, outcome, findings, (), ())
+    tested = matched[0].when if matched else tuple(c for o in query.outcomes for c in o.when)
+    reasons, inputs_used = _explain([c.fact for c in tested], by, compiled)
+    return Evaluation(facts, outcome, findings, reasons, inputs_used)
+
+
+def _derive(steps: tuple, outcomes: tuple, facts: dict[str, Any], forced: Mapping[str, Any],
+            by: dict[str, Rule]) -> list[Any]:
+    """The plain derivation: run ``steps`` over ``facts`` (in place), then test the outcomes.
+
+    The reference semantics; :func:`_derived` compiles the same walk per query, and
+    evaluations with ``forced`` facts run here."""
     get = facts.get
     # Domains never mix booleans with numbers (the compiler checks), so plain membership
-    # is exact. This loop is the solver's hot path.
+    # is exact.
     for rule, when, then in steps:
         if rule is None:
             if get(when) is None:  # a default step: (None, fact, default)
@@ -99,9 +117,7 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
                     continue
                 old = get(fact)
                 if old is not None and old != value:
-                    raise RuleError(f"rules {by[fact].id} and {rule.id} derived {fact} = "
-                                    f"{old!r} and {value!r} for the same configuration",
-                                    rule.location)
+                    raise _conflict(by, fact, rule, old, value)
                 facts[fact] = value
                 by[fact] = rule
     matched = []
@@ -112,14 +128,86 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
                 break
         else:
             matched.append(o)
-    findings = tuple(dict.fromkeys(o.outcome for o in matched))
-    query = compiled.query
-    outcome = findings[0] if findings else query.otherwise
-    if not explain:
-        return Evaluation(facts, outcome, findings, (), ())
-    tested = matched[0].when if matched else tuple(c for o in query.outcomes for c in o.when)
-    reasons, inputs_used = _explain([c.fact for c in tested], by, compiled)
-    return Evaluation(facts, outcome, findings, reasons, inputs_used)
+    return matched
+
+
+def _conflict(by: Mapping[str, Rule], fact: str, rule: Rule, old: Any, value: Any) -> RuleError:
+    return RuleError(f"rules {by[fact].id} and {rule.id} derived {fact} = "
+                     f"{old!r} and {value!r} for the same configuration", rule.location)
+
+
+Derive = Callable[[dict[str, Any], dict[str, Rule]], list[Any]]
+
+
+def _derived(compiled: CompiledQuery) -> Derive:
+    """:func:`_derive` without forced facts, compiled to one Python function per query.
+
+    The solver's hot path: the plain walk spends most of its time unpacking step
+    tuples and looping over conditions; straight-line code tests each condition
+    with one lookup. Built from the compiled plan alone (the rule data), once per
+    compiled query and kept beside its record fields like :func:`_plan`. Fact
+    names and values are never pasted into the source: they are bound as names
+    ``k<i>``/``a<i>``, so any rule data compiles to the same shape of code.
+    """
+    run = compiled.__dict__.get("_derived")
+    if run is None:
+        run = _compile_derive(*_plan(compiled)[:2])
+        object.__setattr__(compiled, "_derived", run)
+    return run  # type: ignore[no-any-return]
+
+
+def _compile_derive(steps: tuple, outcomes: tuple) -> Derive:
+    env: dict[str, Any] = {"_conflict": _conflict}
+    names: dict[int, str] = {}
+
+    def bind(prefix: str, value: Any) -> str:
+        # One name per distinct object (by identity, so 1 and True never share a name).
+        name = names.get(id(value))
+        if name is None:
+            name = names[id(value)] = f"{prefix}{len(names)}"
+            env[name] = value
+        return name
+
+    def test(when: tuple) -> str:
+        parts = []
+        for fact, allowed in when:
+            k, a = bind("k", fact), bind("a", allowed)
+            # "v is None or v not in allowed" fails a condition: where None is not allowed,
+            # membership alone says the same.
+            parts.append(f"(v := get({k})) is not None and v in {a}" if None in allowed
+                         else f"get({k}) in {a}")
+        return " and ".join(parts) or "True"
+
+    lines = ["def derive(facts, by):", " get = facts.get"]
+    for rule, when, then in steps:
+        if rule is None:
+            k = bind("k", when)
+            lines += [f" if get({k}) is None:", f"  facts[{k}] = {bind('d', then)}"]
+            continue
+        r = bind("r", rule)
+        body = []
+        for fact, value, copy in then:
+            k = bind("k", fact)
+            if copy:
+                body += [f"  value = get({bind('k', copy)})", "  if value is not None:"]
+                val, pad = "value", "   "
+            elif value is None:
+                continue
+            else:
+                val, pad = bind("c", value), "  "
+            body += [f"{pad}old = get({k})",
+                     f"{pad}if old is not None and old != {val}:",
+                     f"{pad} raise _conflict(by, {k}, {r}, old, {val})",
+                     f"{pad}facts[{k}] = {val}",
+                     f"{pad}by[{k}] = {r}"]
+        lines += [f" if {test(when)}:", *(body or ["  pass"])]
+    lines.append(" matched = []")
+    for o, when in outcomes:
+        lines += [f" if {test(when)}:", f"  matched.append({bind('o', o)})"]
+    lines.append(" return matched")
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines) + "\n", "<seoib derive>", "exec"), env, namespace)
+    return namespace["derive"]  # type: ignore[no-any-return]
 
 
 def _explain_plan(compiled: CompiledQuery) -> tuple[dict[int, tuple[str, tuple[str, ...]]],
