@@ -147,7 +147,8 @@ def _derived(compiled: CompiledQuery) -> Derive:
     with one lookup. Built from the compiled plan alone (the rule data), once per
     compiled query and kept beside its record fields like :func:`_plan`. Fact
     names and values are never pasted into the source: they are bound as names
-    ``k<i>``/``a<i>``, so any rule data compiles to the same shape of code.
+    (``k<i>``, ``a<i>``, ...), so any rule data compiles to the same shape of code; each
+    fact is read from the dict once, into a local.
     """
     run = compiled.__dict__.get("_derived")
     if run is None:
@@ -159,6 +160,7 @@ def _derived(compiled: CompiledQuery) -> Derive:
 def _compile_derive(steps: tuple, outcomes: tuple) -> Derive:
     env: dict[str, Any] = {"_conflict": _conflict}
     names: dict[int, str] = {}
+    slots: dict[str, str] = {}
 
     def bind(prefix: str, value: Any) -> str:
         # One name per distinct object (by identity, so 1 and True never share a name).
@@ -168,43 +170,53 @@ def _compile_derive(steps: tuple, outcomes: tuple) -> Derive:
             env[name] = value
         return name
 
+    def slot(fact: str) -> str:
+        # Each fact lives in a local f<i> beside the dict (read once, kept in step on every
+        # write); its name is bound as k<i>.
+        local = slots.get(fact)
+        if local is None:
+            local = slots[fact] = f"f{len(slots)}"
+            env[f"k{local[1:]}"] = fact
+        return local
+
     def test(when: tuple) -> str:
         parts = []
         for fact, allowed in when:
-            k, a = bind("k", fact), bind("a", allowed)
+            f, a = slot(fact), bind("a", allowed)
             # "v is None or v not in allowed" fails a condition: where None is not allowed,
             # membership alone says the same.
-            parts.append(f"(v := get({k})) is not None and v in {a}" if None in allowed
-                         else f"get({k}) in {a}")
+            parts.append(f"({f} is not None and {f} in {a})" if None in allowed else f"{f} in {a}")
         return " and ".join(parts) or "True"
 
-    lines = ["def derive(facts, by):", " get = facts.get"]
+    body = []
     for rule, when, then in steps:
         if rule is None:
-            k = bind("k", when)
-            lines += [f" if get({k}) is None:", f"  facts[{k}] = {bind('d', then)}"]
+            f = slot(when)
+            body += [f" if {f} is None:", f"  facts[k{f[1:]}] = {f} = {bind('d', then)}"]
             continue
         r = bind("r", rule)
-        body = []
+        writes = []
         for fact, value, copy in then:
-            k = bind("k", fact)
+            f = slot(fact)
             if copy:
-                body += [f"  value = get({bind('k', copy)})", "  if value is not None:"]
-                val, pad = "value", "   "
+                val = slot(copy)
+                writes.append(f"  if {val} is not None:")
+                pad = "   "
             elif value is None:
                 continue
             else:
                 val, pad = bind("c", value), "  "
-            body += [f"{pad}old = get({k})",
-                     f"{pad}if old is not None and old != {val}:",
-                     f"{pad} raise _conflict(by, {k}, {r}, old, {val})",
-                     f"{pad}facts[{k}] = {val}",
-                     f"{pad}by[{k}] = {r}"]
-        lines += [f" if {test(when)}:", *(body or ["  pass"])]
-    lines.append(" matched = []")
+            writes += [f"{pad}if {f} is not None and {f} != {val}:",
+                       f"{pad} raise _conflict(by, k{f[1:]}, {r}, {f}, {val})",
+                       f"{pad}facts[k{f[1:]}] = {f} = {val}",
+                       f"{pad}by[k{f[1:]}] = {r}"]
+        body += [f" if {test(when)}:", *(writes or ["  pass"])]
+    body.append(" matched = []")
     for o, when in outcomes:
-        lines += [f" if {test(when)}:", f"  matched.append({bind('o', o)})"]
-    lines.append(" return matched")
+        body += [f" if {test(when)}:", f"  matched.append({bind('o', o)})"]
+    body.append(" return matched")
+    lines = ["def derive(facts, by):", " get = facts.get",
+             *(f" {f} = get(k{f[1:]})" for f in slots.values()), *body]
     namespace: dict[str, Any] = {}
     exec(compile("\n".join(lines) + "\n", "<seoib derive>", "exec"), env, namespace)
     return namespace["derive"]  # type: ignore[no-any-return]
