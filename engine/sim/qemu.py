@@ -273,13 +273,14 @@ class Machine:
 
     def run(self) -> None:
         """Run the vCPU until nothing is pending, queued or timed."""
-        lapic = self.vcpu.lapic
+        ack = self.vcpu.lapic.ack  # bound once: a storm runs this loop dozens of times
         guest = self.guest
+        interrupt = guest.interrupt
         ioapic = self.ioapic
         for _ in range(RUN_BUDGET):
-            vector = lapic.ack()
+            vector = ack()
             if vector >= 0:
-                guest.interrupt(self, vector)
+                interrupt(self, vector)
             elif guest.l2_pending:
                 guest.work(self)
             elif ioapic.delayed:
