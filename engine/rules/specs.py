@@ -151,21 +151,24 @@ def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location) -> str |
                         _line(raw, key, where))
     text = str(value)
     if key in _PLAIN_KEYS:
-        _plain(key, text, _line(raw, key, where))
+        _plain(key, text, raw, where)
     elif not text.isprintable():  # a name is printed: no ESC, no newline
         raise SpecError(f"{key}={text!r} holds control characters", _line(raw, key, where))
     return text
 
 
-def _plain(key: str, text: str, where: Location) -> None:
-    """ASCII without blanks or control characters, and no overlong digit run."""
+def _plain(key: str, text: str, raw: Any, where: Location) -> None:
+    """ASCII without blanks or control characters, and no overlong digit run.
+
+    The value's own line is looked up only for a refusal (every spec passes here)."""
     if not _PLAIN.match(text):
         raise SpecError(f"{key}={text!r} must be plain ASCII (digits 0-9, no blanks or "
-                        "control characters)", where)
+                        "control characters)", _line(raw, key, where))
     runs = _DIGIT_RUN.findall(text)
     longest = max(map(len, runs)) if runs else 0
     if longest and longest > MAX_DIGITS.value():
-        raise BadInput(MAX_DIGITS.refusal(f"{key}: a number of {longest} digits"), where)
+        raise BadInput(MAX_DIGITS.refusal(f"{key}: a number of {longest} digits"),
+                       _line(raw, key, where))
 
 
 def _mask(value: Any, raw: Any, where: Location) -> int | None:
