@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import Location, RuleError
-from engine.query.solver import _compile_derive, _derive, _derived, _plan
+from engine.query.solver import _compile_derive, _derive, _derived, _plan, evaluate, outcome_with
 from engine.rules.ruleset import RuleSet, load_rules
 
 
@@ -108,3 +108,27 @@ def test_made_up_plans_compiled_equal_plain(raw_steps: list[tuple], raw_outcomes
                   for i, (kind, fact, default) in enumerate(raw_steps))
     outcomes = tuple((_Outcome(i), tuple(when)) for i, when in enumerate(raw_outcomes))
     _both(steps, outcomes, _compile_derive(steps, outcomes), facts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_outcome_with_equals_the_evaluation(data: st.DataObject) -> None:
+    """A verdict's what-ifs (outcome_with) answer what a whole evaluation answers."""
+    rules = _rules()
+    name = data.draw(st.sampled_from(sorted(rules.queries)))
+    compiled = rules.query(name)
+    domains = _domains(*_plan(compiled)[:2])
+    inputs = {f: data.draw(st.sampled_from(domains.get(f, ["unknown-value"])), label=f)
+              for f in compiled.inputs}
+    changed = data.draw(st.lists(st.sampled_from(list(compiled.inputs)), max_size=2, unique=True))
+    changes = {f: data.draw(st.sampled_from(domains.get(f, ["unknown-value"])), label=f)
+               for f in changed}
+
+    def answer(run: Any) -> Any:
+        try:
+            return run()
+        except (RuleError, KeyError) as exc:
+            return (type(exc), str(exc))
+
+    assert answer(lambda: outcome_with(compiled, inputs, changes)) == answer(
+        lambda: evaluate(compiled, {**inputs, **changes}, explain=False).outcome)

@@ -16,7 +16,7 @@ from ..record import record
 from ..rules.compiler import CompiledQuery
 from ..rules.language import Rule
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "evaluate", "outcome_with"]
 
 
 @record
@@ -85,6 +85,17 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     tested = matched[0].when if matched else tuple(c for o in query.outcomes for c in o.when)
     reasons, inputs_used = _explain([c.fact for c in tested], by, compiled)
     return Evaluation(facts, outcome, findings, reasons, inputs_used)
+
+
+def outcome_with(compiled: CompiledQuery, inputs: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
+    """``evaluate(compiled, {**inputs, **changes}, explain=False).outcome``, without building
+    the evaluation: what a verdict's alternatives need of each what-if."""
+    facts: dict[str, Any] = dict(inputs)
+    facts.update(changes)
+    if not facts.keys() >= _plan(compiled)[2]:
+        return evaluate(compiled, facts, explain=False).outcome  # raises, naming the inputs
+    matched = _derived(compiled)(facts, {})
+    return matched[0].outcome if matched else compiled.query.otherwise
 
 
 def _derive(steps: tuple, outcomes: tuple, facts: dict[str, Any], forced: Mapping[str, Any],

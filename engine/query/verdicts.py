@@ -12,7 +12,7 @@ from typing import Any
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
 from ..vocabulary import EXIT_BY_SEVERITY, SEOIB_POLICIES, worst_severity
-from .solver import Evaluation, evaluate
+from .solver import Evaluation, evaluate, outcome_with
 from .verdict_types import Finding, MigrateVerdict, PolicyVerdict, Reason, VMState, Witness
 from .witness import boot_witness, migration_witness
 
@@ -113,10 +113,9 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
     alternatives = []
     for policy in SEOIB_POLICIES:
         # What the user would get by choosing the policy explicitly (-accel property).
-        alt = evaluate(query, {**inputs, "host.qemu.selection": "property",
-                               "vm.seoib_policy": policy}, explain=False)
-        alternatives.append({"policy": policy, "outcome": alt.outcome,
-                             "severity": rs.severities[alt.outcome]})
+        alt = outcome_with(query, inputs, {"host.qemu.selection": "property",
+                                           "vm.seoib_policy": policy})
+        alternatives.append({"policy": policy, "outcome": alt, "severity": rs.severities[alt]})
     state = state_of(ev.facts, "host") or {}
     verdict: PolicyVerdict = {
         "command": "policy",
