@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import Location, RuleError
-from engine.query.solver import _compile_derive, _derive, _derived, _plan, evaluate, outcome_with
+from engine.query.solver import _compile_derive, _derive, _plan, evaluate, outcome_with
 from engine.rules.ruleset import RuleSet, load_rules
 
 
@@ -73,7 +73,7 @@ def test_builtin_queries_compiled_equal_plain(data: st.DataObject) -> None:
     extra = data.draw(st.lists(st.sampled_from(sorted(domains)), max_size=3, unique=True))
     for f in extra:
         facts[f] = data.draw(st.sampled_from(domains[f]), label=f)
-    _both(steps, outcomes, _derived(compiled), facts)
+    _both(steps, outcomes, _compile_derive(steps, outcomes), facts)
 
 
 class _Rule:
@@ -132,3 +132,26 @@ def test_outcome_with_equals_the_evaluation(data: st.DataObject) -> None:
 
     assert answer(lambda: outcome_with(compiled, inputs, changes)) == answer(
         lambda: evaluate(compiled, {**inputs, **changes}, explain=False).outcome)
+
+
+def test_evaluations_equal_before_and_after_the_query_is_compiled() -> None:
+    """The first evaluations of a query walk its plan, later ones run it compiled."""
+    compiled = _rules().query("policy")
+    saved = {k: compiled.__dict__.pop(k) for k in ("_derived", "_walks") if k in compiled.__dict__}
+    try:
+        _walk_then_compile(compiled)
+    finally:
+        compiled.__dict__.update(saved)
+
+
+def _walk_then_compile(compiled: Any) -> None:
+    domains = _domains(*_plan(compiled)[:2])
+    inputs = {f: domains.get(f, ["unknown-value"])[0] for f in compiled.inputs}
+    first = evaluate(compiled, inputs)
+    assert "_derived" not in compiled.__dict__
+    for _ in range(20):
+        later = evaluate(compiled, inputs)
+    assert "_derived" in compiled.__dict__
+    assert (later.facts, later.outcome, later.findings, later.reasons, later.input_reasons) == (
+        first.facts, first.outcome, first.findings, first.reasons, first.input_reasons)
+    assert list(later.facts) == list(first.facts)

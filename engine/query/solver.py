@@ -9,6 +9,7 @@ rules read.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import Disagreement, RuleError
@@ -150,6 +151,10 @@ def _conflict(by: Mapping[str, Rule], fact: str, rule: Rule, old: Any, value: An
 Derive = Callable[[dict[str, Any], dict[str, Rule]], list[Any]]
 
 
+_COMPILE_AFTER = 8  # plain walks of a query before it is compiled
+_NO_FORCED: Mapping[str, Any] = MappingProxyType({})
+
+
 def _derived(compiled: CompiledQuery) -> Derive:
     """:func:`_derive` without forced facts, compiled to one Python function per query.
 
@@ -159,11 +164,17 @@ def _derived(compiled: CompiledQuery) -> Derive:
     compiled query and kept beside its record fields like :func:`_plan`. Fact
     names and values are never pasted into the source: they are bound as names
     (``k<i>``, ``a<i>``, ...), so any rule data compiles to the same shape of code; each
-    fact is read from the dict once, into a local.
+    fact is read from the dict once, into a local. The first few evaluations of a query
+    take the plain walk: compiling costs more than a one-shot command evaluates.
     """
     run = compiled.__dict__.get("_derived")
     if run is None:
-        run = _compile_derive(*_plan(compiled)[:2])
+        steps, outcomes, _ = _plan(compiled)
+        walks = compiled.__dict__.get("_walks", 0) + 1
+        if walks <= _COMPILE_AFTER:
+            compiled.__dict__["_walks"] = walks
+            return lambda facts, by: _derive(steps, outcomes, facts, _NO_FORCED, by)
+        run = _compile_derive(steps, outcomes)
         object.__setattr__(compiled, "_derived", run)
     return run  # type: ignore[no-any-return]
 
