@@ -238,15 +238,21 @@ class Machine:
     def raw_counters(self) -> dict[str, int]:
         """Cumulative counters of this machine."""
         io = self.ioapic
-        devs = self.devices
+        # The devices' counters in one pass (read at every window's start and end).
+        events = serviced = redeliveries = storms = 0
+        for d in self.devices:
+            events += d.events
+            serviced += d.serviced
+            redeliveries += d.redeliveries
+            storms += d.storms
         return {
-            "events": sum(d.events for d in devs),
-            "serviced": sum(d.serviced for d in devs),
+            "events": events,
+            "serviced": serviced,
             "deliveries": sum(io.delivered),
             "interrupts": sum(self.vcpu.lapic.taken),
             "eoi_exits": self.kvm_vm.eoi_exits,
-            "redeliveries": sum(d.redeliveries for d in devs),
-            "storms": sum(d.storms for d in devs),
+            "redeliveries": redeliveries,
+            "storms": storms,
             "stuck_events": self.stuck_events,
             "coalesced": io.coalesced,
             "throttled": io.throttled,
