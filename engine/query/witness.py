@@ -83,10 +83,11 @@ def boot_witness(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM,
         return missing
     w = _boot(sim_host(resolver, host, vm), sim_vm(vm))
     diffs = _compare("outcome", verdict["outcome"], w.outcome)  # type: ignore[arg-type]
-    if w.state is not None:
+    state = _state(w.state)
+    if state is not None:
         solver_state = {k: verdict.get(k) for k in STATE_KEYS}
-        diffs += _compare("state", solver_state, _state(w.state))
-    return {"ran": True, "agrees": not diffs, "outcome": w.outcome, "state": _state(w.state),
+        diffs += _compare("state", solver_state, state)
+    return {"ran": True, "agrees": not diffs, "outcome": w.outcome, "state": state,
             "counters": dict(w.counters), "events": list(w.events)[:20], "differences": diffs}
 
 

@@ -229,7 +229,12 @@ class Machine:
             return 0
         count = 0
         isr = self.vcpu.lapic.isr
-        for entry in self.ioapic.redir:
+        redir = self.ioapic.redir
+        pending = self.ioapic.rirr  # the pins whose Remote IRR is set (the IOAPIC's mirror)
+        while pending:
+            low = pending & -pending
+            pending ^= low
+            entry = redir[low.bit_length() - 1]
             busy = entry & (RTE_LEVEL | RTE_REMOTE_IRR | RTE_MASK)
             if busy == RTE_LEVEL | RTE_REMOTE_IRR and not (isr >> (entry & RTE_VECTOR)) & 1:
                 count += 1
