@@ -83,3 +83,23 @@ def test_memoised_resolution_equals_cold(data: st.DataObject) -> None:
         assert h.as_json() == _cold(resolver, host, vm)[0].as_json()
         assert (v.notes, v.inferred, v.because) == (again[1].notes, again[1].inferred,
                                                      again[1].because)
+
+
+def test_memos_stay_bounded(monkeypatch: Any) -> None:
+    """A service that meets endless distinct releases and machine types keeps flat memory."""
+    import engine.rules.resolve as resolve
+
+    monkeypatch.setattr(resolve, "MEMO_LIMIT", 3)
+    resolver = _rules().resolver
+    d = _domain()
+    saved = {k: resolver.__dict__.pop(k) for k in MEMOS if k in resolver.__dict__}
+    try:
+        for k, m in zip(d["kernel"][:12], d["machine"][:12], strict=True):
+            host, vm = f"kernel={k},qemu={d['qemu'][-1]}", f"machine={m}"
+            assert _resolve(resolver, host, vm) == _cold(resolver, host, vm)
+            assert len(resolver.__dict__.get("_kernel_parts", {})) <= 3
+            assert len(resolver.__dict__.get("_machine_parts", {})) <= 3
+    finally:
+        for k in MEMOS:
+            resolver.__dict__.pop(k, None)
+        resolver.__dict__.update(saved)

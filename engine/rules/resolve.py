@@ -20,6 +20,8 @@ from .specs import HostSpec, VMSpec
 __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
 
 # A host's kernel part: capabilities, x2apic-api mask, their facts and citations, why inferred.
+MEMO_LIMIT = 4096  # release texts and machine type names remembered before the memos start over
+
 # A VM's machine part: the type, its notes, inferences, defaults, family citation, compat citations.
 MachinePart = tuple[MachineType, tuple[str, ...], tuple[str, ...], dict[str, str], Citation,
                     dict[str, tuple[Citation, ...]]]
@@ -175,6 +177,8 @@ class Resolver:
             memo = self.__dict__["_kernel_parts"] = {}
         part = memo.get(kernel)
         if part is None:
+            if len(memo) >= MEMO_LIMIT:  # endless distinct releases (a service): start over
+                memo.clear()
             part = memo[kernel] = self._host_kernel(HostSpec(kernel=kernel), where)
         return part
 
@@ -288,6 +292,8 @@ class Resolver:
             memo = self.__dict__["_machine_parts"] = {}
         part = memo.get(name)
         if part is None:
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
             machine = self.machines.parse(name, where)
             notes: list[str] = []
             inferred = self._machine_notes(machine, notes)
