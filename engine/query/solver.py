@@ -8,7 +8,8 @@ rules read.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import Disagreement, RuleError
@@ -16,7 +17,7 @@ from ..record import record
 from ..rules.compiler import CompiledQuery
 from ..rules.language import Rule
 
-__all__ = ["Evaluation", "evaluate"]
+__all__ = ["Evaluation", "evaluate", "outcome_with"]
 
 
 @record
@@ -75,9 +76,38 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
     else:
         forced = {}
     by: dict[str, Rule] = {}
+    # Forced facts are rare (what-if callers): they take the plain walk.
+    matched = _derive(steps, outcomes, facts, forced, by) if forced else _derived(compiled)(facts, by)
+    findings = tuple(dict.fromkeys(o.outcome for o in matched))
+    query = compiled.query
+    outcome = findings[0] if findings else query.otherwise
+    if not explain:
+        return Evaluation(facts, outcome, findings, (), ())
+    tested = matched[0].when if matched else tuple(c for o in query.outcomes for c in o.when)
+    reasons, inputs_used = _explain([c.fact for c in tested], by, compiled)
+    return Evaluation(facts, outcome, findings, reasons, inputs_used)
+
+
+def outcome_with(compiled: CompiledQuery, inputs: Mapping[str, Any], changes: Mapping[str, Any]) -> str:
+    """``evaluate(compiled, {**inputs, **changes}, explain=False).outcome``, without building
+    the evaluation: what a verdict's alternatives need of each what-if."""
+    facts: dict[str, Any] = dict(inputs)
+    facts.update(changes)
+    if not facts.keys() >= _plan(compiled)[2]:
+        return evaluate(compiled, facts, explain=False).outcome  # raises, naming the inputs
+    matched = _derived(compiled)(facts, {})
+    return matched[0].outcome if matched else compiled.query.otherwise
+
+
+def _derive(steps: tuple, outcomes: tuple, facts: dict[str, Any], forced: Mapping[str, Any],
+            by: dict[str, Rule]) -> list[Any]:
+    """The plain derivation: run ``steps`` over ``facts`` (in place), then test the outcomes.
+
+    The reference semantics; :func:`_derived` compiles the same walk per query, and
+    evaluations with ``forced`` facts run here."""
     get = facts.get
     # Domains never mix booleans with numbers (the compiler checks), so plain membership
-    # is exact. This loop is the solver's hot path.
+    # is exact.
     for rule, when, then in steps:
         if rule is None:
             if get(when) is None:  # a default step: (None, fact, default)
@@ -99,9 +129,7 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
                     continue
                 old = get(fact)
                 if old is not None and old != value:
-                    raise RuleError(f"rules {by[fact].id} and {rule.id} derived {fact} = "
-                                    f"{old!r} and {value!r} for the same configuration",
-                                    rule.location)
+                    raise _conflict(by, fact, rule, old, value)
                 facts[fact] = value
                 by[fact] = rule
     matched = []
@@ -112,14 +140,108 @@ def evaluate(compiled: CompiledQuery, inputs: Mapping[str, Any],
                 break
         else:
             matched.append(o)
-    findings = tuple(dict.fromkeys(o.outcome for o in matched))
-    query = compiled.query
-    outcome = findings[0] if findings else query.otherwise
-    if not explain:
-        return Evaluation(facts, outcome, findings, (), ())
-    tested = matched[0].when if matched else tuple(c for o in query.outcomes for c in o.when)
-    reasons, inputs_used = _explain([c.fact for c in tested], by, compiled)
-    return Evaluation(facts, outcome, findings, reasons, inputs_used)
+    return matched
+
+
+def _conflict(by: Mapping[str, Rule], fact: str, rule: Rule, old: Any, value: Any) -> RuleError:
+    return RuleError(f"rules {by[fact].id} and {rule.id} derived {fact} = "
+                     f"{old!r} and {value!r} for the same configuration", rule.location)
+
+
+Derive = Callable[[dict[str, Any], dict[str, Rule]], list[Any]]
+
+
+_COMPILE_AFTER = 8  # plain walks of a query before it is compiled
+_NO_FORCED: Mapping[str, Any] = MappingProxyType({})
+
+
+def _derived(compiled: CompiledQuery) -> Derive:
+    """:func:`_derive` without forced facts, compiled to one Python function per query.
+
+    The solver's hot path: the plain walk spends most of its time unpacking step
+    tuples and looping over conditions; straight-line code tests each condition
+    with one lookup. Built from the compiled plan alone (the rule data), once per
+    compiled query and kept beside its record fields like :func:`_plan`. Fact
+    names and values are never pasted into the source: they are bound as names
+    (``k<i>``, ``a<i>``, ...), so any rule data compiles to the same shape of code; each
+    fact is read from the dict once, into a local. The first few evaluations of a query
+    take the plain walk: compiling costs more than a one-shot command evaluates.
+    """
+    run = compiled.__dict__.get("_derived")
+    if run is None:
+        steps, outcomes, _ = _plan(compiled)
+        walks = compiled.__dict__.get("_walks", 0) + 1
+        if walks <= _COMPILE_AFTER:
+            compiled.__dict__["_walks"] = walks
+            return lambda facts, by: _derive(steps, outcomes, facts, _NO_FORCED, by)
+        run = _compile_derive(steps, outcomes)
+        object.__setattr__(compiled, "_derived", run)
+    return run  # type: ignore[no-any-return]
+
+
+def _compile_derive(steps: tuple, outcomes: tuple) -> Derive:
+    env: dict[str, Any] = {"_conflict": _conflict}
+    names: dict[int, str] = {}
+    slots: dict[str, str] = {}
+
+    def bind(prefix: str, value: Any) -> str:
+        # One name per distinct object (by identity, so 1 and True never share a name).
+        name = names.get(id(value))
+        if name is None:
+            name = names[id(value)] = f"{prefix}{len(names)}"
+            env[name] = value
+        return name
+
+    def slot(fact: str) -> str:
+        # Each fact lives in a local f<i> beside the dict (read once, kept in step on every
+        # write); its name is bound as k<i>.
+        local = slots.get(fact)
+        if local is None:
+            local = slots[fact] = f"f{len(slots)}"
+            env[f"k{local[1:]}"] = fact
+        return local
+
+    def test(when: tuple) -> str:
+        parts = []
+        for fact, allowed in when:
+            f, a = slot(fact), bind("a", allowed)
+            # "v is None or v not in allowed" fails a condition: where None is not allowed,
+            # membership alone says the same.
+            parts.append(f"({f} is not None and {f} in {a})" if None in allowed else f"{f} in {a}")
+        return " and ".join(parts) or "True"
+
+    body = []
+    for rule, when, then in steps:
+        if rule is None:
+            f = slot(when)
+            body += [f" if {f} is None:", f"  facts[k{f[1:]}] = {f} = {bind('d', then)}"]
+            continue
+        r = bind("r", rule)
+        writes = []
+        for fact, value, copy in then:
+            f = slot(fact)
+            if copy:
+                val = slot(copy)
+                writes.append(f"  if {val} is not None:")
+                pad = "   "
+            elif value is None:
+                continue
+            else:
+                val, pad = bind("c", value), "  "
+            writes += [f"{pad}if {f} is not None and {f} != {val}:",
+                       f"{pad} raise _conflict(by, k{f[1:]}, {r}, {f}, {val})",
+                       f"{pad}facts[k{f[1:]}] = {f} = {val}",
+                       f"{pad}by[k{f[1:]}] = {r}"]
+        body += [f" if {test(when)}:", *(writes or ["  pass"])]
+    body.append(" matched = []")
+    for o, when in outcomes:
+        body += [f" if {test(when)}:", f"  matched.append({bind('o', o)})"]
+    body.append(" return matched")
+    lines = ["def derive(facts, by):", " get = facts.get",
+             *(f" {f} = get(k{f[1:]})" for f in slots.values()), *body]
+    namespace: dict[str, Any] = {}
+    exec(compile("\n".join(lines) + "\n", "<seoib derive>", "exec"), env, namespace)
+    return namespace["derive"]  # type: ignore[no-any-return]
 
 
 def _explain_plan(compiled: CompiledQuery) -> tuple[dict[int, tuple[str, tuple[str, ...]]],

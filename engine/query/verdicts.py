@@ -7,14 +7,16 @@ Text output is rendered from the same object, so the two never drift apart.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
 from ..vocabulary import EXIT_BY_SEVERITY, SEOIB_POLICIES
-from .solver import Evaluation, evaluate
-from .verdict_types import Finding, MigrateVerdict, PolicyVerdict, Reason, VMState, Witness
+from .solver import Evaluation, evaluate, outcome_with
 from .witness import boot_witness, migration_witness
+
+if TYPE_CHECKING:  # types only: a cold start does not build the TypedDicts
+    from .verdict_types import Finding, MigrateVerdict, PolicyVerdict, Reason, VMState, Witness
 
 __all__ = [
     "EXIT_BY_SEVERITY", "POLICIES", "data_reasons", "line_notes", "migrate_verdict", "policy_verdict",
@@ -40,7 +42,7 @@ def reasons(ev: Evaluation, hosts: Mapping[str, ResolvedHost], vm: ResolvedVM) -
     return data_reasons(rule_reasons(ev), ev, hosts, vm)
 
 
-RuleReasons = tuple[list[Reason], frozenset[tuple[str, str]]]
+RuleReasons: TypeAlias = "tuple[list[Reason], frozenset[tuple[str, str]]]"
 
 
 def rule_reasons(ev: Evaluation) -> RuleReasons:
@@ -109,10 +111,9 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
     alternatives = []
     for policy in SEOIB_POLICIES:
         # What the user would get by choosing the policy explicitly (-accel property).
-        alt = evaluate(query, {**inputs, "host.qemu.selection": "property",
-                               "vm.seoib_policy": policy}, explain=False)
-        alternatives.append({"policy": policy, "outcome": alt.outcome,
-                             "severity": rs.severities[alt.outcome]})
+        alt = outcome_with(query, inputs, {"host.qemu.selection": "property",
+                                           "vm.seoib_policy": policy})
+        alternatives.append({"policy": policy, "outcome": alt, "severity": rs.severities[alt]})
     state = state_of(ev.facts, "host") or {}
     verdict: PolicyVerdict = {
         "command": "policy",

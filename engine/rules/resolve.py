@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import Location, SpecError
 from ..record import record, replace
 from .catalog import MachineCatalog, MachineType, QemuCatalog
 from .language import Citation, Design, GuestProfile, QemuRelease
@@ -18,6 +18,14 @@ from .lineage import KernelLineage
 from .specs import HostSpec, VMSpec
 
 __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
+
+# A host's kernel part: capabilities, x2apic-api mask, their facts and citations, why inferred.
+MEMO_LIMIT = 4096  # release texts and machine type names remembered before the memos start over
+
+# A VM's machine part: the type, its notes, inferences, defaults, family citation, compat citations.
+MachinePart = tuple[MachineType, tuple[str, ...], tuple[str, ...], dict[str, str], Citation,
+                    dict[str, tuple[Citation, ...]]]
+KernelPart = tuple[frozenset[str], int, dict[str, Any], dict[str, tuple[Citation, ...]], str | None]
 
 
 @record
@@ -115,18 +123,72 @@ class Resolver:
 
     def host(self, spec: HostSpec) -> ResolvedHost:
         where = spec.origin
-        known = 0
-        for bit in self.kernels.mask_covers().values():
-            known |= bit
-        if spec.x2apic_api is not None and spec.x2apic_api & ~known:
-            # A kernel newer than the rules answers with more bits: keep what we know.
-            spec = replace(spec, x2apic_api=spec.x2apic_api & known,
-                           ignored_x2apic_bits=spec.x2apic_api & ~known)
+        if spec.x2apic_api is not None:
+            known = self._known_mask()
+            if spec.x2apic_api & ~known:
+                # A kernel newer than the rules answers with more bits: keep what we know.
+                spec = replace(spec, x2apic_api=spec.x2apic_api & known,
+                               ignored_x2apic_bits=spec.x2apic_api & ~known)
+        if spec.x2apic_api is None and spec.kernel is not None:
+            # The common case, a release without a probe: its part is rule data alone.
+            caps, mask, kernel_facts, kernel_because, why = self._kernel_part(spec.kernel, where)
+        else:
+            caps, mask, kernel_facts, kernel_because, why = self._host_kernel(spec, where)
+        inferred = [why] if why else []
+        qemu = self.qemu.resolve(spec.qemu or "", where)
+        if self.qemu.is_inferred(qemu):
+            inferred.append(qemu.description)
+        design_id = spec.seoib or qemu.seoib or "none"
+        design = self.designs.get(design_id)
+        if design is None:
+            raise SpecError(f"seoib={design_id} is not a known design "
+                            f"({'|'.join(self.designs)})", where)
+        facts = dict(kernel_facts)  # copies: the kernel part is shared by every host of its release
+        because = dict(kernel_because)
+        facts.update(design.facts)
+        for name in design.facts:
+            because[name] = (design.citation(),)
+        because["qemu.registers_machine"] = (qemu.citation(),)
+        because["qemu.gate_ok"] = (design.citation(),)
+        return ResolvedHost(spec, spec.label(), spec.kernel, mask, spec.x2apic_api is not None,
+                            qemu, spec.qemu or "", design, caps, facts, because,
+                            frozenset(spec.machines) if spec.machines is not None else None,
+                            tuple(inferred))
+
+    def _known_mask(self) -> int:
+        """Every x2apic-api bit the rules know (rule data: computed once)."""
+        known: int | None = self.__dict__.get("_known")
+        if known is None:
+            known = 0
+            for bit in self.kernels.mask_covers().values():
+                known |= bit
+            self.__dict__["_known"] = known
+        return known
+
+    def _kernel_part(self, kernel: str, where: Location | None) -> KernelPart:
+        """:meth:`_host_kernel` of a release without a probed mask, once per release text.
+
+        Like the lineage's own memo of resolutions, a pure function of the rule data
+        (kept beside the resolver, never in the rules cache); a release the rules refuse
+        raises each time and is not kept. Callers copy the dicts.
+        """
+        memo: dict[str, KernelPart] | None = self.__dict__.get("_kernel_parts")
+        if memo is None:
+            memo = self.__dict__["_kernel_parts"] = {}
+        part = memo.get(kernel)
+        if part is None:
+            if len(memo) >= MEMO_LIMIT:  # endless distinct releases (a service): start over
+                memo.clear()
+            part = memo[kernel] = self._host_kernel(HostSpec(kernel=kernel), where)
+        return part
+
+    def _host_kernel(self, spec: HostSpec, where: Location | None) -> KernelPart:
+        """The kernel's part of a host: its capabilities and x2apic-api mask, their facts
+        and the citations behind each, and why the release was inferred (or None)."""
         caps: set[str] = set()
         changes: list[Citation] = []
         cap_because: dict[str, list[Citation]] = {}
         res = None
-        inferred: list[str] = []
         if spec.kernel is not None:
             try:
                 res = self.kernels.resolve(spec.kernel, where)
@@ -135,8 +197,7 @@ class Resolver:
                 # build the rules do not know must not block the verdict.
                 if spec.x2apic_api is None:
                     raise
-        if res is not None and res.inferred and spec.x2apic_api is None:
-            inferred.append(res.inferred)
+        why = res.inferred if res is not None and spec.x2apic_api is None else None
         if res is not None:
             caps |= res.capabilities
             for ch in res.because:
@@ -157,14 +218,6 @@ class Resolver:
             mask = 0
             for c in caps:
                 mask |= self.kernels.capabilities[c].mask
-        qemu = self.qemu.resolve(spec.qemu or "", where)
-        if self.qemu.is_inferred(qemu):
-            inferred.append(qemu.description)
-        design_id = spec.seoib or qemu.seoib or "none"
-        design = self.designs.get(design_id)
-        if design is None:
-            raise SpecError(f"seoib={design_id} is not a known design "
-                            f"({'|'.join(self.designs)})", where)
         facts: dict[str, Any] = {}
         because: dict[str, tuple[Citation, ...]] = {}
         for cap in self.kernels.capabilities.values():
@@ -176,15 +229,7 @@ class Resolver:
                                   f"backport or build in its lineage brings {cap.id}",
                                   lineage, cap.location)]
             because[cap.fact] = tuple(cited)
-        facts.update(design.facts)
-        for name in design.facts:
-            because[name] = (design.citation(),)
-        because["qemu.registers_machine"] = (qemu.citation(),)
-        because["qemu.gate_ok"] = (design.citation(),)
-        return ResolvedHost(spec, spec.label(), spec.kernel, mask, spec.x2apic_api is not None,
-                            qemu, spec.qemu or "", design, frozenset(caps), facts, because,
-                            frozenset(spec.machines) if spec.machines is not None else None,
-                            tuple(inferred))
+        return frozenset(caps), mask, facts, because, why
 
     def vm(self, spec: VMSpec, host: ResolvedHost) -> ResolvedVM:
         where = spec.origin
@@ -198,13 +243,8 @@ class Resolver:
             name = target
             notes.append(f"alias {requested} resolves to {target} on QEMU {host.qemu_text}; an "
                          f"alias floats to a newer machine type when QEMU is upgraded")
-        machine = self.machines.parse(name, where)
-        inferred = self._machine_notes(machine, notes)
-        defaults, compat = self.machines.defaults(machine)
-        family = Citation(f"machine.{machine.family.id}", f"{machine.family.id} defaults: "
-                          f"irqchip {machine.family.defaults['irqchip']}, IOAPIC "
-                          f"{machine.family.defaults['ioapic']}", machine.family.source,
-                          machine.family.location)
+        machine, machine_notes, inferred, defaults, family, by_compat = self._machine_part(name, where)
+        notes += machine_notes
         def given(key: str, value: object) -> tuple[Citation, ...]:
             return (Citation("spec", f"{key}={value} given in the VM spec", "VM spec"),)
         irqchip = spec.irqchip or defaults["irqchip"]
@@ -226,11 +266,7 @@ class Resolver:
             "vm.x2apic": x2apic, "vm.seoib_policy": policy,
             "vm.seoib_policy_given": spec.seoib_policy is not None, **guest.facts}
         def origin(key: str, explicit: object) -> tuple[Citation, ...]:
-            if explicit is not None:
-                return given(key, explicit)
-            rules = self._compat_for(machine)
-            hits = tuple(c for c, rule in zip(compat, rules, strict=True) if key in rule.set)
-            return hits or (family,)
+            return given(key, explicit) if explicit is not None else by_compat[key]
 
         because = {"vm.irqchip": origin("irqchip", spec.irqchip),
                    "vm.ioapic": origin("ioapic", spec.ioapic),
@@ -246,6 +282,32 @@ class Resolver:
                 because[key] = (*because[key], machine.downstream.citation())
         return ResolvedVM(spec, machine, requested, irqchip, ioapic, spec.ioapic is not None,
                           x2apic, guest, policy, facts, because, tuple(notes), inferred)
+
+    def _machine_part(self, name: str, where: Location | None) -> MachinePart:
+        """What a VM's machine type alone decides, once per type name (rule data only, like
+        :meth:`_kernel_part`): the type, its notes and inferences, its compat-resolved
+        defaults, its family's citation and, per key, the citations behind a default."""
+        memo: dict[str, MachinePart] | None = self.__dict__.get("_machine_parts")
+        if memo is None:
+            memo = self.__dict__["_machine_parts"] = {}
+        part = memo.get(name)
+        if part is None:
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            machine = self.machines.parse(name, where)
+            notes: list[str] = []
+            inferred = self._machine_notes(machine, notes)
+            defaults, compat = self.machines.defaults(machine)
+            family = Citation(f"machine.{machine.family.id}", f"{machine.family.id} defaults: "
+                              f"irqchip {machine.family.defaults['irqchip']}, IOAPIC "
+                              f"{machine.family.defaults['ioapic']}", machine.family.source,
+                              machine.family.location)
+            rules = self._compat_for(machine)
+            by_compat = {key: tuple(c for c, rule in zip(compat, rules, strict=True)
+                                    if key in rule.set) or (family,)
+                         for key in ("irqchip", "ioapic")}
+            part = memo[name] = (machine, tuple(notes), inferred, defaults, family, by_compat)
+        return part
 
     def _machine_notes(self, machine: MachineType, notes: list[str]) -> tuple[str, ...]:
         """Notes for downstream, family and inferred machine types; the inferred ones."""

@@ -142,7 +142,23 @@ def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], what: str, ra
                             _line(raw, str(key), where))
 
 
-def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location) -> str | None:
+class _Digits:
+    """``MAX_DIGITS.value()`` read at most once per spec: a read of os.environ costs about
+    a microsecond, and a spec has up to four values with digits."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self) -> None:
+        self.limit: int | None = None
+
+    def value(self) -> int:
+        if self.limit is None:
+            self.limit = MAX_DIGITS.value()
+        return self.limit
+
+
+def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location,
+          digits: _Digits | None = None) -> str | None:
     value = data.get(key)
     if value is None:
         return None
@@ -151,21 +167,24 @@ def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location) -> str |
                         _line(raw, key, where))
     text = str(value)
     if key in _PLAIN_KEYS:
-        _plain(key, text, _line(raw, key, where))
+        _plain(key, text, raw, where, digits)
     elif not text.isprintable():  # a name is printed: no ESC, no newline
         raise SpecError(f"{key}={text!r} holds control characters", _line(raw, key, where))
     return text
 
 
-def _plain(key: str, text: str, where: Location) -> None:
-    """ASCII without blanks or control characters, and no overlong digit run."""
+def _plain(key: str, text: str, raw: Any, where: Location, digits: _Digits | None = None) -> None:
+    """ASCII without blanks or control characters, and no overlong digit run.
+
+    The value's own line is looked up only for a refusal (every spec passes here)."""
     if not _PLAIN.match(text):
         raise SpecError(f"{key}={text!r} must be plain ASCII (digits 0-9, no blanks or "
-                        "control characters)", where)
+                        "control characters)", _line(raw, key, where))
     runs = _DIGIT_RUN.findall(text)
     longest = max(map(len, runs)) if runs else 0
-    if longest and longest > MAX_DIGITS.value():
-        raise BadInput(MAX_DIGITS.refusal(f"{key}: a number of {longest} digits"), where)
+    if longest and longest > (digits or _Digits()).value():
+        raise BadInput(MAX_DIGITS.refusal(f"{key}: a number of {longest} digits"),
+                       _line(raw, key, where))
 
 
 def _mask(value: Any, raw: Any, where: Location) -> int | None:
@@ -223,8 +242,9 @@ def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
     if machines is not None and (not isinstance(machines, list)
                                  or not all(isinstance(m, str) for m in machines)):
         raise SpecError("machines must be a list of machine type names", _line(raw, "machines", where))
-    spec = HostSpec(_text(data, "name", raw, where), _text(data, "kernel", raw, where), mask,
-                    _text(data, "qemu", raw, where), _text(data, "seoib", raw, where),
+    digits = _Digits()
+    spec = HostSpec(_text(data, "name", raw, where), _text(data, "kernel", raw, where, digits), mask,
+                    _text(data, "qemu", raw, where, digits), _text(data, "seoib", raw, where, digits),
                     tuple(machines) if machines is not None else None, where)
     if spec.kernel is not None and parse_release(spec.kernel) is None:
         # Checked here, not only by the resolver: a probed mask must not excuse garbage.
@@ -263,12 +283,13 @@ def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
         if str(x2apic).lower() not in _ONOFF:
             raise SpecError(f"x2apic={x2apic} is not on or off", _line(raw, "x2apic", where))
         x2apic = _ONOFF[str(x2apic).lower()]
+    digits = _Digits()
     spec = VMSpec(
-        machine=_text(data, "machine", raw, where),
+        machine=_text(data, "machine", raw, where, digits),
         irqchip=_choice(data, "irqchip", ("on", "split", "off"), raw, where),
         ioapic=ioapic,
         x2apic=x2apic,
-        guest=_text(data, "guest", raw, where),
+        guest=_text(data, "guest", raw, where, digits),
         seoib_policy=_choice(data, "seoib-policy", SEOIB_POLICIES, raw, where),
         name=_text(data, "name", raw, where),
         origin=where,

@@ -26,7 +26,7 @@ def simulate_boot(host: SimHost, vm: SimVM, irqs: int = 8) -> BootWitness:
     s = Session(host, vm)
     s.boot()
     s.irqs(irqs)
-    return BootWitness(s.outcome(), s.state(), s.counters(), s.trace.freeze())
+    return BootWitness(*s.observe_boot(), s.trace.freeze())
 
 
 def _witness(s: Session, src_state: object, irqs: int) -> MigrationWitness:

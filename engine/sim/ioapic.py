@@ -222,19 +222,25 @@ class Ioapic:
             entry = self.redir[pin]
             if entry & RTE_VECTOR != vector:
                 continue
-            self.redir[pin] = entry & ~RTE_REMOTE_IRR
-            self.rirr &= ~low
             if self.lines & low and not entry & RTE_MASK:
                 count = self.successive[pin] + 1
                 if count >= SUCCESSIVE_EOI_LIMIT:
                     self.successive[pin] = 0
                     self.delayed |= low
                     self.throttled += 1
+                elif entry & RTE_LEVEL:
+                    # Cleared and at once serviced again (_service inlined: the storm path):
+                    # the entry keeps its Remote IRR and the line is delivered again.
+                    self.successive[pin] = count
+                    self.delivered[pin] += 1
+                    self.sink(entry & RTE_VECTOR, True)
+                    continue
                 else:
                     self.successive[pin] = count
-                    self._service(pin)
             else:
                 self.successive[pin] = 0
+            self.redir[pin] = entry & ~RTE_REMOTE_IRR
+            self.rirr &= ~low
 
     def write_eoir(self, vector: int) -> None:
         """EOI register write: acts like an EOI message on 0x20, ignored on 0x11."""

@@ -173,12 +173,13 @@ class KvmVm:
 class KvmVcpu:
     """A vCPU fd and its LAPIC (in KVM unless the VM has no irqchip)."""
 
-    __slots__ = ("cpuid_set", "cpuid_x2apic", "has_run", "lapic", "lvr_updates", "vm")
+    __slots__ = ("_vm_ref", "cpuid_set", "cpuid_x2apic", "has_run", "lapic", "lvr_updates", "vm")
 
     def __init__(self, vm: KvmVm) -> None:
         # The VM fd owns its vCPU; a weak link back leaves no reference cycle, so a finished
         # run is freed at once rather than by the cycle collector.
         self.vm: KvmVm = weakref.proxy(vm)
+        self._vm_ref = weakref.ref(vm)  # the same link, dereferenced once per EOI (see guest_eoi)
         self.lapic = Lapic()
         self.cpuid_x2apic = False
         self.cpuid_set = False  # KVM_CREATE_VCPU leaves the CPUID empty (no entries)
@@ -259,11 +260,18 @@ class KvmVcpu:
         Returns the vector that left service (-1 when none was in service).
         """
         lapic = self.lapic
-        vector = lapic.eoi()
-        if vector < 0 or not (routed_levels >> vector) & 1:
+        isr = lapic.isr  # Lapic.eoi inlined: this runs for every EOI of every simulated run
+        if not isr:
+            return -1
+        vector = isr.bit_length() - 1
+        lapic.isr = isr ^ (1 << vector)
+        if not (routed_levels >> vector) & 1:
             return vector
-        vm = self.vm
-        irqchip = vm.irqchip  # read once: this runs for every EOI of every simulated run
+        # The VM itself, not the proxy: every read through a proxy costs a lookup.
+        vm: KvmVm | None = self._vm_ref()
+        if vm is None:  # the VM fd is gone: the proxy raises what it always raised
+            vm = self.vm
+        irqchip = vm.irqchip
         if not (lapic.tmr >> vector) & 1 and irqchip != IRQCHIP_SPLIT:
             return vector
         if irqchip == IRQCHIP_NONE:
@@ -271,8 +279,11 @@ class KvmVcpu:
             if vm.eoi_exit is not None:
                 vm.eoi_exit(vector)
             return vector
-        if lapic.svr & SVR_SEOIB and self.suppress():
-            return vector
+        if lapic.svr & SVR_SEOIB:
+            # suppress() inlined (the LAPIC is KVM's here): the mode decides, QUIRKED by irqchip.
+            mode = vm.mode
+            if mode == MODE_ENABLED or (mode != MODE_DISABLED and irqchip == IRQCHIP_KERNEL):
+                return vector
         if irqchip == IRQCHIP_SPLIT:
             vm.eoi_exits += 1  # KVM_EXIT_IOAPIC_EOI
             if vm.eoi_exit is not None:

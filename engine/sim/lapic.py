@@ -80,12 +80,18 @@ class Lapic:
 
     def ack(self) -> int:
         """The CPU takes the highest deliverable interrupt (IRR -> ISR); -1 if none."""
-        vector = self.pending()
-        if vector >= 0:
-            bit = 1 << vector
-            self.irr &= ~bit
-            self.isr |= bit
-            self.taken[vector] += 1
+        # pending() inlined: this runs once per simulated interrupt and once more per idle check.
+        irr = self.irr
+        if not irr:
+            return -1
+        vector = irr.bit_length() - 1
+        isr = self.isr
+        if isr and (vector >> 4) <= ((isr.bit_length() - 1) >> 4):
+            return -1
+        bit = 1 << vector
+        self.irr = irr ^ bit
+        self.isr = isr | bit
+        self.taken[vector] += 1
         return vector
 
     def eoi(self) -> int:

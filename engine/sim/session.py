@@ -125,16 +125,21 @@ class Session:
 
     def counters(self) -> dict[str, int]:
         """Counters summed over the running copies."""
-        total: dict[str, int] = {}
-        for c in self.per_guest_counters():
-            for k, v in c.items():
-                total[k] = total.get(k, 0) + v
-        return total
+        return _total(self.per_guest_counters())
 
     def findings(self) -> tuple[str, ...]:
         """Every finding of the current window, in the contract's order."""
+        return self._findings(self.per_guest_counters())
+
+    def _findings(self, per_guest: list[dict[str, int]]) -> tuple[str, ...]:
         known = self.vm.guest != "any"
-        return order_findings([*self.pre, *run_findings(self.per_guest_counters(), known)])
+        return order_findings([*self.pre, *run_findings(per_guest, known)])
+
+    def observe_boot(self) -> tuple[str, VMState | None, dict[str, int]]:
+        """(outcome, state, counters) of the current window, each copy's counters read once:
+        what :meth:`outcome`, :meth:`state` and :meth:`counters` return, in one pass."""
+        per_guest = self.per_guest_counters()
+        return self._outcome(per_guest), self.state(), _total(per_guest)
 
     def applicable(self) -> bool:
         """Whether the guest can see SEOIB at all: a KVM LAPIC and x2APIC in CPUID."""
@@ -145,14 +150,16 @@ class Session:
 
     def outcome(self) -> str:
         """The verdict of the current window (boot table or migration table)."""
+        return self._outcome(None)
+
+    def _outcome(self, per_guest: list[dict[str, int]] | None) -> str:
+        if self.phase in ("boot", "reset", "none") and "start-fails" in self.pre:
+            return "start-fails"
+        found = self._findings(self.per_guest_counters() if per_guest is None else per_guest)
         if self.phase in ("boot", "reset", "none"):
-            if "start-fails" in self.pre:
-                return "start-fails"
-            found = self.findings()
             if found:
                 return found[0]
             return "ok" if self.applicable() else "not-applicable"
-        found = self.findings()
         return found[0] if found else "ok"
 
     def state(self) -> VMState | None:
@@ -167,3 +174,12 @@ class Session:
             lvr_seoib=m.lvr_seoib,
             suppression_honored=m.probe_suppression(),
         )
+
+
+def _total(per_guest: list[dict[str, int]]) -> dict[str, int]:
+    """Counters summed over the running copies."""
+    total: dict[str, int] = {}
+    for c in per_guest:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + v
+    return total
