@@ -228,9 +228,18 @@ class Ioapic:
                     self.successive[pin] = 0
                     self.delayed |= low
                     self.throttled += 1
+                elif entry & RTE_LEVEL and self.kernel:
+                    # KVM's IOAPIC: Remote IRR follows whether a LAPIC accepted (_service),
+                    # and an idle entry found above has none to clear.
+                    self.successive[pin] = count
+                    self.redir[pin] = entry & ~RTE_REMOTE_IRR
+                    self.rirr &= ~low
+                    self._service(pin)
+                    continue
                 elif entry & RTE_LEVEL:
-                    # Cleared and at once serviced again (_service inlined: the storm path):
-                    # the entry keeps its Remote IRR and the line is delivered again.
+                    # Cleared and at once serviced again (_service inlined: the storm path of
+                    # QEMU's IOAPIC, which sets Remote IRR whatever the LAPIC answers): the
+                    # entry keeps its Remote IRR and the line is delivered again.
                     self.successive[pin] = count
                     self.delivered[pin] += 1
                     self.sink(entry & RTE_VECTOR, True)

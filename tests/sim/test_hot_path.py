@@ -119,8 +119,15 @@ def test_guest_eoi_routes_as_its_building_blocks(irqchip: str, mode: str, seoib:
 
 
 def _plain_eoi_broadcast(io: Ioapic, vector: int) -> None:
-    """Ioapic.eoi_broadcast: clear Remote IRR, then re-service through _service()."""
+    """Ioapic.eoi_broadcast: clear Remote IRR, then re-service through _service().
+
+    KVM's IOAPIC also visits level entries of the vector whose line is high but whose
+    Remote IRR is clear (a disabled LAPIC refused them): kvm_ioapic_update_eoi_one."""
     pending = io.rirr
+    if io.kernel:
+        for pin, entry in enumerate(io.redir):
+            if io.lines >> pin & 1 and entry & RTE_LEVEL and entry & RTE_VECTOR == vector:
+                pending |= 1 << pin
     while pending:
         low = pending & -pending
         pending ^= low
@@ -148,13 +155,21 @@ entries = st.tuples(st.sampled_from(VECTORS), st.booleans(), st.booleans(), st.b
 
 
 @settings(max_examples=300)
-@given(pins=st.lists(entries, min_size=1, max_size=4), vector=st.sampled_from(VECTORS))
-def test_eoi_broadcast_reservices_as_its_building_blocks(pins: list[tuple], vector: int) -> None:
+@given(pins=st.lists(entries, min_size=1, max_size=4), vector=st.sampled_from(VECTORS),
+       kernel=st.booleans(), accepted=st.booleans())
+def test_eoi_broadcast_reservices_as_its_building_blocks(pins: list[tuple], vector: int, kernel: bool,
+                                                         accepted: bool) -> None:
     seen = []
     for run in (Ioapic.eoi_broadcast, _plain_eoi_broadcast):
         io = Ioapic(VERSION_PCI22)
+        io.kernel = kernel
         sent: list[tuple[int, bool]] = []
-        io.sink = lambda v, level, sent=sent: sent.append((v, level))  # type: ignore[misc]
+
+        def sink(v: int, level: bool, sent: list[tuple[int, bool]] = sent) -> bool:
+            sent.append((v, level))
+            return accepted  # False: a software-disabled LAPIC refused it
+
+        io.sink = sink  # type: ignore[assignment]
         for pin, (vec, level, masked, remote, line, successive) in enumerate(pins):
             io.redir[pin] = (vec | (RTE_LEVEL if level else 0) | (RTE_MASK if masked else 0)
                              | (RTE_REMOTE_IRR if remote else 0))
