@@ -103,3 +103,19 @@ def test_memos_stay_bounded(monkeypatch: Any) -> None:
         for k in MEMOS:
             resolver.__dict__.pop(k, None)
         resolver.__dict__.update(saved)
+
+
+def test_the_kernel_lineage_memo_stays_bounded(monkeypatch: Any) -> None:
+    import engine.rules.lineage as lineage
+
+    monkeypatch.setattr(lineage, "CACHE_LIMIT", 3)
+    kernels = _rules().resolver.kernels
+    saved = dict(kernels._cache)
+    kernels._cache.clear()
+    try:
+        for k in _domain()["kernel"][:12]:
+            assert kernels.resolve(k) == kernels.resolve(k)
+            assert len(kernels._cache) <= 3
+    finally:
+        kernels._cache.clear()
+        kernels._cache.update(saved)

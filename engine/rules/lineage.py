@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # yaml stays unimported on the cached query path
 
 __all__ = ["KernelLineage", "KernelResolution"]
 
+CACHE_LIMIT = 4096  # release texts remembered before the memo starts over (bounded memory)
+
 
 @record
 class KernelResolution:
@@ -169,6 +171,8 @@ class KernelLineage:
         because = self._chains[node]
         caps = frozenset(c for ch in because for c in ch.capabilities)
         res = KernelResolution(text, caps, because, inferred)
+        if len(self._cache) >= CACHE_LIMIT:  # endless distinct releases (a service): start over
+            self._cache.clear()
         self._cache[text] = res
         return res
 
