@@ -1,9 +1,9 @@
 """Dotted release numbers: parse, compare, and print them.
 
-Releases are compared numerically, component by component (6.18.17 < 6.18.100,
-4.0 < 4.0.1 < 4.1). Anything after the numeric part (``-200.fc43``, ``+seoib``)
+Releases are compared numerically, component by component (1.2.17 < 1.2.100,
+1.0 < 1.0.1 < 1.1). Anything after the numeric part (``-200.fc43``, ``+seoib``)
 is a build suffix: kept for exact matching; in ordering it only breaks a tie between
-equal numbers (7.0.3 < 7.0.3-200.fc43 < 7.0.4), so sorting stays total and consistent
+equal numbers (1.0.3 < 1.0.3-200.vendor < 1.0.4), so sorting stays total and consistent
 with equality.
 
 Only ASCII digits count (Arabic-Indic and full-width digits are not releases) and a
@@ -29,14 +29,14 @@ class Release:
 
     Releases order by their numeric parts, component by component:
 
-    >>> parse_release("6.18.17") < parse_release("6.18.100")
+    >>> parse_release("1.2.17") < parse_release("1.2.100")
     True
-    >>> parse_release("4.0") < parse_release("4.0.1") < parse_release("4.1")
+    >>> parse_release("1.0") < parse_release("1.0.1") < parse_release("1.1")
     True
-    >>> parse_release("7.0.3") < parse_release("7.0.3-200.fc43") < parse_release("7.0.4")
+    >>> parse_release("1.0.3") < parse_release("1.0.3-200.vendor") < parse_release("1.0.4")
     True
-    >>> parse_release("10.2.0").series_text, str(parse_release("10.2.0-3.fc43"))
-    ('10.2', '10.2.0-3.fc43')
+    >>> parse_release("1.2.0").series_text, str(parse_release("1.2.0-3.vendor"))
+    ('1.2', '1.2.0-3.vendor')
     """
 
     parts: tuple[int, ...]
