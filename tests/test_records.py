@@ -1,4 +1,4 @@
-"""Records (engine.record) and the simulator's values (engine.sim.values) behave as the
+"""Records (engine.record) and the simulator's values (engine.sim.frozen) behave as the
 frozen dataclasses they replace: same construction, equality, hash, order, repr, and
 the dataclasses API still applies to them."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .values import Value
+from .frozen import Value
 
 __all__ = [
     "DESIGNS",

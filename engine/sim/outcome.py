@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from .frozen import Value
 from .kvm import MODE_DISABLED, MODE_ENABLED, MODE_QUIRKED
-from .values import Value
 
 __all__ = [
     "BOOT_OUTCOMES",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .config import SimHost, SimVM
 from .designs import QemuDesign, design
 from .devices import DeviceState, LevelDevice
+from .frozen import Value
 from .guest import Guest, GuestState, make_guest
 from .ioapic import (
     RTE_LEVEL,
@@ -35,7 +36,6 @@ from .seoib import (
     StartFailure,
 )
 from .trace import Trace
-from .values import Value
 
 __all__ = [
     "DEVICE_PIN",

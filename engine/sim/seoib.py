@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .config import SimHost, SimVM
+from .frozen import Value
 from .kvm import (
     SEOIB_FLAGS,
     X2APIC_DISABLE_SUPPRESS_EOI_BROADCAST,
@@ -18,7 +19,6 @@ from .kvm import (
     KvmVm,
     errno_name,
 )
-from .values import Value
 
 __all__ = [
     "IOAPIC_VER_DEF",

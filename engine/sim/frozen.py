@@ -10,6 +10,11 @@ the classes with dataclass costs an import of ``inspect`` on every start.
 
 ``dataclasses.asdict``, ``replace`` and ``fields`` still apply (the ``simulate``
 command and callers rely on them): ``__dataclass_fields__`` is built on first use.
+
+The engine's ``engine.record`` does the same job for the rules and queries; the
+simulator keeps this small copy because it imports nothing of the engine but its
+errors and YAML loading (tests/test_layers.py): an oracle shares no code with what
+it checks beyond those leaves.
 """
 
 from __future__ import annotations
