@@ -19,12 +19,12 @@ from .specs import HostSpec, VMSpec
 
 __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
 
-# A host's kernel part: capabilities, x2apic-api mask, their facts and citations, why inferred.
 MEMO_LIMIT = 4096  # release texts and machine type names remembered before the memos start over
 
 # A VM's machine part: the type, its notes, inferences, defaults, family citation, compat citations.
 MachinePart = tuple[MachineType, tuple[str, ...], tuple[str, ...], dict[str, str], Citation,
                     dict[str, tuple[Citation, ...]]]
+# A host's kernel part: capabilities, x2apic-api mask, their facts and citations, why inferred.
 KernelPart = tuple[frozenset[str], int, dict[str, Any], dict[str, tuple[Citation, ...]], str | None]
 
 
@@ -172,15 +172,23 @@ class Resolver:
         (kept beside the resolver, never in the rules cache); a release the rules refuse
         raises each time and is not kept. Callers copy the dicts.
         """
-        memo: dict[str, KernelPart] | None = self.__dict__.get("_kernel_parts")
+        return self._remember("_kernel_parts", kernel,
+                              lambda: self._host_kernel(HostSpec(kernel=kernel), where))
+
+    def _remember(self, memo_name: str, key: str, make: Any) -> Any:
+        """``make()`` once per key in the memo named ``memo_name``, kept beside the resolver's
+        fields (a resolver read from the rules cache has none until first asked). At
+        MEMO_LIMIT keys the memo starts over: a service meeting endless distinct releases
+        or type names keeps flat memory."""
+        memo: dict[str, Any] | None = self.__dict__.get(memo_name)
         if memo is None:
-            memo = self.__dict__["_kernel_parts"] = {}
-        part = memo.get(kernel)
-        if part is None:
-            if len(memo) >= MEMO_LIMIT:  # endless distinct releases (a service): start over
+            memo = self.__dict__[memo_name] = {}
+        hit = memo.get(key)
+        if hit is None:
+            if len(memo) >= MEMO_LIMIT:
                 memo.clear()
-            part = memo[kernel] = self._host_kernel(HostSpec(kernel=kernel), where)
-        return part
+            hit = memo[key] = make()
+        return hit
 
     def _host_kernel(self, spec: HostSpec, where: Location | None) -> KernelPart:
         """The kernel's part of a host: its capabilities and x2apic-api mask, their facts
@@ -287,27 +295,22 @@ class Resolver:
         """What a VM's machine type alone decides, once per type name (rule data only, like
         :meth:`_kernel_part`): the type, its notes and inferences, its compat-resolved
         defaults, its family's citation and, per key, the citations behind a default."""
-        memo: dict[str, MachinePart] | None = self.__dict__.get("_machine_parts")
-        if memo is None:
-            memo = self.__dict__["_machine_parts"] = {}
-        part = memo.get(name)
-        if part is None:
-            if len(memo) >= MEMO_LIMIT:
-                memo.clear()
-            machine = self.machines.parse(name, where)
-            notes: list[str] = []
-            inferred = self._machine_notes(machine, notes)
-            defaults, compat = self.machines.defaults(machine)
-            family = Citation(f"machine.{machine.family.id}", f"{machine.family.id} defaults: "
-                              f"irqchip {machine.family.defaults['irqchip']}, IOAPIC "
-                              f"{machine.family.defaults['ioapic']}", machine.family.source,
-                              machine.family.location)
-            rules = self._compat_for(machine)
-            by_compat = {key: tuple(c for c, rule in zip(compat, rules, strict=True)
-                                    if key in rule.set) or (family,)
-                         for key in ("irqchip", "ioapic")}
-            part = memo[name] = (machine, tuple(notes), inferred, defaults, family, by_compat)
-        return part
+        return self._remember("_machine_parts", name, lambda: self._machine_of(name, where))
+
+    def _machine_of(self, name: str, where: Location | None) -> MachinePart:
+        machine = self.machines.parse(name, where)
+        notes: list[str] = []
+        inferred = self._machine_notes(machine, notes)
+        defaults, compat = self.machines.defaults(machine)
+        family = Citation(f"machine.{machine.family.id}", f"{machine.family.id} defaults: "
+                          f"irqchip {machine.family.defaults['irqchip']}, IOAPIC "
+                          f"{machine.family.defaults['ioapic']}", machine.family.source,
+                          machine.family.location)
+        rules = self._compat_for(machine)
+        by_compat = {key: tuple(c for c, rule in zip(compat, rules, strict=True)
+                                if key in rule.set) or (family,)
+                     for key in ("irqchip", "ioapic")}
+        return (machine, tuple(notes), inferred, defaults, family, by_compat)
 
     def _machine_notes(self, machine: MachineType, notes: list[str]) -> tuple[str, ...]:
         """Notes for downstream, family and inferred machine types; the inferred ones."""
