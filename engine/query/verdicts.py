@@ -11,20 +11,15 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
-from ..vocabulary import EXIT_BY_SEVERITY, SEOIB_POLICIES
+from ..vocabulary import SEOIB_POLICIES
 from .solver import Evaluation, evaluate, outcome_with
 from .witness import boot_witness, migration_witness
 
 if TYPE_CHECKING:  # types only: a cold start does not build the TypedDicts
     from .verdict_types import Finding, MigrateVerdict, PolicyVerdict, Reason, VMState, Witness
 
-__all__ = [
-    "EXIT_BY_SEVERITY", "POLICIES", "data_reasons", "line_notes", "migrate_verdict", "policy_verdict",
-    "reasons", "rule_reasons", "state_of",
-    "unconfirmed",
-]
-
-POLICIES = SEOIB_POLICIES  # the name callers know; the list lives in engine.vocabulary
+__all__ = ["data_reasons", "line_notes", "migrate_verdict", "policy_verdict", "reasons", "rule_reasons",
+           "state_of", "unconfirmed"]
 
 
 def state_of(facts: Mapping[str, Any], side: str) -> VMState | None:
