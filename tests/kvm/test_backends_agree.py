@@ -24,7 +24,8 @@ from kvm_support import (
 
 from engine.errors import BadInput
 from engine.kvmhost.backend import KvmBackend
-from engine.sim.scenario import run_scenario
+from engine.sim.scenario import STEPS, run_scenario
+from engine.yamlio import loads_yaml
 
 pytestmark = needs_kvm
 
@@ -71,3 +72,30 @@ def test_a_register_level_case_runs_on_the_kernel(backend: KvmBackend) -> None:
     }
     result = run_scenario(case, "inline.yaml", backend=backend)
     assert result.passed, result.expectations
+
+
+# One harmless use of every register-level step; a new register step must say how it is written.
+REGISTER_SAMPLES = {
+    "create_vm": "{irqchip: split}", "create_irqchip": "split", "create_vcpu": "",
+    "check_extension": "{fd: vm}", "enable_cap": "0x1", "set_cpuid": "{x2apic: true}",
+    "guest_write_svr": "0x1ff", "set_lapic": "{svr: 0x1ff}",
+    "rte": "{pin: 3, vector: 0x40, trigger: level}", "line": "{pin: 3, level: 0}", "run": "",
+    "guest_eoi": "", "guest_eoir": "0x40",
+}
+
+
+def test_register_samples_cover_every_register_step() -> None:
+    assert set(REGISTER_SAMPLES) == {n for n, d in STEPS.items() if d.level == "register"}
+
+
+@pytest.mark.parametrize("name", sorted(REGISTER_SAMPLES))
+def test_the_steps_after_which_the_cpuid_is_fixed_are_the_kernels(name: str, backend: KvmBackend) -> None:
+    # kvm_set_cpuid refuses a change once the vCPU has run: the steps the tables mark as
+    # the guest's (StepDef.guest) must be exactly those that make the kernel refuse.
+    step = f"{name}: {REGISTER_SAMPLES[name]}" if REGISTER_SAMPLES[name] else name
+    case = loads_yaml("steps:\n  - create_vm: {irqchip: split}\n  - set_cpuid: {x2apic: true}\n"
+                      f"  - {step}\n  - set_cpuid: {{x2apic: false}}\n  - expect: {{last_result: 0}}\n",
+                      "cpuid.yaml")
+    sim, kvm = run_scenario(case, "cpuid.yaml"), run_scenario(case, "cpuid.yaml", backend=backend)
+    assert sim.expectations[0].actual == kvm.expectations[0].actual
+    assert (kvm.expectations[0].actual != 0) == STEPS[name].guest

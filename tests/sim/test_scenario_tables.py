@@ -153,3 +153,4 @@ def test_the_kvm_backend_plugs_into_the_runners_seam() -> None:
     # What it refuses comes from the tables, so a new high-level step is refused too.
     assert set(HIGH_LEVEL_STEPS) == {n for n, d in STEPS.items() if d.level == "session"} - {"reset"}
     assert set(SESSION_EXPECTS) == {k for k, d in EXPECTS.items() if d.needs == "session"}
+

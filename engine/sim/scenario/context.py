@@ -57,6 +57,12 @@ class RunState:
             raise BadInput(f"{step.name}: the VM has no vCPU yet (use create_vcpu)", step.loc)
         return first
 
+    def guest_ran(self) -> None:
+        """A guest-side step ran: a KVM_RUN of each target's vCPU."""
+        for t in self.targets:
+            if t.vcpu is not None:
+                t.vcpu.enter()
+
     def booted(self, step: ScenarioStep) -> Session:
         """The session a high-level step acts on."""
         if self.session is None:

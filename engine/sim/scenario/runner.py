@@ -50,7 +50,10 @@ def check_event_budget(steps: list[ScenarioStep], vm: SimVM) -> None:
 def execute(run: RunState, steps: list[ScenarioStep]) -> None:
     """Run validated steps in order, each through its table entry."""
     for step in steps:
-        STEPS[step.name].run(run, step)
+        d = STEPS[step.name]
+        d.run(run, step)
+        if d.guest:
+            run.guest_ran()
 
 
 def load_scenario(path: str | Path) -> Any:

@@ -49,6 +49,8 @@ class StepDef:
     bare: bool = False  # may be written without an argument (``parse`` then gets nothing)
     events: Callable[[Any], int] | None = None  # device events the parsed argument asks for
     at_step_line: bool = False  # errors point at the step's line rather than the argument's
+    guest: bool = False  # the guest executes it: a KVM_RUN of each target's vCPU (after which
+    # SET_CPUID2 refuses a change); the kvm backend needs KVM's LAPIC for it
 
 
 LEVELS = {
@@ -175,13 +177,6 @@ def _line_arg(arg: Any, aloc: Location, ctx: ParseContext) -> tuple[int, int]:
 
 
 # -- register level: execution ------------------------------------------------
-def _guest_runs(run: RunState) -> None:
-    # A guest-side step is a KVM_RUN of each target's vCPU: SET_CPUID2 then refuses a change.
-    for t in run.targets:
-        if t.vcpu is not None:
-            t.vcpu.enter()
-
-
 def _create_vm(run: RunState, step: ScenarioStep) -> None:
     a = step.arg
     run.bench = run.backend.bench(run.host, a["irqchip"], a["ioapic"], a["vcpu"])
@@ -237,7 +232,6 @@ def _set_lapic(run: RunState, step: ScenarioStep) -> None:
 
 def _rte(run: RunState, step: ScenarioStep) -> None:
     run.target(step, need_vcpu=False)
-    _guest_runs(run)
     a = step.arg
     for t in run.targets:
         t.ioapic.write_rte(a["pin"], rte(a["vector"], a["level"], a["mask"]))
@@ -252,7 +246,6 @@ def _line(run: RunState, step: ScenarioStep) -> None:
 
 def _run(run: RunState, step: ScenarioStep) -> None:
     run.target(step)
-    _guest_runs(run)
     if run.bench is not None and run.targets == [run.bench]:
         run.bench.deliver()
         return
@@ -262,14 +255,12 @@ def _run(run: RunState, step: ScenarioStep) -> None:
 
 def _guest_eoi(run: RunState, step: ScenarioStep) -> None:
     run.target(step)
-    _guest_runs(run)
     results = [t.vcpu.guest_eoi(t.ioapic.level_vectors) for t in run.targets]
     run.last_result = results[0]
 
 
 def _guest_eoir(run: RunState, step: ScenarioStep) -> None:
     run.target(step, need_vcpu=False)
-    _guest_runs(run)
     for t in run.targets:
         t.ioapic.mmio_write(EOIR_OFFSET, step.arg)
 
@@ -312,20 +303,22 @@ STEPS: dict[str, StepDef] = {
                          parse=_cpuid_arg),
     "guest_write_svr": StepDef(_guest_write_svr, "register", "guest_write_svr: <v>",
                                "the guest writes the value to the spurious-vector register (SVR)",
-                               parse=_u32("guest_write_svr value")),
+                               parse=_u32("guest_write_svr value"), guest=True),
     "set_lapic": StepDef(_set_lapic, "register", "set_lapic: {svr: <v>}",
                          "KVM_SET_LAPIC with the SVR replaced: {svr: <value>}", parse=_lapic_arg),
     "rte": StepDef(_rte, "register", "rte: {pin, vector, trigger, mask}",
                    "writes a redirection entry (trigger: level|edge, default edge; mask: bool)",
-                   parse=_rte_arg),
+                   parse=_rte_arg, guest=True),
     "line": StepDef(_line, "register", "line: {pin, level}", "sets an IOAPIC input line: {pin, level: 0|1}",
                     parse=_line_arg),
     "run": StepDef(_run, "register", "run",
-                   "the CPU accepts what is pending, IRR -> ISR, no handler", bare=True),
-    "guest_eoi": StepDef(_guest_eoi, "register", "guest_eoi", "the guest's LAPIC EOI", bare=True),
+                   "the CPU accepts what is pending, IRR -> ISR, no handler", bare=True, guest=True),
+    "guest_eoi": StepDef(_guest_eoi, "register", "guest_eoi", "the guest's LAPIC EOI", bare=True,
+                         guest=True),
     "guest_eoir": StepDef(_guest_eoir, "register", "guest_eoir: <vector>",
                           "the guest writes the vector to the IOAPIC's EOI register",
-                          parse=lambda arg, aloc, ctx: as_int(arg, "guest_eoir vector", aloc, 0, 0xFF)),
+                          parse=lambda arg, aloc, ctx: as_int(arg, "guest_eoir vector", aloc, 0, 0xFF),
+                          guest=True),
     "expect": StepDef(check_expectations, "check", "expect: {...}",
                       "compares each key (below) with what the scenario built",
                       parse=lambda arg, aloc, ctx: parse_expect(arg, aloc), at_step_line=True),
