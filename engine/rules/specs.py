@@ -142,23 +142,8 @@ def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], what: str, ra
                             _line(raw, str(key), where))
 
 
-class _Digits:
-    """``MAX_DIGITS.value()`` read at most once per spec: a read of os.environ costs about
-    a microsecond, and a spec has up to four values with digits."""
-
-    __slots__ = ("limit",)
-
-    def __init__(self) -> None:
-        self.limit: int | None = None
-
-    def value(self) -> int:
-        if self.limit is None:
-            self.limit = MAX_DIGITS.value()
-        return self.limit
-
-
 def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location,
-          digits: _Digits | None = None) -> str | None:
+          digits: int | None = None) -> str | None:
     value = data.get(key)
     if value is None:
         return None
@@ -173,8 +158,9 @@ def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location,
     return text
 
 
-def _plain(key: str, text: str, raw: Any, where: Location, digits: _Digits | None = None) -> None:
-    """ASCII without blanks or control characters, and no overlong digit run.
+def _plain(key: str, text: str, raw: Any, where: Location, digits: int | None = None) -> None:
+    """ASCII without blanks or control characters, and no digit run longer than ``digits``
+    (MAX_DIGITS when not given; a spec reads it once for all its values).
 
     The value's own line is looked up only for a refusal (every spec passes here)."""
     if not _PLAIN.match(text):
@@ -182,7 +168,7 @@ def _plain(key: str, text: str, raw: Any, where: Location, digits: _Digits | Non
                         "control characters)", _line(raw, key, where))
     runs = _DIGIT_RUN.findall(text)
     longest = max(map(len, runs)) if runs else 0
-    if longest and longest > (digits or _Digits()).value():
+    if longest and longest > (MAX_DIGITS.value() if digits is None else digits):
         raise BadInput(MAX_DIGITS.refusal(f"{key}: a number of {longest} digits"),
                        _line(raw, key, where))
 
@@ -242,7 +228,7 @@ def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
     if machines is not None and (not isinstance(machines, list)
                                  or not all(isinstance(m, str) for m in machines)):
         raise SpecError("machines must be a list of machine type names", _line(raw, "machines", where))
-    digits = _Digits()
+    digits = MAX_DIGITS.value()  # one environment read per spec
     spec = HostSpec(_text(data, "name", raw, where), _text(data, "kernel", raw, where, digits), mask,
                     _text(data, "qemu", raw, where, digits), _text(data, "seoib", raw, where, digits),
                     tuple(machines) if machines is not None else None, where)
@@ -283,7 +269,7 @@ def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
         if str(x2apic).lower() not in _ONOFF:
             raise SpecError(f"x2apic={x2apic} is not on or off", _line(raw, "x2apic", where))
         x2apic = _ONOFF[str(x2apic).lower()]
-    digits = _Digits()
+    digits = MAX_DIGITS.value()  # one environment read per spec
     spec = VMSpec(
         machine=_text(data, "machine", raw, where, digits),
         irqchip=_choice(data, "irqchip", ("on", "split", "off"), raw, where),
