@@ -1,7 +1,7 @@
-"""Ship the top-level rules/, schemas/ and fleets/ inside the wheel as engine/_data/.
+"""Ship the top-level rules/, schemas/ and fleets/ inside the wheel as seoib/_data/.
 
 The repository layout keeps rule data beside the package, but a non-editable
-install must carry it; engine.paths finds either location.
+install must carry it; seoib.paths finds either location.
 """
 
 from pathlib import Path
@@ -15,7 +15,7 @@ HERE = Path(__file__).parent
 class BuildWithData(build_py):
     def run(self) -> None:
         super().run()
-        target = Path(self.build_lib) / "engine" / "_data"
+        target = Path(self.build_lib) / "seoib" / "_data"
         for folder in ("rules", "schemas", "fleets"):
             for src in sorted((HERE / folder).rglob("*")):
                 if src.is_file() and src.suffix in {".yaml", ".json"}:

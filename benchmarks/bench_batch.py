@@ -18,9 +18,9 @@ import sys
 import tempfile
 import time
 
-from engine.query.api import Engine
-from engine.rules.ruleset import RuleSet, load_rules
-from engine.rules.versions import parse_release
+from seoib.query.api import Engine
+from seoib.rules.ruleset import RuleSet, load_rules
+from seoib.rules.versions import parse_release
 
 
 def random_queries(rs: RuleSet, n: int, seed: int = 15) -> list[dict[str, str]]:
@@ -62,7 +62,7 @@ def batch_seconds(lines: list[dict[str, str]]) -> tuple[float, int, list[int]]:
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
         fh.write("".join(json.dumps(q) + "\n" for q in lines))
     try:
-        cmd = [sys.executable, "-m", "engine", "policy", "--batch", fh.name]
+        cmd = [sys.executable, "-m", "seoib", "policy", "--batch", fh.name]
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, check=False)
         took = time.perf_counter() - t
@@ -75,7 +75,7 @@ def batch_seconds(lines: list[dict[str, str]]) -> tuple[float, int, list[int]]:
 
 def uncached_verdict_us(rs: RuleSet, queries: list[dict[str, str]]) -> float:
     """A fresh Engine per query: parse, resolve, evaluate, alternatives, simulator witness."""
-    from engine.query import witness
+    from seoib.query import witness
 
     t = time.perf_counter()
     for q in queries:
@@ -88,7 +88,7 @@ def uncached_verdict_us(rs: RuleSet, queries: list[dict[str, str]]) -> float:
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000]
     rs = load_rules()
-    subprocess.run([sys.executable, "-m", "engine", "policy", "--batch", os.devnull], check=False)
+    subprocess.run([sys.executable, "-m", "seoib", "policy", "--batch", os.devnull], check=False)
     for n in sizes:
         lines = random_queries(rs, n)
         took, code, (count, errors) = batch_seconds(lines)

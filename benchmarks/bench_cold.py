@@ -54,7 +54,7 @@ def main() -> None:
         first = subprocess.run(seoib, env=env, capture_output=True, check=False, cwd=tmp)
         assert first.returncode in (0, 1, 2), first.stderr.decode()
         probe = [str(venv / "bin" / "python"), "-c",
-                 "import sys, engine.cli as c; sys.argv=['seoib', *sys.argv[1:]]\n"
+                 "import sys, seoib.cli as c; sys.argv=['seoib', *sys.argv[1:]]\n"
                  "import contextlib, io\n"
                  "with contextlib.redirect_stdout(io.StringIO()):\n"
                  "    c.main(sys.argv[1:])\n"

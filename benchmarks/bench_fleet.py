@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.plan.checker import check_plan
-from engine.plan.planfile import loads_plan
-from engine.rules.ruleset import load_rules
+from seoib.plan.checker import check_plan
+from seoib.plan.planfile import loads_plan
+from seoib.rules.ruleset import load_rules
 
 KERNELS = ("6.12.40", "6.18.10", "6.18.17")
 QEMUS = ("10.1.0", "10.2.0")

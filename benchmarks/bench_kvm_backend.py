@@ -14,11 +14,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.errors import BadInput
-from engine.kvmhost import usable
-from engine.kvmhost.backend import KvmBackend
-from engine.sim.scenario import run_scenario
-from engine.yamlio import load_yaml
+from seoib.errors import BadInput
+from seoib.kvmhost import usable
+from seoib.kvmhost.backend import KvmBackend
+from seoib.sim.scenario import run_scenario
+from seoib.yamlio import load_yaml
 
 CASES = Path(__file__).resolve().parents[1] / "tests" / "cases" / "sim"
 FAMILIES = (

@@ -22,10 +22,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.matrix.artifacts import FORMATS, render_matrix
-from engine.matrix.build import build_matrix
-from engine.paths import builtin_rules_dir
-from engine.rules.ruleset import load_rules
+from seoib.matrix.artifacts import FORMATS, render_matrix
+from seoib.matrix.build import build_matrix
+from seoib.paths import builtin_rules_dir
+from seoib.rules.ruleset import load_rules
 
 
 def _bump(version: str, step: int) -> str:

@@ -14,10 +14,10 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from engine.paths import builtin_rules_dir
-from engine.query.api import Engine
-from engine.rules.loader import rules_digest
-from engine.rules.ruleset import compile_rules, load_rules
+from seoib.paths import builtin_rules_dir
+from seoib.query.api import Engine
+from seoib.rules.loader import rules_digest
+from seoib.rules.ruleset import compile_rules, load_rules
 
 
 def timed(fn: Callable[[], object], n: int) -> list[float]:
@@ -44,7 +44,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["XDG_CACHE_HOME"] = cache
         load_rules(root)  # writes the compiled cache
-        from engine.rules import ruleset
+        from seoib.rules import ruleset
 
         def cached() -> None:
             ruleset._memory.clear()
@@ -64,7 +64,7 @@ def main() -> None:
     fresh = Engine()
     cold_query_ms = per_call(lambda: Engine(fresh.rs).policy(host, vm), 200) * 1e3
 
-    cmd = [sys.executable, "-m", "engine", "policy", "--host", host, "--vm", vm]
+    cmd = [sys.executable, "-m", "seoib", "policy", "--host", host, "--vm", vm]
     subprocess.run(cmd, capture_output=True, check=False)
     proc = statistics.median(timed(lambda: subprocess.run(cmd, capture_output=True, check=False),
                                    15)) * 1e3

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_batch import random_queries
 
-from engine.paths import builtin_rules_dir
-from engine.rules.ruleset import load_rules
+from seoib.paths import builtin_rules_dir
+from seoib.rules.ruleset import load_rules
 
 
 def _free_port() -> int:
@@ -127,7 +127,7 @@ def main() -> None:
         shutil.copytree(builtin_rules_dir(), rules)
         port = _free_port()
         env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
-        server = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--port", str(port),
+        server = subprocess.Popen([sys.executable, "-m", "seoib", "serve", "--port", str(port),
                                    "--workers", str(args.workers), "--rules", str(rules),
                                    "--no-access-log"], env=env, stderr=subprocess.PIPE)
         try:

@@ -15,8 +15,8 @@ from pathlib import Path
 # A plain script: make the repository importable without installing it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.sim import SimHost, SimVM, simulate_boot, simulate_migration
-from engine.sim.session import Session
+from seoib.sim import SimHost, SimVM, simulate_boot, simulate_migration
+from seoib.sim.session import Session
 
 PATCHED = SimHost(name="patched", seoib="rfc-v2", x2apic_api=0xF)
 OLD = SimHost(name="old", seoib="none", x2apic_api=0x3)

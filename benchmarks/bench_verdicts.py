@@ -10,9 +10,9 @@ import os
 import statistics
 import time
 
-from engine.query.classes import ClassSolver, stack_classes, validate_space, vm_classes
-from engine.query.witness import _boot, _migrate
-from engine.rules.ruleset import load_rules
+from seoib.query.classes import ClassSolver, stack_classes, validate_space, vm_classes
+from seoib.query.witness import _boot, _migrate
+from seoib.rules.ruleset import load_rules
 
 
 def main() -> None:

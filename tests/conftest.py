@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.rules.ruleset import RuleSet, load_rules
+from seoib.rules.ruleset import RuleSet, load_rules
 
 CASES = Path(__file__).parent / "cases"
 

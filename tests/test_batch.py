@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from engine.cli import main
-from engine.errors import Location
-from engine.query.api import Engine
-from engine.query.verdicts import migrate_verdict, policy_verdict
-from engine.rules.ruleset import RuleSet
-from engine.rules.specs import parse_host_spec, parse_vm_spec, spec_items
+from seoib.cli import main
+from seoib.errors import Location
+from seoib.query.api import Engine
+from seoib.query.verdicts import migrate_verdict, policy_verdict
+from seoib.rules.ruleset import RuleSet
+from seoib.rules.specs import parse_host_spec, parse_vm_spec, spec_items
 
 BAD_LINES = [
     ("{not json", "invalid JSON"),

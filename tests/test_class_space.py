@@ -1,6 +1,6 @@
 """The whole class space of the built-in rules, every guest: solver and simulator agree.
 
-Releases collapse into classes (engine.query.classes); every distinct class pair is
+Releases collapse into classes (seoib.query.classes); every distinct class pair is
 evaluated once and re-derived by the simulator. A disagreement names the class.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.query.classes import stack_classes, validate_space, vm_classes
-from engine.rules.ruleset import RuleSet
+from seoib.query.classes import stack_classes, validate_space, vm_classes
+from seoib.rules.ruleset import RuleSet
 
 
 @pytest.fixture(scope="module")

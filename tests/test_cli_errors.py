@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.cli import COMMANDS, main
+from seoib.cli import COMMANDS, main
 
 
 @pytest.mark.cases("bad_input")
@@ -56,7 +56,7 @@ def test_probe_file_with_overrides(tmp_path: Path, capsys: pytest.CaptureFixture
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_has_its_module_and_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    module = importlib.import_module(f"engine.commands.{COMMANDS[command][0]}")
+    module = importlib.import_module(f"seoib.commands.{COMMANDS[command][0]}")
     assert callable(module.add_arguments) and callable(module.run)
     assert main([command, "--help"]) == 0
     assert COMMANDS[command][1] in " ".join(capsys.readouterr().out.split())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from seoib.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inputs"
 HOST = "kernel=7.0.3,qemu=10.2.0,seoib=rfc-v2"

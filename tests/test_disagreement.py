@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.paths import builtin_rules_dir
+from seoib.cli import main
+from seoib.paths import builtin_rules_dir
 
 
 def _wrong_rules(tmp_path: Path) -> Path:

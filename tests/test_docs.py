@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 # Where citations live; generated output (matrix/) cites nothing and is left out.
-SCANNED = ("README.md", "pyproject.toml", "setup.py", "engine", "rules", "schemas", "tests",
+SCANNED = ("README.md", "pyproject.toml", "setup.py", "seoib", "rules", "schemas", "tests",
            "benchmarks", "fleets")
 SUFFIXES = {".py", ".md", ".yaml", ".yml", ".json", ".toml", ".txt", ".cfg"}
 
@@ -118,7 +118,7 @@ def test_every_docs_citation_names_a_page_and_heading_that_exist() -> None:
 def test_citations_are_found_where_the_repository_cites_docs() -> None:
     # The scan must see the citing files, or the check above proves nothing.
     places = {c.where.split("/", 1)[0] for c in _repo_citations()}
-    assert {"engine", "rules", "tests", "fleets"} <= places
+    assert {"seoib", "rules", "tests", "fleets"} <= places
 
 
 def test_no_file_cites_the_notes_outside_the_repository() -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-import engine.cli as cli
-from engine.cli import main
+import seoib.cli as cli
+from seoib.cli import main
 
 HANG = 20.0
 _DIGITS = re.compile(r"\{(zeros|ones):(\d+)\}")
@@ -82,7 +82,7 @@ def test_hostile_input(case: dict[str, Any], tmp_path: Path, monkeypatch: pytest
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    from engine import __version__
+    from seoib import __version__
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"seoib {__version__}\n"
@@ -90,7 +90,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_an_unexpected_exception_is_exit_70_with_a_hint(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import engine.commands.policy as policy
+    import seoib.commands.policy as policy
 
     def broken(args: Any) -> int:
         raise ZeroDivisionError("a bug\nwith a second line")
@@ -106,7 +106,7 @@ def test_an_unexpected_exception_is_exit_70_with_a_hint(
 
 def test_an_interrupt_is_exit_130(monkeypatch: pytest.MonkeyPatch,
                                   capsys: pytest.CaptureFixture[str]) -> None:
-    import engine.commands.policy as policy
+    import seoib.commands.policy as policy
 
     def interrupted(args: Any) -> int:
         raise KeyboardInterrupt
@@ -167,7 +167,7 @@ def test_names_are_escaped_for_each_format(fmt: str, names_plan: Path,
 
 
 def test_a_10000_host_plan_written_host_by_host_loads(tmp_path: Path) -> None:
-    from engine.plan.planfile import load_plan
+    from seoib.plan.planfile import load_plan
 
     n = 10_000
     lines = ["hosts:"]

@@ -5,8 +5,8 @@ solver and simulator agree on every such migration.
 
 from __future__ import annotations
 
-from engine.query.classes import ClassSolver, stack_classes, vm_classes
-from engine.rules.ruleset import RuleSet
+from seoib.query.classes import ClassSolver, stack_classes, vm_classes
+from seoib.rules.ruleset import RuleSet
 
 FAILURES = ("unsupported", "refused", "dest-abort")
 

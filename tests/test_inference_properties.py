@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.cli import main
-from engine.rules.ruleset import RuleSet, load_rules
+from seoib.cli import main
+from seoib.rules.ruleset import RuleSet, load_rules
 
 RS: RuleSet = load_rules()
 NEWEST_KERNEL = RS.kernels.mainline[-1]

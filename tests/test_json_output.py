@@ -7,8 +7,8 @@ import json
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.cli import main
-from engine.paths import schemas_dir
+from seoib.cli import main
+from seoib.paths import schemas_dir
 
 
 def _validate(name: str, doc: dict) -> None:

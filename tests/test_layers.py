@@ -1,13 +1,13 @@
 """The engine's layers and the direction of every import between them.
 
-Each module of engine/ belongs to one layer; a module may import only its own
+Each module of seoib/ belongs to one layer; a module may import only its own
 layer and the layers listed for it below. The chain is::
 
     shared leaves <- rules <- query <- plan, matrix, inputs, serve <- commands, cli
 
-Building a rule set (engine/rules) knows nothing of answering with one
-(engine/query); the simulator (engine/sim) is an independent oracle that reads
-only errors and YAML; the KVM host backend (engine/kvmhost) adds only the
+Building a rule set (seoib/rules) knows nothing of answering with one
+(seoib/query); the simulator (seoib/sim) is an independent oracle that reads
+only errors and YAML; the KVM host backend (seoib/kvmhost) adds only the
 simulator. Imports are read with ast - at the top of a module, inside
 functions and under ``if TYPE_CHECKING`` alike - so a lazy import cannot hide a
 wrong direction. Among plan, matrix, inputs and serve, imports between packages
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-ENGINE = Path(__file__).resolve().parent.parent / "engine"
+ENGINE = Path(__file__).resolve().parent.parent / "seoib"
 
-FRONT = ("engine.cli", "engine.__main__", "engine.commands")
-USES = ("engine.plan", "engine.matrix", "engine.inputs", "engine.serve")
+FRONT = ("seoib.cli", "seoib.__main__", "seoib.commands")
+USES = ("seoib.plan", "seoib.matrix", "seoib.inputs", "seoib.serve")
 
 # layer -> the layers its modules may import (besides their own)
 MAY_IMPORT: dict[str, tuple[str, ...]] = {
@@ -40,7 +40,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "front": ("shared", "rules", "query", "sim", "kvmhost", "uses"),
 }
 # The simulator and the KVM backend read nothing of the engine but these leaves.
-ORACLE_LEAVES = ("engine.errors", "engine.yamlio")
+ORACLE_LEAVES = ("seoib.errors", "seoib.yamlio")
 
 
 def _within(module: str, package: str) -> bool:
@@ -54,9 +54,9 @@ def layer_of(module: str) -> str | None:
     if any(_within(module, p) for p in USES):
         return "uses"
     for name in ("rules", "query", "sim", "kvmhost"):
-        if _within(module, f"engine.{name}"):
+        if _within(module, f"seoib.{name}"):
             return name
-    if module == "engine" or module.count(".") == 1 or _within(module, "engine.examples"):
+    if module == "seoib" or module.count(".") == 1 or _within(module, "seoib.examples"):
         return "shared"  # the package itself and its top-level modules; bundled example data
     return None
 
@@ -67,7 +67,7 @@ def module_name(path: Path, root: Path) -> str:
 
 
 def read_imports(root: Path) -> dict[str, set[str]]:
-    """Every module under ``root`` (an ``engine`` folder) -> the engine modules it imports."""
+    """Every module under ``root`` (a ``seoib`` folder) -> the engine modules it imports."""
     paths = sorted(root.rglob("*.py"))
     modules = {module_name(p, root) for p in paths}
     table: dict[str, set[str]] = {}
@@ -84,10 +84,10 @@ def read_imports(root: Path) -> dict[str, set[str]]:
                     base = ".".join(up + ([node.module] if node.module else []))
                 else:
                     base = node.module or ""
-                for alias in node.names:  # `from engine import cli` imports a module
+                for alias in node.names:  # `from seoib import cli` imports a module
                     sub = f"{base}.{alias.name}"
                     found.add(sub if sub in modules else base)
-        table[name] = {m for m in found if _within(m, "engine")}
+        table[name] = {m for m in found if _within(m, "seoib")}
     return table
 
 
@@ -102,7 +102,7 @@ def violations(table: Mapping[str, Iterable[str]]) -> list[str]:
         for target in sorted(targets):
             other = layer_of(target)
             if layer in ("sim", "kvmhost"):
-                own = ("engine.sim",) if layer == "sim" else ("engine.sim", "engine.kvmhost")
+                own = ("seoib.sim",) if layer == "sim" else ("seoib.sim", "seoib.kvmhost")
                 if not (target in ORACLE_LEAVES or any(_within(target, p) for p in own)):
                     out.append(f"{module} -> {target}: the {layer} layer reads only "
                                f"{', '.join(ORACLE_LEAVES)} and {', '.join(own)}")
@@ -143,56 +143,56 @@ def test_every_import_of_the_engine_follows_the_layers() -> None:
 
 def test_the_reader_sees_every_module_and_the_known_edges() -> None:
     table = read_imports(ENGINE)
-    assert {"engine.rules.ruleset", "engine.query.api", "engine.sim.qemu", "engine.cli"} <= set(table)
-    assert "engine.rules.ruleset" in table["engine.query.api"]
-    assert "engine.__version__" not in table["engine.cli"]  # a name of the package, not a module
-    assert "engine" in table["engine.cli"]
+    assert {"seoib.rules.ruleset", "seoib.query.api", "seoib.sim.qemu", "seoib.cli"} <= set(table)
+    assert "seoib.rules.ruleset" in table["seoib.query.api"]
+    assert "seoib.__version__" not in table["seoib.cli"]  # a name of the package, not a module
+    assert "seoib" in table["seoib.cli"]
 
 
 @pytest.mark.parametrize("module, target", [
-    ("engine.rules.loader", "engine.query.api"),       # building reads answering
-    ("engine.errors", "engine.rules.ruleset"),         # a shared leaf reads a phase
-    ("engine.query.solver", "engine.plan.checker"),    # answering reads a user of it
-    ("engine.query.witness", "engine.inputs.probe"),
-    ("engine.plan.checker", "engine.commands.common"),  # a user reads the command line
-    ("engine.sim.qemu", "engine.rules.specs"),         # the oracle reads the rules
-    ("engine.sim.qemu", "engine.files"),               # ... or any leaf but errors and YAML
-    ("engine.kvmhost.backend", "engine.query.api"),
-    ("engine.rules.resolve", "engine.sim.kvm"),        # the rules do not need the simulator
-    ("engine.newpackage.mod", "engine.errors"),        # a package no layer claims
+    ("seoib.rules.loader", "seoib.query.api"),       # building reads answering
+    ("seoib.errors", "seoib.rules.ruleset"),         # a shared leaf reads a phase
+    ("seoib.query.solver", "seoib.plan.checker"),    # answering reads a user of it
+    ("seoib.query.witness", "seoib.inputs.probe"),
+    ("seoib.plan.checker", "seoib.commands.common"),  # a user reads the command line
+    ("seoib.sim.qemu", "seoib.rules.specs"),         # the oracle reads the rules
+    ("seoib.sim.qemu", "seoib.files"),               # ... or any leaf but errors and YAML
+    ("seoib.kvmhost.backend", "seoib.query.api"),
+    ("seoib.rules.resolve", "seoib.sim.kvm"),        # the rules do not need the simulator
+    ("seoib.newpackage.mod", "seoib.errors"),        # a package no layer claims
 ])
 def test_a_wrong_import_is_found(module: str, target: str) -> None:
     assert violations({module: {target}})
 
 
 @pytest.mark.parametrize("module, target", [
-    ("engine.query.api", "engine.rules.ruleset"),
-    ("engine.query.witness", "engine.sim.config"),
-    ("engine.rules.ruleset", "engine.errors"),
-    ("engine.sim.scenario", "engine.yamlio"),
-    ("engine.kvmhost.backend", "engine.sim.kvm"),
-    ("engine.matrix.fleet", "engine.plan.planfile"),
-    ("engine.commands.policy", "engine.query.verdicts"),
-    ("engine.cli", "engine"),
+    ("seoib.query.api", "seoib.rules.ruleset"),
+    ("seoib.query.witness", "seoib.sim.config"),
+    ("seoib.rules.ruleset", "seoib.errors"),
+    ("seoib.sim.scenario", "seoib.yamlio"),
+    ("seoib.kvmhost.backend", "seoib.sim.kvm"),
+    ("seoib.matrix.fleet", "seoib.plan.planfile"),
+    ("seoib.commands.policy", "seoib.query.verdicts"),
+    ("seoib.cli", "seoib"),
 ])
 def test_a_right_import_passes(module: str, target: str) -> None:
     assert violations({module: {target}}) == []
 
 
 def test_a_cycle_between_user_packages_is_found() -> None:
-    table = {"engine.matrix.fleet": {"engine.plan.planfile"}, "engine.plan.checker": {"engine.matrix.build"}}
+    table = {"seoib.matrix.fleet": {"seoib.plan.planfile"}, "seoib.plan.checker": {"seoib.matrix.build"}}
     assert any("matrix" in v for v in violations(table))
 
 
 def test_a_planted_import_inside_a_function_is_found(tmp_path: Path) -> None:
-    root = tmp_path / "engine"
+    root = tmp_path / "seoib"
     (root / "rules").mkdir(parents=True)
     (root / "__init__.py").write_text("")
     (root / "rules" / "__init__.py").write_text("")
     (root / "rules" / "planted.py").write_text(
         "def late():\n    from ..query.api import Engine\n    return Engine\n")
     table = read_imports(root)
-    assert table["engine.rules.planted"] == {"engine.query.api"}
+    assert table["seoib.rules.planted"] == {"seoib.query.api"}
     assert violations(table)
 
 
@@ -206,8 +206,9 @@ def test_the_readme_names_every_package() -> None:
 
 
 def test_the_package_api_resolves_lazily_and_completely() -> None:
-    code = ("import sys, engine; before = {m for m in sys.modules if m.startswith('engine.')}; "
-            "names = [getattr(engine, n).__name__ for n in engine.__all__]; "
-            "assert set(engine.__all__) <= set(dir(engine)); print(sorted(before))")
+    code = ("import sys, seoib; before = {m for m in sys.modules if m.startswith('seoib.')}; "
+            "names = [getattr(seoib, n).__name__ for n in seoib.__all__]; "
+            "assert set(seoib.__all__) <= set(dir(seoib)); print(sorted(before))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"  # `import engine` alone loads none of its modules
+    assert out.stdout.strip() == "[]"  # `import seoib` alone loads none of its modules
+

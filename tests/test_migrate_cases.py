@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from engine.errors import Location
-from engine.query.verdicts import migrate_verdict
-from engine.rules.ruleset import RuleSet
-from engine.rules.specs import parse_host_spec, parse_vm_spec
+from seoib.errors import Location
+from seoib.query.verdicts import migrate_verdict
+from seoib.rules.ruleset import RuleSet
+from seoib.rules.specs import parse_host_spec, parse_vm_spec
 
 
 @pytest.mark.cases("migrate")

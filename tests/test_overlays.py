@@ -1,4 +1,4 @@
-"""Rule overlays: site directories merged over the built-in rules (engine.rules.overlay)."""
+"""Rule overlays: site directories merged over the built-in rules (seoib.rules.overlay)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.errors import RuleError, SpecError
-from engine.paths import builtin_rules_dir
-from engine.rules.ruleset import load_rules
+from seoib.cli import main
+from seoib.errors import RuleError, SpecError
+from seoib.paths import builtin_rules_dir
+from seoib.rules.ruleset import load_rules
 
 KERNEL_BUILD = """\
 builds:
@@ -129,15 +129,15 @@ def test_no_message_points_into_the_installed_rules() -> None:
 
 
 def _host(text: str):  # type: ignore[no-untyped-def]
-    from engine.errors import Location
-    from engine.rules.specs import parse_host_spec
+    from seoib.errors import Location
+    from seoib.rules.specs import parse_host_spec
 
     return parse_host_spec(text, Location("--host"))
 
 
 def _vm(text: str):  # type: ignore[no-untyped-def]
-    from engine.errors import Location
-    from engine.rules.specs import parse_vm_spec
+    from seoib.errors import Location
+    from seoib.rules.specs import parse_vm_spec
 
     return parse_vm_spec(text, Location("--vm"))
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from engine.errors import Location
-from engine.query.verdicts import policy_verdict
-from engine.rules.ruleset import RuleSet
-from engine.rules.specs import parse_host_spec, parse_vm_spec
+from seoib.errors import Location
+from seoib.query.verdicts import policy_verdict
+from seoib.rules.ruleset import RuleSet
+from seoib.rules.specs import parse_host_spec, parse_vm_spec
 
 
 def check(verdict: dict[str, Any], expect: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Records (engine.record) and the simulator's values (engine.sim.frozen) behave as the
+"""Records (seoib.record) and the simulator's values (seoib.sim.frozen) behave as the
 frozen dataclasses they replace: same construction, equality, hash, order, repr, and
 the dataclasses API still applies to them."""
 
@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import Location
-from engine.record import Factory, FrozenError, record, replace
-from engine.rules.language import GuestProfile
-from engine.rules.rulecache import decode, encode
-from engine.rules.ruleset import load_rules
-from engine.rules.specs import VMSpec
-from engine.rules.versions import Release
-from engine.sim import SimHost, SimVM, VMState, simulate_boot
+from seoib.errors import Location
+from seoib.record import Factory, FrozenError, record, replace
+from seoib.rules.language import GuestProfile
+from seoib.rules.rulecache import decode, encode
+from seoib.rules.ruleset import load_rules
+from seoib.rules.specs import VMSpec
+from seoib.rules.versions import Release
+from seoib.sim import SimHost, SimVM, VMState, simulate_boot
 
 
 @record(order=True)

@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import Location, SpecError
-from engine.rules.resolve import Resolver
-from engine.rules.ruleset import RuleSet, load_rules
-from engine.rules.specs import parse_host_spec, parse_vm_spec
+from seoib.errors import Location, SpecError
+from seoib.rules.resolve import Resolver
+from seoib.rules.ruleset import RuleSet, load_rules
+from seoib.rules.specs import parse_host_spec, parse_vm_spec
 
 MEMOS = ("_kernel_parts", "_machine_parts", "_known")
 
@@ -87,7 +87,7 @@ def test_memoised_resolution_equals_cold(data: st.DataObject) -> None:
 
 def test_memos_stay_bounded(monkeypatch: Any) -> None:
     """A service that meets endless distinct releases and machine types keeps flat memory."""
-    import engine.rules.resolve as resolve
+    import seoib.rules.resolve as resolve
 
     monkeypatch.setattr(resolve, "MEMO_LIMIT", 3)
     resolver = _rules().resolver
@@ -106,7 +106,7 @@ def test_memos_stay_bounded(monkeypatch: Any) -> None:
 
 
 def test_the_kernel_lineage_memo_stays_bounded(monkeypatch: Any) -> None:
-    import engine.rules.lineage as lineage
+    import seoib.rules.lineage as lineage
 
     monkeypatch.setattr(lineage, "CACHE_LIMIT", 3)
     kernels = _rules().resolver.kernels

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.paths import builtin_rules_dir
-from engine.rules import rulecache
-from engine.rules.loader import rules_digest
-from engine.rules.ruleset import RuleSet, compile_rules
+from seoib.paths import builtin_rules_dir
+from seoib.rules import rulecache
+from seoib.rules.loader import rules_digest
+from seoib.rules.ruleset import RuleSet, compile_rules
 
 POLICY = ["policy", "--host", "kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2",
           "--vm", "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv", "--format", "json"]
@@ -41,7 +41,7 @@ def _seoib(cache_home: Path, *args: str, no_cache: bool = False) -> subprocess.C
     env.pop("SEOIB_NO_CACHE", None)
     if no_cache:
         env["SEOIB_NO_CACHE"] = "1"
-    return subprocess.run([sys.executable, "-m", "engine", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "seoib", *args], env=env, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -92,7 +92,7 @@ def test_a_damaged_or_foreign_entry_is_rebuilt(tmp_path: Path, monkeypatch: pyte
         if damage == "foreign-class":
             doc["classes"][0][:2] = ["os", "system"]
         elif damage == "builtin-callable":
-            doc["classes"][0][:2] = ["engine.rules.rulecache", "import_module"]
+            doc["classes"][0][:2] = ["seoib.rules.rulecache", "import_module"]
         else:
             doc["key"] = "0" * 64
         path.write_text(json.dumps(doc))
@@ -154,7 +154,7 @@ def test_a_file_others_can_write_is_not_trusted(tmp_path: Path, monkeypatch: pyt
 
 
 def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.rules.ruleset import load_rules
+    from seoib.rules.ruleset import load_rules
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("SEOIB_NO_CACHE", raising=False)
@@ -170,9 +170,9 @@ def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytes
 
 
 @pytest.mark.parametrize("module, name", [
-    ("engine.plan.checker", "CheckReport"),  # the engine's own, but not a rule set's
-    ("engine.sim.config", "SimHost"),
-    ("engine.rules.nosuch", "Rule"),
+    ("seoib.plan.checker", "CheckReport"),  # the engine's own, but not a rule set's
+    ("seoib.sim.config", "SimHost"),
+    ("seoib.rules.nosuch", "Rule"),
 ])
 def test_only_classes_of_the_rule_set_modules_are_decoded(module: str, name: str) -> None:
     doc = {"format": rulecache.FORMAT, "version": rulecache.VERSION,
@@ -182,8 +182,8 @@ def test_only_classes_of_the_rule_set_modules_are_decoded(module: str, name: str
 
 
 def test_classes_of_every_phase_package_and_shared_module_are_decoded() -> None:
-    for module, name in (("engine.rules.language", "Rule"), ("engine.query.classes", "KernelClass"),
-                         ("engine.errors", "Location")):
+    for module, name in (("seoib.rules.language", "Rule"), ("seoib.query.classes", "KernelClass"),
+                         ("seoib.errors", "Location")):
         doc = {"format": rulecache.FORMAT, "version": rulecache.VERSION,
                "classes": [[module, name, None]], "root": ["O", 0, ["D"]]}
         assert type(rulecache.decode(doc)).__name__ == name
@@ -212,8 +212,8 @@ def test_the_code_digest_follows_the_phase_folders(tmp_path: Path,
 
 
 def test_equal_frozen_values_are_stored_once_and_mutable_ones_apart() -> None:
-    from engine.errors import Location
-    from engine.rules.language import Condition
+    from seoib.errors import Location
+    from seoib.rules.language import Condition
 
     a, b = Condition("vm.irqchip", frozenset({"split"})), Condition("vm.irqchip", frozenset({"split"}))
     doc = rulecache.encode([a, b, Location("x.yaml", 3), [1], [1]])
@@ -228,7 +228,7 @@ def test_equal_frozen_values_are_stored_once_and_mutable_ones_apart() -> None:
 
 
 def test_the_digest_is_sha256_whichever_module_computes_it() -> None:
-    from engine.digests import sha256
+    from seoib.digests import sha256
 
     data = b"kernels.yaml\0" * 1000
     assert sha256(data).hexdigest() == hashlib.sha256(data).hexdigest()

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.cli import main
-from engine.paths import builtin_rules_dir
+from seoib.cli import main
+from seoib.paths import builtin_rules_dir
 
 
 def _edit(root: Path, case: dict[str, Any]) -> None:

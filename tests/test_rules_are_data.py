@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from engine.errors import Location
-from engine.paths import builtin_rules_dir
-from engine.query.verdicts import policy_verdict
-from engine.rules.ruleset import load_rules
-from engine.rules.specs import parse_host_spec, parse_vm_spec
+from seoib.errors import Location
+from seoib.paths import builtin_rules_dir
+from seoib.query.verdicts import policy_verdict
+from seoib.rules.ruleset import load_rules
+from seoib.rules.specs import parse_host_spec, parse_vm_spec
 
 BACKPORT = """
   - id: kernel.seoib-flags-6.12.80

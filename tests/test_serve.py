@@ -24,11 +24,11 @@ import pytest
 
 pytest.importorskip("uvicorn")
 
-from engine.errors import Location
-from engine.paths import builtin_rules_dir
-from engine.query.verdicts import policy_verdict
-from engine.rules.ruleset import RuleSet
-from engine.rules.specs import parse_host_spec, parse_vm_spec
+from seoib.errors import Location
+from seoib.paths import builtin_rules_dir
+from seoib.query.verdicts import policy_verdict
+from seoib.rules.ruleset import RuleSet
+from seoib.rules.specs import parse_host_spec, parse_vm_spec
 
 HOST = "kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2"
 VM = "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv"
@@ -75,7 +75,7 @@ def server(tmp_path: Path, rules_copy: Path) -> Iterator[Server]:
     log = tmp_path / "serve.log"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
     with log.open("wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "seoib", "serve", "--port", str(port),
                                  "--workers", "2", "--rules", str(rules_copy)],
                                 stdout=subprocess.DEVNULL, stderr=err, env=env)
     srv = Server(port, proc, log)
@@ -107,7 +107,7 @@ def _cli_json(rules: RuleSet, host: str, vm: str) -> dict[str, Any]:
 
 
 def test_answers_are_the_cli_json(server: Server, rules_copy: Path) -> None:
-    from engine.rules.ruleset import load_rules
+    from seoib.rules.ruleset import load_rules
 
     rules = load_rules(rules_copy, use_cache=False)
     status, verdict = server.post("/v1/policy", {"host": HOST, "vm": VM})

@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import Location, RuleError
-from engine.query.solver import _compile_derive, _derive, _plan, evaluate, outcome_with
-from engine.rules.ruleset import RuleSet, load_rules
+from seoib.errors import Location, RuleError
+from seoib.query.solver import _compile_derive, _derive, _plan, evaluate, outcome_with
+from seoib.rules.ruleset import RuleSet, load_rules
 
 
 @lru_cache(maxsize=1)

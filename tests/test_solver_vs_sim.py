@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import Location, SpecError
-from engine.query.verdicts import migrate_verdict, policy_verdict
-from engine.rules.ruleset import RuleSet, load_rules
-from engine.rules.specs import HostSpec, VMSpec
+from seoib.errors import Location, SpecError
+from seoib.query.verdicts import migrate_verdict, policy_verdict
+from seoib.rules.ruleset import RuleSet, load_rules
+from seoib.rules.specs import HostSpec, VMSpec
 
 RULES: RuleSet = load_rules()
 _R = RULES.resolver

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from seoib.cli import main
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from engine.errors import Location
-from engine.plan.fleetclasses import FleetClasses
-from engine.query.api import Engine
-from engine.query.classes import ClassSolver, StackClass, VMClass, stack_classes, vm_classes
-from engine.query.verdict_cache import CLASS_FIELDS, VerdictCache
-from engine.rules.ruleset import RuleSet
+from seoib.errors import Location
+from seoib.plan.fleetclasses import FleetClasses
+from seoib.query.api import Engine
+from seoib.query.classes import ClassSolver, StackClass, VMClass, stack_classes, vm_classes
+from seoib.query.verdict_cache import CLASS_FIELDS, VerdictCache
+from seoib.rules.ruleset import RuleSet
 
 
 def _verdict(witness: dict[str, Any]) -> dict[str, Any]:

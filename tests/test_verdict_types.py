@@ -1,4 +1,4 @@
-"""The TypedDicts of engine.query.verdict_types say what the output schemas say, key for key.
+"""The TypedDicts of seoib.query.verdict_types say what the output schemas say, key for key.
 
 Both ways: a key the schema requires is required in the TypedDict, every other
 schema property is an optional key, and the TypedDict has no key the schema
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from engine.paths import schemas_dir
-from engine.query.api import Engine
-from engine.query.verdict_types import (
+from seoib.paths import schemas_dir
+from seoib.query.api import Engine
+from seoib.query.verdict_types import (
     Alternative,
     Finding,
     MigrateVerdict,
@@ -24,7 +24,7 @@ from engine.query.verdict_types import (
     VMState,
     Witness,
 )
-from engine.rules.ruleset import RuleSet
+from seoib.rules.ruleset import RuleSet
 
 
 def _schema(name: str) -> dict[str, Any]:

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from engine.cli import main
-from engine.paths import builtin_rules_dir
-from engine.query.classes import StackClass, VMClass, stack_classes, vm_classes
-from engine.query.verdicts import policy_verdict
-from engine.rules.ruleset import RuleSet, load_rules
+from seoib.cli import main
+from seoib.paths import builtin_rules_dir
+from seoib.query.classes import StackClass, VMClass, stack_classes, vm_classes
+from seoib.query.verdicts import policy_verdict
+from seoib.rules.ruleset import RuleSet, load_rules
 
 STATE = ("outcome", "policy", "kvm_flags", "lvr_seoib", "suppression_honored")
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import Location, SeoibError
-from engine.files import MAX_DEPTH, MAX_DIGITS, loads_json
-from engine.rules.specs import parse_host_spec, parse_vm_spec
-from engine.rules.versions import parse_release
-from engine.yamlio import loads_yaml
+from seoib.errors import Location, SeoibError
+from seoib.files import MAX_DEPTH, MAX_DIGITS, loads_json
+from seoib.rules.specs import parse_host_spec, parse_vm_spec
+from seoib.rules.versions import parse_release
+from seoib.yamlio import loads_yaml
 
 HERE = Location("--test")
 # Spec-shaped text: keys, separators and values of any Unicode, digits of any script.

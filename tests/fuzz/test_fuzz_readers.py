@@ -29,8 +29,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.cli import main
-from engine.paths import builtin_rules_dir
+from seoib.cli import main
+from seoib.paths import builtin_rules_dir
 
 HANG = 20.0
 SEED = int(os.environ.get("SEOIB_FUZZ_SEED", "12"))

@@ -21,12 +21,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import BadInput, SpecError
-from engine.inputs.domain_xml import parse_domain_xml
-from engine.inputs.qemu_cmdline import parse_qemu_cmdline_file
-from engine.inputs.vminput import VMInput
-from engine.rules.ruleset import RuleSet, load_rules
-from engine.rules.specs import parse_host_spec, parse_vm_spec
+from seoib.errors import BadInput, SpecError
+from seoib.inputs.domain_xml import parse_domain_xml
+from seoib.inputs.qemu_cmdline import parse_qemu_cmdline_file
+from seoib.inputs.vminput import VMInput
+from seoib.rules.ruleset import RuleSet, load_rules
+from seoib.rules.specs import parse_host_spec, parse_vm_spec
 
 __all__ = ["HOST", "Pair", "compare", "pairs", "resolved"]
 
@@ -70,7 +70,7 @@ def resolved(rs: RuleSet, vm: VMInput, machine: str | None = None) -> dict[str, 
 
 
 def vm_location(vm: VMInput):  # type: ignore[no-untyped-def]
-    from engine.errors import Location
+    from seoib.errors import Location
 
     return Location(vm.source)
 

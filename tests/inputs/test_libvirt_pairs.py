@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.rules.ruleset import RuleSet, load_rules
+from seoib.rules.ruleset import RuleSet, load_rules
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

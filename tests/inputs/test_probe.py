@@ -16,12 +16,12 @@ import jsonschema
 import pytest
 import yaml
 
-from engine import cli
-from engine.commands import probe as probe_cmd
-from engine.errors import BadInput
-from engine.inputs import probe as probe_mod
-from engine.inputs.labels import check_label, label_value, probe_labels, render_labels
-from engine.inputs.probe import (
+from seoib import cli
+from seoib.commands import probe as probe_cmd
+from seoib.errors import BadInput
+from seoib.inputs import probe as probe_mod
+from seoib.inputs.labels import check_label, label_value, probe_labels, render_labels
+from seoib.inputs.probe import (
     KVM_CAP_SPLIT_IRQCHIP,
     KVM_CAP_X2APIC_API,
     KVM_CHECK_EXTENSION,
@@ -32,7 +32,7 @@ from engine.inputs.probe import (
     parse_qemu_version,
     probe_host,
 )
-from engine.rules.ruleset import load_rules
+from seoib.rules.ruleset import load_rules
 
 HERE = Path(__file__).parent
 HELP = HERE.parent / "fixtures" / "inputs" / "machine-help"
@@ -505,7 +505,7 @@ def test_command_labels_on_this_machine(capsys: pytest.CaptureFixture[str]) -> N
 
 def test_the_machine_section_keeps_to_its_budget(
         tmp_path: Path, kvm_node: str, fake_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.inputs import probe_machines
+    from seoib.inputs import probe_machines
 
     listed = [{"name": "pc-q35-10.1", "alias": "q35"}, {"name": "pc-i440fx-10.1", "is-default": True}]
     monkeypatch.setenv("FAKE_QMP", json.dumps(listed))

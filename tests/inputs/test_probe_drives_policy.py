@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.rules.ruleset import load_rules
+from seoib.cli import main
+from seoib.rules.ruleset import load_rules
 
 PROBE = Path(__file__).resolve().parents[1] / "fixtures" / "inputs" / "probe" / "debian12-qemu-7.2.json"
 
@@ -56,7 +56,7 @@ def test_upgrading_to_a_release_newer_than_the_rules_is_inferred(
         capsys: pytest.CaptureFixture[str]) -> None:
     from jsonschema import Draft202012Validator
 
-    from engine.paths import schemas_dir
+    from seoib.paths import schemas_dir
 
     code, v = _json(capsys, ["migrate", "--src", f"@{PROBE}", "--dst", "kernel=7.2.1,qemu=11.1.0",
                              "--vm", "machine=pc-q35-7.2"])

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.errors import BadInput
-from engine.inputs import (
+from seoib.errors import BadInput
+from seoib.inputs import (
     VM_KEYS,
     VMInput,
     parse_domain_xml,
     parse_qemu_cmdline,
     parse_qemu_cmdline_file,
 )
-from engine.inputs.qemu_cmdline import split_command_line, split_opts
+from seoib.inputs.qemu_cmdline import split_command_line, split_opts
 
 HERE = Path(__file__).parent
 FIXTURES = HERE.parent / "fixtures" / "inputs"
@@ -166,7 +166,7 @@ def test_no_version_literals_in_engine_inputs() -> None:
     """Versions live in rules/ and fixtures; the readers must work for any release."""
     import re
 
-    root = HERE.parent.parent / "engine"
+    root = HERE.parent.parent / "seoib"
     files = [*sorted((root / "inputs").glob("*.py")), root / "commands" / "probe.py"]
     pattern = re.compile(r"\b\d+\.\d+\.\d+\b|\bpc-(?:q35|i440fx)-\d|\b[67]\.\d+\b")
     hits = [

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from engine.kvmhost import usable
-from engine.kvmhost.backend import HIGH_LEVEL_STEPS, SESSION_EXPECTS
-from engine.yamlio import load_yaml
+from seoib.kvmhost import usable
+from seoib.kvmhost.backend import HIGH_LEVEL_STEPS, SESSION_EXPECTS
+from seoib.yamlio import load_yaml
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "sim"
 # Families of scenario cases (invalid.yaml and witnesses.yaml have other shapes).

@@ -11,8 +11,8 @@ import ctypes
 
 import pytest
 
-from engine.kvmhost import abi
-from engine.kvmhost.guest import IOAPIC_BASE, LAPIC_BASE, Program, ivt_image
+from seoib.kvmhost import abi
+from seoib.kvmhost.guest import IOAPIC_BASE, LAPIC_BASE, Program, ivt_image
 
 SIZES = {
     "Regs": 144,
@@ -107,12 +107,12 @@ def test_the_backend_imports_no_rules_and_no_solver() -> None:
     import sys
 
     code = (
-        "import sys, engine.kvmhost.backend, engine.kvmhost.modetable; "
-        "print(' '.join(sorted(m for m in sys.modules if m.startswith('engine.'))))"
+        "import sys, seoib.kvmhost.backend, seoib.kvmhost.modetable; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('seoib.'))))"
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     modules = set(loaded.stdout.split())
     # yamlio reads through files, whose limits are records: leaves that know nothing of rules
-    allowed = ("engine.kvmhost", "engine.sim", "engine.errors", "engine.yamlio", "engine.files",
-               "engine.record")
+    allowed = ("seoib.kvmhost", "seoib.sim", "seoib.errors", "seoib.yamlio", "seoib.files",
+               "seoib.record")
     assert modules and all(m.startswith(allowed) for m in modules), sorted(modules)

@@ -22,10 +22,10 @@ from kvm_support import (
     needs_kvm,
 )
 
-from engine.errors import BadInput
-from engine.kvmhost.backend import KvmBackend
-from engine.sim.scenario import STEPS, run_scenario
-from engine.yamlio import loads_yaml
+from seoib.errors import BadInput
+from seoib.kvmhost.backend import KvmBackend
+from seoib.sim.scenario import STEPS, run_scenario
+from seoib.yamlio import loads_yaml
 
 pytestmark = needs_kvm
 

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kvm_support import needs_kvm
 
-from engine.kvmhost.backend import KvmBackend
-from engine.sim.scenario import run_scenario
+from seoib.kvmhost.backend import KvmBackend
+from seoib.sim.scenario import run_scenario
 
 pytestmark = needs_kvm
 

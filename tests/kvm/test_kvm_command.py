@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 from kvm_support import needs_kvm
 
-from engine import cli
-from engine.kvmhost import backend as kvm_backend
+from seoib import cli
+from seoib.kvmhost import backend as kvm_backend
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "simulate-output.schema.json").read_text())

@@ -16,10 +16,10 @@ import jsonschema
 import pytest
 from kvm_support import needs_kvm
 
-from engine import cli
-from engine.inputs.behaviour import compare, with_behaviour
-from engine.inputs.probe import probe_host
-from engine.kvmhost.modetable import measure
+from seoib import cli
+from seoib.inputs.behaviour import compare, with_behaviour
+from seoib.inputs.probe import probe_host
+from seoib.kvmhost.modetable import measure
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "probe-output.schema.json").read_text())

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.matrix.build import Matrix, build_matrix
-from engine.matrix.space import Space, default_space
-from engine.paths import builtin_rules_dir
-from engine.rules.ruleset import RuleSet, load_rules
+from seoib.matrix.build import Matrix, build_matrix
+from seoib.matrix.space import Space, default_space
+from seoib.paths import builtin_rules_dir
+from seoib.rules.ruleset import RuleSet, load_rules
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("SEOIB_UPDATE_GOLDEN") == "1"

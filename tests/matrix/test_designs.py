@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.matrix.designs import compare_designs
-from engine.matrix.fleet import default_fleet_path, load_fleet
-from engine.rules.ruleset import RuleSet
+from seoib.cli import main
+from seoib.matrix.designs import compare_designs
+from seoib.matrix.fleet import default_fleet_path, load_fleet
+from seoib.rules.ruleset import RuleSet
 
 # Two hosts with the SEOIB flags, one without, all on a QEMU build with SEOIB support;
 # three Windows+VBS VMs on split irqchip spread over both groups.

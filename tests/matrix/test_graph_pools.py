@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.matrix.pools import pools_of
-from engine.matrix.svg import pools_svg
+from seoib.cli import main
+from seoib.matrix.pools import pools_of
+from seoib.matrix.svg import pools_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

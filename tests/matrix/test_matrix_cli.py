@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from matrix_support import copy_rules
 
-from engine.cli import main
-from engine.matrix import atomic
-from engine.matrix.progress import Progress
-from engine.rules.ruleset import load_rules
+from seoib.cli import main
+from seoib.matrix import atomic
+from seoib.matrix.progress import Progress
+from seoib.rules.ruleset import load_rules
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -174,7 +174,7 @@ def test_written_files_replace_the_old_ones(tmp_path: Path) -> None:
 
 def test_a_disagreement_exits_4_and_writes_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import engine.query.verdicts as verdicts
+    import seoib.query.verdicts as verdicts
 
     real = verdicts.boot_witness
 

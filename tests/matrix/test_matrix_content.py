@@ -10,11 +10,11 @@ from collections import Counter
 import jsonschema
 from matrix_support import FULL, SMALL  # noqa: F401 (fixtures)
 
-from engine.matrix.build import Matrix
-from engine.matrix.csv_out import migration_csv, policy_csv
-from engine.matrix.json_out import matrix_json
-from engine.paths import schemas_dir
-from engine.rules.ruleset import RuleSet
+from seoib.matrix.build import Matrix
+from seoib.matrix.csv_out import migration_csv, policy_csv
+from seoib.matrix.json_out import matrix_json
+from seoib.paths import schemas_dir
+from seoib.rules.ruleset import RuleSet
 
 
 def test_every_cell_is_validated_by_the_simulator(full_matrix: Matrix) -> None:
@@ -45,7 +45,7 @@ def test_class_space_is_small_and_covers_every_design_and_kernel_class(
 
 def test_merged_qemu_releases_give_the_same_verdicts(rules: RuleSet, full_matrix: Matrix) -> None:
     """A merged QEMU range is honest: each release in it gives the representative's outcome."""
-    from engine.query.classes import ClassSolver, StackClass
+    from seoib.query.classes import ClassSolver, StackClass
 
     solver = ClassSolver(rules, validate=False)
     checked = 0
@@ -130,7 +130,7 @@ def test_snapshot_cells_cover_the_migration_space_and_agree_with_the_simulator(
 
 
 def test_snapshot_cells_are_what_migrate_snapshot_answers(rules: RuleSet, full_matrix: Matrix) -> None:
-    from engine.query.classes import ClassSolver
+    from seoib.query.classes import ClassSolver
 
     solver = ClassSolver(rules, validate=False)
     checked = differ = 0
@@ -171,8 +171,8 @@ def test_unregistered_machine_types_are_marked(rules: RuleSet, full_matrix: Matr
 
 
 def test_readme_is_a_short_summary_and_tables_files_hold_every_cell(full_matrix: Matrix) -> None:
-    from engine.matrix.markdown import design_tables
-    from engine.matrix.summary import readme
+    from seoib.matrix.markdown import design_tables
+    from seoib.matrix.summary import readme
 
     text = readme(full_matrix).decode()
     assert len(text.splitlines()) < 150
@@ -191,7 +191,7 @@ def test_readme_is_a_short_summary_and_tables_files_hold_every_cell(full_matrix:
 def test_pools_are_strongly_connected_and_one_way_between(full_matrix: Matrix) -> None:
     import networkx as nx
 
-    from engine.matrix.pools import blocked_moves, matrix_pools
+    from seoib.matrix.pools import blocked_moves, matrix_pools
 
     blocked = blocked_moves(full_matrix)
     pools = matrix_pools(full_matrix, blocked)

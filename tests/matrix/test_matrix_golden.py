@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from matrix_support import GOLDEN, SMALL, UPDATE  # noqa: F401 (fixtures)
 
-from engine.matrix.artifacts import FORMATS, file_names, render_matrix
-from engine.matrix.build import Matrix
-from engine.rules.ruleset import RuleSet, load_rules
+from seoib.matrix.artifacts import FORMATS, file_names, render_matrix
+from seoib.matrix.build import Matrix
+from seoib.rules.ruleset import RuleSet, load_rules
 
 # Every file `seoib matrix` writes, tables-<design>.md included (the small space
 # keeps the first two designs, so only their tables files are golden).

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from matrix_support import FULL, SMALL  # noqa: F401 (fixtures)
 
-from engine.matrix.build import Matrix, VMTable
-from engine.matrix.html_out import index_html
-from engine.matrix.json_out import matrix_document
-from engine.matrix.markdown import cell_code
+from seoib.matrix.build import Matrix, VMTable
+from seoib.matrix.html_out import index_html
+from seoib.matrix.json_out import matrix_document
+from seoib.matrix.markdown import cell_code
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

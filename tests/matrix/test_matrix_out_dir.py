@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
-from engine.matrix import atomic
+from seoib.cli import main
+from seoib.matrix import atomic
 
 SET_A = {"migration.csv": b"a\n", "policy.csv": b"a\n", "matrix.json": b'{\n "format": "seoib-matrix/1"}\n',
          "README.md": b"a\n", "designs.md": b"a\n", "index.html": b"a\n"}

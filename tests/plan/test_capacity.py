@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.plan.capacity import Bucket, Demand, place, unplaced
+from seoib.plan.capacity import Bucket, Demand, place, unplaced
 
 rooms = st.lists(st.tuples(st.integers(1, 50), st.one_of(st.none(), st.integers(0, 200))),
                  min_size=1, max_size=6)

@@ -16,9 +16,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.plan.checker import check_plan
-from engine.plan.planfile import loads_plan
-from engine.rules.ruleset import load_rules
+from seoib.plan.checker import check_plan
+from seoib.plan.planfile import loads_plan
+from seoib.rules.ruleset import load_rules
 
 KERNELS = ("6.12.40", "6.18.10", "6.18.16", "7.0.3")
 QEMUS = ("10.1.0", "10.2.0", "11.0.0")

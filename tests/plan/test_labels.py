@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.plan.checker import check_plan
-from engine.plan.planfile import loads_plan
-from engine.rules.ruleset import load_rules
+from seoib.plan.checker import check_plan
+from seoib.plan.planfile import loads_plan
+from seoib.rules.ruleset import load_rules
 
 PLAN = """
 hosts:

@@ -11,8 +11,8 @@ import networkx as nx
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.cli import main
-from engine.paths import schemas_dir
+from seoib.cli import main
+from seoib.paths import schemas_dir
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "plans"
 PLAN = """\

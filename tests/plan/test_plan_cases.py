@@ -13,12 +13,12 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from engine.cli import main
-from engine.paths import schemas_dir
-from engine.plan.checker import check_plan
-from engine.plan.planfile import parse_plan
-from engine.rules.ruleset import RuleSet, load_rules
-from engine.yamlio import load_yaml
+from seoib.cli import main
+from seoib.paths import schemas_dir
+from seoib.plan.checker import check_plan
+from seoib.plan.planfile import parse_plan
+from seoib.rules.ruleset import RuleSet, load_rules
+from seoib.yamlio import load_yaml
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "plans"
 GOOD = sorted(CASES.glob("*.yaml"))

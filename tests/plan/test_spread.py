@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.matrix.fleet import load_fleet
-from engine.paths import builtin_fleets_dir
-from engine.plan.planfile import loads_plan
+from seoib.matrix.fleet import load_fleet
+from seoib.paths import builtin_fleets_dir
+from seoib.plan.planfile import loads_plan
 
 PLAN = """
 hosts:
@@ -27,7 +27,7 @@ def test_check_and_designs_read_one_format() -> None:
 
 
 def test_plan_data_round_trips_spread_groups_capacity_and_snapshots() -> None:
-    from engine.plan.planner import dump_plan
+    from seoib.plan.planner import dump_plan
 
     text = PLAN.replace("count: 10, kernel", "count: 10, capacity: 12, kernel").replace(
         "machine: pc-q35-10.2}", "machine: pc-q35-10.2, snapshots: true}")

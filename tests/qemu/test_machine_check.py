@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.errors import SpecError
-from engine.inputs.machine_check import compare, predict, relevant_types, split_known
-from engine.inputs.qemu_machines import IoapicDevice, MachineObservation, parse_qtree_ioapics
-from engine.rules.ruleset import RuleSet
+from seoib.errors import SpecError
+from seoib.inputs.machine_check import compare, predict, relevant_types, split_known
+from seoib.inputs.qemu_machines import IoapicDevice, MachineObservation, parse_qtree_ioapics
+from seoib.rules.ruleset import RuleSet
 
 HERE = Path(__file__).parent
 CASES = yaml.safe_load((HERE / "compare_cases.yaml").read_text(encoding="utf-8"))["cases"]

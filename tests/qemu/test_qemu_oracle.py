@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.errors import SpecError
-from engine.inputs.machine_check import compare, predict, registration_differences, split_known
-from engine.inputs.probe import parse_qemu_version
-from engine.inputs.qemu_machines import IRQCHIP_MODES, list_machines, observe
-from engine.inputs.qmp import run_bounded
-from engine.rules.ruleset import RuleSet, load_rules
+from seoib.errors import SpecError
+from seoib.inputs.machine_check import compare, predict, registration_differences, split_known
+from seoib.inputs.probe import parse_qemu_version
+from seoib.inputs.qemu_machines import IRQCHIP_MODES, list_machines, observe
+from seoib.inputs.qmp import run_bounded
+from seoib.rules.ruleset import RuleSet, load_rules
 
 HERE = Path(__file__).parent
 MEASURED = yaml.safe_load((HERE / "measured.yaml").read_text(encoding="utf-8"))["cases"]

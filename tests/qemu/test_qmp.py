@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.inputs.qmp import QemuError, QmpCommandError, QmpSession, run_bounded
+from seoib.inputs.qmp import QemuError, QmpCommandError, QmpSession, run_bounded
 
 GREETING = '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}'
 

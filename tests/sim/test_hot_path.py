@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.sim import SimHost, SimVM
-from engine.sim.ioapic import (
+from seoib.sim import SimHost, SimVM
+from seoib.sim.ioapic import (
     RTE_LEVEL,
     RTE_MASK,
     RTE_REMOTE_IRR,
@@ -24,7 +24,7 @@ from engine.sim.ioapic import (
     VERSION_PCI22,
     Ioapic,
 )
-from engine.sim.kvm import (
+from seoib.sim.kvm import (
     IRQCHIP_KERNEL,
     IRQCHIP_NONE,
     IRQCHIP_SPLIT,
@@ -34,8 +34,8 @@ from engine.sim.kvm import (
     Kvm,
     KvmVcpu,
 )
-from engine.sim.lapic import SVR_SEOIB, Lapic
-from engine.sim.qemu import Qemu
+from seoib.sim.lapic import SVR_SEOIB, Lapic
+from seoib.sim.qemu import Qemu
 
 VECTORS = [0x31, 0x32, 0x45, 0x61, 0x62, 0xA0]
 vector_sets = st.sets(st.sampled_from(VECTORS), max_size=3)

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.commands.scenario_help import scenario_format, scenario_reference
-from engine.errors import BadInput
-from engine.sim.scenario import EXPECTS, STEPS, ExpectDef, StepDef, run_scenario
-from engine.sim.scenario.expect import NEEDS
-from engine.sim.scenario.steps import LEVELS
-from engine.sim.scenario.values import as_bool, as_int
-from engine.yamlio import load_yaml, loads_yaml
+from seoib.commands.scenario_help import scenario_format, scenario_reference
+from seoib.errors import BadInput
+from seoib.sim.scenario import EXPECTS, STEPS, ExpectDef, StepDef, run_scenario
+from seoib.sim.scenario.expect import NEEDS
+from seoib.sim.scenario.steps import LEVELS
+from seoib.sim.scenario.values import as_bool, as_int
+from seoib.yamlio import load_yaml, loads_yaml
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "sim"
 # The families tests/sim/test_sim_cases.py runs as passing scenarios (invalid.yaml aside).
@@ -144,8 +144,8 @@ def test_any_argument_runs_or_is_refused_at_its_line(name: str, key: str, junk: 
 
 def test_the_kvm_backend_plugs_into_the_runners_seam() -> None:
     # Checked on the class: constructing it needs /dev/kvm.
-    from engine.kvmhost.backend import HIGH_LEVEL_STEPS, SESSION_EXPECTS, KvmBackend
-    from engine.sim.scenario import Backend
+    from seoib.kvmhost.backend import HIGH_LEVEL_STEPS, SESSION_EXPECTS, KvmBackend
+    from seoib.sim.scenario import Backend
 
     seam = [n for n in vars(Backend) if not n.startswith("_")]
     assert {"check", "system_kvm", "bench"} <= set(seam)

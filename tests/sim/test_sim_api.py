@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.errors import Location
-from engine.sim import (
+from seoib.errors import Location
+from seoib.sim import (
     BOOT_OUTCOMES,
     MIGRATION_OUTCOMES,
     SimHost,
@@ -18,8 +18,8 @@ from engine.sim import (
     simulate_migration,
     simulate_snapshot,
 )
-from engine.sim.scenario import parse_host, parse_vm
-from engine.yamlio import load_yaml
+from seoib.sim.scenario import parse_host, parse_vm
+from seoib.yamlio import load_yaml
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "sim" / "witnesses.yaml"
 

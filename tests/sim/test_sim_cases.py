@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from engine.errors import BadInput
-from engine.sim.scenario import run_scenario
-from engine.yamlio import load_yaml, loads_yaml
+from seoib.errors import BadInput
+from seoib.sim.scenario import run_scenario
+from seoib.yamlio import load_yaml, loads_yaml
 
 CASES = Path(__file__).resolve().parents[1] / "cases" / "sim"
 SCENARIO_FAMILIES = (

@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 import yaml
 
-from engine.commands import simulate
-from engine.errors import BadInput, Location
-from engine.sim import SimHost, SimVM
-from engine.yamlio import load_yaml
+from seoib.commands import simulate
+from seoib.errors import BadInput, Location
+from seoib.sim import SimHost, SimVM
+from seoib.yamlio import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "simulate-output.schema.json").read_text())

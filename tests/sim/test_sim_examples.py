@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cli import main
-from engine.examples import example_path, examples
-from engine.yamlio import load_yaml
+from seoib.cli import main
+from seoib.examples import example_path, examples
+from seoib.yamlio import load_yaml
 
 NAMES = list(examples())
 
@@ -46,8 +46,8 @@ def test_help_documents_the_scenario_format(capsys: pytest.CaptureFixture[str]) 
 
 def test_help_names_every_scenario_key_the_parser_takes() -> None:
     # The prose lives apart from the parser's tables; a new key must reach both.
-    from engine.commands.scenario_help import SCENARIO_FORMAT
-    from engine.sim.scenario import EXPECT_KEYS, HOST_KEYS, STEP_NAMES, VM_KEYS
+    from seoib.commands.scenario_help import SCENARIO_FORMAT
+    from seoib.sim.scenario import EXPECT_KEYS, HOST_KEYS, STEP_NAMES, VM_KEYS
 
     missing = [k for k in (*HOST_KEYS, *VM_KEYS, *STEP_NAMES, *EXPECT_KEYS) if k not in SCENARIO_FORMAT]
     assert missing == []

@@ -1,6 +1,6 @@
 """The simulator's module graph: no import cycle (the guest model does not import the
 QEMU model), each design module imports no other design but its base, and nothing
-outside engine.sim except engine.errors and YAML loading."""
+outside seoib.sim except seoib.errors and YAML loading."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import networkx as nx
 
-import engine.sim
+import seoib.sim
 
-SIM = Path(engine.sim.__file__).parent
-ALLOWED_OUTSIDE = {"engine.errors", "engine.yamlio"}
+SIM = Path(seoib.sim.__file__).parent
+ALLOWED_OUTSIDE = {"seoib.errors", "seoib.yamlio"}
 
 
 def _module(path: Path) -> str:
@@ -29,10 +29,10 @@ def _imports(path: Path) -> set[str]:
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 out.add(".".join([*base, node.module] if node.module else base))
-            elif node.module and node.module.startswith("engine"):
+            elif node.module and node.module.startswith("seoib"):
                 out.add(node.module)
         elif isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.startswith("engine")}
+            out |= {a.name for a in node.names if a.name.startswith("seoib")}
     return out
 
 
@@ -46,23 +46,23 @@ def _graph() -> nx.DiGraph:
 
 
 def test_no_import_cycle_in_the_simulator() -> None:
-    g = _graph().subgraph(n for n in _graph() if n.startswith("engine.sim"))
+    g = _graph().subgraph(n for n in _graph() if n.startswith("seoib.sim"))
     assert list(nx.simple_cycles(g)) == []
 
 
 def test_the_guest_model_does_not_import_the_qemu_model() -> None:
-    assert not nx.has_path(_graph(), "engine.sim.guest", "engine.sim.qemu")
+    assert not nx.has_path(_graph(), "seoib.sim.guest", "seoib.sim.qemu")
 
 
 def test_the_simulator_imports_nothing_of_the_engine_but_errors_and_yaml() -> None:
-    outside = {t for _, t in _graph().edges if not t.startswith("engine.sim")}
+    outside = {t for _, t in _graph().edges if not t.startswith("seoib.sim")}
     assert outside <= ALLOWED_OUTSIDE
 
 
 def test_each_design_module_stands_alone() -> None:
     g = _graph()
-    designs = {n for n in g if n.startswith("engine.sim.designs.") and not n.endswith(".base")}
+    designs = {n for n in g if n.startswith("seoib.sim.designs.") and not n.endswith(".base")}
     for d in designs:
         others = {t for t in g.successors(d) if t in designs}
         # machine-gated is the RFC's selection with a gate: the one permitted reuse.
-        assert others <= {"engine.sim.designs.rfc_v2"}, (d, others)
+        assert others <= {"seoib.sim.designs.rfc_v2"}, (d, others)

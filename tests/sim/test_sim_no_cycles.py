@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.sim import SimHost, SimVM, simulate_boot, simulate_migration, simulate_snapshot
-from engine.sim.config import DESIGNS, GUESTS
+from seoib.sim import SimHost, SimVM, simulate_boot, simulate_migration, simulate_snapshot
+from seoib.sim.config import DESIGNS, GUESTS
 
 hosts = st.builds(SimHost, seoib=st.sampled_from([d for d in DESIGNS if d != "machine-gated"]),
                   x2apic_api=st.sampled_from([0x3, 0xF]), split_irqchip=st.booleans())

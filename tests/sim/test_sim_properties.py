@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from engine.sim import (
+from seoib.sim import (
     BOOT_OUTCOMES,
     MIGRATION_OUTCOMES,
     SimHost,
@@ -19,11 +19,11 @@ from engine.sim import (
     simulate_migration,
     simulate_snapshot,
 )
-from engine.sim.config import DESIGNS, GUESTS, SEOIB_POLICIES
-from engine.sim.ioapic import RTE_LEVEL, RTE_MASK, RTE_REMOTE_IRR, RTE_VECTOR, Ioapic, rte
-from engine.sim.kvm import IRQCHIP_KERNEL, Kvm
-from engine.sim.lapic import LVR_SEOIB, SVR_ENABLE, SVR_SEOIB
-from engine.sim.outcome import FINDING_ORDER
+from seoib.sim.config import DESIGNS, GUESTS, SEOIB_POLICIES
+from seoib.sim.ioapic import RTE_LEVEL, RTE_MASK, RTE_REMOTE_IRR, RTE_VECTOR, Ioapic, rte
+from seoib.sim.kvm import IRQCHIP_KERNEL, Kvm
+from seoib.sim.lapic import LVR_SEOIB, SVR_ENABLE, SVR_SEOIB
+from seoib.sim.outcome import FINDING_ORDER
 
 PINS = 4
 VECTORS = st.sampled_from([0x31, 0x32, 0x45, 0x61, 0x62, 0xA0])

@@ -1,0 +1,58 @@
+"""``seoib probe``: print this host's spec (kernel, x2APIC API mask, QEMU, machine types).
+
+The JSON form is a host spec the other commands accept as ``--host @probe.json``;
+the text form says how to write one. ``--format labels`` prints Kubernetes node
+labels (seoib/inputs/labels.py). Where the QEMU binary's measured machine facts
+differ from the rules, the differences are listed and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..inputs.behaviour import with_behaviour
+from ..inputs.probe import RUN_TIMEOUT, probe_host
+from .common import add_rules, rules_of
+
+__all__ = ["add_arguments", "run"]
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 600 seconds")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json", "labels"), default="text")
+    parser.add_argument(
+        "--qemu", metavar="BINARY", help="QEMU binary to ask (default: the first one on PATH)"
+    )
+    parser.add_argument("--kvm", metavar="PATH", default="/dev/kvm", help="KVM device (default: /dev/kvm)")
+    parser.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=RUN_TIMEOUT,
+                        help=f"kill a QEMU run that has not answered by then (default: {RUN_TIMEOUT:g})")
+    parser.add_argument("--prefix", default="seoib.dev",
+                        help="label key prefix for --format labels (default: seoib.dev)")
+    add_rules(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = probe_host(kvm_path=args.kvm, qemu_binary=args.qemu, rules=lambda: rules_of(args),
+                        timeout=args.timeout)
+    result = with_behaviour(result, args.kvm, rules_of(args))
+    if args.format == "labels":
+        from ..inputs.labels import probe_labels, render_labels
+
+        labels, notes = probe_labels(result, rules_of(args), prefix=args.prefix)
+        sys.stdout.write(render_labels(labels))
+        for note in notes:
+            sys.stderr.write(f"seoib: note: {note}\n")
+    else:
+        sys.stdout.write(result.to_json() if args.format == "json" else result.to_text())
+    behaves = result.behaviour is None or result.behaviour["as_rules_predict"]
+    return 1 if result.warnings or not behaves else 0

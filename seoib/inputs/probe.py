@@ -1,0 +1,344 @@
+"""Probe this host: kernel release, KVM's x2APIC API mask, the QEMU binary and its machines.
+
+The probe is a list of sections (:data:`SECTIONS`), run in order on one
+:class:`ProbeContext`; a section adds host-spec keys (``spec``), notes, measured
+facts (``measured[<section>]``, reported but never part of the host spec) and
+warnings (a measured fact the rules do not predict). A new measurement is one
+function appended to the list.
+
+Every probe that cannot run (no /dev/kvm, no permission, no QEMU) is a note and an
+omitted key, never a failure: other modules fall back to version inference. A QEMU
+binary named with ``--qemu`` that floods, hangs or is not QEMU is bad input (exit 3).
+Side effects are one ioctl, two bounded QEMU runs and a few paused QEMU starts,
+all injectable for tests.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BadInput, Location
+from .qmp import QemuError, run_bounded
+
+if TYPE_CHECKING:
+    from ..rules.ruleset import RuleSet
+
+__all__ = [
+    "KVM_CAP_SPLIT_IRQCHIP",
+    "KVM_CAP_X2APIC_API",
+    "KVM_CHECK_EXTENSION",
+    "SECTIONS",
+    "X2APIC_API_FLAGS",
+    "ProbeContext",
+    "ProbeResult",
+    "ProbeSection",
+    "check_extension",
+    "decode_x2apic_api",
+    "parse_machine_help",
+    "parse_qemu_version",
+    "probe_host",
+]
+
+# Linux include/uapi/linux/kvm.h: "#define KVMIO 0xAE",
+# "#define KVM_CHECK_EXTENSION _IO(KVMIO, 0x03)"; _IO(type, nr) = (type << 8) | nr.
+KVMIO = 0xAE
+KVM_CHECK_EXTENSION = (KVMIO << 8) | 0x03
+# Same header: "#define KVM_CAP_SPLIT_IRQCHIP 121", "#define KVM_CAP_X2APIC_API 129".
+KVM_CAP_SPLIT_IRQCHIP = 121
+KVM_CAP_X2APIC_API = 129
+# KVM_X2APIC_API_* flag bits (docs/domain.md, "The x2APIC API flags"): bits 0-1 old, 2-3 the fix.
+X2APIC_API_FLAGS = {
+    0: "USE_32BIT_IDS",
+    1: "DISABLE_BROADCAST_QUIRK",
+    2: "ENABLE_SUPPRESS_EOI_BROADCAST",
+    3: "DISABLE_SUPPRESS_EOI_BROADCAST",
+}
+
+QEMU_CANDIDATES = ("qemu-system-x86_64", "qemu-kvm", "/usr/libexec/qemu-kvm")
+RUN_TIMEOUT = 10.0
+
+Ioctl = Callable[[int, int], int]
+Runner = Callable[[Sequence[str]], tuple[int, str]]
+
+
+def check_extension(fd: int, cap: int) -> int:
+    """KVM_CHECK_EXTENSION on ``fd``: the ioctl's return value (0 = not supported)."""
+    return fcntl.ioctl(fd, KVM_CHECK_EXTENSION, cap)
+
+
+def decode_x2apic_api(mask: int) -> list[str]:
+    """Names of the KVM_X2APIC_API_* bits set in ``mask`` (unknown bits as BIT<n>)."""
+    return [X2APIC_API_FLAGS.get(b, f"BIT{b}") for b in range(mask.bit_length()) if mask >> b & 1]
+
+
+_VERSION = re.compile(r"QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?\s*(?:\((.*)\))?")
+
+
+def parse_qemu_version(text: str) -> tuple[str, str | None]:
+    """``QEMU emulator version X.Y.Z (package)`` -> ("X.Y.Z", "package"); X.Y gets ".0"."""
+    m = _VERSION.search(text)
+    if not m:
+        raise ValueError("no 'QEMU emulator version' line")
+    major, minor, micro, package = m.groups()
+    return f"{major}.{minor}.{micro or 0}", (package or None)
+
+
+_ALIAS = re.compile(r"^(?P<desc>.*?)\s*\(alias of (?P<target>[^()\s]+)\)$")
+
+
+def parse_machine_help(text: str) -> tuple[list[str], dict[str, str], str | None]:
+    """Parse ``-machine help``: machine names, {alias: target}, the default machine.
+
+    QEMU prints ``"%-20s %s (alias of %s)"`` for an alias, then ``"%-20s %s%s%s"`` for
+    the type itself with " (default)" / " (deprecated)" markers (system/vl.c).
+    """
+    machines: list[str] = []
+    aliases: dict[str, str] = {}
+    default = None
+    lines = text.splitlines()
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("Supported machines are"))
+    except StopIteration:
+        raise ValueError("no 'Supported machines are:' header") from None
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            continue
+        name, _, desc = line.strip().partition(" ")
+        desc = desc.strip()
+        m = _ALIAS.match(desc)
+        if m:
+            aliases[name] = m.group("target")
+            continue
+        machines.append(name)
+        if desc.endswith("(default)") or "(default) " in desc:
+            default = name
+    return machines, aliases, default
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """The host spec this machine probes to, plus what the probe noticed.
+
+    ``spec`` keys: ``name``, ``kernel``, ``x2apic-api`` ("0x.."), ``qemu`` ("X.Y.Z"),
+    ``machines`` (list) and ``aliases`` ({alias: target}); absent when not probed.
+    ``measured`` holds each section's facts by section name; ``warnings`` are the
+    measured facts the rules do not predict.
+    """
+
+    spec: dict[str, Any]
+    notes: tuple[str, ...] = field(default=())
+    behaviour: dict[str, Any] | None = None  # the measured mode table (seoib.inputs.behaviour)
+    measured: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = field(default=())
+    text: tuple[tuple[str, str], ...] = field(default=())  # extra (label, value) rows
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.spec)
+        out["notes"] = list(self.notes)
+        if self.behaviour is not None:
+            out["behaviour"] = self.behaviour
+        if self.measured:
+            out["measured"] = self.measured
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    def to_text(self) -> str:
+        s = self.spec
+        rows = [("name", s.get("name")), ("kernel", s.get("kernel"))]
+        api = s.get("x2apic-api")
+        if api is not None:
+            flags = ", ".join(decode_x2apic_api(int(api, 16))) or "none"
+            rows.append(("x2apic-api", f"{api} ({flags})"))
+        else:
+            rows.append(("x2apic-api", "not probed"))
+        rows.append(("qemu", s.get("qemu") or "not probed"))
+        if "machines" in s:
+            rows.append(("machines", f"{len(s['machines'])} types"))
+            for alias, target in sorted(s.get("aliases", {}).items()):
+                rows.append(("alias", f"{alias} -> {target}"))
+        rows += list(self.text)
+        lines = [f"{k:<11} {v}" for k, v in rows]
+        if self.behaviour is not None:
+            from .behaviour import behaviour_lines
+
+            lines += behaviour_lines(self.behaviour)
+        lines += ["notes:"] + [f"  - {n}" for n in self.notes] if self.notes else []
+        lines += ["disagrees with the rules:"] + [f"  - {w}" for w in self.warnings] \
+            if self.warnings else []
+        lines.append("host file:  this text is not one; write it with `seoib probe --format json "
+                     "> probe.json` and pass `--host @probe.json`")
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class ProbeContext:
+    """What the sections share: their inputs, and the result they build up."""
+
+    kvm_path: str
+    qemu_binary: str | None  # given with --qemu; None: search PATH
+    ioctl: Ioctl
+    run: Runner
+    rules: Callable[[], RuleSet] | None = None  # loaded on first use, for comparisons
+    timeout: float = RUN_TIMEOUT
+    spec: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    measured: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    text: list[tuple[str, str]] = field(default_factory=list)
+    qemu_found: str | None = None  # the binary that answered --version
+    kvm_usable: bool = False
+
+    @property
+    def explicit(self) -> bool:
+        return self.qemu_binary is not None
+
+
+ProbeSection = Callable[[ProbeContext], None]
+
+
+def _probe_kvm(ctx: ProbeContext) -> None:
+    kvm_path, spec, notes = ctx.kvm_path, ctx.spec, ctx.notes
+    fallback = "x2apic-api omitted; the kernel release decides by version inference"
+    try:
+        fd = os.open(kvm_path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        notes.append(f"{kvm_path} is absent (no KVM here): {fallback}")
+        return
+    except PermissionError:
+        notes.append(f"{kvm_path}: permission denied (join the kvm group?): {fallback}")
+        return
+    except OSError as err:
+        notes.append(f"{kvm_path}: cannot open ({err.strerror or err}): {fallback}")
+        return
+    try:
+        mask = ctx.ioctl(fd, KVM_CAP_X2APIC_API)
+        split = ctx.ioctl(fd, KVM_CAP_SPLIT_IRQCHIP)
+    except OSError as err:
+        reason = "not a KVM device" if err.errno == errno.ENOTTY else (err.strerror or str(err))
+        notes.append(f"KVM_CHECK_EXTENSION on {kvm_path} failed ({reason}): {fallback}")
+        return
+    finally:
+        os.close(fd)
+    ctx.kvm_usable = True
+    spec["x2apic-api"] = f"0x{mask:x}"
+    flags = ", ".join(decode_x2apic_api(mask)) or "none"
+    notes.append(f"KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on {kvm_path} = 0x{mask:x} ({flags})")
+    notes.append(f"KVM_CHECK_EXTENSION(KVM_CAP_SPLIT_IRQCHIP) = {split}")
+
+
+def _find_qemu() -> str | None:
+    for cand in QEMU_CANDIDATES:
+        found = shutil.which(cand)
+        if found:
+            return found
+    return None
+
+
+def _ask(ctx: ProbeContext, binary: str, argv: Sequence[str]) -> tuple[int, str] | None:
+    """Run the binary; a failure is exit 3 for a binary the user named, else a note."""
+    try:
+        return ctx.run([binary, *argv])
+    except (OSError, subprocess.SubprocessError, QemuError) as err:
+        message = err.message if isinstance(err, QemuError) else f"cannot run {binary}: {err}"
+        if ctx.explicit:
+            raise BadInput(message, Location("--qemu")) from None
+        ctx.notes.append(f"{message}: qemu omitted")
+        return None
+
+
+def _probe_qemu(ctx: ProbeContext) -> None:
+    spec, notes = ctx.spec, ctx.notes
+    binary = ctx.qemu_binary if ctx.explicit else _find_qemu()
+    if binary is None:
+        notes.append(f"no QEMU binary found ({', '.join(QEMU_CANDIDATES)}): qemu omitted")
+        return
+    answer = _ask(ctx, binary, ["--version"])
+    if answer is None:
+        return
+    rc, out = answer
+    try:
+        version, package = parse_qemu_version(out)
+    except ValueError:
+        msg = f"{binary} --version (exit {rc}) does not say 'QEMU emulator version'"
+        if ctx.explicit:
+            raise BadInput(msg, Location("--qemu")) from None
+        notes.append(f"{msg}: qemu omitted")
+        return
+    spec["qemu"] = version
+    ctx.qemu_found = binary
+    notes.append(
+        f"{binary}: QEMU {version}"
+        + (f" (build {package}: a distribution build may carry backports)" if package else "")
+    )
+    answer = _ask(ctx, binary, ["-machine", "help"])
+    if answer is None:
+        return
+    try:
+        machines, aliases, default = parse_machine_help(answer[1])
+    except ValueError as err:
+        notes.append(f"{binary} -machine help gave no machine list ({err}): machines omitted")
+        return
+    spec["machines"] = sorted(machines)
+    spec["aliases"] = dict(sorted(aliases.items()))
+    if default:
+        notes.append(f"default machine type: {default}")
+
+
+def _probe_machine_facts(ctx: ProbeContext) -> None:
+    from .probe_machines import probe_machine_facts
+
+    probe_machine_facts(ctx)
+
+
+# Run in this order: later sections read what earlier ones found (the QEMU binary,
+# whether /dev/kvm is usable).
+SECTIONS: list[tuple[str, ProbeSection]] = [
+    ("kvm", _probe_kvm),
+    ("qemu", _probe_qemu),
+    ("qemu_machines", _probe_machine_facts),
+]
+
+
+def probe_host(
+    *,
+    kvm_path: str = "/dev/kvm",
+    qemu_binary: str | None = None,
+    ioctl: Ioctl | None = None,
+    run: Runner | None = None,
+    rules: Callable[[], RuleSet] | None = None,
+    sections: Sequence[tuple[str, ProbeSection]] | None = None,
+    timeout: float = RUN_TIMEOUT,
+) -> ProbeResult:
+    """Probe the host this runs on.
+
+    ``ioctl(fd, cap) -> int`` replaces :func:`check_extension` and ``run(argv) ->
+    (returncode, output)`` replaces running QEMU, so tests need neither KVM nor QEMU;
+    ``sections`` replaces :data:`SECTIONS`. ``rules`` loads the rule set the
+    measured facts are held against (without it they are reported, not compared).
+    """
+    ctx = ProbeContext(kvm_path, qemu_binary, ioctl or check_extension,
+                       run or (lambda argv: run_bounded(argv, timeout=timeout)), rules, timeout)
+    ctx.spec.update({"name": socket.gethostname(), "kernel": platform.release()})
+    ctx.notes.append(
+        "seoib (the QEMU build's SEOIB implementation) is not probed: upstream QEMU shows "
+        "no marker for it; the rules' default for the QEMU version applies"
+    )
+    for _, section in SECTIONS if sections is None else sections:
+        section(ctx)
+    return ProbeResult(spec=ctx.spec, notes=tuple(ctx.notes), measured=ctx.measured,
+                       warnings=tuple(ctx.warnings), text=tuple(ctx.text))

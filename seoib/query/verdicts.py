@@ -1,0 +1,155 @@
+"""Build the public verdict objects (docs/contracts.md, "JSON outputs") from evaluations.
+
+Their shapes are seoib.query.verdict_types (held to schemas/*-output.schema.json).
+Text output is rendered from the same object, so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from ..rules.resolve import ResolvedHost, ResolvedVM
+from ..rules.ruleset import RuleSet
+from ..vocabulary import SEOIB_POLICIES
+from .solver import Evaluation, evaluate, outcome_with
+from .witness import boot_witness, migration_witness
+
+if TYPE_CHECKING:  # types only: a cold start does not build the TypedDicts
+    from .verdict_types import Finding, MigrateVerdict, PolicyVerdict, Reason, VMState, Witness
+
+__all__ = ["data_reasons", "line_notes", "migrate_verdict", "policy_verdict", "reasons", "rule_reasons",
+           "state_of", "unconfirmed"]
+
+
+def state_of(facts: Mapping[str, Any], side: str) -> VMState | None:
+    """A side's VM state, or None where the side never ran (e.g. a refused migration)."""
+    policy = facts.get(f"{side}.policy")
+    if policy is None:
+        return None
+    return {"policy": policy, "kvm_flags": facts.get(f"{side}.kvm_flags"),
+            "lvr_seoib": facts.get(f"{side}.lvr_seoib"),
+            "suppression_honored": facts.get(f"{side}.suppression_honored")}
+
+
+def reasons(ev: Evaluation, hosts: Mapping[str, ResolvedHost], vm: ResolvedVM) -> list[Reason]:
+    """The rules behind the outcome, the decisive one first, then the data they rest on."""
+    return data_reasons(rule_reasons(ev), ev, hosts, vm)
+
+
+RuleReasons: TypeAlias = "tuple[list[Reason], frozenset[tuple[str, str]]]"
+
+
+def rule_reasons(ev: Evaluation) -> RuleReasons:
+    """The rules part of :func:`reasons` (the same for every query of a class), and what it cites."""
+    out: list[Reason] = []
+    seen: set[tuple[str, str]] = set()
+    for r in reversed(ev.reasons):
+        c = r.citation()
+        if (c.rule, c.text) not in seen:
+            seen.add((c.rule, c.text))
+            out.append(c.as_json())
+    return out, frozenset(seen)
+
+
+def data_reasons(rules: RuleReasons, ev: Evaluation, hosts: Mapping[str, ResolvedHost],
+                 vm: ResolvedVM) -> list[Reason]:
+    """:func:`reasons` from its rules part: a new list, the data this query's specs rest on added."""
+    out, cited = rules
+    out = list(out)
+    seen: set[tuple[str, str]] | frozenset[tuple[str, str]] = cited
+    for name in ev.input_reasons:
+        role, _, fact = name.partition(".")
+        cites = hosts[role].because.get(fact, ()) if role in hosts else vm.because.get(name, ())
+        for c in cites:
+            if (c.rule, c.text) not in seen:
+                if seen is cited:
+                    seen = set(cited)
+                seen.add((c.rule, c.text))  # type: ignore[union-attr]
+                out.append(c.as_json())
+    return out
+
+
+def unconfirmed(reason_list: list[Reason]) -> list[str]:
+    """The rules behind a verdict that rest on unconfirmed assumptions (e.g. an extrapolated
+    QEMU design), in reason order: a verdict flags them rather than hiding them."""
+    return list(dict.fromkeys(r["rule"] for r in reason_list if r.get("confirmed") is False))
+
+
+def line_notes(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
+    """`inferred` (a release or machine type past the rules) and the notes, marked.
+
+    These belong to one query's specs, not to its class: a cached class verdict
+    answering another line takes them from this function again."""
+    if not (vm.inferred or vm.notes or any(h.inferred or h.notes for h in hosts)):
+        return {"inferred": False, "notes": []}  # the common case, without building anything
+    why = list(dict.fromkeys([*(n for h in hosts for n in h.inferred), *vm.inferred]))
+    host_notes = dict.fromkeys(n for h in hosts for n in h.notes)
+    return {"inferred": bool(why),
+            "notes": [*(f"[inferred] {n}" for n in why), *host_notes, *vm.notes]}
+
+
+_NO_WITNESS: Witness = {"ran": False, "agrees": None, "outcome": None, "counters": {},
+               "note": "the simulator was not asked"}
+
+
+def _findings(rs: RuleSet, ev: Evaluation) -> list[Finding]:
+    return [{"outcome": f, "severity": rs.severities[f]} for f in ev.findings]
+
+
+def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
+                   *, witness: bool = True) -> PolicyVerdict:
+    """`seoib policy`: the VM's power-on policy on ``host``, every alternative, and why."""
+    query = rs.query("policy")
+    inputs = rs.resolver.inputs({"host": host}, vm)
+    ev = evaluate(query, inputs)
+    alternatives = []
+    for policy in SEOIB_POLICIES:
+        # What the user would get by choosing the policy explicitly (-accel property).
+        alt = outcome_with(query, inputs, {"host.qemu.selection": "property",
+                                           "vm.seoib_policy": policy})
+        alternatives.append({"policy": policy, "outcome": alt, "severity": rs.severities[alt]})
+    state = state_of(ev.facts, "host") or {}
+    verdict: PolicyVerdict = {
+        "command": "policy",
+        "rules": {"root": str(rs.root), "digest": rs.digest},
+        "host": host.as_json(),
+        "vm": vm.as_json(),
+        **state,
+        "outcome": ev.outcome,
+        "severity": rs.severities[ev.outcome],
+        "alternatives": alternatives,
+        "findings": _findings(rs, ev),
+        "reasons": reasons(ev, {"host": host}, vm),
+        **line_notes([host], vm),
+    }
+    verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
+    verdict["witness"] = boot_witness(rs.resolver, host, vm, verdict) if witness else _NO_WITNESS
+    return verdict
+
+
+def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
+                    *, snapshot: bool = False, witness: bool = True) -> MigrateVerdict:
+    """`seoib migrate`: live migration (or loadvm of a snapshot) from ``src`` to ``dst``."""
+    name = "snapshot" if snapshot else "migrate"
+    ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm))
+    completes = ev.facts.get("mig.completes") is True
+    verdict: MigrateVerdict = {
+        "command": "migrate",
+        "mode": "snapshot" if snapshot else "live",
+        "rules": {"root": str(rs.root), "digest": rs.digest},
+        "src": src.as_json(),
+        "dst": dst.as_json(),
+        "vm": vm.as_json(),
+        "src_state": state_of(ev.facts, "src"),
+        "dst_state": state_of(ev.facts, "dst") if completes else None,
+        "outcome": ev.outcome,
+        "severity": rs.severities[ev.outcome],
+        "findings": _findings(rs, ev),
+        "reasons": reasons(ev, {"src": src, "dst": dst}, vm),
+        **line_notes([src, dst], vm),
+    }
+    verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
+    verdict["witness"] = (migration_witness(rs.resolver, src, dst, vm, verdict, snapshot=snapshot)
+                          if witness else _NO_WITNESS)
+    return verdict

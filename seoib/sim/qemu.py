@@ -1,0 +1,371 @@
+"""QEMU's side: start a machine on KVM, save and load it, run the vCPU.
+
+What the build does about SEOIB - the power-on selection, whether the
+``x86-seoib-state`` section is needed, its post_load, its -accel properties - is
+the design's code (seoib/sim/designs/), looked up by the design's name. The
+selection runs only at a fresh power-on, before vCPUs exist; an incoming (or
+-loadvm) QEMU leaves KVM's mode to the stream.
+"""
+
+from __future__ import annotations
+
+from .config import SimHost, SimVM
+from .designs import QemuDesign, design
+from .devices import DeviceState, LevelDevice
+from .frozen import Value
+from .guest import Guest, GuestState, make_guest
+from .ioapic import (
+    RTE_LEVEL,
+    RTE_MASK,
+    RTE_REMOTE_IRR,
+    RTE_VECTOR,
+    VERSION_82093AA,
+    Ioapic,
+    IoapicState,
+)
+from .kvm import IRQCHIP_KERNEL, IRQCHIP_NONE, IRQCHIP_SPLIT, Kvm, KvmVcpu, KvmVm, errno_name
+from .lapic import LVR_SEOIB, SVR_ENABLE, SVR_SEOIB, LapicState
+from .seoib import (
+    NOT_ADVERTISED,
+    QUIRKED,
+    RESPECTED,
+    SEOIB_SECTION,
+    STATE_FLAG,
+    Board,
+    LoadFailure,
+    StartFailure,
+)
+from .trace import Trace
+
+__all__ = [
+    "DEVICE_PIN",
+    "DEVICE_VECTOR",
+    "NOT_ADVERTISED",
+    "QUIRKED",
+    "RESPECTED",
+    "SEOIB_SECTION",
+    "STATE_FLAG",
+    "LoadFailure",
+    "Machine",
+    "Qemu",
+    "Snapshot",
+    "StartFailure",
+    "probe_suppression",
+]
+
+DEVICE_PIN = 10
+DEVICE_VECTOR = 0x61
+PROBE_VECTOR = 0x71
+RUN_BUDGET = 50_000  # vCPU loop iterations per device event; a safety net only
+
+
+class Snapshot(Value):
+    """A migration stream / savevm image: device state plus optional sections."""
+
+    machine: str
+    sections: tuple[tuple[str, str], ...]
+    lapic: LapicState
+    lvr_seoib: bool  # LVR bit 24 as the guest saw it when saved
+    ioapic: IoapicState
+    guest: GuestState
+    devices: tuple[DeviceState, ...]
+
+    def __init__(self, machine: str, sections: tuple[tuple[str, str], ...], lapic: LapicState,
+                 lvr_seoib: bool, ioapic: IoapicState, guest: GuestState,
+                 devices: tuple[DeviceState, ...]) -> None:
+        self._store(machine=machine, sections=sections, lapic=lapic, lvr_seoib=lvr_seoib, ioapic=ioapic,
+                    guest=guest, devices=devices)
+
+
+def probe_suppression(src: KvmVm, src_vcpu: KvmVcpu, ioapic_version: int) -> bool:
+    """Copy the VM's KVM mode and LVR, let a guest set SVR bit 12, EOI a level vector,
+    and see whether the IOAPIC heard of it. Never touches the original."""
+    kvm_vm = KvmVm(src.kvm)
+    kvm_vm.irqchip = src.irqchip
+    kvm_vm.mode = src.mode
+    if src.irqchip == IRQCHIP_KERNEL:
+        ioapic = kvm_vm.kernel_ioapic = Ioapic(VERSION_82093AA)
+    else:
+        ioapic = Ioapic(ioapic_version)
+        kvm_vm.eoi_exit = ioapic.eoi_broadcast
+    vcpu = kvm_vm.create_vcpu()
+    vcpu.cpuid_x2apic = src_vcpu.cpuid_x2apic
+    vcpu.lapic.lvr = src_vcpu.lapic.lvr  # the LVR the guest sees now, not a recompute
+    ioapic.sink = vcpu.lapic.accept
+    ioapic.write_rte(0, PROBE_VECTOR | RTE_LEVEL)
+    vcpu.guest_write_svr(0xFF | SVR_ENABLE | SVR_SEOIB)
+    if not vcpu.lapic.svr & SVR_SEOIB:
+        return False
+    ioapic.set_line(0, 1)
+    if vcpu.lapic.ack() != PROBE_VECTOR:
+        return False
+    ioapic.set_line(0, 0)  # serviced first, so a broadcast cannot re-deliver
+    vcpu.guest_eoi(ioapic.level_vectors)
+    return ioapic.remote_irr(0) == 1  # no EOI message reached the IOAPIC
+
+
+class Qemu:
+    """One QEMU build on one host kernel."""
+
+    __slots__ = ("design", "host", "kvm", "trace")
+
+    def __init__(self, host: SimHost, trace: Trace | None = None) -> None:
+        self.host = host
+        self.design: QemuDesign = design(host.seoib)
+        self.kvm = Kvm(host.x2apic_api, host.split_irqchip)
+        self.trace = trace if trace is not None else Trace()
+
+    @property
+    def known_sections(self) -> frozenset[str]:
+        """Top-level sections this build can load."""
+        return frozenset({SEOIB_SECTION}) if self.design.knows_section else frozenset()
+
+    def start(self, vm: SimVM, guest: str, *, incoming: bool = False) -> Machine:
+        """Start QEMU for ``vm``; a fresh power-on also boots the guest.
+
+        Raises
+        ------
+        StartFailure
+            Unknown machine type, no split irqchip, or a KVM error QEMU cannot ignore.
+        """
+        trace = self.trace
+        who = f"{self.host.name}[{guest}]"
+        try:
+            self.design.check_accel(vm)
+        except StartFailure as exc:
+            trace(f"{who}: {exc}")
+            raise
+        if self.host.machines is not None and vm.machine not in self.host.machines:
+            trace(f"{who}: machine type {vm.machine!r} not registered")
+            raise StartFailure(f"unsupported machine type {vm.machine!r}")
+        kvm_vm = self.kvm.create_vm()
+        if vm.irqchip != IRQCHIP_NONE:
+            result = kvm_vm.create_irqchip(vm.irqchip)
+            if result < 0:
+                what = (
+                    "KVM_ENABLE_CAP(SPLIT_IRQCHIP)" if vm.irqchip == IRQCHIP_SPLIT else "KVM_CREATE_IRQCHIP"
+                )
+                trace(f"{who}: {what} -> {errno_name(result)}")
+                raise StartFailure(f"kernel-irqchip={vm.irqchip}: {what} failed with {errno_name(result)}")
+        m = Machine(self, vm, kvm_vm, make_guest(guest))
+        if not incoming:
+            m.seoib_state = self.design.power_on(m.board())
+        # vCPUs come after the selection: LVR is first computed at SET_CPUID.
+        m.vcpu.set_cpuid(vm.x2apic)
+        if incoming:
+            trace(f"{who}: -incoming, SEOIB mode left to the stream")
+        else:
+            m.guest.boot(m)
+            trace(f"{who}: power-on, KVM mode {kvm_vm.mode}, LVR24={m.lvr_seoib:d}, SVR12={m.svr_seoib:d}")
+        m.reset_baseline()
+        return m
+
+
+class Machine:
+    """A running (or incoming) VM: KVM objects, the IOAPIC in use, device and guest."""
+
+    __slots__ = (
+        "baseline",
+        "budget_exhausted",
+        "by_vector",
+        "devices",
+        "guest",
+        "ioapic",
+        "kvm_vm",
+        "qemu",
+        "seoib_state",
+        "stuck_events",
+        "vcpu",
+        "vm",
+    )
+
+    def __init__(self, qemu: Qemu, vm: SimVM, kvm_vm: KvmVm, guest: Guest) -> None:
+        self.qemu = qemu
+        self.vm = vm
+        self.kvm_vm = kvm_vm
+        self.guest = guest
+        self.seoib_state = QUIRKED
+        if vm.irqchip == IRQCHIP_KERNEL and kvm_vm.kernel_ioapic is not None:
+            self.ioapic = kvm_vm.kernel_ioapic
+        else:
+            self.ioapic = Ioapic(vm.ioapic)
+            kvm_vm.eoi_exit = self.ioapic.eoi_broadcast
+        self.vcpu: KvmVcpu = kvm_vm.create_vcpu()
+        self.ioapic.sink = self.vcpu.lapic.accept
+        self.devices = (LevelDevice(self.ioapic, DEVICE_PIN, DEVICE_VECTOR),)
+        self.by_vector = {dev.vector: dev for dev in self.devices}
+        self.stuck_events = 0
+        self.budget_exhausted = 0
+        self.baseline: dict[str, int] = {}
+
+    # -- observation -----------------------------------------------------
+    @property
+    def who(self) -> str:
+        """Trace prefix: host and guest."""
+        return f"{self.qemu.host.name}[{self.guest.name}]"
+
+    @property
+    def lvr_seoib(self) -> bool:
+        """LVR bit 24 as the guest reads it."""
+        return bool(self.vcpu.lapic.lvr & LVR_SEOIB)
+
+    @property
+    def svr_seoib(self) -> bool:
+        """SVR bit 12 as currently held by the LAPIC."""
+        return bool(self.vcpu.lapic.svr & SVR_SEOIB)
+
+    def board(self) -> Board:
+        """What the design's code sees of this machine."""
+        q = self.qemu
+        return Board(q.host, self.vm, q.kvm, self.kvm_vm, q.trace, self.who)
+
+    def probe_suppression(self) -> bool:
+        """Would a guest's SVR bit 12 really suppress the broadcast? Tried on a copy."""
+        return probe_suppression(self.kvm_vm, self.vcpu, self.ioapic.version)
+
+    def wedged_pins(self) -> int:
+        """Level pins whose Remote IRR is set with nothing in service or queued."""
+        if self.guest.l2_pending:
+            return 0
+        count = 0
+        isr = self.vcpu.lapic.isr
+        redir = self.ioapic.redir
+        pending = self.ioapic.rirr  # the pins whose Remote IRR is set (the IOAPIC's mirror)
+        while pending:
+            low = pending & -pending
+            pending ^= low
+            entry = redir[low.bit_length() - 1]
+            busy = entry & (RTE_LEVEL | RTE_REMOTE_IRR | RTE_MASK)
+            if busy == RTE_LEVEL | RTE_REMOTE_IRR and not (isr >> (entry & RTE_VECTOR)) & 1:
+                count += 1
+        return count
+
+    def raw_counters(self) -> dict[str, int]:
+        """Cumulative counters of this machine."""
+        io = self.ioapic
+        # The devices' counters in one pass (read at every window's start and end).
+        events = serviced = redeliveries = storms = 0
+        for d in self.devices:
+            events += d.events
+            serviced += d.serviced
+            redeliveries += d.redeliveries
+            storms += d.storms
+        return {
+            "events": events,
+            "serviced": serviced,
+            "deliveries": sum(io.delivered),
+            "interrupts": sum(self.vcpu.lapic.taken),
+            "eoi_exits": self.kvm_vm.eoi_exits,
+            "redeliveries": redeliveries,
+            "storms": storms,
+            "stuck_events": self.stuck_events,
+            "coalesced": io.coalesced,
+            "throttled": io.throttled,
+            "eoir_writes": io.eoir_writes,
+            "eoir_ignored": io.eoir_ignored,
+            "budget_exhausted": self.budget_exhausted,
+        }
+
+    def reset_baseline(self) -> None:
+        """Start a new observation window (boot, migration or restore)."""
+        self.baseline = self.raw_counters()
+
+    def counters(self) -> dict[str, int]:
+        """Counters since the window started, plus the wedged pins seen now."""
+        base = self.baseline
+        out = {k: v - base.get(k, 0) for k, v in self.raw_counters().items()}
+        out["wedged_pins"] = self.wedged_pins()
+        return out
+
+    # -- running ---------------------------------------------------------
+    def guest_eoi(self) -> int:
+        """The guest's LAPIC EOI (KVM decides whether the IOAPIC hears of it)."""
+        return self.vcpu.guest_eoi(self.ioapic.level_vectors)
+
+    def run(self) -> None:
+        """Run the vCPU until nothing is pending, queued or timed."""
+        ack = self.vcpu.lapic.ack  # bound once: a storm runs this loop dozens of times
+        guest = self.guest
+        interrupt = guest.interrupt
+        ioapic = self.ioapic
+        for _ in range(RUN_BUDGET):
+            vector = ack()
+            if vector >= 0:
+                interrupt(self, vector)
+            elif guest.l2_pending:
+                guest.work(self)
+            elif ioapic.delayed:
+                ioapic.fire_delayed()
+            else:
+                return
+        self.budget_exhausted += 1
+
+    def irq_events(self, count: int) -> None:
+        """``count`` device events, each run until the guest is idle again."""
+        dev = self.devices[0]
+        trace = self.qemu.trace
+        for _ in range(count):
+            storms = dev.storms
+            dev.raise_event()
+            self.run()
+            if dev.pending:
+                self.stuck_events += 1
+                trace(
+                    f"stuck: pin {dev.pin} asserted, never delivered "
+                    f"(Remote IRR={self.ioapic.remote_irr(dev.pin)})"
+                )
+            elif dev.storms != storms:
+                trace(f"storm: vector {dev.vector:#x} re-delivered before the device was serviced")
+
+    def system_reset(self) -> None:
+        """system_reset: devices and vCPU reset (LVR recomputed), the guest boots again."""
+        self.ioapic.reset()
+        for dev in self.devices:
+            dev.pending = False
+        self.vcpu.reset()
+        self.guest.boot(self)
+        self.qemu.trace(f"{self.who}: system_reset, LVR24={self.lvr_seoib:d}, SVR12={self.svr_seoib:d}")
+
+    # -- migration -------------------------------------------------------
+    def save(self) -> Snapshot:
+        """The stream; the design decides whether the SEOIB section is ``needed``."""
+        needed = self.qemu.design.needed(self.vm, self.seoib_state)
+        sections = ((SEOIB_SECTION, self.seoib_state),) if needed else ()
+        return Snapshot(
+            machine=self.vm.machine,
+            sections=sections,
+            lapic=self.vcpu.get_lapic(),
+            lvr_seoib=self.lvr_seoib,
+            ioapic=self.ioapic.get_state(),
+            guest=self.guest.get_state(),
+            devices=tuple(d.get_state() for d in self.devices),
+        )
+
+    def load(self, snap: Snapshot) -> None:
+        """Load a stream: sections (post_load may set flags), devices, then registers.
+
+        Raises
+        ------
+        LoadFailure
+            ``refused`` for an unknown section, ``dest-abort`` when post_load fails.
+        """
+        trace = self.qemu.trace
+        who = self.who
+        known = self.qemu.known_sections
+        for name, _ in snap.sections:
+            if name not in known:
+                trace(f"{who}: Unknown savevm section {name!r}: load fails")
+                raise LoadFailure("refused", f"Unknown savevm section {name!r}")
+        for _, state in snap.sections:
+            self._post_load_seoib(state)
+        self.ioapic.set_state(snap.ioapic)
+        for dev, state in zip(self.devices, snap.devices, strict=True):
+            dev.set_state(state)
+        self.guest.set_state(snap.guest)
+        self.vcpu.set_lapic(snap.lapic)  # LVR recomputed here, SVR copied verbatim
+        trace(f"{who}: loaded, KVM mode {self.kvm_vm.mode}, LVR24 {snap.lvr_seoib:d} -> {self.lvr_seoib:d}")
+        self.reset_baseline()
+
+    def _post_load_seoib(self, state: str) -> None:
+        self.qemu.design.post_load(self.board(), state)
+        self.seoib_state = state

@@ -1,0 +1,60 @@
+"""What a scenario is made of and what it produces: validated steps, checked expectations, the result.
+
+Plain records, no behaviour: the kvm backend reads :class:`ScenarioStep` (``name``,
+``arg``, ``loc``) to refuse what a real kernel cannot run, and the CLI renders
+:class:`ScenarioResult` (schemas/simulate-output.schema.json).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from seoib.errors import Location
+
+from ..config import SimHost, SimVM
+from ..outcome import VMState
+
+__all__ = ["Expectation", "ScenarioResult", "ScenarioStep"]
+
+
+@dataclass(frozen=True)
+class ScenarioStep:
+    """One validated step: its table name, its parsed argument and where it was written."""
+
+    index: int
+    name: str
+    arg: Any
+    loc: Location
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One checked expectation."""
+
+    step: int
+    line: int | None
+    key: str
+    expected: Any
+    actual: Any
+    passed: bool
+
+
+@dataclass
+class ScenarioResult:
+    """Everything a scenario run produced."""
+
+    source: str
+    host: SimHost
+    vm: SimVM
+    expectations: list[Expectation] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    state: VMState | None = None
+    outcome: str | None = None
+    findings: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when every expectation held."""
+        return all(e.passed for e in self.expectations)
