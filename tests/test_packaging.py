@@ -35,3 +35,9 @@ def test_the_console_script_and_the_version_come_from_seoib() -> None:
     assert project["scripts"] == {"seoib": "seoib.cli:main"}
     assert _config()["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "seoib.__version__"}
 
+
+
+def test_the_license_the_metadata_names_is_shipped() -> None:
+    assert _config()["project"]["license"] == {"text": "Apache-2.0"}
+    assert "Apache License" in (ROOT / "LICENSE").read_text()[:200]
+    assert "Version 2.0" in (ROOT / "LICENSE").read_text()[:200]
