@@ -212,3 +212,26 @@ def test_the_package_api_resolves_lazily_and_completely() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"  # `import seoib` alone loads none of its modules
 
+
+def module_cycles(table: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Every circle of imports between modules (a package's ``__init__`` excluded: it
+    re-exports what its modules define, which is not a dependency of theirs)."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for module, targets in table.items():
+        graph.add_edges_from((module, t) for t in targets if t != module and t in table
+                             and not module.startswith(t + "."))
+    return sorted(sorted(c) for c in nx.simple_cycles(graph))
+
+
+def test_no_module_imports_lead_back_to_it() -> None:
+    # a function-level import counts: it still ties the two modules together
+    assert module_cycles(read_imports(ENGINE)) == []
+
+
+def test_a_planted_circle_between_modules_is_found() -> None:
+    table = {"seoib.inputs.probe": {"seoib.inputs.behaviour"},
+             "seoib.inputs.behaviour": {"seoib.inputs.probe_model", "seoib.inputs.probe"},
+             "seoib.inputs.probe_model": set()}
+    assert module_cycles(table) == [["seoib.inputs.behaviour", "seoib.inputs.probe"]]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .probe import ProbeResult
+from .probe_model import ProbeResult, behaviour_lines
 
 __all__ = ["behaviour_lines", "compare", "with_behaviour"]
 
@@ -117,23 +117,3 @@ def with_behaviour(result: ProbeResult, kvm_path: str, rules: Any = None) -> Pro
     note = (f"measured the SEOIB mode table on {kvm_path} in {behaviour['seconds']} s: "
             f"the kernel {verdict} for x2apic-api {behaviour['x2apic-api']}")
     return dataclasses.replace(result, behaviour=behaviour, notes=(*result.notes, note))
-
-
-def behaviour_lines(behaviour: dict[str, Any]) -> list[str]:
-    """The measured table as text rows for ``seoib probe``."""
-    verdict = "as the rules predict" if behaviour["as_rules_predict"] else "DIFFERS from the rules"
-    lines = [f"behaviour   measured {verdict} (x2apic-api {behaviour['x2apic-api']})"]
-    for row in behaviour["modes"]:
-        mark = "ok  " if row["agrees"] else "DIFF"
-        if row["enable_cap"] != "ok":
-            detail = f"ENABLE_CAP {row['enable_cap']}"
-        else:
-            honoured = "honoured" if row["suppression_honored"] else "no"
-            detail = (f"LVR24={row['lvr_bit24']} SVR12={row['svr_bit12']} "
-                      f"EOI exits={row['eoi_exits']} suppression={honoured}")
-        lines.append(f"  {mark} {row['irqchip']:<5} {row['mode']:<8} {detail}")
-    for check in behaviour["checks"]:
-        mark = "ok  " if check["agrees"] else "DIFF"
-        lines.append(f"  {mark} {check['name']}: {check['result']}")
-    lines += [f"  ! {d}" for d in behaviour["disagreements"]]
-    return lines

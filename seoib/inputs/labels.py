@@ -32,7 +32,7 @@ from ..errors import Location, SeoibError
 from ..query.classes import kernel_classes
 from ..rules.ruleset import RuleSet
 from ..rules.specs import parse_host_spec
-from .probe import ProbeResult
+from .probe_model import ProbeResult
 
 __all__ = ["LABEL_NAME", "LABEL_VALUE", "check_label", "label_value", "probe_labels", "render_labels"]
 

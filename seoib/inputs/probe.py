@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 import platform
 import re
@@ -25,10 +24,19 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import BadInput, Location
+from .probe_model import (
+    RUN_TIMEOUT,
+    X2APIC_API_FLAGS,
+    Ioctl,
+    ProbeContext,
+    ProbeResult,
+    ProbeSection,
+    Runner,
+    decode_x2apic_api,
+)
 from .qmp import QemuError, run_bounded
 
 if TYPE_CHECKING:
@@ -57,29 +65,12 @@ KVM_CHECK_EXTENSION = (KVMIO << 8) | 0x03
 # Same header: "#define KVM_CAP_SPLIT_IRQCHIP 121", "#define KVM_CAP_X2APIC_API 129".
 KVM_CAP_SPLIT_IRQCHIP = 121
 KVM_CAP_X2APIC_API = 129
-# KVM_X2APIC_API_* flag bits (docs/domain.md, "The x2APIC API flags"): bits 0-1 old, 2-3 the fix.
-X2APIC_API_FLAGS = {
-    0: "USE_32BIT_IDS",
-    1: "DISABLE_BROADCAST_QUIRK",
-    2: "ENABLE_SUPPRESS_EOI_BROADCAST",
-    3: "DISABLE_SUPPRESS_EOI_BROADCAST",
-}
-
 QEMU_CANDIDATES = ("qemu-system-x86_64", "qemu-kvm", "/usr/libexec/qemu-kvm")
-RUN_TIMEOUT = 10.0
-
-Ioctl = Callable[[int, int], int]
-Runner = Callable[[Sequence[str]], tuple[int, str]]
 
 
 def check_extension(fd: int, cap: int) -> int:
     """KVM_CHECK_EXTENSION on ``fd``: the ioctl's return value (0 = not supported)."""
     return fcntl.ioctl(fd, KVM_CHECK_EXTENSION, cap)
-
-
-def decode_x2apic_api(mask: int) -> list[str]:
-    """Names of the KVM_X2APIC_API_* bits set in ``mask`` (unknown bits as BIT<n>)."""
-    return [X2APIC_API_FLAGS.get(b, f"BIT{b}") for b in range(mask.bit_length()) if mask >> b & 1]
 
 
 _VERSION = re.compile(r"QEMU emulator version (\d+)\.(\d+)(?:\.(\d+))?\s*(?:\((.*)\))?")
@@ -124,91 +115,6 @@ def parse_machine_help(text: str) -> tuple[list[str], dict[str, str], str | None
         if desc.endswith("(default)") or "(default) " in desc:
             default = name
     return machines, aliases, default
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    """The host spec this machine probes to, plus what the probe noticed.
-
-    ``spec`` keys: ``name``, ``kernel``, ``x2apic-api`` ("0x.."), ``qemu`` ("X.Y.Z"),
-    ``machines`` (list) and ``aliases`` ({alias: target}); absent when not probed.
-    ``measured`` holds each section's facts by section name; ``warnings`` are the
-    measured facts the rules do not predict.
-    """
-
-    spec: dict[str, Any]
-    notes: tuple[str, ...] = field(default=())
-    behaviour: dict[str, Any] | None = None  # the measured mode table (seoib.inputs.behaviour)
-    measured: dict[str, Any] = field(default_factory=dict)
-    warnings: tuple[str, ...] = field(default=())
-    text: tuple[tuple[str, str], ...] = field(default=())  # extra (label, value) rows
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dict(self.spec)
-        out["notes"] = list(self.notes)
-        if self.behaviour is not None:
-            out["behaviour"] = self.behaviour
-        if self.measured:
-            out["measured"] = self.measured
-        if self.warnings:
-            out["warnings"] = list(self.warnings)
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-    def to_text(self) -> str:
-        s = self.spec
-        rows = [("name", s.get("name")), ("kernel", s.get("kernel"))]
-        api = s.get("x2apic-api")
-        if api is not None:
-            flags = ", ".join(decode_x2apic_api(int(api, 16))) or "none"
-            rows.append(("x2apic-api", f"{api} ({flags})"))
-        else:
-            rows.append(("x2apic-api", "not probed"))
-        rows.append(("qemu", s.get("qemu") or "not probed"))
-        if "machines" in s:
-            rows.append(("machines", f"{len(s['machines'])} types"))
-            for alias, target in sorted(s.get("aliases", {}).items()):
-                rows.append(("alias", f"{alias} -> {target}"))
-        rows += list(self.text)
-        lines = [f"{k:<11} {v}" for k, v in rows]
-        if self.behaviour is not None:
-            from .behaviour import behaviour_lines
-
-            lines += behaviour_lines(self.behaviour)
-        lines += ["notes:"] + [f"  - {n}" for n in self.notes] if self.notes else []
-        lines += ["disagrees with the rules:"] + [f"  - {w}" for w in self.warnings] \
-            if self.warnings else []
-        lines.append("host file:  this text is not one; write it with `seoib probe --format json "
-                     "> probe.json` and pass `--host @probe.json`")
-        return "\n".join(lines) + "\n"
-
-
-@dataclass
-class ProbeContext:
-    """What the sections share: their inputs, and the result they build up."""
-
-    kvm_path: str
-    qemu_binary: str | None  # given with --qemu; None: search PATH
-    ioctl: Ioctl
-    run: Runner
-    rules: Callable[[], RuleSet] | None = None  # loaded on first use, for comparisons
-    timeout: float = RUN_TIMEOUT
-    spec: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    measured: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    text: list[tuple[str, str]] = field(default_factory=list)
-    qemu_found: str | None = None  # the binary that answered --version
-    kvm_usable: bool = False
-
-    @property
-    def explicit(self) -> bool:
-        return self.qemu_binary is not None
-
-
-ProbeSection = Callable[[ProbeContext], None]
 
 
 def _probe_kvm(ctx: ProbeContext) -> None:

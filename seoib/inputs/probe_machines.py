@@ -22,7 +22,7 @@ from .qmp import QemuError
 
 if TYPE_CHECKING:
     from ..rules.ruleset import RuleSet
-    from .probe import ProbeContext
+    from .probe_model import ProbeContext
 
 __all__ = ["BUDGET", "probe_machine_facts"]
 
