@@ -13,7 +13,7 @@ import sys
 
 from ..inputs.behaviour import with_behaviour
 from ..inputs.probe import RUN_TIMEOUT, probe_host
-from .common import add_rules, rules_of
+from .common import add_rules, path_arg, rules_of
 
 __all__ = ["add_arguments", "run"]
 
@@ -31,9 +31,10 @@ def _seconds(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("text", "json", "labels"), default="text")
     parser.add_argument(
-        "--qemu", metavar="BINARY", help="QEMU binary to ask (default: the first one on PATH)"
+        "--qemu", metavar="BINARY", type=path_arg, help="QEMU binary to ask (default: the first one on PATH)"
     )
-    parser.add_argument("--kvm", metavar="PATH", default="/dev/kvm", help="KVM device (default: /dev/kvm)")
+    parser.add_argument("--kvm", metavar="PATH", default="/dev/kvm", type=path_arg,
+                        help="KVM device (default: /dev/kvm)")
     parser.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=RUN_TIMEOUT,
                         help=f"kill a QEMU run that has not answered by then (default: {RUN_TIMEOUT:g})")
     parser.add_argument("--prefix", default="seoib.dev",

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..rules.ruleset import load_rules
+from .common import path_arg
 
 __all__ = ["add_arguments", "run"]
 
@@ -13,8 +14,9 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="rules_command", metavar="validate", required=True)
     validate = sub.add_parser("validate", help="check a rule directory; exit 0 or 3")
-    validate.add_argument("dir", nargs="?", help="rule directory (default: built-in rules)")
-    validate.add_argument("--rules", dest="rules_opt", metavar="DIR", action="append",
+    validate.add_argument("dir", nargs="?", type=path_arg,
+                          help="rule directory (default: built-in rules)")
+    validate.add_argument("--rules", dest="rules_opt", metavar="DIR", action="append", type=path_arg,
                           help=argparse.SUPPRESS)
 
 

@@ -47,6 +47,7 @@ from seoib.sim.scenario import (
     run_scenario,
 )
 
+from .common import path_arg
 from .scenario_help import SCENARIO_FORMAT, scenario_reference
 
 __doc__ = f"{__doc__}\n{scenario_reference()}"  # one source for the step prose
@@ -59,13 +60,13 @@ EXIT_FAILED = 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register ``FILE``, ``--example`` and ``--format``; the epilog documents the format."""
-    parser.add_argument("file", metavar="FILE", nargs="?", help="scenario YAML file")
+    parser.add_argument("file", metavar="FILE", nargs="?", type=path_arg, help="scenario YAML file")
     parser.add_argument("--example", metavar="NAME", nargs="?", const="",
                         help="run an example scenario shipped with seoib; without NAME, list them")
     parser.epilog = SCENARIO_FORMAT
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--rules", metavar="DIR",
+    parser.add_argument("--rules", metavar="DIR", type=path_arg,
                         help="rule directory for kernel=/qemu= specs (default: built-in rules)")
     parser.add_argument("--backend", choices=("sim", "kvm"), default="sim",
                         help="what runs register-level steps: the simulator (default) or /dev/kvm")
