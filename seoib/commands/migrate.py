@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import BadInput
+from ..errors import BadInput, Location
 from ..query.text import render_migrate
 from ..query.verdicts import migrate_verdict
 from .batchio import add_batch, run_batch_option
 from .common import add_format, add_rules, add_vm_inputs, emit_json, exit_code, host_arg, rules_of, vm_arg
+from .fields import add_fields, check_fields, render_fields
 
 __all__ = ["add_arguments", "run"]
 
@@ -28,12 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="judge a QMP/HMP loadvm of the source's snapshot into a VM running on "
                              "the destination, instead of a live migration")
     add_format(parser, batch=True)
+    add_fields(parser)
     add_rules(parser)
     add_batch(parser, '{"src": ..., "dst": ..., "vm": ..., "snapshot": false}')
 
 
 def run(args: argparse.Namespace) -> int:
     if args.batch is not None:
+        if args.fields:
+            raise BadInput("--fields selects from one answer; --batch writes whole verdicts",
+                           Location("--fields"))
         return run_batch_option(args, "migrate", ("src", "dst", "vm", "domain_xml", "qemu_cmdline",
                                                   "snapshot"))
     # Not argparse-required, so that --batch can stand alone; the message is argparse's.
@@ -41,13 +46,16 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise BadInput(f"migrate: the following arguments are required: {', '.join(missing)} "
                        "(or --batch FILE; see seoib migrate --help)")
+    check_fields(args.fields, "migrate")
     rs = rules_of(args)
     src = rs.resolver.host(host_arg(args.src, "--src"))
     dst = rs.resolver.host(host_arg(args.dst, "--dst"))
     # Aliases resolve on the source: the running VM's machine type is fixed there.
     vm = rs.resolver.vm(vm_arg(args), src)
     verdict = migrate_verdict(rs, src, dst, vm, snapshot=args.snapshot)
-    if args.format == "json":
+    if args.fields:
+        sys.stdout.write(render_fields(verdict, args.fields, args.format))
+    elif args.format == "json":
         emit_json(verdict)
     else:
         sys.stdout.write(render_migrate(verdict))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import BadInput
+from ..errors import BadInput, Location
 from ..query.text import render_policy
 from ..query.verdicts import policy_verdict
 from .batchio import add_batch, run_batch_option
 from .common import add_format, add_rules, add_vm_inputs, emit_json, exit_code, host_arg, rules_of, vm_arg
+from .fields import add_fields, check_fields, render_fields
 
 __all__ = ["add_arguments", "run"]
 
@@ -23,21 +24,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(required unless --batch)")
     add_vm_inputs(parser)
     add_format(parser, batch=True)
+    add_fields(parser)
     add_rules(parser)
     add_batch(parser, '{"host": ..., "vm": ...}')
 
 
 def run(args: argparse.Namespace) -> int:
     if args.batch is not None:
+        if args.fields:
+            raise BadInput("--fields selects from one answer; --batch writes whole verdicts",
+                           Location("--fields"))
         return run_batch_option(args, "policy", ("host", "vm", "domain_xml", "qemu_cmdline"))
     if args.host is None:
         raise BadInput("policy: the following arguments are required: --host "
                        "(or --batch FILE; see seoib policy --help)")
+    check_fields(args.fields, "policy")
     rs = rules_of(args)
     host = rs.resolver.host(host_arg(args.host, "--host"))
     vm = rs.resolver.vm(vm_arg(args), host)
     verdict = policy_verdict(rs, host, vm)
-    if args.format == "json":
+    if args.fields:
+        sys.stdout.write(render_fields(verdict, args.fields, args.format))
+    elif args.format == "json":
         emit_json(verdict)
     else:
         sys.stdout.write(render_policy(verdict))

@@ -7,6 +7,7 @@ import sys
 
 from ..rules.ruleset import load_rules
 from .common import path_arg
+from .output import add_quiet
 
 __all__ = ["add_arguments", "run"]
 
@@ -18,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="rule directory (default: built-in rules)")
     validate.add_argument("--rules", dest="rules_opt", metavar="DIR", action="append", type=path_arg,
                           help=argparse.SUPPRESS)
+    add_quiet(validate)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ from seoib.sim.scenario import (
 )
 
 from .common import path_arg
+from .fields import add_fields, check_fields, render_fields
 from .scenario_help import SCENARIO_FORMAT, scenario_reference
 
 __doc__ = f"{__doc__}\n{scenario_reference()}"  # one source for the step prose
@@ -66,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = SCENARIO_FORMAT
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    add_fields(parser)
     parser.add_argument("--rules", metavar="DIR", type=path_arg,
                         help="rule directory for kernel=/qemu= specs (default: built-in rules)")
     parser.add_argument("--backend", choices=("sim", "kvm"), default="sim",
@@ -205,6 +207,7 @@ def run(
     if not args.file:
         raise BadInput("give a scenario FILE, or --example to list the examples",
                        Location("seoib simulate"))
+    check_fields(getattr(args, "fields", None), "simulate")
     data = load_scenario(args.file)
     if host_resolver is None and vm_resolver is None:
         # Rule-level specs (kernel=, qemu=, aliases) resolve through the rules;
@@ -215,7 +218,9 @@ def run(
         host_resolver, vm_resolver = bridge.host, bridge.vm
     backend = getattr(args, "backend", "sim")
     result = _run_on_backend(backend, data, str(args.file), host_resolver, vm_resolver)
-    if getattr(args, "format", "text") == "json":
+    if getattr(args, "fields", None):
+        sys.stdout.write(render_fields(result_json(result), args.fields, args.format))
+    elif getattr(args, "format", "text") == "json":
         sys.stdout.write(json.dumps(result_json(result), indent=2) + "\n")
     else:
         sys.stdout.write(result_text(result))
