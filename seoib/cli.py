@@ -186,7 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("_ARGCOMPLETE") and argv == sys.argv[1:]:
         from .commands.completion import complete
 
-        complete(full_parser())  # answers the shell and exits (argcomplete's protocol)
+        # Only the command being completed is built (a TAB costs one command's imports).
+        words = os.environ.get("COMP_LINE", "")[:int(os.environ.get("COMP_POINT", 0) or 0)]
+        typed = words.split()
+        word = typed[1] if len(typed) > 2 or (len(typed) == 2 and words.endswith(" ")) else None
+        complete(build_parser(word, only=word in COMMANDS))  # answers the shell, then exits
     gc_was = gc.isenabled()
     if selected in _ONE_SHOT:
         # One query, then exit: the cycle collector would only walk the freshly decoded

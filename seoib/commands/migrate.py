@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # --src and --dst are required unless --batch: argparse cannot say so, the usage line does.
     parser.usage = ("%(prog)s [-h] (--src SPEC --dst SPEC (--vm SPEC | --domain-xml FILE | "
                     "--qemu-cmdline CMDLINE) [--snapshot] | --batch FILE) [--format {text,json}] "
-                    "[--rules DIR]")
+                    "[--fields NAME,...] [--rules DIR] [-q]")
     parser.add_argument("--src", metavar="SPEC",
                         help="source host spec (where the VM was booted; required unless --batch)")
     parser.add_argument("--dst", metavar="SPEC",

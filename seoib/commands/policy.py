@@ -18,7 +18,8 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # --host is required unless --batch: argparse cannot say so, the usage line does.
     parser.usage = ("%(prog)s [-h] (--host SPEC (--vm SPEC | --domain-xml FILE | "
-                    "--qemu-cmdline CMDLINE) | --batch FILE) [--format {text,json}] [--rules DIR]")
+                    "--qemu-cmdline CMDLINE) | --batch FILE) [--format {text,json}] [--fields NAME,...] "
+                    "[--rules DIR] [-q]")
     parser.add_argument("--host", metavar="SPEC",
                         help="host spec: kernel=7.0.3,qemu=11.0.0[,seoib=rfc-v2] or @probe.json "
                              "(required unless --batch)")
