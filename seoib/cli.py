@@ -23,7 +23,14 @@ from typing import Any
 
 from . import __version__
 from .commands.exits import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, epilog
-from .commands.output import add_quiet, guard_stdout, one_line, quiet_stdout, silence_stdout
+from .commands.output import (
+    add_quiet,
+    closed_stdin,
+    guard_stdout,
+    one_line,
+    quiet_stdout,
+    silence_stdout,
+)
 from .errors import BadInput, Location, OutputError, RuleError, SeoibError
 
 __all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "build_parser", "full_parser", "main", "one_line"]
@@ -196,9 +203,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One query, then exit: the cycle collector would only walk the freshly decoded
         # rule set (a few ms of a cold start). --batch turns it back on (seoib.commands.batchio).
         gc.disable()
-    stdout, stderr, stderr_was = sys.stdout, sys.stderr, sys.stderr
+    stdout, stderr, stderr_was, stdin_was = sys.stdout, sys.stderr, sys.stderr, sys.stdin
     if stderr is None:  # started with 2>&-: refusals go nowhere, but nothing crashes
         sys.stderr = stderr = quiet_stdout()  # type: ignore[assignment]
+    if stdin_was is None:  # started with <&-: reading it is bad input, not a crash
+        sys.stdin = closed_stdin()  # type: ignore[assignment]
     # JSON escapes control characters itself: only text output is scanned for them.
     sys.stdout = guard_stdout(stdout, scan=not json_lines)  # type: ignore[assignment]
     try:
@@ -242,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
     finally:
         # main() may run inside a longer-lived process (tests, embedding)
-        sys.stdout, sys.stderr = stdout, stderr_was
+        sys.stdout, sys.stderr, sys.stdin = stdout, stderr_was, stdin_was
         if gc_was:
             gc.enable()
 

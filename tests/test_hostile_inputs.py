@@ -5,8 +5,8 @@ no traceback; a verdict case gives its exit code and what stdout must (not) say.
 Each input also has to finish within the 20 s a user would wait (a hang detector,
 not a speed target: the cases take well under a second each). A case with ``output``
 runs as a real process whose standard output is closed, /dev/full, a pipe its reader
-closes after one line (``head-1``) or a plain pipe: what it ends with is ``exit`` and
-the one ``stderr`` line.
+closes after one line (``head-1``) or a plain pipe, or whose standard input is closed
+(``stdin-closed``): what it ends with is ``exit`` and the one ``stderr`` line.
 """
 
 from __future__ import annotations
@@ -68,9 +68,10 @@ def run_process(case: dict[str, Any], argv: list[str], cwd: Path) -> tuple[int, 
         proc.stdout.close()
         err = proc.stderr.read()
         return proc.wait(timeout=HANG), first.decode(), err.decode()
-    if how == "closed":
-        done = subprocess.run(cmd, cwd=cwd, env=env, stderr=subprocess.PIPE, timeout=HANG,
-                              preexec_fn=lambda: os.close(1))
+    if how in ("closed", "stdin-closed"):
+        fd = 1 if how == "closed" else 0
+        done = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE if fd else None,
+                              stderr=subprocess.PIPE, timeout=HANG, preexec_fn=lambda: os.close(fd))
         return done.returncode, "", done.stderr.decode()
     if how == "/dev/full":
         with open("/dev/full", "wb") as full:

@@ -13,7 +13,8 @@ clean error.
   output is then pointed at /dev/null so the interpreter's last flush stays quiet.
 - A standard output closed before the start (``seoib ... >&-``) is not an error until
   something is written to it; its descriptor is held by /dev/null meanwhile, so a file
-  the command opens never becomes fd 1.
+  the command opens never becomes fd 1. A closed standard input (``<&-``) is bad input
+  (exit 3) when something reads it (``--batch -``), and its descriptor is held the same way.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from typing import Any, TextIO
 
 from ..errors import OutputError
 
-__all__ = ["Guarded", "add_quiet", "guard_stdout", "one_line", "quiet_stdout", "silence_stdout"]
+__all__ = ["Guarded", "add_quiet", "closed_stdin", "guard_stdout", "one_line", "quiet_stdout",
+           "silence_stdout"]
 
 _MAX_LINE = 800  # long enough for any real message; an echoed 5,000-digit value is cut
 
@@ -176,6 +178,28 @@ def add_quiet(parser: Any) -> None:
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print nothing on standard output: the exit code is the answer "
                              "(errors still go to stderr)")
+
+
+class _ClosedIn:
+    """Standard input that was closed before the start: reading it is bad input."""
+
+    def _refuse(self, *args: Any) -> Any:
+        from ..errors import BadInput, Location
+
+        raise BadInput("standard input is closed (give a file instead of -)", Location("-"))
+
+    buffer = property(_refuse)
+    read = readline = readlines = fileno = __iter__ = _refuse
+
+    def isatty(self) -> bool:
+        return False
+
+
+def closed_stdin() -> _ClosedIn:
+    """What ``sys.stdin`` becomes when it was closed at the start (``<&-``)."""
+    if _fd_closed(0):
+        _hold(0)
+    return _ClosedIn()
 
 
 def quiet_stdout(*, scan: bool = False) -> Guarded:
