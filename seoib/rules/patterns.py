@@ -256,10 +256,18 @@ def compile_name_pattern(text: str) -> re.Pattern[str]:
     """
     if len(text) > MAX_PATTERN:
         raise ValueError(f"a pattern of {len(text)} characters (at most {MAX_PATTERN})")
+    import warnings
+
     try:
-        compiled = re.compile(text, re.ASCII)
+        with warnings.catch_warnings():
+            # re warns of syntax whose meaning will change ("possible nested set"): a
+            # warning line on stderr is no refusal, and such a pattern is no naming scheme.
+            warnings.simplefilter("error", FutureWarning)
+            compiled = re.compile(text, re.ASCII)
     except re.error as exc:  # not a ValueError
         raise ValueError(f"not a regular expression: {exc}") from None
+    except FutureWarning as exc:
+        raise ValueError(f"ambiguous syntax: {exc}") from None
     except RecursionError:
         raise ValueError("the pattern nests too deeply") from None
     if compiled.flags & (re.IGNORECASE | re.LOCALE):
