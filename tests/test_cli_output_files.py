@@ -12,6 +12,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from seoib.cli import main
 from seoib.errors import BadInput, Location
@@ -144,3 +146,43 @@ def test_a_batch_line_number_carries_into_the_location() -> None:
     with pytest.raises(BadInput) as info:
         loads_json('{"a": 1, "a": 2}', Location("moves.jsonl", 7))
     assert info.value.location == Location("moves.jsonl", 7)
+
+
+# --- the JSON reader, property-tested ---------------------------------------------------------
+
+_KEYS = st.text(alphabet="abk\"\\é\n", min_size=1, max_size=4)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+    max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_JSON, st.integers(0, 4))
+def test_any_json_a_user_writes_reads_back_as_written(doc: object, indent: int) -> None:
+    import json
+
+    assert loads_json(json.dumps(doc, indent=indent or None), Location("x.json")) == doc
+
+
+def _with_duplicate(doc: dict, key: str) -> tuple[str, int]:
+    """``doc`` as indented JSON with ``key`` written a second time at its end, and that line."""
+    import json
+
+    lines = json.dumps(doc, indent=1).splitlines() if doc else ["{"]
+    if doc:
+        lines[-2] += ","
+        lines.pop()  # the closing brace
+    lines.append(f" {json.dumps(key)}: 0")
+    lines.append("}")
+    return "\n".join(lines), len(lines) - 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_KEYS, _JSON, min_size=1, max_size=4), st.data())
+def test_a_key_written_twice_is_refused_at_the_second(doc: dict, data: st.DataObject) -> None:
+    key = data.draw(st.sampled_from(sorted(doc)))
+    text, line = _with_duplicate(doc, key)
+    with pytest.raises(BadInput, match="given twice") as info:
+        loads_json(text, Location("x.json"))
+    assert info.value.location == Location("x.json", line)

@@ -66,32 +66,30 @@ def check_fields(names: list[str] | None, schema: str) -> None:
                            _WHERE)
 
 
-def select(obj: Any, path: str) -> Any:
+def select(obj: Any, path: str, _above: str = "") -> Any:
     """The value at the dotted ``path`` of ``obj``; BadInput when a step does not exist."""
     value = obj
     steps = path.split(".")
     for i, step in enumerate(steps):
+        here = ".".join([*([_above] if _above else []), *steps[:i]])
         if value is None:
             return None
         if isinstance(value, dict):
             if step not in value:
-                if i == 0:
+                if not here:
                     return None  # allowed by the schema, absent from this answer
-                raise BadInput(f"no field {step!r} in {'.'.join(steps[:i])} (it has: "
-                               f"{', '.join(value)})", _WHERE)
+                raise BadInput(f"no field {step!r} in {here} (it has: {', '.join(value)})", _WHERE)
             value = value[step]
         elif isinstance(value, list):
             if step.isdigit():
                 if int(step) >= len(value):
-                    raise BadInput(f"{'.'.join(steps[:i])} has {len(value)} items, no item "
-                                   f"{step}", _WHERE)
+                    raise BadInput(f"{here} has {len(value)} items, no item {step}", _WHERE)
                 value = value[int(step)]
             else:
                 rest = ".".join(steps[i:])
-                return [select(item, rest) for item in value]
+                return [select(item, rest, here) for item in value]
         else:
-            raise BadInput(f"{'.'.join(steps[:i])} is a value, it has no field {step!r}",
-                           _WHERE)
+            raise BadInput(f"{here} is a value, it has no field {step!r}", _WHERE)
     return value
 
 
