@@ -144,6 +144,8 @@ _BRACKET = re.compile(r"[\[\]{}]")
 def _json_depth_check(text: str, where: Location) -> None:
     """Refuse nesting deeper than the limit before json.loads recurses into it."""
     bound = MAX_DEPTH.value()
+    if text.count("[") + text.count("{") <= bound:  # cannot be deeper: skip the slow scan
+        return
     depth = 0
     bare = _STRING.sub('""', text)  # offsets below are in this text; strings hold no newline
     for m in _BRACKET.finditer(bare):
