@@ -266,3 +266,21 @@ def test_the_table_and_docs_contracts_agree() -> None:
         assert len(rows) == 1, f"no single row for {command} in docs/contracts.md"
         listed = {int(c) for c in rows[0].split("|")[2].replace("`", "").split(",")}
         assert listed == set(exits.codes(command)), (command, listed)
+
+
+def test_a_graph_the_simulator_disagrees_with_is_exit_4_in_json_too(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import seoib.commands.graph as graph
+
+    real = graph.build_graph
+
+    def disagreeing(rs: Any, vmc: Any) -> Any:
+        g, solver = real(rs, vmc)
+        solver.disagreements.append({"differences": ["planted"]})
+        return g, solver
+
+    monkeypatch.setattr(graph, "build_graph", disagreeing)
+    assert main(["graph", "--format", "json"]) == 4
+    out, err = capsys.readouterr()
+    assert json.loads(out)["witness"]["disagreements"]  # the graph says so itself
+    assert "does not reproduce 1 verdicts" in _json_refusal(err, 4)["message"]

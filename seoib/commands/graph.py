@@ -21,7 +21,7 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import BadInput
+from ..errors import BadInput, Disagreement
 from ..files import check_output_file, replace_file
 from ..matrix.pools import Pools, describe, pools_of
 from ..matrix.svg import pools_svg
@@ -154,8 +154,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"wrote {fmt} to {args.out}\n")
     else:
         sys.stdout.write(text)
-    if solver.disagreements:
-        sys.stderr.write(f"seoib: error: the simulator does not reproduce "
-                         f"{len(solver.disagreements)} verdicts\n")
-        return 4
+    if solver.disagreements:  # exit 4 with the one refusal line (JSON with --format json)
+        sys.stdout.flush()
+        raise Disagreement(f"the simulator does not reproduce {len(solver.disagreements)} "
+                           "verdicts of this graph")
     return 0
