@@ -83,7 +83,7 @@ def read_limited(path: str | Path, limit: int | None = None) -> bytes:
     overrides it. The file is opened with O_NONBLOCK, so a FIFO without a writer
     cannot block us, and fstat decides before anything is read.
     """
-    check_path(path, "file name")
+    check_path(path)
     where = Location(str(path))
     bound = MAX_INPUT_BYTES.value(limit)
     try:
@@ -117,17 +117,18 @@ def read_limited(path: str | Path, limit: int | None = None) -> bytes:
     return b"".join(chunks)
 
 
-def check_path(path: str | Path, option: str = "the file name") -> None:
-    """Refuse an empty path or one holding a NUL byte (BadInput naming ``option``).
+def check_path(path: str | Path, option: str | None = None) -> None:
+    """Refuse an empty path or one holding a NUL byte (BadInput naming ``option``, if known).
 
     ``Path("")`` is ``.``: an empty ``--rules ''`` or ``--out ''`` would quietly mean
     the current directory, never what was meant.
     """
     text = os.fspath(path)
+    where = Location(option) if option else None
     if not text:
-        raise BadInput("empty path (give a file or directory name)", Location(option))
+        raise BadInput("empty path (give a file or directory name)", where)
     if "\0" in text:  # os.open would raise ValueError, not OSError
-        raise BadInput("a file name cannot contain a NUL byte", Location(option))
+        raise BadInput("a file name cannot contain a NUL byte", where or Location(repr(text)))
 
 
 def check_digits(digits: str, where: Location, what: str = "number") -> None:

@@ -105,6 +105,7 @@ def test_a_failed_write_removes_only_its_own_temporary(tmp_path: Path,
     ["policy", "--host", "@", "--vm", "machine=q35"],
     ["policy", "--host", "kernel=7.0.3,qemu=11.0.0", "--domain-xml", ""],
     ["check", ""],
+    ["policy", "--batch", ""],
     ["simulate", ""],
     ["designs", ""],
 ])

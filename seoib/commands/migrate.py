@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import BadInput, Location
+from ..files import check_path
 from ..query.text import render_migrate
 from ..query.verdicts import migrate_verdict
 from .batchio import add_batch, run_batch_option
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         if args.fields:
             raise BadInput("--fields selects from one answer; --batch writes whole verdicts",
                            Location("--fields"))
+        check_path(args.batch, "--batch")
         return run_batch_option(args, "migrate", ("src", "dst", "vm", "domain_xml", "qemu_cmdline",
                                                   "snapshot"))
     # Not argparse-required, so that --batch can stand alone; the message is argparse's.

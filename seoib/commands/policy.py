@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import BadInput, Location
+from ..files import check_path
 from ..query.text import render_policy
 from ..query.verdicts import policy_verdict
 from .batchio import add_batch, run_batch_option
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         if args.fields:
             raise BadInput("--fields selects from one answer; --batch writes whole verdicts",
                            Location("--fields"))
+        check_path(args.batch, "--batch")
         return run_batch_option(args, "policy", ("host", "vm", "domain_xml", "qemu_cmdline"))
     if args.host is None:
         raise BadInput("policy: the following arguments are required: --host "
