@@ -83,7 +83,7 @@ def model_match(pattern: str, name: str, limit: int) -> tuple[bool, int]:
         greedy = op is _c.MAX_REPEAT
 
         def rep(count: int, p: int) -> bool:
-            def again() -> bool:  # one more round, which must consume something
+            def again() -> bool:  # one more pass, which must consume something
                 return count < hi and seq(body, 0, p, lambda q: q != p and rep(count + 1, q))
 
             def stop() -> bool:

@@ -227,7 +227,7 @@ def _repeat(av: Any, follow: Ranges, source: str) -> _Info:
         what = "an alternation" if nested[0] is _c.BRANCH else "a repeat"
         raise _Refused(f"a repeated part holds {what} of its own ({shown!r} can match one name "
                        "in exponentially many ways)")
-    # Inside, the body is followed by another round of itself or by what follows the repeat.
+    # Inside, the body is followed by another pass of itself or by what follows the repeat.
     probe = _seq(list(body), follow, source)
     inner = _seq(list(body), _union(probe.first, follow), source)
     if inner.nullable:
