@@ -153,7 +153,8 @@ def test_a_batch_line_number_carries_into_the_location() -> None:
 
 _KEYS = st.text(alphabet="abk\"\\é\n", min_size=1, max_size=4)
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=5),
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=5) | st.just([])
+    | st.just({}),
     lambda inner: st.lists(inner, min_size=1, max_size=3)
     | st.dictionaries(_KEYS, inner, min_size=1, max_size=3),
     max_leaves=12)
