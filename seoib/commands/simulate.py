@@ -47,6 +47,8 @@ from seoib.sim.scenario import (
     run_scenario,
 )
 
+from .common import path_arg
+from .fields import add_fields, check_fields, render_fields
 from .scenario_help import SCENARIO_FORMAT, scenario_reference
 
 __doc__ = f"{__doc__}\n{scenario_reference()}"  # one source for the step prose
@@ -59,13 +61,14 @@ EXIT_FAILED = 2
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register ``FILE``, ``--example`` and ``--format``; the epilog documents the format."""
-    parser.add_argument("file", metavar="FILE", nargs="?", help="scenario YAML file")
+    parser.add_argument("file", metavar="FILE", nargs="?", type=path_arg, help="scenario YAML file")
     parser.add_argument("--example", metavar="NAME", nargs="?", const="",
                         help="run an example scenario shipped with seoib; without NAME, list them")
     parser.epilog = SCENARIO_FORMAT
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--rules", metavar="DIR",
+    add_fields(parser)
+    parser.add_argument("--rules", metavar="DIR", type=path_arg,
                         help="rule directory for kernel=/qemu= specs (default: built-in rules)")
     parser.add_argument("--backend", choices=("sim", "kvm"), default="sim",
                         help="what runs register-level steps: the simulator (default) or /dev/kvm")
@@ -204,6 +207,7 @@ def run(
     if not args.file:
         raise BadInput("give a scenario FILE, or --example to list the examples",
                        Location("seoib simulate"))
+    check_fields(getattr(args, "fields", None), "simulate")
     data = load_scenario(args.file)
     if host_resolver is None and vm_resolver is None:
         # Rule-level specs (kernel=, qemu=, aliases) resolve through the rules;
@@ -214,7 +218,9 @@ def run(
         host_resolver, vm_resolver = bridge.host, bridge.vm
     backend = getattr(args, "backend", "sim")
     result = _run_on_backend(backend, data, str(args.file), host_resolver, vm_resolver)
-    if getattr(args, "format", "text") == "json":
+    if getattr(args, "fields", None):
+        sys.stdout.write(render_fields(result_json(result), args.fields, args.format))
+    elif getattr(args, "format", "text") == "json":
         sys.stdout.write(json.dumps(result_json(result), indent=2) + "\n")
     else:
         sys.stdout.write(result_text(result))

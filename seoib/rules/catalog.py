@@ -18,6 +18,7 @@ from ..errors import Location, RuleError, SpecError
 from ..record import record, replace
 from .language import Citation, Design, Family, GuestProfile, MachineCompat, QemuRelease
 from .overlay import item_location
+from .patterns import compile_name_pattern
 from .versions import Release, parse_release
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
@@ -149,10 +150,10 @@ class MachineCatalog:
             loc = item_location(doc["downstream"], i, source)
             pattern = None
             if "pattern" in d:
-                try:
-                    pattern = re.compile(d["pattern"])
-                except re.error as exc:
-                    problems.append((loc, f"{d['id']}: pattern is not a regular expression: {exc}"))
+                try:  # matched against every machine name a query gives: linear time only
+                    pattern = compile_name_pattern(d["pattern"])
+                except ValueError as exc:
+                    problems.append((loc, f"{d['id']}: pattern is refused: {exc}"))
                     continue
                 if "upstream" not in pattern.groupindex:
                     problems.append((loc, f"{d['id']}: pattern needs a group named 'upstream'"))
