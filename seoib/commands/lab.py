@@ -88,6 +88,16 @@ def _write_evidence(path: str, text: str) -> None:
                             Location(path)) from None
 
 
+def _check_evidence_path(path: str) -> None:
+    from ..lab.toolchain import LabSetupError
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise LabSetupError("is a directory: name the evidence file", Location(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise LabSetupError("its directory does not exist or is not writable", Location(path))
+
+
 def _progress(n: int, total: int, obs: object) -> None:
     sys.stderr.write(f"\rseoib lab: {n}/{total} runs")
     if n == total:
@@ -99,10 +109,8 @@ def run(args: argparse.Namespace) -> int:
     from ..lab.run import run_lab
 
     patterns = [p.strip() for text in (args.machines or []) for p in text.split(",") if p.strip()]
-    if args.evidence and os.path.isdir(args.evidence):
-        from ..lab.toolchain import LabSetupError
-
-        raise LabSetupError("is a directory: name the evidence file", Location(args.evidence))
+    if args.evidence:
+        _check_evidence_path(args.evidence)  # before the run, not after minutes of it
     report = run_lab(_binaries(args), machines=patterns, jobs=args.jobs, timeout=args.timeout,
                      rules=rules_of(args), kvm_path=args.kvm,
                      progress=_progress if sys.stderr.isatty() else None)

@@ -78,7 +78,8 @@ def _poweron(engine: dict[str, Any], seen: dict[str, Any]) -> list[str]:
         pass  # nothing to hold the engine's irqchip to
     elif seen["irqchip"] != engine["irqchip"]:
         out.append(f"irqchip: QEMU built {seen['irqchip']}, engine {engine['irqchip']}")
-    elif seen["irqchip"] == "on" and seen["ioapic"] != "in-kernel":
+    # isapc has no IOAPIC device; with kernel-irqchip=on KVM still holds its own in-kernel one
+    elif seen["irqchip"] == "on" and seen["ioapic"] not in ("in-kernel", None):
         out.append(f"IOAPIC: QEMU built {seen['ioapic']}, engine the in-kernel one")
     elif seen["irqchip"] in ("split", "off") and seen["ioapic"] != engine["ioapic"]:
         out.append(f"IOAPIC version: QEMU built {seen['ioapic']}, engine {engine['ioapic']}")

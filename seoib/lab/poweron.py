@@ -90,9 +90,9 @@ def observe_poweron(ctx: LabContext, binary: QemuBinary, vm: LabVM, view: Kernel
                                 else vm.irqchip or "unknown (no IOAPIC device)")
             facts["lapic"] = seen.lapic
             facts["ioapics"] = [{"type": d.type, "version": d.version} for d in seen.ioapics]
-            first = seen.ioapics[0] if seen.ioapics else None
-            facts["ioapic"] = (None if first is None else
-                               "in-kernel" if first.type == KVM_IOAPIC else first.version)
+            # microvm with the in-kernel irqchip has KVM's IOAPIC and a second, QEMU's (0x20)
+            facts["ioapic"] = ("in-kernel" if any(d.type == KVM_IOAPIC for d in seen.ioapics)
+                               else seen.ioapics[0].version if seen.ioapics else None)
             stderr = q.stderr()
     except QemuFailed as err:
         facts["failure"] = err.message
@@ -100,7 +100,8 @@ def observe_poweron(ctx: LabContext, binary: QemuBinary, vm: LabVM, view: Kernel
     shim = read_shim_log(log)
     facts["shim"] = shim.as_json()
     if facts["started"]:
-        facts["policy"] = policy_of(facts["irqchip"], shim)
+        # the policy is KVM's LAPIC's: any irqchip mode with kvm-apic has one
+        facts["policy"] = policy_of("on" if facts["lapic"] == KVM_LAPIC else "off", shim)
         facts["trace"] = trace_lines(stderr)
     obs.observed = facts
     obs.seconds = time.monotonic() - start

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Ended", "QemuFailed", "QemuProcess", "STDERR_KEEP"]
+__all__ = ["STDERR_KEEP", "Ended", "QemuFailed", "QemuProcess"]
 
 STDERR_KEEP = 16 << 10  # a QEMU's complaint is its first lines; a flood is cut here
 _CONNECT_TIMEOUT = 10.0
