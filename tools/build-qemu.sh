@@ -1,11 +1,12 @@
 #!/bin/bash
 # Build qemu-system-x86_64 from Debian's qemu source package, for `seoib lab`.
 #
-#   tools/build-qemu.sh [--patch FILE] [--source DIR] [--jobs N] OUTDIR
+#   tools/build-qemu.sh [--patch FILE [--origin TEXT]] [--source DIR] [--jobs N] OUTDIR
 #
 # OUTDIR gets src/ (the unpacked source, Debian's own patches applied, then
 # FILE if given), build/ (the binary: build/qemu-system-x86_64) and
-# BUILD-INFO (package version, patch origin and digest, configure line), which
+# BUILD-INFO (package version, the patch's file name, digest and --origin - where
+# it was published: subject, date, message id - and the configure line), which
 # `seoib lab` copies into its evidence as the binary's provenance.
 #
 # The source comes from `apt-get source qemu`: add a deb-src line for the
@@ -22,17 +23,19 @@
 set -euo pipefail
 
 patch_file=""
+origin=""
 source_dir=""
 jobs=2
 while [ $# -gt 1 ]; do
     case "$1" in
         --patch) patch_file=$(realpath "$2"); shift 2 ;;
+        --origin) origin="$2"; shift 2 ;;
         --source) source_dir=$(realpath "$2"); shift 2 ;;
         --jobs) jobs="$2"; shift 2 ;;
         *) echo "build-qemu.sh: unknown option $1" >&2; exit 3 ;;
     esac
 done
-[ $# -eq 1 ] || { echo "usage: build-qemu.sh [--patch FILE] [--source DIR] [--jobs N] OUTDIR" >&2; exit 3; }
+[ $# -eq 1 ] || { echo "usage: build-qemu.sh [--patch FILE [--origin TEXT]] [--source DIR] [--jobs N] OUTDIR" >&2; exit 3; }
 out=$(realpath -m "$1")
 mkdir -p "$out"
 
@@ -74,6 +77,7 @@ version=$(dpkg-parsechangelog -l "$out/src/debian/changelog" -S Version 2>/dev/n
     echo "upstream: $(cat "$out/src/VERSION")"
     if [ -n "$patch_file" ]; then
         echo "patch: $(basename "$patch_file") sha256 $(sha256sum "$patch_file" | cut -d' ' -f1)"
+        [ -z "$origin" ] || echo "origin: $origin"
     else
         echo "patch: none"
     fi

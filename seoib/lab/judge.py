@@ -102,12 +102,18 @@ def _migration(engine: dict[str, Any], seen: dict[str, Any]) -> list[str]:
     if engine["outcome"] not in _MIGRATION.get(outcome, set()):
         said = seen.get("dst_message") or seen.get("failure") or seen.get("src_status")
         return [f"migration: {outcome} ({said}); engine {engine['outcome']}"]
+    out = []
     if outcome == "completed":
         real = _flags(seen["dst_shim"]["seoib_flags"])
         want = (engine.get("dst_kvm_flags") or 0) & SEOIB_BITS
         if real != want:
-            return [f"destination's SEOIB flags: real 0x{real:x}, engine 0x{want:x}"]
-    return []
+            out.append(f"destination's SEOIB flags: real 0x{real:x}, engine 0x{want:x}")
+        guest = seen.get("guest")
+        expected = _GUEST.get(engine["outcome"], engine["outcome"])
+        if guest and guest["outcome"] != expected:
+            out.append(f"guest after the migration: {guest['outcome']} ({guest['why']}); "
+                       f"engine {engine['outcome']}")
+    return out
 
 
 _COMPARE: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[str]]] = {
@@ -120,6 +126,8 @@ def _inconclusive(obs: Observation) -> str | None:
         return str(seen.get("why"))
     if obs.kind == "migration" and seen.get("outcome") == "inconclusive":
         return f"the migration ended neither completed nor refused: {seen}"
+    if obs.kind == "migration" and seen.get("guest", {}).get("outcome") == "inconclusive":
+        return f"the guest showed nothing after the migration: {seen['guest']['why']}"
     return None
 
 

@@ -15,22 +15,27 @@ with its own kernel view), asks the source to ``migrate`` and follows
 - ``inconclusive``: anything else, with the details.
 
 The SEOIB flags each side asked of KVM (the shim's logs) are kept: the
-destination's show what its post_load set.
+destination's show what its post_load set. With ``guest``, both sides carry the
+lab's guest (seoib/lab/guestrun.py), which has not run yet on the source; after a
+completed migration the destination is continued and the guest's counts show what
+the migrated VM does on its new host (``observed["guest"]``).
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from .binary import QemuBinary
 from .context import LabContext
+from .guestrun import LVR_SEOIB, classify, parse_result
 from .kernels import KernelView
 from .observation import Observation
 from .poweron import trace_args, trace_lines
 from .qemu_run import Ended, QemuFailed, QemuProcess
 from .shimlog import read_shim_log
-from .vm import LabVM
+from .vm import DEBUG_EXIT_DONE, LabVM, guest_devices
 
 __all__ = ["observe_migration"]
 
@@ -65,7 +70,7 @@ def _settle(dst: QemuProcess, facts: dict[str, Any], deadline: float) -> Ended |
 
 
 def observe_migration(ctx: LabContext, src_bin: QemuBinary, dst_bin: QemuBinary, vm: LabVM,
-                      src_view: KernelView, dst_view: KernelView) -> Observation:
+                      src_view: KernelView, dst_view: KernelView, guest: bool = False) -> Observation:
     start = time.monotonic()
     name = ctx.name("migrate")
     sock = ctx.rundir / f"{name}.sock"
@@ -74,22 +79,28 @@ def observe_migration(ctx: LabContext, src_bin: QemuBinary, dst_bin: QemuBinary,
     obs = Observation(
         kind="migration",
         id=f"migration {src_bin.label} -> {dst_bin.label} {vm.label} "
-           f"kernels={src_view.name}->{dst_view.name}",
+           f"kernels={src_view.name}->{dst_view.name}" + (" with the guest" if guest else ""),
         binaries={"src": src_bin.label, "dst": dst_bin.label}, kernels=kernels,
         cmdline=vm.cmdline(src_bin.path, ctx.native.guest),
         engine_input={"query": "migrate", "src": ctx.host_spec(src_bin, src_view),
                       "dst": ctx.host_spec(dst_bin, dst_view),
-                      "vm": ctx.vm_spec(vm, src_bin, src_view, guest=False)})
+                      "vm": ctx.vm_spec(vm, src_bin, src_view, guest=guest)},
+        host_dependent=ctx.eoi_note() if guest else None)
     facts: dict[str, Any] = {}
+    console = ctx.rundir / f"{name}.console"
+    devices = guest_devices(console) if guest else []
     dst_argv = vm.argv(dst_bin.path, ctx.native.guest,
-                       extra=["-incoming", f"unix:{sock}", *trace_args(dst_bin)])
-    src_argv = vm.argv(src_bin.path, ctx.native.guest, extra=trace_args(src_bin))
+                       extra=[*devices, "-incoming", f"unix:{sock}", *trace_args(dst_bin)])
+    src_devices = guest_devices(ctx.rundir / f"{name}-src.console") if guest else []
+    src_argv = vm.argv(src_bin.path, ctx.native.guest, extra=[*src_devices, *trace_args(src_bin)])
     dst = QemuProcess(dst_argv, ctx.rundir, f"{name}-dst", timeout=ctx.timeout,
                       env=dst_view.env(ctx.native.shim, dst_log))
     src = QemuProcess(src_argv, ctx.rundir, f"{name}-src", timeout=ctx.timeout,
                       env=src_view.env(ctx.native.shim, src_log))
     try:
         facts["outcome"] = _run(dst, src, sock, facts, ctx.timeout)
+        if guest and facts["outcome"] == "completed":
+            facts["guest"] = _continue_guest(dst, console, ctx.timeout)
     finally:
         src.kill()
         dst.kill()
@@ -99,6 +110,27 @@ def observe_migration(ctx: LabContext, src_bin: QemuBinary, dst_bin: QemuBinary,
     obs.observed = facts
     obs.seconds = time.monotonic() - start
     return obs
+
+
+def _continue_guest(dst: QemuProcess, console: Path, timeout: float) -> dict[str, Any]:
+    """Let the migrated VM run on the destination; what the guest counted there."""
+    try:
+        dst.execute("cont")
+    except QemuFailed as err:
+        return {"outcome": "inconclusive", "why": f"cont refused: {err.message}"}
+    ended = dst.wait(timeout)
+    try:
+        text = console.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    result = parse_result(text)
+    outcome, why = classify(result)
+    if result is None and ended is not None and ended.code != DEBUG_EXIT_DONE:
+        why = f"{why}: {dst.complaint() or ended.describe()}"
+    seen: dict[str, Any] = {"outcome": outcome, "why": why, "result": result}
+    if result is not None:
+        seen["lvr_seoib"] = bool(result.get("lvr", 0) & LVR_SEOIB)
+    return seen
 
 
 def _run(dst: QemuProcess, src: QemuProcess, sock: object, facts: dict[str, Any],

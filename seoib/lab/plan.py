@@ -13,7 +13,8 @@ fixed order, so two labs on the same binaries run the same things:
   and, on a binary without a SEOIB design, with the flags set as a design would;
 - migration: every machine type both binaries register, split, in both
   directions; on the newest shared q35 type also each binary to itself, and to
-  itself on a destination kernel without the flags.
+  itself on a destination kernel without the flags; and there, between every pair
+  (both ways and each to itself) with the guest continued on the destination.
 
 Machine types QEMU cannot run on KVM alone (``none``, Xen's, ``x-remote``) are
 left out and named in the plan's notes.
@@ -118,7 +119,9 @@ def _migration_runs(binaries: Sequence[QemuBinary], machines: dict[str, list[str
         shared = list(machines[binaries[0].label])
     newest = _newest_q35(shared, old_ioapic=False)
     if newest:
+        vm = LabVM(newest, "split")
         for b in binaries:
-            runs += [Run("migration", observe_migration, (b, b, LabVM(newest, "split"), this, dst))
-                     for dst in (this, old)]
+            runs += [Run("migration", observe_migration, (b, b, vm, this, dst)) for dst in (this, old)]
+        pairs = [(s, d) for s in binaries for d in binaries]
+        runs += [Run("migration", observe_migration, (s, d, vm, this, this, True)) for s, d in pairs]
     return runs

@@ -69,7 +69,12 @@ class LabReport:
             "inconclusive": [o.id for o, _ in self.inconclusive()]}
 
     def to_json(self) -> str:
-        return json.dumps(self.as_json(), indent=1, sort_keys=False) + "\n"
+        """The JSON report; each observation on a line of its own (evidence files diff well)."""
+        data = self.as_json()
+        observations = data.pop("observations")
+        head = json.dumps(data, indent=1)[:-2]  # without the closing "\n}"
+        rows = ",\n  ".join(json.dumps(o, separators=(",", ":")) for o in observations)
+        return f'{head},\n "observations": [\n  {rows}\n ]\n}}\n'
 
     def to_text(self) -> str:
         s = self.summary()
