@@ -45,7 +45,7 @@ def trace_lines(stderr: str) -> list[str]:
         if m:
             out.append(f"{m.group(1)} {m.group(2)}".strip())
         elif "warning:" in line and "CPUID" not in line:  # a missing CPU feature is not news
-            out.append(line.split("warning:", 1)[1].strip().join(("warning: ", "")))
+            out.append(f"warning: {line.split('warning:', 1)[1].strip()}")
     return out
 
 
