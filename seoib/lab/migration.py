@@ -7,8 +7,9 @@ with its own kernel view), asks the source to ``migrate`` and follows
 
 - ``completed``: the source says completed and the destination lives, paused;
 - ``refused``: the destination rejected the stream and exited (QEMU's message
-  kept, e.g. "Unknown savevm section or instance 'x86-seoib-state'"); the source
-  reports ``failed`` and keeps running;
+  kept, e.g. "Unknown savevm section or instance 'x86-seoib-state'"); what the
+  source then reports (``src_status``) and its run state (``src_runstate``) are kept:
+  a source that finished sending before the destination read says "completed";
 - ``dest-abort``: the destination died of a signal while loading (SIGABRT after
   "Failed to set KVM LAPIC SEOIB flags"), whatever the source reports;
 - ``start-failed``: a side did not start (e.g. a machine type it does not register);
@@ -133,6 +134,14 @@ def _continue_guest(dst: QemuProcess, console: Path, timeout: float) -> dict[str
     return seen
 
 
+def _runstate(proc: QemuProcess) -> str | None:
+    try:
+        status = proc.execute("query-status")
+    except QemuFailed:
+        return None
+    return status.get("status") if isinstance(status, dict) else None
+
+
 def _run(dst: QemuProcess, src: QemuProcess, sock: object, facts: dict[str, Any],
          timeout: float) -> str:
     for side, proc in (("dst", dst), ("src", src)):
@@ -151,9 +160,14 @@ def _run(dst: QemuProcess, src: QemuProcess, sock: object, facts: dict[str, Any]
     if ended is not None:
         facts["dst_ended"] = ended.as_json()
         facts["dst_message"] = dst.complaint()
+        facts["src_runstate"] = _runstate(src)
         if ended.signal:
             return "dest-abort"
-        return "refused" if facts.get("src_status") == "failed" else "inconclusive"
+        # The destination rejected the stream and exited. The source may still say
+        # "completed": a small paused VM is sent whole before the destination reads it,
+        # and precopy does not wait for the destination's word (the source then sits
+        # in postmigrate, not running).
+        return "refused" if ended.code else "inconclusive"
     if facts.get("src_status") == "completed" and facts.get("dst_status") in ("paused", "postmigrate",
                                                                                "prelaunch"):
         return "completed"
