@@ -93,6 +93,9 @@ def _subset(expected: dict[str, Any], seen: dict[str, Any]) -> list[str]:
         got = seen.get(key)
         if isinstance(want, dict) and isinstance(got, dict):
             out += [f"{key}.{d}" for d in _subset(want, got)]
+        elif isinstance(want, str) and want.startswith("~"):
+            if not isinstance(got, str) or want[1:] not in got:
+                out.append(f"{key}: {got!r} (expected it to contain {want[1:]!r})")
         elif isinstance(want, str) and want.startswith(">="):
             if not isinstance(got, int) or got < int(want[2:]):
                 out.append(f"{key}: {got} (expected {want})")
