@@ -53,6 +53,8 @@ def test_there_is_evidence_of_each_build() -> None:
 def test_evidence_is_valid_and_says_where_it_came_from(path: Path) -> None:
     data = _load(path)
     assert list(Draft202012Validator(SCHEMA).iter_errors(data)) == []
+    ids = [o["id"] for o in data["observations"]]
+    assert len(ids) == len(set(ids))  # an id names one run: known and key lists refer to it
     assert data["host"]["kvm"]["implementation"] in ("vmx", "svm", "pvm", "other")
     for b in data["binaries"]:
         assert b["build_id"] and b["version"] and (b["package"] or b["build_info"])
