@@ -62,14 +62,15 @@ def run_lab(qemu: Sequence[str], *, machines: Sequence[str] = (), jobs: int = 2,
     plan = make_plan(binaries, machines)
     for b in binaries:
         if not plan.machines[b.label]:
-            raise LabSetupError(f"no machine type of {b.path} matches {', '.join(machines)}",
-                                Location("--machines"))
+            what = f"matches {', '.join(machines)}" if machines else "can be started on KVM"
+            raise LabSetupError(f"no machine type of {b.path} {what}", Location("--machines"))
     engine = Engine(rules)
     with tempfile.TemporaryDirectory(prefix="seoib-lab-") as tmp:
         rundir = Path(tmp)
         ctx = LabContext(rundir, build_native(rundir), platform.release(), real_mask,
                          kvm_implementation(), timeout=timeout)
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        try:
             futures = [pool.submit(r.observe, ctx, *r.args) for r in plan.runs]
             results = []
             for n, future in enumerate(futures, 1):
@@ -78,6 +79,10 @@ def run_lab(qemu: Sequence[str], *, machines: Sequence[str] = (), jobs: int = 2,
                 results.append((obs, judge(engine, obs)))
                 if progress:
                     progress(n, len(futures), obs)
+        finally:
+            # Ctrl-C or a bug: the runs not started are dropped, the running ones end
+            # (each kills its QEMU), and only then is the run directory removed.
+            pool.shutdown(wait=True, cancel_futures=True)
         native = ctx.native.as_json()
     return LabReport(
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
