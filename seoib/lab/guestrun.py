@@ -11,7 +11,8 @@ counts into what happened:
   Remote IRR was cleared under an asserted line, again and again;
 - ``stuck``: no delivery in phase B - Remote IRR was never cleared;
 - ``ok``: otherwise, with at least one delivery in phase A;
-- ``inconclusive``: no delivery at all, no result line, or the guest faulted.
+- ``inconclusive``: no delivery at all, no result line, or the guest faulted;
+- ``start-failed``: QEMU refused the configuration (the engine's ``start-fails``).
 """
 
 from __future__ import annotations
@@ -103,9 +104,12 @@ def observe_guest(ctx: LabContext, binary: QemuBinary, vm: LabVM, view: KernelVi
         facts["lvr_seoib"] = bool(result.get("lvr", 0) & LVR_SEOIB)
         facts["svr_seoib"] = bool(result.get("svr", 0) & SVR_SEOIB)
         facts["ioapic"] = f"0x{result.get('ioapic', 0):x}"
-    facts["policy"] = policy_of(vm.irqchip or "on" if facts["started"] else None, shim)
+    # every irqchip mode the lab runs the guest in (on, split) has KVM's LAPIC
+    facts["policy"] = policy_of("on" if facts["started"] else None, shim)
     outcome, why = classify(result)
-    if fault:
+    if not facts["started"]:
+        outcome, why = "start-failed", str(facts.get("failure"))
+    elif fault:
         outcome, why = "inconclusive", f"the guest took exception vector {fault.group(1)}"
     elif result is None and facts.get("failure"):
         why = f"{why}: {facts['failure']}"
