@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("plan", "compute a safe rollout plan"),
     "graph": ("graph", "export the migration graph over stack classes"),
     "probe": ("probe", "probe this host: kernel, KVM x2APIC API, QEMU"),
+    "lab": ("lab", "observe QEMU binaries on this host's KVM and hold the engine to them"),
     "rules": ("rules", "rule set tools (validate)"),
     "serve": ("serve", "the decision service: policy, migrate and check over HTTP/JSON"),
     "completion": ("completion", "print a shell completion script (bash, zsh, fish)"),

@@ -107,6 +107,11 @@ TABLE: dict[str, dict[int, str]] = {
     "serve": {
         EXIT_OK: "the service stopped on SIGTERM or SIGINT after serving",
     },
+    "lab": {
+        EXIT_OK: "every observation of the real QEMU binaries agrees with the engine",
+        EXIT_WARN: "an observation disagrees with the engine, or showed nothing (inconclusive)",
+        EXIT_DISAGREE: _DISAGREE,
+    },
     "completion": {
         EXIT_OK: "the completion script was printed",
     },
