@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seoib.cli import main
 from seoib.errors import Location
@@ -130,3 +132,62 @@ def test_batch_refuses_single_query_options(capsys: pytest.CaptureFixture[str]) 
     code = main(["policy", "--batch", "-", "--host", "kernel=7.0.3,qemu=11.0.0"])
     assert code == 3
     assert "--host" in capsys.readouterr().err
+
+
+# --- the Engine's memos: keyed by what decides a verdict, bounded by bytes -------------------
+
+def _spec_with(spec: str, name: str | None, order: list[int]) -> str:
+    items = spec.split(",")
+    items = [items[i] for i in order if i < len(items)] + items[len(order):]
+    return ",".join(([f"name={name}"] if name else []) + items)
+
+
+POLICY_CASES = [("kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2",
+                 "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv"),
+                ("kernel=7.0.3,qemu=11.0.0,seoib=rfc-v2", "machine=q35,irqchip=split"),
+                ("x2apic-api=0x1f,qemu=10.2.0", "machine=pc-i440fx-2.7,ioapic=0x11,guest=linux"),
+                ("kernel=6.12.40,qemu=9.2.0,seoib=none", "machine=pc,irqchip=on,x2apic=off")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=st.sampled_from(POLICY_CASES),
+       host_name=st.none() | st.text("abcxyz-0123", min_size=1, max_size=12),
+       vm_name=st.none() | st.text("abcxyz-0123", min_size=1, max_size=12),
+       order=st.permutations(range(3)))
+def test_names_and_key_order_share_memos_yet_answer_as_written(rules: RuleSet, case: tuple[str, str],
+                                                                host_name: str | None, vm_name: str | None,
+                                                                order: list[int]) -> None:
+    """A spec's name and key order are not part of the memo keys, yet every verdict names its
+    host and VM as the line wrote them: it equals the verdict of a fresh resolution."""
+    host, vm = _spec_with(case[0], host_name, order), _spec_with(case[1], vm_name, order)
+    engine = _SHARED.setdefault(id(rules), Engine(rules, memo_bytes=64 << 10))
+    got = engine.policy(host, vm)
+    _same_verdict(json.loads(json.dumps(got)), _expected_policy(rules, {"host": host, "vm": vm}), 0)
+
+
+_SHARED: dict[int, Engine] = {}
+
+
+def test_memos_hold_bytes_not_entries(rules: RuleSet) -> None:
+    """Endless distinct spec texts (long names, other key orders) keep an Engine's memos
+    within their byte budget, and the class verdicts are still shared."""
+    budget = 256 << 10
+    engine = Engine(rules, memo_bytes=budget)
+    host, vm = POLICY_CASES[0]
+    for i in range(3000):
+        engine.policy(f"{host},name=h{i}-{'x' * 1000}", f"{vm},name=v{i}")
+    memos = [engine._hosts, engine._host_bases, engine._vm_specs, engine._vms, engine._keys,
+             engine._lines, engine._parts]
+    assert sum(m.charged for m in memos) <= budget
+    assert sum(len(m) for m in memos) < 3000
+    assert engine.classes == 1 and len(engine._host_bases) == 1
+
+
+def test_an_overlong_spec_is_refused_before_it_is_kept(rules: RuleSet) -> None:
+    from seoib.errors import SpecError
+    from seoib.query.api import MAX_SPEC_TEXT
+
+    engine = Engine(rules)
+    with pytest.raises(SpecError, match="at most"):
+        engine.policy("kernel=7.0.3,qemu=11.0.0,name=" + "n" * MAX_SPEC_TEXT, "machine=q35")
+    assert len(engine._hosts) == 0
