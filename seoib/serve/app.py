@@ -4,17 +4,27 @@ Routes (bodies and answers are the CLI's JSON, see ``openapi.json``):
 
 - ``POST /v1/policy``, ``POST /v1/migrate``: one batch line (an object) or a
   list of them; an object answers its verdict, a list a list of verdicts with
-  ``{"error": ...}`` in place of a bad item.
+  ``{"error": ...}`` in place of a bad item. ``?view=compact`` answers compact
+  verdicts (:mod:`seoib.query.compact`), ``&explain=true`` with their reasons.
 - ``POST /v1/check``: a rollout plan (JSON or YAML) -> the ``seoib check`` report.
-- ``POST /v1/reload``: load the rule set again; a bad one is refused with its
-  file:line and the old one keeps serving. ``GET /v1/rules``: digest, sources.
-- ``GET /healthz``, ``GET /metrics`` (Prometheus), ``GET /openapi.json``.
+- ``POST /v1/reload`` and ``GET /v1/rules`` (admin): load the rule set again (a bad
+  one is refused with its file:line and the old one keeps serving); the digest and
+  sources of the rules in service.
+- ``GET /healthz`` and ``GET /livez`` (liveness), ``GET /readyz`` (readiness: rules
+  loaded and not stopping), ``GET /metrics`` (Prometheus), ``GET /openapi.json``.
 
-A bad request (bad JSON, unknown keys, a spec naming a file, a body over the
-size limit, too many items) is HTTP 400 with ``{"error": {"message",
-"location"}}``; a body that does not arrive in time is 408, a request over its
-time budget 503. The rule set is swapped by one assignment: a request in flight
-finishes on the engine it started with.
+Budgets: every request has ``request_seconds``. Cheap work (a probe, a single
+verdict, a short list) runs in the event loop, bounded by the body caps and the
+spec length; anything whose cost grows with its body (a plan, a list of more
+than ``inline_items`` or a body over ``inline_bytes``, a reload) runs in a job
+process (:mod:`seoib.serve.jobs`) that is killed at the time budget (503) and
+meets MemoryError past the memory budget (413). Bodies are capped per content
+type (413), must arrive within the budget (408), and must be JSON or YAML (415).
+Every refusal is JSON ``{"error": {"message", "location"}}``. No answer names a
+file of the server: rule directories are named ``built-in`` or ``site-N``.
+
+The rule set is swapped by one assignment: a request in flight finishes on the
+engine it started with.
 """
 
 from __future__ import annotations
@@ -28,42 +38,75 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import SeoibError
+from ..memo import SizedMemo
 from ..query.api import Engine
 from ..query.batch import answer, error_object
+from ..query.compact import compact, rule_ids
 from ..rules.ruleset import RuleSet, load_rules
-from .metrics import Metrics
+from .exposure import Tokens
 
 __all__ = ["Limits", "Service"]
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
 
 
 class Limits:
-    """Request limits; the defaults suit a scheduler asking one placement at a time."""
+    """Request limits and budgets; the defaults suit a scheduler asking one placement at a time."""
 
-    def __init__(self, max_body: int = 1 << 20, max_items: int = 10_000, body_seconds: float = 10.0,
-                 request_seconds: float = 10.0) -> None:
+    def __init__(self, max_body: int = 1 << 20, max_yaml_body: int = 256 << 10, max_items: int = 10_000,
+                 body_seconds: float = 10.0, request_seconds: float = 10.0,
+                 request_memory: int = 512 << 20, inline_items: int = 16,
+                 inline_bytes: int = 64 << 10, jobs: int = 1) -> None:
         self.max_body = max_body
+        self.max_yaml_body = max_yaml_body
         self.max_items = max_items
         self.body_seconds = body_seconds
         self.request_seconds = request_seconds
+        self.request_memory = request_memory
+        self.inline_items = inline_items
+        self.inline_bytes = inline_bytes
+        self.jobs = jobs
 
 
 class _Refusal(Exception):
-    def __init__(self, status: int, message: str, location: str = "body") -> None:
+    def __init__(self, status: int, message: str, location: str = "body",
+                 headers: Headers | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.location = location
+        self.headers = headers or []
+        self.reason = reason
 
 
-_JSON = [(b"content-type", b"application/json")]
+_JSON: Headers = [(b"content-type", b"application/json")]
+_PUBLIC = frozenset({"/healthz", "/livez", "/readyz"})  # probes answer without a token
+_ADMIN = frozenset({"/v1/reload", "/v1/rules"})
 _ROUTES = {
     ("POST", "/v1/policy"), ("POST", "/v1/migrate"), ("POST", "/v1/check"), ("POST", "/v1/reload"),
-    ("GET", "/v1/rules"), ("GET", "/healthz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
+    ("GET", "/v1/rules"), ("GET", "/healthz"), ("GET", "/livez"), ("GET", "/readyz"),
+    ("GET", "/metrics"), ("GET", "/openapi.json"),
 }
 _PATHS = {path for _, path in _ROUTES}
+_YAML = (b"application/yaml", b"application/x-yaml", b"text/yaml", b"text/x-yaml")
+# JSON, and what clients send when they do not say (curl -d: form-urlencoded)
+_JSONISH = (b"application/json", b"application/x-www-form-urlencoded", b"text/plain", b"")
+
+
+def _media(headers: Headers) -> bytes:
+    for name, value in headers:
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower()
+    return b""
+
+
+def _header(headers: Headers, wanted: bytes) -> bytes | None:
+    for name, value in headers:
+        if name == wanted:
+            return value
+    return None
 
 
 def _refuse_files(value: Any, where: str) -> None:
@@ -80,43 +123,150 @@ def _refuse_files(value: Any, where: str) -> None:
             stack.extend(v)
 
 
-class Service:
-    """One worker's view: the current engine, the limits, metrics and the access log."""
+def _labels(rs: RuleSet) -> list[tuple[str, str]]:
+    """(directory, public name) of a rule set's directories: ``built-in`` and ``site-N``."""
+    from ..paths import builtin_rules_dir
 
-    def __init__(self, rules: Any, rs: RuleSet, metrics: Metrics, *, limits: Limits | None = None,
-                 access_log: bool = True, log: Callable[[str], Any] | None = None) -> None:
+    builtin = os.path.realpath(builtin_rules_dir())
+    out, n = [], 0
+    for root in rs.roots or (rs.root,):
+        real = os.path.realpath(root)
+        if real == builtin:
+            out.append((str(root), "built-in"))
+        else:
+            n += 1
+            out.append((str(root), f"site-{n}"))
+        if real != str(root):
+            out.append((real, out[-1][1]))
+    return sorted(out, key=lambda p: -len(p[0]))  # the longest prefix first
+
+
+def scrub(obj: Any, labels: list[tuple[str, str]]) -> Any:
+    """``obj`` with every rule directory in its strings replaced by its public name."""
+    if isinstance(obj, str):
+        for path, name in labels:
+            if path in obj:
+                obj = obj.replace(path, name)
+        return obj
+    if isinstance(obj, dict):
+        return {k: scrub(v, labels) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [scrub(v, labels) for v in obj]
+    return obj
+
+
+def _options(query: bytes) -> tuple[bool, bool]:
+    """(compact, explain) from the query string; unknown parameters are refused."""
+    compact_view = explain = False
+    if not query:
+        return compact_view, explain
+    from urllib.parse import parse_qsl
+
+    try:
+        pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=True,
+                          max_num_fields=8)
+    except (ValueError, UnicodeDecodeError):
+        raise _Refusal(400, "the query string does not parse", "query") from None
+    for key, value in pairs:
+        if key == "view" and value in ("compact", "full"):
+            compact_view = value == "compact"
+        elif key == "explain" and value in ("true", "false", "1", "0"):
+            explain = value in ("true", "1")
+        else:
+            raise _Refusal(400, f"unknown query parameter {key}={value!r} (known: view=compact|full, "
+                           "explain=true|false)", "query")
+    if explain and not compact_view:
+        raise _Refusal(400, "explain=true adds reasons to view=compact (whole verdicts have them)",
+                       "query")
+    return compact_view, explain
+
+
+class Service:
+    """One worker's view: the current engine, limits, tokens, logs and metrics."""
+
+    def __init__(self, rules: Any, rs: RuleSet, *, limits: Limits | None = None,
+                 tokens: Tokens | None = None, loopback: bool = True, access_log: bool = False,
+                 decision_log: str | None = None, log: Callable[[str], Any] | None = None) -> None:
         self.rules = rules
-        self.engine = Engine(rs)
-        self.metrics = metrics
         self.limits = limits or Limits()
+        self.tokens = tokens or Tokens()
+        self.loopback = loopback
         self.access_log = access_log
+        self.decision_log_path = decision_log
         self.log = log or sys.stderr.write
-        self._encoded: dict[int, tuple[Any, bytes]] = {}
+        self.metrics: Any = None  # ServiceMetrics, built in the worker (bind)
+        self.decisions: Any = None
+        self.jobs: Any = None
+        self.ready = False
         self._openapi: bytes | None = None
-        self._watchdog: asyncio.Future[None] | None = None
+        self._heartbeat: Callable[[], None] | None = None
+        self._swap(rs)
+
+    def _swap(self, rs: RuleSet) -> None:
+        self.engine = Engine(rs)  # one assignment: in-flight requests keep the old engine
+        self.labels = _labels(rs)
+        self.public_rules = {"root": ", ".join(dict.fromkeys(name for _, name in self.labels)),
+                             "digest": rs.digest}
+        self.rule_ids = rule_ids(rs)
+        self._encoded: SizedMemo[int, tuple[Any, bytes]] = SizedMemo(8 << 20, _encoded_cost)
+        if self.metrics is not None:
+            self.metrics.rules(rs.digest)
+
+    def bind(self, heartbeat: Callable[[], None] | None = None) -> None:
+        """In the worker, after the fork: metrics, decision log and the job pool of its own."""
+        from .jobs import JobPool
+        from .metrics import ServiceMetrics
+
+        self.metrics = ServiceMetrics()
+        self.metrics.rules(self.engine.rs.digest)
+        if self.decision_log_path:
+            from .decisions import DecisionLog
+
+            self.decisions = DecisionLog(self.decision_log_path)
+        self.jobs = JobPool(self._job, size=self.limits.jobs, memory=self.limits.request_memory)
+        self._heartbeat = heartbeat
 
     # --- rules ---------------------------------------------------------------------------
 
     def rules_info(self) -> dict[str, Any]:
         rs = self.engine.rs
-        return {"digest": rs.digest, "sources": [str(rs.root)], "queries": sorted(rs.queries)}
+        return {"digest": rs.digest, "sources": list(dict.fromkeys(name for _, name in self.labels)),
+                "queries": sorted(rs.queries)}
 
     def reload(self) -> bool:
         """Load the rules again and swap them in; SeoibError (old rules kept) when bad."""
         rs = load_rules(self.rules)
         if rs is self.engine.rs or rs.digest == self.engine.rs.digest:
             return False
-        self.engine = Engine(rs)  # one assignment: in-flight requests keep the old engine
-        self._encoded.clear()
+        self._swap(rs)
+        if self.jobs is not None:
+            self.jobs.renew()
         return True
 
     def reload_quietly(self) -> None:
-        """SIGUSR1 from the supervisor: swap, or log the refusal and keep serving."""
+        """SIGUSR1 from the supervisor (which loaded and cached the new rules): swap, or log
+        the refusal and keep serving."""
+        self._reopen()
         try:
             changed = self.reload()
             self.event("reload", changed=changed, digest=self.engine.rs.digest)
         except SeoibError as err:
             self.event("reload-refused", error=_error_fields(err))
+
+    def _reopen(self) -> None:
+        """On reload: the decision log again (rotation) and the token file again (rotation)."""
+        if self.decisions is not None:
+            try:
+                self.decisions.open()
+            except OSError as exc:
+                self.event("decision-log-failed", error=exc.strerror or str(exc))
+        if self.tokens.source:
+            from .exposure import load_tokens
+
+            try:
+                self.tokens = load_tokens(self.tokens.source)
+            except SeoibError as err:
+                self.event("token-file-refused", error=str(err))
 
     def event(self, name: str, **fields: Any) -> None:
         self.log(json.dumps({"ts": round(time.time(), 3), "event": name, "pid": os.getpid(),
@@ -133,25 +283,38 @@ class Service:
             return
         start = time.perf_counter()
         method, path = scope["method"], scope["path"]
+        metrics = self.metrics
+        extra: Headers = []
+        self._in_flight(1)
         try:
-            status, body, headers = await self._dispatch(method, path, scope, receive)
+            status, body, headers = await self._dispatch(method, path, scope, receive, extra)
         except _Refusal as r:
-            status, body, headers = r.status, self._error(r.message, r.location), _JSON
+            status, body, headers = r.status, self._error(r.message, r.location), _JSON + r.headers
+            if metrics is not None and r.reason:
+                metrics.refused(r.reason)
         except Exception as exc:  # a bug: report it as one, never as a verdict
             self.event("internal-error", error=f"{type(exc).__name__}: {exc}", path=path)
             status = 500
             body, headers = self._error("internal error (see the service log)", path), _JSON
+        finally:
+            self._in_flight(-1)
         # Counted before the answer leaves, so a client that reads /metrics next sees it.
         took = time.perf_counter() - start
         route = path if path in _PATHS else "other"
-        self.metrics.request(route, status, took)
+        if metrics is not None:
+            metrics.request(route, status, took)
         if self.access_log:
-            self.log(json.dumps({"ts": round(time.time(), 3), "pid": os.getpid(), "method": method,
-                                 "path": route, "status": status, "ms": round(took * 1e3, 3),
-                                 "bytes": len(body)}) + "\n")
+            client = scope.get("client") or ("", 0)
+            self.log(json.dumps({"ts": round(time.time(), 3), "pid": os.getpid(), "client": client[0],
+                                 "method": method, "path": route, "status": status,
+                                 "ms": round(took * 1e3, 3), "bytes": len(body)}) + "\n")
         await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                    "headers": [*headers, *extra, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+    def _in_flight(self, step: int) -> None:
+        if self.metrics is not None:
+            self.metrics.in_flight.inc(step)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -159,48 +322,94 @@ class Service:
             if message["type"] == "lifespan.startup":
                 import signal
 
+                loop = asyncio.get_running_loop()
                 # The supervisor asks every worker to reload with SIGUSR1.
-                asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, self.reload_quietly)
-                self._watchdog = asyncio.ensure_future(_stop_when_orphaned(os.getppid()))
+                loop.add_signal_handler(signal.SIGUSR1, self.reload_quietly)
+                loop.add_signal_handler(signal.SIGUSR2, self._reopen)
+                self._tasks = [asyncio.ensure_future(_stop_when_orphaned(os.getppid())),
+                               asyncio.ensure_future(self._beat())]
+                self.ready = True
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                self.ready = False
+                if self.jobs is not None:
+                    self.jobs.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _dispatch(self, method: str, path: str, scope: dict[str, Any],
-                        receive: Receive) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _beat(self) -> None:
+        """Tell the supervisor the loop turns (it replaces a worker whose loop stalls), and
+        sample this process's figures for /metrics now and then."""
+        n = 0
+        while True:
+            if self._heartbeat is not None:
+                self._heartbeat()
+            n += 1
+            if n % 10 == 0 and self.metrics is not None:
+                self.metrics.sample_process()
+            await asyncio.sleep(0.5)
+
+    def _authorize(self, path: str, scope: dict[str, Any]) -> None:
+        if path in _PUBLIC:
+            return
+        if self.tokens:
+            if not self.tokens.allows(_header(scope.get("headers", ()), b"authorization")):
+                raise _Refusal(401, "this route needs Authorization: Bearer <token>", "authorization",
+                               [(b"www-authenticate", b'Bearer realm="seoib"')], "authentication")
+        elif path in _ADMIN and not self.loopback:
+            raise _Refusal(403, f"{path} is an admin route: start the service with --token-file (or "
+                           "SEOIB_SERVE_TOKEN) to use it off this machine", path, reason="authentication")
+
+    async def _dispatch(self, method: str, path: str, scope: dict[str, Any], receive: Receive,
+                        extra: Headers) -> tuple[int, bytes, Headers]:
         if (method, path) not in _ROUTES:
             if path in _PATHS:
                 raise _Refusal(405, f"{method} is not allowed on {path}", path)
             raise _Refusal(404, f"no such resource {path}", path)
+        self._authorize(path, scope)
         if method == "GET":
             return self._get(path)
-        body = await self._body(scope, receive)
+        headers = scope.get("headers", [])
+        body = await self._body(headers, receive, path)
         if path == "/v1/reload":
-            return self._reload()
+            return await self._reload()
         if path == "/v1/check":
-            return 200, self._check(body), _JSON
-        return 200, self._decide(path[4:], body), _JSON
+            return await self._check(body, scope, extra)
+        compact_view, explain = _options(scope.get("query_string", b""))
+        return await self._decide(path[4:], body, compact_view, explain, scope, extra)
 
-    def _get(self, path: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-        if path == "/healthz":
+    def _get(self, path: str) -> tuple[int, bytes, Headers]:
+        if path in ("/healthz", "/livez"):
             return 200, json.dumps({"status": "ok", "rules": self.engine.rs.digest}).encode(), _JSON
+        if path == "/readyz":
+            if not self.ready:
+                return 503, json.dumps({"status": "stopping"}).encode(), _JSON
+            return 200, json.dumps({"status": "ready", "rules": self.engine.rs.digest}).encode(), _JSON
         if path == "/v1/rules":
             return 200, json.dumps(self.rules_info()).encode(), _JSON
         if path == "/metrics":
-            return 200, self.metrics.render().encode(), [
-                (b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+            from prometheus_client import CONTENT_TYPE_LATEST
+
+            return 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE_LATEST.encode())]
         if self._openapi is None:
             from .openapi import document
 
             self._openapi = json.dumps(document()).encode()
         return 200, self._openapi, _JSON
 
-    async def _body(self, scope: dict[str, Any], receive: Receive) -> bytes:
-        limit = self.limits.max_body
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                raise _Refusal(400, f"request body is larger than {limit} bytes")
+    async def _body(self, headers: Headers, receive: Receive, path: str) -> bytes:
+        media = _media(headers)
+        if media in _YAML and path == "/v1/check":
+            limit = self.limits.max_yaml_body
+        elif media in _JSONISH or media.endswith(b"+json") or path == "/v1/reload":
+            limit = self.limits.max_body
+        else:
+            raise _Refusal(415, f"content type {media.decode('latin-1')!r} is not accepted here "
+                           "(application/json" + (", application/yaml" if path == "/v1/check" else "")
+                           + ")", "content-type", reason="content-type")
+        length = _header(headers, b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise _Refusal(413, f"request body is larger than {limit} bytes", reason="body-size")
         chunks: list[bytes] = []
         size = 0
 
@@ -214,7 +423,7 @@ class Service:
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise _Refusal(400, f"request body is larger than {limit} bytes")
+                    raise _Refusal(413, f"request body is larger than {limit} bytes", reason="body-size")
                 chunks.append(chunk)
                 more = message.get("more_body", False)
 
@@ -225,58 +434,177 @@ class Service:
             else:
                 await asyncio.wait_for(read(), self.limits.body_seconds)
         except asyncio.TimeoutError:
-            raise _Refusal(408, f"the body did not arrive within {self.limits.body_seconds:g} s") \
-                from None
+            raise _Refusal(408, f"the body did not arrive within {self.limits.body_seconds:g} s",
+                           reason="body-timeout") from None
         return b"".join(chunks)
+
+    # --- decisions -----------------------------------------------------------------------
 
     @staticmethod
     def _parse(body: bytes) -> Any:
-        try:
-            return json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise _Refusal(400, f"invalid JSON: {exc.msg}", f"body:{exc.lineno}:{exc.colno}") from None
-        except (ValueError, RecursionError) as exc:
-            raise _Refusal(400, f"invalid JSON: {type(exc).__name__}") from None
+        from ..errors import Location
+        from ..files import loads_json
 
-    def _decide(self, kind: str, body: bytes) -> bytes:
-        doc = self._parse(body)
+        try:
+            return loads_json(body, Location("body"))
+        except SeoibError as err:
+            raise _Refusal(400, err.message, str(err.location or "body")) from None
+
+    async def _decide(self, kind: str, body: bytes, compact_view: bool, explain: bool,
+                      scope: dict[str, Any], extra: Headers) -> tuple[int, bytes, Headers]:
+        start = time.perf_counter_ns()
+        if len(body) > self.limits.inline_bytes:
+            doc = None  # parsed by the job process
+        else:
+            doc = self._parse(body)
+            _refuse_files(doc, "body")
+        if doc is None or (isinstance(doc, list) and len(doc) > self.limits.inline_items):
+            status, out = await self._run_job({"op": "decide", "kind": kind, "compact": compact_view,
+                                               "explain": explain}, body)
+            if status != 200:
+                return status, out, _JSON
+            if self.decisions is not None or self.metrics is not None:
+                self._after_list(kind, out, compact_view, body, scope, extra, start)
+            return status, out, _JSON
         engine = self.engine  # the whole request runs on one rule set
         if isinstance(doc, list):
             if len(doc) > self.limits.max_items:
                 raise _Refusal(400, f"more than {self.limits.max_items} items in one request")
-            deadline = time.perf_counter() + self.limits.request_seconds
-            out = []
-            for i, item in enumerate(doc):
-                if time.perf_counter() > deadline:
-                    raise _Refusal(503, f"the request ran past its {self.limits.request_seconds:g} s "
-                                   "budget; send fewer items", f"body[{i}]")
-                try:
-                    verdict = answer(engine, kind, item, allow_files=False)
-                except SeoibError as err:
-                    verdict = error_object(err, f"body[{i}]")
-                self.metrics.verdict(kind, verdict)
-                out.append(verdict)
-            return json.dumps(out, separators=(",", ":")).encode()
+            verdicts = [self._one(engine, kind, item, f"body[{i}]") for i, item in enumerate(doc)]
+            for v in verdicts:
+                if self.metrics is not None:
+                    self.metrics.verdict(kind, v)
+            shown = [self._view(v, compact_view, explain) for v in verdicts]
+            if self.decisions is not None:
+                self._decided(kind, doc, [compact(v, self.rule_ids) for v in verdicts], 200, scope,
+                              extra, start)
+            return 200, json.dumps(shown, separators=(",", ":")).encode(), _JSON
         try:
             verdict = answer(engine, kind, doc, allow_files=False)
         except SeoibError as err:
-            self.metrics.verdict(kind, {"error": True})
+            if self.metrics is not None:
+                self.metrics.verdict(kind, {"error": True})
             raise _Refusal(400, str(err), "body") from None
-        self.metrics.verdict(kind, verdict)
-        return self._encode(verdict)
+        if self.metrics is not None:
+            self.metrics.verdict(kind, verdict)
+        if self.decisions is not None:
+            self._decided(kind, doc, compact(verdict, self.rule_ids), 200, scope, extra, start)
+        if compact_view:
+            return 200, json.dumps(compact(verdict, self.rule_ids, explain=explain),
+                                   separators=(",", ":")).encode(), _JSON
+        return 200, self._encode(verdict), _JSON
+
+    @staticmethod
+    def _one(engine: Engine, kind: str, item: Any, where: str) -> dict[str, Any]:
+        try:
+            return answer(engine, kind, item, allow_files=False)
+        except SeoibError as err:
+            return error_object(err, where)
+
+    def _view(self, verdict: dict[str, Any], compact_view: bool, explain: bool) -> Any:
+        if compact_view:
+            return compact(verdict, self.rule_ids, explain=explain)
+        if "rules" in verdict:
+            return {**verdict, "rules": self.public_rules}
+        return verdict
 
     def _encode(self, verdict: dict[str, Any]) -> bytes:
-        """A repeated question gets the same verdict object: encode it once."""
+        """A repeated question gets the same verdict object: encode it once (its rule
+        directory named publicly)."""
         hit = self._encoded.get(id(verdict))
         if hit is not None and hit[0] is verdict:
             return hit[1]
-        data = json.dumps(verdict, separators=(",", ":")).encode()
-        if len(self._encoded) > 50_000:
-            self._encoded.clear()
-        self._encoded[id(verdict)] = (verdict, data)
+        data = json.dumps({**verdict, "rules": self.public_rules}, separators=(",", ":")).encode()
+        self._encoded.put(id(verdict), (verdict, data))
         return data
 
-    def _check(self, body: bytes) -> bytes:
+    def _after_list(self, kind: str, out: bytes, compact_view: bool, body: bytes,
+                    scope: dict[str, Any], extra: Headers, start: int) -> None:
+        """Metrics and the decision record of a list answered by a job process."""
+        try:
+            verdicts = json.loads(out)
+        except ValueError:
+            return
+        if not isinstance(verdicts, list):
+            verdicts = [verdicts]
+        for v in verdicts:
+            if self.metrics is not None and isinstance(v, dict):
+                self.metrics.verdict(kind, v if "error" in v or "severity" in v else {"error": True})
+        if self.decisions is not None:
+            short = verdicts if compact_view else [compact(v, self.rule_ids) for v in verdicts]
+            self._decided(kind, self._parse(body), short, 200, scope, extra, start)
+
+    def _decided(self, path: str, given: Any, result: Any, status: int, scope: dict[str, Any],
+                 extra: Headers, start: int) -> None:
+        if self.decisions is None:
+            return
+        from .. import __version__
+
+        decision_id = self.decisions.new_id()
+        client = scope.get("client") or ("", 0)
+        ok = self.decisions.write(decision_id, {
+            "path": f"/v1/{path}", "requested_by": f"{client[0]}:{client[1]}", "status": status,
+            "rules": self.engine.rs.digest, "labels": {"version": __version__, "pid": os.getpid()},
+            "input": given, "result": result,
+            "metrics": {"timer_server_ns": time.perf_counter_ns() - start}})
+        if ok:
+            extra.append((b"x-seoib-decision-id", decision_id.encode()))
+        elif self.metrics is not None:
+            self.metrics.log_errors.inc()
+
+    # --- work in a job process -----------------------------------------------------------
+
+    async def _run_job(self, meta: dict[str, Any], body: bytes) -> tuple[int, bytes]:
+        from .jobs import JobFailed
+
+        if self.jobs is None:  # not bound to a worker (in-process use): run it here
+            return self._job(meta, body)
+        try:
+            return await self.jobs.run(meta, body, self.limits.request_seconds)
+        except JobFailed as failed:
+            raise _Refusal(failed.status, failed.message,
+                           reason="memory" if failed.status == 413 else "time") from None
+
+    def _job(self, meta: dict[str, Any], body: bytes) -> tuple[int, bytes]:
+        """In the job process: one heavy request, answered as (status, body)."""
+        try:
+            op = meta["op"]
+            if op == "decide":
+                return 200, self._decide_list(meta, body)
+            if op == "check":
+                return 200, self._check_plan(body)
+            if op == "validate":
+                rs = load_rules(self.rules)
+                return 200, json.dumps({"digest": rs.digest}).encode()
+            raise _Refusal(500, f"unknown job {op!r}")
+        except _Refusal as r:
+            return r.status, self._error(r.message, r.location)
+        except SeoibError as err:
+            if meta.get("op") == "validate":
+                return 400, json.dumps({"error": scrub(_error_fields(err), self.labels)}).encode()
+            return 400, self._error(scrub(err.message, self.labels),
+                                    scrub(str(err.location or "body"), self.labels))
+        except RecursionError:
+            return 400, self._error("the input is nested too deeply", "body")
+
+    def _decide_list(self, meta: dict[str, Any], body: bytes) -> bytes:
+        doc = self._parse(body)
+        _refuse_files(doc, "body")
+        kind, compact_view, explain = meta["kind"], meta["compact"], meta["explain"]
+        engine = self.engine
+        if not isinstance(doc, list):
+            try:
+                verdict = answer(engine, kind, doc, allow_files=False)
+            except SeoibError as err:
+                raise _Refusal(400, str(err), "body") from None
+            return json.dumps(self._view(verdict, compact_view, explain), separators=(",", ":")).encode()
+        if len(doc) > self.limits.max_items:
+            raise _Refusal(400, f"more than {self.limits.max_items} items in one request")
+        out = [self._view(self._one(engine, kind, item, f"body[{i}]"), compact_view, explain)
+               for i, item in enumerate(doc)]
+        return json.dumps(out, separators=(",", ":")).encode()
+
+    def _check_plan(self, body: bytes) -> bytes:
         from ..plan.checker import check_plan
         from ..plan.planfile import parse_plan
         from ..plan.report import render
@@ -288,15 +616,44 @@ class Service:
             plan = parse_plan(doc, "body")
             report = check_plan(plan, self.engine.rs)
         except SeoibError as err:
-            raise _Refusal(400, err.message, str(err.location or "body")) from None
-        return render(report, "json", "warn").encode()
+            raise _Refusal(400, scrub(err.message, self.labels),
+                           scrub(str(err.location or "body"), self.labels)) from None
+        return json.dumps(scrub(json.loads(render(report, "json", "warn")), self.labels)).encode()
 
-    def _reload(self) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _check(self, body: bytes, scope: dict[str, Any], extra: Headers
+                     ) -> tuple[int, bytes, Headers]:
+        start = time.perf_counter_ns()
+        status, out = await self._run_job({"op": "check"}, body)
+        if status == 200 and self.decisions is not None:
+            import hashlib
+
+            try:
+                summary = json.loads(out).get("summary")
+            except (ValueError, AttributeError):
+                summary = None
+            self._decided("check", {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)},
+                          summary, status, scope, extra, start)
+        return status, out, _JSON
+
+    async def _reload(self) -> tuple[int, bytes, Headers]:
+        # The rule set is loaded (and checked, and cached) in a job process within the budget;
+        # this worker then reads it from the cache.
+        self._reopen()
+        status, out = await self._run_job({"op": "validate"}, b"")
+        if status != 200:
+            self.event("reload-refused", error=json.loads(out).get("error"))
+            if self.metrics is not None:
+                self.metrics.reloads.labels("refused").inc()
+            return status, out, _JSON
         try:
             changed = self.reload()
         except SeoibError as err:
             self.event("reload-refused", error=_error_fields(err))
-            return 400, json.dumps({"error": _error_fields(err)}).encode(), _JSON
+            if self.metrics is not None:
+                self.metrics.reloads.labels("refused").inc()
+            return 400, json.dumps({"error": scrub(_error_fields(err), self.labels)}).encode(), _JSON
+        if self.metrics is not None:
+            self.metrics.reloads.labels("changed" if changed else "unchanged").inc()
         if changed and os.environ.get("SEOIB_SERVE_SUPERVISOR") == str(os.getppid()):
             import signal
 
@@ -304,8 +661,13 @@ class Service:
         self.event("reload", changed=changed, digest=self.engine.rs.digest)
         return 200, json.dumps({"reloaded": changed, "rules": self.rules_info()}).encode(), _JSON
 
-    def _error(self, message: str, location: str) -> bytes:
+    @staticmethod
+    def _error(message: str, location: str) -> bytes:
         return json.dumps({"error": {"message": message, "location": location}}).encode()
+
+
+def _encoded_cost(key: int, value: tuple[Any, bytes]) -> int:
+    return 200 + len(value[1])
 
 
 async def _stop_when_orphaned(parent: int) -> None:
