@@ -46,10 +46,10 @@ class ServiceMetrics:
     def __init__(self) -> None:
         from prometheus_client import Counter, Gauge, Histogram
 
+        from .. import __version__
+
         # Not in the default registry (whose process collector cannot run in multiprocess
         # mode): the samples go to the multiprocess files, read back by render().
-
-        from .. import __version__
 
         self.requests = Counter("seoib_requests", "HTTP requests by route and status code",
                                 ["route", "code"], registry=None)
@@ -73,7 +73,8 @@ class ServiceMetrics:
         self._digest: str | None = None
         pid = str(os.getpid())
         gauge: Any = Gauge
-        self._process = {name: gauge(name, text, ["pid"], multiprocess_mode="liveall", registry=None).labels(pid)
+        self._process = {name: gauge(name, text, ["pid"], multiprocess_mode="liveall",
+                                     registry=None).labels(pid)
                          for name, text in (
                              ("process_resident_memory_bytes", "resident memory size in bytes"),
                              ("process_virtual_memory_bytes", "virtual memory size in bytes"),
