@@ -203,12 +203,14 @@ class Service:
         self._swap(rs)
 
     def _swap(self, rs: RuleSet) -> None:
-        self.engine = Engine(rs)  # one assignment: in-flight requests keep the old engine
+        # One assignment: in-flight requests keep the old engine. Its memos hold 16 MiB at most,
+        # the encoded answers 4 MiB: a worker stays flat under endless distinct texts.
+        self.engine = Engine(rs, memo_bytes=16 << 20)
         self.labels = _labels(rs)
         self.public_rules = {"root": ", ".join(dict.fromkeys(name for _, name in self.labels)),
                              "digest": rs.digest}
         self.rule_ids = rule_ids(rs)
-        self._encoded: SizedMemo[int, tuple[Any, bytes]] = SizedMemo(8 << 20, _encoded_cost)
+        self._encoded: SizedMemo[tuple[int, int], tuple[Any, bytes]] = SizedMemo(4 << 20, _encoded_cost)
         if self.metrics is not None:
             self.metrics.rules(rs.digest)
 
@@ -489,10 +491,7 @@ class Service:
             self.metrics.verdict(kind, verdict)
         if self.decisions is not None:
             self._decided(kind, doc, compact(verdict, self.rule_ids), 200, scope, extra, start)
-        if compact_view:
-            return 200, json.dumps(compact(verdict, self.rule_ids, explain=explain),
-                                   separators=(",", ":")).encode(), _JSON
-        return 200, self._encode(verdict), _JSON
+        return 200, self._encode(verdict, 2 if explain else 1 if compact_view else 0), _JSON
 
     @staticmethod
     def _one(engine: Engine, kind: str, item: Any, where: str) -> dict[str, Any]:
@@ -508,14 +507,15 @@ class Service:
             return {**verdict, "rules": self.public_rules}
         return verdict
 
-    def _encode(self, verdict: dict[str, Any]) -> bytes:
-        """A repeated question gets the same verdict object: encode it once (its rule
-        directory named publicly)."""
-        hit = self._encoded.get(id(verdict))
+    def _encode(self, verdict: dict[str, Any], view: int = 0) -> bytes:
+        """A repeated question gets the same verdict object: encode it once per view (0 whole,
+        its rule directory named publicly; 1 compact; 2 compact with reasons)."""
+        hit = self._encoded.get((id(verdict), view))
         if hit is not None and hit[0] is verdict:
             return hit[1]
-        data = json.dumps({**verdict, "rules": self.public_rules}, separators=(",", ":")).encode()
-        self._encoded.put(id(verdict), (verdict, data))
+        shown = self._view(verdict, view > 0, view == 2)
+        data = json.dumps(shown, separators=(",", ":")).encode()
+        self._encoded.put((id(verdict), view), (verdict, data))
         return data
 
     def _after_list(self, kind: str, out: bytes, compact_view: bool, body: bytes,
@@ -666,7 +666,7 @@ class Service:
         return json.dumps({"error": {"message": message, "location": location}}).encode()
 
 
-def _encoded_cost(key: int, value: tuple[Any, bytes]) -> int:
+def _encoded_cost(key: tuple[int, int], value: tuple[Any, bytes]) -> int:
     return 200 + len(value[1])
 
 
