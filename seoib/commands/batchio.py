@@ -2,7 +2,8 @@
 
 FILE may be a regular file, a named pipe or a socket (a scheduler streaming its
 questions), and ``-`` stdin as any of those or a terminal; a device (``/dev/zero``,
-``/dev/urandom``), a directory or anything else is refused before a byte is read.
+``/dev/urandom``; ``/dev/null`` is empty input), a directory or anything else is
+refused before a byte is read.
 ``--compact`` writes the compact line of :mod:`seoib.query.compact` (at most 300
 bytes) instead of the whole verdict; ``--explain`` adds its reasons.
 """
@@ -46,8 +47,18 @@ def _readable(fd: int, where: str) -> None:
         return
     if stat.S_ISCHR(mode) and os.isatty(fd):  # a person typing lines
         return
+    if stat.S_ISCHR(mode) and _is_devnull(mode, os.fstat(fd).st_rdev):  # empty input, by idiom
+        return
     kind = _KIND.get(stat.S_IFMT(mode), "not a regular file")
     raise BadInput(f"is {kind}, expected a JSON Lines file, a pipe or a terminal", Location(where))
+
+
+def _is_devnull(mode: int, rdev: int) -> bool:
+    try:
+        null = os.stat(os.devnull)
+    except OSError:
+        return False
+    return stat.S_ISCHR(null.st_mode) and null.st_rdev == rdev
 
 
 def run_batch_option(args: argparse.Namespace, kind: str, single: tuple[str, ...]) -> int:

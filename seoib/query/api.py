@@ -46,7 +46,10 @@ from .verdicts import (
 __all__ = ["MAX_SPEC_TEXT", "MEMO_BYTES", "Engine", "Spec"]
 
 Spec = str | Mapping[str, Any]
-MEMO_BYTES = 24 << 20  # what one Engine's memos may hold, all together
+# What one Engine's memos may hold, all together: a batch is one process that ends, and a
+# line memo that holds its working set keeps a repeated line at a lookup; a service passes
+# less (seoib.serve keeps 16 MiB per worker).
+MEMO_BYTES = 256 << 20
 MAX_SPEC_TEXT = 4096  # bytes of one spec as written: far above any real spec (~100)
 # What an entry adds besides its key texts (measured with tracemalloc over distinct specs):
 _RESOLVED_BYTES = 1500  # a resolved host or VM and its facts
