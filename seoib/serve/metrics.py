@@ -84,6 +84,7 @@ class ServiceMetrics:
         self._cpu = Gauge("process_cpu_seconds_total", "user and system CPU time, seconds, summed "
                           "over the workers", multiprocess_mode="sum", registry=None)
         self._children: dict[tuple[str, int], Any] = {}
+        self._verdict_children: dict[tuple[str, str, str], Any] = {}
         self._hist: dict[str, Any] = {}
         self._boot = _boot_time()
         self.sample_process()
@@ -105,10 +106,12 @@ class ServiceMetrics:
         hist.observe(seconds)
 
     def verdict(self, command: str, verdict: dict[str, Any]) -> None:
-        if "error" in verdict:
-            self.verdicts.labels(command, "error", "error").inc()
-        else:
-            self.verdicts.labels(command, verdict["outcome"], verdict["severity"]).inc()
+        key = (command, "error", "error") if "error" in verdict else \
+            (command, verdict["outcome"], verdict["severity"])
+        child = self._verdict_children.get(key)
+        if child is None:
+            child = self._verdict_children[key] = self.verdicts.labels(*key)
+        child.inc()
 
     def refused(self, reason: str) -> None:
         self.refusals.labels(reason).inc()
