@@ -416,7 +416,15 @@ def test_check_is_bounded_in_time_and_memory_while_probes_answer(tmp_path: Path)
 
 
 def test_slow_huge_and_idle_connections_do_not_starve_the_probe(tmp_path: Path) -> None:
-    with running(tmp_path, "--workers", "2", "--header-seconds", "1", "--max-connections", "1024") as srv:
+    with running(tmp_path, "--workers", "2", "--header-seconds", "1", "--request-seconds", "2",
+                 "--max-connections", "1024") as srv:
+        half = socket.create_connection(("127.0.0.1", srv.port))
+        half.sendall(b"POST /v1/policy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"host\"")  # and never the rest of the body
+        half.settimeout(6)
+        answer = half.recv(1000)
+        assert b" 408 " in answer and b"did not arrive" in answer, answer
+        half.close()
         slow = socket.create_connection(("127.0.0.1", srv.port))
         slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the end of the headers
         slow.settimeout(5)

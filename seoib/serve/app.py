@@ -201,6 +201,7 @@ class Service:
         self._openapi: bytes | None = None
         self._heartbeat: Callable[[], None] | None = None
         self._busy = 0  # requests in flight in this worker
+        self.body_guarded = False  # True when the connections time their bodies (the workers')
         self._swap(rs)
 
     def _swap(self, rs: RuleSet) -> None:
@@ -212,6 +213,10 @@ class Service:
                              "digest": rs.digest}
         self.rule_ids = rule_ids(rs)
         self._encoded: SizedMemo[tuple[int, int], tuple[Any, bytes]] = SizedMemo(4 << 20, _encoded_cost)
+        # (route, view, body) -> (verdict, request, answer): a repeated question skips parsing,
+        # checking and encoding (a scheduler asks the same placement again and again)
+        self._answers: SizedMemo[tuple[str, int, bytes], tuple[Any, Any, bytes]] = \
+            SizedMemo(4 << 20, _answer_cost)
         if self.metrics is not None:
             self.metrics.rules(rs.digest)
 
@@ -434,15 +439,18 @@ class Service:
                 chunks.append(chunk)
                 more = message.get("more_body", False)
 
-        try:
-            if sys.version_info >= (3, 11):
-                async with asyncio.timeout(self.limits.body_seconds):  # no extra task per request
-                    await read()
-            else:
-                await asyncio.wait_for(read(), self.limits.body_seconds)
-        except asyncio.TimeoutError:
-            raise _Refusal(408, f"the body did not arrive within {self.limits.body_seconds:g} s",
-                           reason="body-timeout") from None
+        if self.body_guarded:  # the connection's protocol answers 408 (seoib.serve.protocol)
+            await read()
+        else:
+            try:
+                if sys.version_info >= (3, 11):
+                    async with asyncio.timeout(self.limits.body_seconds):  # no extra task
+                        await read()
+                else:
+                    await asyncio.wait_for(read(), self.limits.body_seconds)
+            except asyncio.TimeoutError:
+                raise _Refusal(408, f"the body did not arrive within {self.limits.body_seconds:g} s",
+                               reason="body-timeout") from None
         return b"".join(chunks)
 
     # --- decisions -----------------------------------------------------------------------
@@ -460,6 +468,15 @@ class Service:
     async def _decide(self, kind: str, body: bytes, compact_view: bool, explain: bool,
                       scope: dict[str, Any], extra: Headers) -> tuple[int, bytes, Headers]:
         start = time.perf_counter_ns()
+        view = 2 if explain else 1 if compact_view else 0
+        known = self._answers.get((kind, view, body))
+        if known is not None:
+            verdict, doc, data = known
+            if self.metrics is not None:
+                self.metrics.verdict(kind, verdict)
+            if self.decisions is not None:
+                self._decided(kind, doc, compact(verdict, self.rule_ids), 200, scope, extra, start)
+            return 200, data, _JSON
         if len(body) > self.limits.inline_bytes:
             doc = None  # parsed by the job process
         else:
@@ -496,7 +513,9 @@ class Service:
             self.metrics.verdict(kind, verdict)
         if self.decisions is not None:
             self._decided(kind, doc, compact(verdict, self.rule_ids), 200, scope, extra, start)
-        return 200, self._encode(verdict, 2 if explain else 1 if compact_view else 0), _JSON
+        data = self._encode(verdict, view)
+        self._answers.put((kind, view, body), (verdict, doc, data))
+        return 200, data, _JSON
 
     @staticmethod
     def _one(engine: Engine, kind: str, item: Any, where: str) -> dict[str, Any]:
@@ -673,6 +692,10 @@ class Service:
 
 def _encoded_cost(key: tuple[int, int], value: tuple[Any, bytes]) -> int:
     return 200 + len(value[1])
+
+
+def _answer_cost(key: tuple[str, int, bytes], value: tuple[Any, Any, bytes]) -> int:
+    return 400 + 2 * len(key[2]) + len(value[2])  # the body twice: as bytes and as parsed
 
 
 async def _stop_when_orphaned(parent: int) -> None:

@@ -11,12 +11,15 @@ subclass of it adds, per worker:
   closed - slow or half-sent requests (slowloris) do not stay;
 - a header cap: request line and headers larger than ``max_header_bytes`` are
   answered 431 (JSON) and the connection is closed;
+- a body timeout: a request whose body has not arrived ``body_seconds`` after its
+  headers is answered 408 (JSON) and the connection closed (a timer only when the
+  body did not come with the headers, so the common request pays nothing);
 - a connection cap: at ``max_connections`` the oldest connection with no request
   in progress (idle keep-alive, or still sending its headers) is closed to admit
   the new one; only when every connection has a request in progress is the new
   one answered 503 (JSON) and closed. So 2,200 idle sockets cost a probe nothing.
 
-The request body has its own timeout and caps in :mod:`seoib.serve.app`.
+The request body's caps are in :mod:`seoib.serve.app`.
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ class ConnectionGuard:
     """One worker's table of connections: which are waiting (evictable) and which are busy."""
 
     def __init__(self, max_connections: int = 2048, header_seconds: float = 10.0,
-                 max_header_bytes: int = 16 << 10) -> None:
+                 max_header_bytes: int = 16 << 10, body_seconds: float = 10.0) -> None:
         self.max_connections = max_connections
         self.header_seconds = header_seconds
+        self.body_seconds = body_seconds
         self.max_header_bytes = max_header_bytes
         self.waiting: OrderedDict[GuardedProtocol, None] = OrderedDict()  # oldest first
         self.busy: set[GuardedProtocol] = set()
@@ -88,6 +92,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._in_head = True
         self._head_timer: asyncio.TimerHandle | None = None
+        self._in_body = False
+        self._body_timer: asyncio.TimerHandle | None = None
         if not self.guard.admit(self):
             transport.write(_refusal(503, "Service Unavailable", "too many connections; try again"))
             transport.close()
@@ -123,11 +129,30 @@ class GuardedProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             self._arm()  # the next request's first byte: its headers have their time from now
         super().data_received(data)
+        if self._in_body and self._body_timer is None and not self.transport.is_closing():
+            self._body_timer = self.loop.call_later(self.guard.body_seconds, self._body_timeout)
+
+    def _body_timeout(self) -> None:
+        self._body_timer = None
+        if self._in_body and not self.transport.is_closing():
+            if self.guard.on_refusal:
+                self.guard.on_refusal("body-timeout")
+            self.transport.write(_refusal(408, "Request Timeout", "the body did not arrive within "
+                                          f"{self.guard.body_seconds:g} s"))
+            self.transport.close()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        super().on_message_complete()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
         self._disarm()
+        self._in_body = True
         self.guard.working(self)
         super().on_headers_complete()
 
@@ -138,5 +163,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
         self.guard.gone(self)
         super().connection_lost(exc)

@@ -93,8 +93,9 @@ def _run_worker(index: int, sock: socket.socket, service: Service, exposure: Exp
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the supervisor owns reloads
         beats.beat(index)
         service.bind(lambda: beats.beat(index))
-        guard = ConnectionGuard(**guard_args)
+        guard = ConnectionGuard(**guard_args, body_seconds=service.limits.body_seconds)
         guard.on_refusal = service.metrics.refused
+        service.body_guarded = True
         protocol = type("WorkerProtocol", (GuardedProtocol,), {"guard": guard})
         config = uvicorn.Config(service, loop=_loop(), http=protocol, lifespan="on",
                                 access_log=False, log_level="warning", timeout_keep_alive=idle_seconds,
