@@ -44,12 +44,13 @@ from ..query.batch import answer, error_object
 from ..query.compact import compact, rule_ids
 from ..rules.ruleset import RuleSet, load_rules
 from .exposure import Tokens
+from .redact import public_names, scrub
+from .requests import JSONISH_TYPES, YAML_TYPES, Headers, Refusal, header, media, refuse_files, view_options
 
 __all__ = ["Limits", "Service"]
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
 
 
 class Limits:
@@ -70,17 +71,6 @@ class Limits:
         self.jobs = jobs
 
 
-class _Refusal(Exception):
-    def __init__(self, status: int, message: str, location: str = "body",
-                 headers: Headers | None = None, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.location = location
-        self.headers = headers or []
-        self.reason = reason
-
-
 _JSON: Headers = [(b"content-type", b"application/json")]
 _PUBLIC = frozenset({"/healthz", "/livez", "/readyz"})  # probes answer without a token
 _ADMIN = frozenset({"/v1/reload", "/v1/rules"})
@@ -90,97 +80,6 @@ _ROUTES = {
     ("GET", "/metrics"), ("GET", "/openapi.json"),
 }
 _PATHS = {path for _, path in _ROUTES}
-_YAML = (b"application/yaml", b"application/x-yaml", b"text/yaml", b"text/x-yaml")
-# JSON, and what clients send when they do not say (curl -d: form-urlencoded)
-_JSONISH = (b"application/json", b"application/x-www-form-urlencoded", b"text/plain", b"")
-
-
-def _media(headers: Headers) -> bytes:
-    for name, value in headers:
-        if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower()
-    return b""
-
-
-def _header(headers: Headers, wanted: bytes) -> bytes | None:
-    for name, value in headers:
-        if name == wanted:
-            return value
-    return None
-
-
-def _refuse_files(value: Any, where: str) -> None:
-    """A network client never makes the service read a file: no ``@file`` specs anywhere."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, str) and v.lstrip().startswith("@"):
-            raise _Refusal(400, "@file specs are not accepted by the service; send the spec itself",
-                           where)
-        if isinstance(v, dict):
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-
-
-def _labels(rs: RuleSet) -> list[tuple[str, str]]:
-    """(directory, public name) of a rule set's directories: ``built-in`` and ``site-N``."""
-    from ..paths import builtin_rules_dir
-
-    builtin = os.path.realpath(builtin_rules_dir())
-    out, n = [], 0
-    for root in rs.roots or (rs.root,):
-        real = os.path.realpath(root)
-        if real == builtin:
-            out.append((str(root), "built-in"))
-        else:
-            n += 1
-            out.append((str(root), f"site-{n}"))
-        if real != str(root):
-            out.append((real, out[-1][1]))
-    return sorted(out, key=lambda p: -len(p[0]))  # the longest prefix first
-
-
-def scrub(obj: Any, labels: list[tuple[str, str]]) -> Any:
-    """``obj`` with every rule directory in its strings replaced by its public name."""
-    if isinstance(obj, str):
-        for path, name in labels:
-            if path in obj:
-                obj = obj.replace(path, name)
-        return obj
-    if isinstance(obj, dict):
-        return {k: scrub(v, labels) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [scrub(v, labels) for v in obj]
-    return obj
-
-
-def _options(query: bytes) -> tuple[bool, bool]:
-    """(compact, explain) from the query string; unknown parameters are refused."""
-    compact_view = explain = False
-    if not query:
-        return compact_view, explain
-    from urllib.parse import parse_qsl
-
-    try:
-        pairs = parse_qsl(query.decode("ascii"), keep_blank_values=True, strict_parsing=True,
-                          max_num_fields=8)
-    except (ValueError, UnicodeDecodeError):
-        raise _Refusal(400, "the query string does not parse", "query") from None
-    for key, value in pairs:
-        if key == "view" and value in ("compact", "full"):
-            compact_view = value == "compact"
-        elif key == "explain" and value in ("true", "false", "1", "0"):
-            explain = value in ("true", "1")
-        else:
-            raise _Refusal(400, f"unknown query parameter {key}={value!r} (known: view=compact|full, "
-                           "explain=true|false)", "query")
-    if explain and not compact_view:
-        raise _Refusal(400, "explain=true adds reasons to view=compact (whole verdicts have them)",
-                       "query")
-    return compact_view, explain
-
-
 class Service:
     """One worker's view: the current engine, limits, tokens, logs and metrics."""
 
@@ -208,7 +107,7 @@ class Service:
         # One assignment: in-flight requests keep the old engine. Its memos hold 16 MiB at most,
         # the encoded answers 4 MiB: a worker stays flat under endless distinct texts.
         self.engine = Engine(rs, memo_bytes=16 << 20)
-        self.labels = _labels(rs)
+        self.labels = public_names(rs)
         self.public_rules = {"root": ", ".join(dict.fromkeys(name for _, name in self.labels)),
                              "digest": rs.digest}
         self.rule_ids = rule_ids(rs)
@@ -296,7 +195,7 @@ class Service:
         self._in_flight(1)
         try:
             status, body, headers = await self._dispatch(method, path, scope, receive, extra)
-        except _Refusal as r:
+        except Refusal as r:
             status, body, headers = r.status, self._error(r.message, r.location), _JSON + r.headers
             if metrics is not None and r.reason:
                 metrics.refused(r.reason)
@@ -364,19 +263,19 @@ class Service:
         if path in _PUBLIC:
             return
         if self.tokens:
-            if not self.tokens.allows(_header(scope.get("headers", ()), b"authorization")):
-                raise _Refusal(401, "this route needs Authorization: Bearer <token>", "authorization",
+            if not self.tokens.allows(header(scope.get("headers", ()), b"authorization")):
+                raise Refusal(401, "this route needs Authorization: Bearer <token>", "authorization",
                                [(b"www-authenticate", b'Bearer realm="seoib"')], "authentication")
         elif path in _ADMIN and not self.loopback:
-            raise _Refusal(403, f"{path} is an admin route: start the service with --token-file (or "
+            raise Refusal(403, f"{path} is an admin route: start the service with --token-file (or "
                            "SEOIB_SERVE_TOKEN) to use it off this machine", path, reason="authentication")
 
     async def _dispatch(self, method: str, path: str, scope: dict[str, Any], receive: Receive,
                         extra: Headers) -> tuple[int, bytes, Headers]:
         if (method, path) not in _ROUTES:
             if path in _PATHS:
-                raise _Refusal(405, f"{method} is not allowed on {path}", path)
-            raise _Refusal(404, f"no such resource {path}", path)
+                raise Refusal(405, f"{method} is not allowed on {path}", path)
+            raise Refusal(404, f"no such resource {path}", path)
         self._authorize(path, scope)
         if method == "GET":
             return self._get(path)
@@ -386,7 +285,7 @@ class Service:
             return await self._reload()
         if path == "/v1/check":
             return await self._check(body, scope, extra)
-        compact_view, explain = _options(scope.get("query_string", b""))
+        compact_view, explain = view_options(scope.get("query_string", b""))
         return await self._decide(path[4:], body, compact_view, explain, scope, extra)
 
     def _get(self, path: str) -> tuple[int, bytes, Headers]:
@@ -410,18 +309,18 @@ class Service:
         return 200, self._openapi, _JSON
 
     async def _body(self, headers: Headers, receive: Receive, path: str) -> bytes:
-        media = _media(headers)
-        if media in _YAML and path == "/v1/check":
+        kind = media(headers)
+        if kind in YAML_TYPES and path == "/v1/check":
             limit = self.limits.max_yaml_body
-        elif media in _JSONISH or media.endswith(b"+json") or path == "/v1/reload":
+        elif kind in JSONISH_TYPES or kind.endswith(b"+json") or path == "/v1/reload":
             limit = self.limits.max_body
         else:
-            raise _Refusal(415, f"content type {media.decode('latin-1')!r} is not accepted here "
+            raise Refusal(415, f"content type {kind.decode('latin-1')!r} is not accepted here "
                            "(application/json" + (", application/yaml" if path == "/v1/check" else "")
                            + ")", "content-type", reason="content-type")
-        length = _header(headers, b"content-length")
+        length = header(headers, b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            raise _Refusal(413, f"request body is larger than {limit} bytes", reason="body-size")
+            raise Refusal(413, f"request body is larger than {limit} bytes", reason="body-size")
         chunks: list[bytes] = []
         size = 0
 
@@ -431,11 +330,11 @@ class Service:
             while more:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    raise _Refusal(400, "the client went away before the body arrived")
+                    raise Refusal(400, "the client went away before the body arrived")
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise _Refusal(413, f"request body is larger than {limit} bytes", reason="body-size")
+                    raise Refusal(413, f"request body is larger than {limit} bytes", reason="body-size")
                 chunks.append(chunk)
                 more = message.get("more_body", False)
 
@@ -449,7 +348,7 @@ class Service:
                 else:
                     await asyncio.wait_for(read(), self.limits.body_seconds)
             except asyncio.TimeoutError:
-                raise _Refusal(408, f"the body did not arrive within {self.limits.body_seconds:g} s",
+                raise Refusal(408, f"the body did not arrive within {self.limits.body_seconds:g} s",
                                reason="body-timeout") from None
         return b"".join(chunks)
 
@@ -463,7 +362,7 @@ class Service:
         try:
             return loads_json(body, Location("body"))
         except SeoibError as err:
-            raise _Refusal(400, err.message, str(err.location or "body")) from None
+            raise Refusal(400, err.message, str(err.location or "body")) from None
 
     async def _decide(self, kind: str, body: bytes, compact_view: bool, explain: bool,
                       scope: dict[str, Any], extra: Headers) -> tuple[int, bytes, Headers]:
@@ -481,7 +380,7 @@ class Service:
             doc = None  # parsed by the job process
         else:
             doc = self._parse(body)
-            _refuse_files(doc, "body")
+            refuse_files(doc, "body")
         if doc is None or (isinstance(doc, list) and len(doc) > self.limits.inline_items):
             status, out = await self._run_job({"op": "decide", "kind": kind, "compact": compact_view,
                                                "explain": explain}, body)
@@ -493,7 +392,7 @@ class Service:
         engine = self.engine  # the whole request runs on one rule set
         if isinstance(doc, list):
             if len(doc) > self.limits.max_items:
-                raise _Refusal(400, f"more than {self.limits.max_items} items in one request")
+                raise Refusal(400, f"more than {self.limits.max_items} items in one request")
             verdicts = [self._one(engine, kind, item, f"body[{i}]") for i, item in enumerate(doc)]
             for v in verdicts:
                 if self.metrics is not None:
@@ -508,7 +407,7 @@ class Service:
         except SeoibError as err:
             if self.metrics is not None:
                 self.metrics.verdict(kind, {"error": True})
-            raise _Refusal(400, str(err), "body") from None
+            raise Refusal(400, str(err), "body") from None
         if self.metrics is not None:
             self.metrics.verdict(kind, verdict)
         if self.decisions is not None:
@@ -586,7 +485,7 @@ class Service:
         try:
             return await self.jobs.run(meta, body, self.limits.request_seconds)
         except JobFailed as failed:
-            raise _Refusal(failed.status, failed.message,
+            raise Refusal(failed.status, failed.message,
                            reason="memory" if failed.status == 413 else "time") from None
 
     def _job(self, meta: dict[str, Any], body: bytes) -> tuple[int, bytes]:
@@ -600,8 +499,8 @@ class Service:
             if op == "validate":
                 rs = load_rules(self.rules)
                 return 200, json.dumps({"digest": rs.digest}).encode()
-            raise _Refusal(500, f"unknown job {op!r}")
-        except _Refusal as r:
+            raise Refusal(500, f"unknown job {op!r}")
+        except Refusal as r:
             return r.status, self._error(r.message, r.location)
         except SeoibError as err:
             if meta.get("op") == "validate":
@@ -613,17 +512,17 @@ class Service:
 
     def _decide_list(self, meta: dict[str, Any], body: bytes) -> bytes:
         doc = self._parse(body)
-        _refuse_files(doc, "body")
+        refuse_files(doc, "body")
         kind, compact_view, explain = meta["kind"], meta["compact"], meta["explain"]
         engine = self.engine
         if not isinstance(doc, list):
             try:
                 verdict = answer(engine, kind, doc, allow_files=False)
             except SeoibError as err:
-                raise _Refusal(400, str(err), "body") from None
+                raise Refusal(400, str(err), "body") from None
             return json.dumps(self._view(verdict, compact_view, explain), separators=(",", ":")).encode()
         if len(doc) > self.limits.max_items:
-            raise _Refusal(400, f"more than {self.limits.max_items} items in one request")
+            raise Refusal(400, f"more than {self.limits.max_items} items in one request")
         out = [self._view(self._one(engine, kind, item, f"body[{i}]"), compact_view, explain)
                for i, item in enumerate(doc)]
         return json.dumps(out, separators=(",", ":")).encode()
@@ -636,11 +535,11 @@ class Service:
 
         try:
             doc = loads_yaml(body, "body")
-            _refuse_files(doc, "body")
+            refuse_files(doc, "body")
             plan = parse_plan(doc, "body")
             report = check_plan(plan, self.engine.rs)
         except SeoibError as err:
-            raise _Refusal(400, scrub(err.message, self.labels),
+            raise Refusal(400, scrub(err.message, self.labels),
                            scrub(str(err.location or "body"), self.labels)) from None
         return json.dumps(scrub(json.loads(render(report, "json", "warn")), self.labels)).encode()
 
