@@ -265,10 +265,10 @@ class Service:
         if self.tokens:
             if not self.tokens.allows(header(scope.get("headers", ()), b"authorization")):
                 raise Refusal(401, "this route needs Authorization: Bearer <token>", "authorization",
-                               [(b"www-authenticate", b'Bearer realm="seoib"')], "authentication")
+                              [(b"www-authenticate", b'Bearer realm="seoib"')], "authentication")
         elif path in _ADMIN and not self.loopback:
             raise Refusal(403, f"{path} is an admin route: start the service with --token-file (or "
-                           "SEOIB_SERVE_TOKEN) to use it off this machine", path, reason="authentication")
+                          "SEOIB_SERVE_TOKEN) to use it off this machine", path, reason="authentication")
 
     async def _dispatch(self, method: str, path: str, scope: dict[str, Any], receive: Receive,
                         extra: Headers) -> tuple[int, bytes, Headers]:
@@ -316,8 +316,8 @@ class Service:
             limit = self.limits.max_body
         else:
             raise Refusal(415, f"content type {kind.decode('latin-1')!r} is not accepted here "
-                           "(application/json" + (", application/yaml" if path == "/v1/check" else "")
-                           + ")", "content-type", reason="content-type")
+                          "(application/json" + (", application/yaml" if path == "/v1/check" else "")
+                          + ")", "content-type", reason="content-type")
         length = header(headers, b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise Refusal(413, f"request body is larger than {limit} bytes", reason="body-size")
@@ -349,7 +349,7 @@ class Service:
                     await asyncio.wait_for(read(), self.limits.body_seconds)
             except asyncio.TimeoutError:
                 raise Refusal(408, f"the body did not arrive within {self.limits.body_seconds:g} s",
-                               reason="body-timeout") from None
+                              reason="body-timeout") from None
         return b"".join(chunks)
 
     # --- decisions -----------------------------------------------------------------------
@@ -486,7 +486,7 @@ class Service:
             return await self.jobs.run(meta, body, self.limits.request_seconds)
         except JobFailed as failed:
             raise Refusal(failed.status, failed.message,
-                           reason="memory" if failed.status == 413 else "time") from None
+                          reason="memory" if failed.status == 413 else "time") from None
 
     def _job(self, meta: dict[str, Any], body: bytes) -> tuple[int, bytes]:
         """In the job process: one heavy request, answered as (status, body)."""
@@ -540,7 +540,7 @@ class Service:
             report = check_plan(plan, self.engine.rs)
         except SeoibError as err:
             raise Refusal(400, scrub(err.message, self.labels),
-                           scrub(str(err.location or "body"), self.labels)) from None
+                          scrub(str(err.location or "body"), self.labels)) from None
         return json.dumps(scrub(json.loads(render(report, "json", "warn")), self.labels)).encode()
 
     async def _check(self, body: bytes, scope: dict[str, Any], extra: Headers

@@ -54,7 +54,7 @@ def refuse_files(value: Any, where: str) -> None:
         v = stack.pop()
         if isinstance(v, str) and v.lstrip().startswith("@"):
             raise Refusal(400, "@file specs are not accepted by the service; send the spec itself",
-                           where)
+                          where)
         if isinstance(v, dict):
             stack.extend(v.values())
         elif isinstance(v, list):
@@ -80,8 +80,8 @@ def view_options(query: bytes) -> tuple[bool, bool]:
             explain = value in ("true", "1")
         else:
             raise Refusal(400, f"unknown query parameter {key}={value!r} (known: view=compact|full, "
-                           "explain=true|false)", "query")
+                          "explain=true|false)", "query")
     if explain and not compact_view:
         raise Refusal(400, "explain=true adds reasons to view=compact (whole verdicts have them)",
-                       "query")
+                      "query")
     return compact_view, explain
