@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from ..errors import Location, SpecError
+from ..memo import ENTRY_BYTES, SizedMemo
 from ..record import record, replace
 from .catalog import MachineCatalog, MachineType, QemuCatalog
 from .language import Citation, Design, GuestProfile, QemuRelease
@@ -19,7 +20,15 @@ from .specs import HostSpec, VMSpec
 
 __all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
 
-MEMO_LIMIT = 4096  # release texts and machine type names remembered before the memos start over
+# Bytes each memo of rule data per release text or machine type name may hold (seoib.memo):
+# a service meeting endless distinct (or very long) texts keeps flat memory.
+MEMO_BYTES = 4 << 20
+PART_BYTES = 1024  # what one kernel or machine-type part adds besides its key (measured: ~0.9 kB)
+
+
+def _part_cost(key: str, part: Any) -> int:
+    return ENTRY_BYTES + PART_BYTES + len(key)
+
 
 # A VM's machine part: the type, its notes, inferences, defaults, family citation, compat citations.
 MachinePart = tuple[MachineType, tuple[str, ...], tuple[str, ...], dict[str, str], Citation,
@@ -177,17 +186,15 @@ class Resolver:
 
     def _remember(self, memo_name: str, key: str, make: Any) -> Any:
         """``make()`` once per key in the memo named ``memo_name``, kept beside the resolver's
-        fields (a resolver read from the rules cache has none until first asked). At
-        MEMO_LIMIT keys the memo starts over: a service meeting endless distinct releases
-        or type names keeps flat memory."""
-        memo: dict[str, Any] | None = self.__dict__.get(memo_name)
+        fields (a resolver read from the rules cache has none until first asked). The memo
+        holds at most MEMO_BYTES (:class:`seoib.memo.SizedMemo`): a service meeting endless
+        distinct releases or type names keeps flat memory."""
+        memo: SizedMemo[str, Any] | None = self.__dict__.get(memo_name)
         if memo is None:
-            memo = self.__dict__[memo_name] = {}
+            memo = self.__dict__[memo_name] = SizedMemo(MEMO_BYTES, _part_cost)
         hit = memo.get(key)
         if hit is None:
-            if len(memo) >= MEMO_LIMIT:
-                memo.clear()
-            hit = memo[key] = make()
+            hit = memo.put(key, make())
         return hit
 
     def _host_kernel(self, spec: HostSpec, where: Location | None) -> KernelPart:
