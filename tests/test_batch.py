@@ -175,7 +175,7 @@ def test_memos_hold_bytes_not_entries(rules: RuleSet) -> None:
     engine = Engine(rules, memo_bytes=budget)
     host, vm = POLICY_CASES[0]
     for i in range(3000):
-        engine.policy(f"{host},name=h{i}-{'x' * 1000}", f"{vm},name=v{i}")
+        engine.policy(f"{host},name=h{i}-{'x' * 200}", f"{vm},name=v{i}")
     memos = [engine._hosts, engine._host_bases, engine._vm_specs, engine._vms, engine._keys,
              engine._lines, engine._parts]
     assert sum(m.charged for m in memos) <= budget
@@ -263,8 +263,8 @@ def test_a_long_error_is_shortened_to_fit() -> None:
     ("--batch - < /dev/zero", "is a character device"),
     ("--batch - < /dev/urandom", "is a character device"),
     ("--batch /", "is a directory"),
-    ("--batch ''", "needs a file name"),
-    ("--batch - <&-", "stdin is closed"),
+    ("--batch ''", "empty path"),
+    ("--batch - <&-", "standard input is closed"),
     ("--batch <(head -c 40000000 /dev/zero)", "without a line end"),
     ("--batch <(head -c 20000000 /dev/urandom)", "lines in a row are not JSON"),
 ])

@@ -105,9 +105,6 @@ def _answer_all(args: argparse.Namespace, kind: str, engine: Any, run_batch: Any
     out = sys.stdout
     options = _options(args)
     if args.batch == "-":
-        if sys.stdin is None:  # started with stdin closed
-            raise BadInput("stdin is closed; give --batch a file, or pipe the lines in",
-                           Location("<stdin>"))
         _readable(sys.stdin.fileno(), "<stdin>")
         # A pipe or terminal streams: answer each line as it arrives.
         stream = not sys.stdin.buffer.seekable()
