@@ -83,8 +83,11 @@ def model_match(pattern: str, name: str, limit: int) -> tuple[bool, int]:
         greedy = op is _c.MAX_REPEAT
 
         def rep(count: int, p: int) -> bool:
-            def again() -> bool:  # one more pass, which must consume something
-                return count < hi and seq(body, 0, p, lambda q: q != p and rep(count + 1, q))
+            def again() -> bool:
+                # one more pass; past the minimum it must consume something (sre's
+                # MAX_UNTIL stops a pass that ends where the last one did, below it does not)
+                return count < hi and seq(body, 0, p,
+                                          lambda q: (q != p or count < lo) and rep(count + 1, q))
 
             def stop() -> bool:
                 return count >= lo and rest(p)
@@ -175,3 +178,12 @@ def test_a_catastrophic_pattern_breaks_the_bound_and_is_refused(pattern: str) ->
     size = _size(_sre.parse(pattern, re.ASCII))
     with pytest.raises(Blowup):
         model_match(pattern, name, STEP_FACTOR * (len(name) + 1) * size)
+
+
+@pytest.mark.parametrize(("pattern", "name"), [
+    ("^(?P<upstream>(?:(?:a)*)+)$", ""),   # the minimum pass may be empty, as in re
+    ("^(?P<upstream>(?:a?){2})$", "a"),
+    ("^(?P<upstream>(?:b*)+a)$", "a"),
+])
+def test_the_model_agrees_with_re_on_empty_passes(pattern: str, name: str) -> None:
+    assert model_match(pattern, name, 10_000)[0] == (re.compile(pattern, re.ASCII).match(name) is not None)
