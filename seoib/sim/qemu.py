@@ -9,6 +9,7 @@ selection runs only at a fresh power-on, before vCPUs exist; an incoming (or
 
 from __future__ import annotations
 
+from . import storm
 from .config import SimHost, SimVM
 from .designs import QemuDesign, design
 from .devices import DeviceState, LevelDevice
@@ -282,19 +283,37 @@ class Machine:
         """The guest's LAPIC EOI (KVM decides whether the IOAPIC hears of it)."""
         return self.vcpu.guest_eoi(self.ioapic.level_vectors)
 
-    def run(self) -> None:
-        """Run the vCPU until nothing is pending, queued or timed."""
-        ack = self.vcpu.lapic.ack  # bound once: a storm runs this loop dozens of times
+    def run(self, skip: bool = True) -> None:
+        """Run the vCPU until nothing is pending, queued or timed.
+
+        A storm turns the loop the same way up to 10000 times per event; with ``skip``
+        the identical turns are counted at once (seoib/sim/storm.py), with the same
+        counters and registers as turning them one by one.
+        """
+        ack = self.vcpu.lapic.ack  # bound once: a storm runs this loop thousands of times
         guest = self.guest
         interrupt = guest.interrupt
         ioapic = self.ioapic
-        for _ in range(RUN_BUDGET):
+        budget = RUN_BUDGET
+        last, seen = -1, None
+        while budget > 0:
+            budget -= 1
             vector = ack()
             if vector >= 0:
+                if skip and vector == last:  # the same vector again: perhaps a steady storm
+                    now = storm.point(self)
+                    if seen is not None:
+                        budget -= storm.skip_turns(self, seen, now, budget)
+                    seen = now
+                else:
+                    seen = None
+                last = vector
                 interrupt(self, vector)
             elif guest.l2_pending:
+                last = -1
                 guest.work(self)
             elif ioapic.delayed:
+                last = -1
                 ioapic.fire_delayed()
             else:
                 return
@@ -334,7 +353,7 @@ class Machine:
         return Snapshot(
             machine=self.vm.machine,
             sections=sections,
-            lapic=self.vcpu.get_lapic(),
+            lapic=self.vcpu.lapic.get_state(),  # KVM_GET_LAPIC, or QEMU's own APIC's vmstate
             lvr_seoib=self.lvr_seoib,
             ioapic=self.ioapic.get_state(),
             guest=self.guest.get_state(),
@@ -362,7 +381,10 @@ class Machine:
         for dev, state in zip(self.devices, snap.devices, strict=True):
             dev.set_state(state)
         self.guest.set_state(snap.guest)
-        self.vcpu.set_lapic(snap.lapic)  # LVR recomputed here, SVR copied verbatim
+        if self.vcpu.in_kernel_lapic:
+            self.vcpu.set_lapic(snap.lapic)  # LVR recomputed here, SVR copied verbatim
+        else:
+            self.vcpu.lapic.set_state(snap.lapic)  # QEMU's own APIC: no KVM LAPIC to load
         trace(f"{who}: loaded, KVM mode {self.kvm_vm.mode}, LVR24 {snap.lvr_seoib:d} -> {self.lvr_seoib:d}")
         self.reset_baseline()
 
