@@ -45,6 +45,7 @@ from seoib.sim.ioapic import (
     RTE_LEVEL,
     RTE_MASK,
     RTE_REMOTE_IRR,
+    RTE_RO,
     RTE_VECTOR,
     VERSION_82093AA,
     Ioapic,
@@ -244,9 +245,10 @@ class KvmBench:
         self.machine.vm.signal_msi(MSI_ADDRESS, data)
 
     def _sync_routes(self) -> None:
-        """Redirection entries -> MSI routes of the reserved pins, as QEMU keeps them."""
+        """The model's MSI routes of the reserved pins, as QEMU keeps them: a masked entry
+        keeps the route it last had unmasked (ioapic_update_kvm_routes skips it)."""
         routes = []
-        for pin, entry in enumerate(self.model.redir):
+        for pin, entry in enumerate(self.model.routes):
             data = (entry & RTE_VECTOR) | (MSI_LEVEL | MSI_ASSERT if entry & RTE_LEVEL else 0)
             routes.append((pin, MSI_ADDRESS, data))
         if routes != self.routes:
@@ -484,7 +486,11 @@ class _VcpuView:
             self.cpuid_x2apic = x2apic
         return result
 
-    def get_lapic(self) -> tuple[int, int, int, int]:
+    def get_lapic(self) -> tuple[int, int, int, int] | int:
+        """KVM_GET_LAPIC's registers, or its -errno (EINVAL without KVM's LAPIC)."""
+        page = self.page()
+        if not isinstance(page, bytes):
+            return page
         lapic = self.lapic
         return (lapic.svr, lapic.irr, lapic.isr, lapic.tmr)
 
@@ -560,7 +566,11 @@ class _IoapicView:
         return int(bool(entry & RTE_REMOTE_IRR))
 
     def write_rte(self, pin: int, value: int) -> None:
-        if self.bench.vcpu is None and not self._kernel:
+        if self.bench.vcpu is None and self._kernel:
+            # No vCPU to write it: userspace sets the kernel's IOAPIC state instead.
+            self.bench.machine.vm.write_ioapic_entry(pin, value, RTE_RO, RTE_REMOTE_IRR)
+            return
+        if self.bench.vcpu is None:
             self.bench.model.write_rte(pin, value)
             if self.bench.irqchip == "split":
                 self.bench._sync_routes()
