@@ -37,6 +37,7 @@ from typing import Any
 
 from seoib.errors import BadInput, Location
 from seoib.examples import example_path, examples
+from seoib.sim.assumptions import DEFAULT, Assumptions
 from seoib.sim.config import SimHost, SimVM
 from seoib.sim.designs import design_facts
 from seoib.sim.scenario import (
@@ -128,16 +129,19 @@ def result_json(result: ScenarioResult) -> dict[str, Any]:
 
 
 def _run_on_backend(
-    name: str, data: Any, source: str, host_resolver: HostResolver | None, vm_resolver: VmResolver | None
+    name: str, data: Any, source: str, host_resolver: HostResolver | None, vm_resolver: VmResolver | None,
+    assume: Assumptions,
 ) -> ScenarioResult:
     if name == "sim":
-        return run_scenario(data, source, host_resolver=host_resolver, vm_resolver=vm_resolver)
+        return run_scenario(data, source, host_resolver=host_resolver, vm_resolver=vm_resolver,
+                            assume=assume)
     from seoib.kvmhost.backend import open_backend  # only the kvm backend opens /dev/kvm
 
     backend = open_backend()
     try:
         return run_scenario(
-            data, source, host_resolver=host_resolver, vm_resolver=vm_resolver, backend=backend
+            data, source, host_resolver=host_resolver, vm_resolver=vm_resolver, backend=backend,
+            assume=assume,
         )
     finally:
         backend.close()
@@ -205,15 +209,18 @@ def run(
         raise BadInput("give a scenario FILE, or --example to list the examples",
                        Location("seoib simulate"))
     data = load_scenario(args.file)
+    assume = DEFAULT
     if host_resolver is None and vm_resolver is None:
-        # Rule-level specs (kernel=, qemu=, aliases) resolve through the rules;
-        # the simulator itself never reads them.
+        # Rule-level specs (kernel=, qemu=, aliases) resolve through the rules, and the
+        # rules' switches for what nobody has confirmed apply; the simulator itself never
+        # reads the rules.
         from ..query.witness import ScenarioBridge
 
         bridge = ScenarioBridge(getattr(args, "rules", None))
         host_resolver, vm_resolver = bridge.host, bridge.vm
+        assume = bridge.assumptions()
     backend = getattr(args, "backend", "sim")
-    result = _run_on_backend(backend, data, str(args.file), host_resolver, vm_resolver)
+    result = _run_on_backend(backend, data, str(args.file), host_resolver, vm_resolver, assume)
     if getattr(args, "format", "text") == "json":
         sys.stdout.write(json.dumps(result_json(result), indent=2) + "\n")
     else:

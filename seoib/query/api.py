@@ -29,6 +29,7 @@ from .verdict_cache import VerdictCache, class_key
 from .verdict_types import MigrateVerdict, PolicyVerdict
 from .verdicts import (
     RuleReasons,
+    assumptions,
     data_reasons,
     line_notes,
     migrate_verdict,
@@ -157,7 +158,8 @@ class Engine:
         else:
             why = self._reasons(key, "policy", roles, v)
             verdict = {**hit, "host": self._json(h), "vm": self._json(v), "reasons": why,
-                       **line_notes([h], v), "unconfirmed": unconfirmed(why)}
+                       **line_notes([h], v), "unconfirmed": unconfirmed(why),
+                       "assumptions": assumptions(self.rs, why)}
         self._lines[line] = verdict
         return verdict
 
@@ -179,6 +181,7 @@ class Engine:
         else:
             why = self._reasons(key, query, roles, v)
             verdict = {**hit, "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
-                       "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why)}
+                       "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why),
+                       "assumptions": assumptions(self.rs, why)}
         self._lines[line] = verdict
         return verdict

@@ -9,7 +9,7 @@ selection runs only at a fresh power-on, before vCPUs exist; an incoming (or
 
 from __future__ import annotations
 
-from . import storm
+from .assumptions import DEFAULT, Assumptions
 from .config import SimHost, SimVM
 from .designs import QemuDesign, design
 from .devices import DeviceState, LevelDevice
@@ -36,6 +36,7 @@ from .seoib import (
     LoadFailure,
     StartFailure,
 )
+from .storm import point, skip_turns
 from .trace import Trace
 
 __all__ = [
@@ -106,15 +107,17 @@ def probe_suppression(src: KvmVm, src_vcpu: KvmVcpu, ioapic_version: int) -> boo
 
 
 class Qemu:
-    """One QEMU build on one host kernel."""
+    """One QEMU build on one host kernel; ``assume`` are the switches in force for what
+    nobody has confirmed (the design's and the guest's)."""
 
-    __slots__ = ("design", "host", "kvm", "trace")
+    __slots__ = ("assume", "design", "host", "kvm", "trace")
 
-    def __init__(self, host: SimHost, trace: Trace | None = None) -> None:
+    def __init__(self, host: SimHost, trace: Trace | None = None, assume: Assumptions = DEFAULT) -> None:
         self.host = host
         self.design: QemuDesign = design(host.seoib)
         self.kvm = Kvm(host.x2apic_api, host.split_irqchip)
         self.trace = trace if trace is not None else Trace()
+        self.assume = assume
 
     @property
     def known_sections(self) -> frozenset[str]:
@@ -148,7 +151,7 @@ class Qemu:
                 )
                 trace(f"{who}: {what} -> {errno_name(result)}")
                 raise StartFailure(f"kernel-irqchip={vm.irqchip}: {what} failed with {errno_name(result)}")
-        m = Machine(self, vm, kvm_vm, make_guest(guest))
+        m = Machine(self, vm, kvm_vm, make_guest(guest, self.assume))
         if not incoming:
             m.seoib_state = self.design.power_on(m.board())
         # vCPUs come after the selection: LVR is first computed at SET_CPUID.
@@ -218,7 +221,7 @@ class Machine:
     def board(self) -> Board:
         """What the design's code sees of this machine."""
         q = self.qemu
-        return Board(q.host, self.vm, q.kvm, self.kvm_vm, q.trace, self.who)
+        return Board(q.host, self.vm, q.kvm, self.kvm_vm, q.trace, self.who, q.assume)
 
     def probe_suppression(self) -> bool:
         """Would a guest's SVR bit 12 really suppress the broadcast? Tried on a copy."""
@@ -301,9 +304,9 @@ class Machine:
             vector = ack()
             if vector >= 0:
                 if skip and vector == last:  # the same vector again: perhaps a steady storm
-                    now = storm.point(self)
+                    now = point(self)
                     if seen is not None:
-                        budget -= storm.skip_turns(self, seen, now, budget)
+                        budget -= skip_turns(self, seen, now, budget)
                     seen = now
                 else:
                     seen = None

@@ -178,7 +178,7 @@ def test_eoi_broadcast_reservices_as_its_building_blocks(pins: list[tuple], vect
     assert seen[0] == seen[1]
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(pins=st.lists(entries, min_size=1, max_size=4), isr=vector_sets)
 def test_wedged_pins_from_the_mirror_count_what_a_full_scan_counts(pins: list[tuple],
                                                                    isr: set[int]) -> None:
@@ -202,15 +202,15 @@ def test_wedged_pins_from_the_mirror_count_what_a_full_scan_counts(pins: list[tu
 def test_skipped_storm_turns_count_what_turning_them_counts(seoib: str, irqchip: str, ioapic: int,
                                                             guest: str, irqs: int) -> None:
     # The storm fast path (seoib/sim/storm.py) against the vCPU loop turning every time.
-    from seoib.sim import simulate_boot, storm
+    from seoib.sim import qemu, simulate_boot
 
     host, vm = SimHost(seoib=seoib), SimVM(irqchip=irqchip, ioapic=ioapic, guest=guest)
     fast = simulate_boot(host, vm, irqs)
-    real = storm.skip_turns
+    real = qemu.skip_turns
     try:
-        storm.skip_turns = lambda *args: 0  # type: ignore[assignment]
+        qemu.skip_turns = lambda *args: 0  # type: ignore[assignment]
         slow = simulate_boot(host, vm, irqs)
     finally:
-        storm.skip_turns = real  # type: ignore[assignment]
+        qemu.skip_turns = real  # type: ignore[assignment]
     assert (fast.outcome, fast.state, dict(fast.counters)) == (slow.outcome, slow.state,
                                                                dict(slow.counters))

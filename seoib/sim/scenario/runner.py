@@ -15,6 +15,7 @@ from typing import Any
 from seoib.errors import BadInput, Location
 from seoib.yamlio import line_of, load_yaml
 
+from ..assumptions import DEFAULT, SWITCHES, Assumptions
 from ..config import KNOWN_GUESTS, SimHost, SimVM
 from .backend import SIM_BACKEND, Backend
 from .context import ParseContext, RunState
@@ -25,7 +26,7 @@ from .values import sub_loc
 
 __all__ = ["TOP_KEYS", "check_event_budget", "execute", "load_scenario", "run_scenario"]
 
-TOP_KEYS = ("name", "description", "host", "vm", "steps")
+TOP_KEYS = ("name", "description", "host", "vm", "assume", "steps")
 
 
 def check_event_budget(steps: list[ScenarioStep], vm: SimVM) -> None:
@@ -61,6 +62,24 @@ def load_scenario(path: str | Path) -> Any:
     return load_yaml(path)
 
 
+def _assume(raw: Any, base: Assumptions, loc: Location) -> Assumptions:
+    """The scenario's ``assume: {switch: value}`` over ``base`` (the switches in force)."""
+    if not isinstance(raw, Mapping):
+        raise BadInput("assume is a mapping {switch: value} (switches: "
+                       f"{', '.join(SWITCHES)})", loc)
+    pairs = dict(base.values)
+    for name, value in raw.items():
+        where = sub_loc(raw, name, loc)
+        if not isinstance(value, str):
+            raise BadInput(f"assume {name}: write the value as a quoted string, got {value!r}", where)
+        pairs[name] = value
+        try:
+            Assumptions(((name, value),))
+        except ValueError as err:
+            raise BadInput(str(err), where) from None
+    return Assumptions(tuple(pairs.items()))
+
+
 def _parse(data: Any, source: str, specs: Specs) -> tuple[SimHost, SimVM, list[ScenarioStep]]:
     top = Location(source, line_of(data, None, 1))
     if not isinstance(data, Mapping):
@@ -91,8 +110,12 @@ def run_scenario(
     host_resolver: HostResolver | None = None,
     vm_resolver: VmResolver | None = None,
     backend: Backend = SIM_BACKEND,
+    assume: Assumptions = DEFAULT,
 ) -> ScenarioResult:
     """Validate the whole scenario, then run it (register-level steps on ``backend``).
+
+    ``assume`` are the switches in force for what nobody has confirmed (the rules' when a
+    command resolves specs through them); the scenario's own ``assume`` key goes over them.
 
     Raises
     ------
@@ -100,9 +123,12 @@ def run_scenario(
         Anything invalid in the scenario, located as ``file:line``.
     """
     host, vm, steps = _parse(data, source, Specs(host_resolver, vm_resolver))
+    top = Location(source, line_of(data, None, 1))
+    if "assume" in data:
+        assume = _assume(data["assume"], assume, sub_loc(data, "assume", top))
     check_event_budget(steps, vm)
-    backend.check(steps, host, Location(source, line_of(data, None, 1)))
-    run = RunState(host, vm, backend)
+    backend.check(steps, host, top)
+    run = RunState(host, vm, backend, assume=assume)
     execute(run, steps)
     s = run.session
     metrics: dict[str, Any] = {

@@ -70,7 +70,7 @@ def _host_spec(arg: Any, loc: Location, ctx: ParseContext) -> Any:
 
 def _boot(run: RunState, step: ScenarioStep) -> None:
     if run.session is None:
-        run.session = Session(step.arg or run.host, run.vm)
+        run.session = Session(step.arg or run.host, run.vm, assume=run.assume)
     run.session.boot(step.arg)
     run.bench = None
     run.targets = list(run.session.machines)
