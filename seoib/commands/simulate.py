@@ -5,13 +5,17 @@ A scenario is YAML with ``host``, ``vm`` and ``steps`` (``name`` and
 ``k=v,k=v`` strings. Mechanistic host keys: ``x2apic-api`` (the probed
 KVM_CHECK_EXTENSION mask), ``split-irqchip``, ``seoib``
 (none|rfc-v2|machine-gated|accel-property; how each behaves is the simulator's
-design code), ``qemu-version`` (a quoted version, e.g. '11.0.0': machine-gated's
-gate is that release's machine type), ``machines`` (a list, or
+design code), ``qemu-version`` (a quoted version, e.g. '11.0.0': machine-gated
+selects for nothing in a build older than its gate), ``machines`` (a list, or
 ``a+b`` inside a string), ``name``. Mechanistic VM keys: ``machine``,
 ``machine-version`` (default: the version in the machine name, none for e.g.
 microvm), ``irqchip`` (on|split|off), ``ioapic`` (0x11|0x20), ``ioapic-global``,
 ``x2apic``, ``guest``, ``seoib-policy``. A host spec with other keys (``kernel``,
-``qemu``) is handed to the CLI's resolver; the VM of such a scenario too.
+``qemu``) is handed to the CLI's resolver; the VM of such a scenario too. ``assume``
+(optional) sets named switches for unconfirmed behaviour over the rules' (e.g.
+``{windows-sets-svr12: "yes"}``; docs/domain.md, "Assumptions a site can switch").
+With ``--backend kvm`` the output says which KVM answered, whether it processed EOIs
+at delivery, every EOI exit held and handed on, and which values depend on that.
 
 Steps and ``expect`` keys are the tables ``seoib.sim.scenario.STEPS`` and
 ``EXPECTS``; the reference at the end of this docstring and the lists in
@@ -37,6 +41,7 @@ from typing import Any
 
 from seoib.errors import BadInput, Location
 from seoib.examples import example_path, examples
+from seoib.kvmhost.host import KvmHost
 from seoib.sim.assumptions import DEFAULT, Assumptions
 from seoib.sim.config import SimHost, SimVM
 from seoib.sim.designs import design_facts
@@ -119,9 +124,11 @@ def result_json(result: ScenarioResult) -> dict[str, Any]:
                 "expected": _plain(e.expected),
                 "actual": _plain(e.actual),
                 "passed": e.passed,
+                "depends_on": list(e.depends_on),
             }
             for e in result.expectations
         ],
+        "backend": result.backend,
         "metrics": _plain(result.metrics),
         "state": asdict(result.state) if result.state is not None else None,
         "events": list(result.events),
@@ -162,23 +169,46 @@ def _show(value: Any, hexa: bool = False) -> str:
     return "null" if value is None else str(value)
 
 
+def _backend_lines(report: dict[str, Any] | None) -> list[str]:
+    """Which KVM answered, when it processed EOIs, and every EOI exit held and handed on."""
+    if not report:
+        return []
+    kvm = report.get("kvm")
+    lines = []
+    if kvm is not None:
+        host = KvmHost(kvm["implementation"], kvm["module"], tuple(kvm["evidence"]),
+                       kvm["eoi_at_delivery"])
+        lines.append(f"kvm: {host.describe()}")
+    holds = report.get("held_eoi_exits") or []
+    if holds:
+        steps = ", ".join(f"step {h['step']} -> {h['handed_at'] or 'never'}" for h in holds[:8])
+        more = f" and {len(holds) - 8} more" if len(holds) > 8 else ""
+        lines.append(f"kvm: {len(holds)} EOI exit(s) the kernel took at delivery were held and handed "
+                     f"to the IOAPIC at the guest's EOI ({steps}{more}); values marked "
+                     "[EOI timing] follow that replay, not the kernel's moment")
+    return lines
+
+
 def result_text(result: ScenarioResult) -> str:
     """Verdict line first, then each expectation with expected vs actual."""
     total = len(result.expectations)
     failed = sum(not e.passed for e in result.expectations)
     tail = f" (outcome {result.outcome})" if result.outcome else ""
     if not total:
-        return f"RAN {result.source}: no expect steps, nothing was checked{tail}\n"
+        return "\n".join([f"RAN {result.source}: no expect steps, nothing was checked{tail}",
+                          *_backend_lines(result.backend)]) + "\n"
     if failed:
         lines = [f"FAIL {result.source}: {failed} of {total} expectations failed{tail}"]
     else:
         lines = [f"PASS {result.source}: {total} expectations hold{tail}"]
+    lines += _backend_lines(result.backend)
     for e in result.expectations:
         mark = "ok  " if e.passed else "FAIL"
         where = f"line {e.line}" if e.line else f"step {e.step}"
+        note = " [EOI timing]" if "eoi_at_delivery" in e.depends_on else ""
         lines.append(
             f"  {mark} {where}: {e.key}: expected {_show(e.expected, e.key in _HEX_KEYS)}, "
-            f"actual {_show(e.actual, e.key in _HEX_KEYS)}"
+            f"actual {_show(e.actual, e.key in _HEX_KEYS)}{note}"
         )
     return "\n".join(lines) + "\n"
 

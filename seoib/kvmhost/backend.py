@@ -19,7 +19,11 @@ where it is kept:
   exits are held and handed to the IOAPIC when the guest writes its EOI, the order
   QEMU would see on hardware; the exits themselves are counted when they happen.
   The vectors the guest accepted and has not EOIed are kept beside the real ISR,
-  and no interrupt of a class in service is taken, as the CPU would.
+  and no interrupt of a class in service is taken, as the CPU would. No such replay
+  is silent: every held exit is recorded with the step that took it and the step
+  that handed it over (:meth:`KvmBackend.report`), and the expectations whose values
+  depend on that timing are marked (:meth:`KvmBackend.depends_on`), beside which KVM
+  answered and when it processes EOIs (``seoib.kvmhost.host``).
 
 Every guest-side step enters the guest (KVM_RUN), ``run`` at least once even with
 nothing to accept, and nothing else does: that is when the kernel starts refusing a
@@ -56,6 +60,7 @@ from seoib.sim.scenario import EXPECTS, STEPS, ScenarioStep
 
 from . import abi, guest
 from .device import KvmUnavailable, System, usable
+from .host import KvmHost, detect
 from .machine import GuestError, GuestVm, RunLog
 
 __all__ = ["DEVICE", "HIGH_LEVEL_STEPS", "SESSION_EXPECTS", "KvmBackend", "KvmUnavailable", "open_backend"]
@@ -74,6 +79,10 @@ MSI_LEVEL = 1 << 15  # trigger mode
 MSI_ASSERT = 1 << 14
 CPUID_X2APIC = 1 << 21  # leaf 1 ECX
 MAX_WINDOWS = 512  # as the simulator's run: bounded even if a line keeps re-delivering
+# Read right after a delivery, ISR and IRR show when the kernel processed the EOI; after a
+# held exit was handed on, what the IOAPIC shows follows the replay, not the kernel's moment.
+TIMING_KEYS = ("isr", "irr")
+REPLAY_KEYS = ("remote_irr", "deliveries", "interrupts", "irr", "isr")
 SVR_OFFSET, LVR_OFFSET, LVT0_OFFSET = 0xF0, 0x30, 0x350
 LVT_MASKED = 1 << 16
 ISR_OFFSET, TMR_OFFSET, IRR_OFFSET = 0x100, 0x180, 0x200
@@ -113,6 +122,10 @@ class KvmBackend:
         self.cpuid = self.system.supported_cpuid()
         self.benches: list[KvmBench] = []
         self.eoi_at_delivery = False  # observed: the kernel EOIs when it delivers
+        self.host: KvmHost | None = None  # which KVM answered (open_backend detects it)
+        self.step = 0  # the scenario step running now (1-based; 0 before any)
+        # EOI exits taken at delivery and held for the guest's EOI: step, vector, handed at
+        self.holds: list[dict[str, int | None]] = []
 
     # -- the scenario runner's seam -------------------------------------------
     def check(self, steps: Iterable[ScenarioStep], host: Any, where: Location) -> None:
@@ -165,6 +178,28 @@ class KvmBackend:
         self.benches.clear()
         self.system.close()
 
+    # -- what the run depended on ----------------------------------------------
+    def begin_step(self, number: int) -> None:
+        """The runner starts step ``number`` (1-based): held exits are recorded against it."""
+        self.step = number
+
+    def depends_on(self, step: int, key: str) -> tuple[str, ...]:
+        """What an expectation read at ``step`` depends on besides the registers: the
+        kernel's EOI timing, where ISR/IRR are read after a delivery that EOIed at once,
+        or where an EOI exit was held for the guest's EOI before the value was read."""
+        if not self.eoi_at_delivery:
+            return ()
+        held_before = any(h["step"] is not None and h["step"] <= step for h in self.holds)
+        if key in TIMING_KEYS or (held_before and key in REPLAY_KEYS):
+            return ("eoi_at_delivery",)
+        return ()
+
+    def report(self) -> dict[str, Any]:
+        """Which KVM answered, its EOI timing, and every EOI exit that was held and handed on."""
+        host = self.host.as_json() if self.host is not None else None
+        return {"name": self.name, "kvm": host, "eoi_at_delivery_seen": self.eoi_at_delivery,
+                "held_eoi_exits": [dict(h) for h in self.holds]}
+
     def cpuid_entries(self, x2apic: bool, base: list[abi.CpuidEntry2] | None = None) -> list[abi.CpuidEntry2]:
         """``base`` (default: what KVM supports), with the x2APIC bit as the step asks."""
         out = []
@@ -177,12 +212,15 @@ class KvmBackend:
 
 
 def open_backend(path: str | None = None) -> KvmBackend:
-    """The backend on ``path`` (default /dev/kvm); BadInput (exit 3) where it cannot run."""
+    """The backend on ``path`` (default /dev/kvm), knowing which KVM it runs on and when
+    that KVM processes a guest's EOI; BadInput (exit 3) where it cannot run."""
     path = path or DEVICE
     try:
-        return KvmBackend(path)
+        backend = KvmBackend(path)
     except KvmUnavailable as err:
         raise BadInput(f"the kvm backend cannot run here: {err}", Location("--backend kvm")) from None
+    backend.host = detect(path)
+    return backend
 
 
 class _System:
@@ -198,8 +236,11 @@ class _System:
 class KvmBench:
     """A real VM for register-level steps: ``kvm_vm``, ``vcpu`` and ``ioapic``."""
 
-    def __init__(self, backend: KvmBackend, irqchip: str, ioapic: int, vcpu: bool) -> None:
+    def __init__(self, backend: KvmBackend, irqchip: str, ioapic: int, vcpu: bool,
+                 scratch: bool = False) -> None:
         self.backend = backend
+        # A scratch VM (a measurement behind a reading) keeps its held exits to itself.
+        self.holds: list[dict[str, int | None]] = [] if scratch else backend.holds
         self.kvm = _System(backend)
         self.machine = GuestVm(backend.system)
         self.irqchip = "off"
@@ -208,7 +249,7 @@ class KvmBench:
         self.ioapic = _IoapicView(self)
         self.vcpu: _VcpuView | None = None
         self.routes: list[tuple[int, int, int]] | None = None
-        self.held: dict[int, int] = {}  # vector -> EOI exits held for the guest's EOI
+        self.held: dict[int, list[int]] = {}  # vector -> indices in backend.holds, not yet handed
         self.accepted: deque[int] = deque()  # vectors taken, not yet EOIed by the guest
         self.in_window = False
         self.machine.mmio = self._mmio
@@ -268,7 +309,8 @@ class KvmBench:
     def _eoi_exit(self, vector: int) -> None:
         self.kvm_vm.eoi_exits += 1
         if self.in_window:
-            self.held[vector] = self.held.get(vector, 0) + 1
+            self.held.setdefault(vector, []).append(len(self.holds))
+            self.holds.append({"step": self.backend.step, "vector": vector, "handed_at": None})
         else:
             self.model.eoi_broadcast(vector)
 
@@ -330,9 +372,9 @@ class KvmBench:
         if vector >= 0:
             self.accepted.remove(vector)
         self.execute(guest.Program().eoi(self.vcpu.x2apic_enabled()))
-        if real < 0 and self.held.get(vector, 0):
+        if real < 0 and self.held.get(vector):
             # The kernel EOIed this vector at delivery; its exit reaches the IOAPIC now.
-            self.held[vector] -= 1
+            self.holds[self.held[vector].pop(0)]["handed_at"] = self.backend.step
             self.model.eoi_broadcast(vector)
         return real if real >= 0 else vector
 
@@ -553,7 +595,7 @@ class _IoapicView:
         if not self._kernel:
             return self.bench.model.read_version()
         # Read by a guest, on a scratch VM: this one's vCPU must not run for an expectation.
-        scratch = KvmBench(self.bench.backend, "on", VERSION_82093AA, vcpu=True)
+        scratch = KvmBench(self.bench.backend, "on", VERSION_82093AA, vcpu=True, scratch=True)
         try:
             return scratch.execute(guest.Program().ioapic_read(0x01)).values[-1]
         finally:
@@ -605,7 +647,7 @@ def _probe_suppression(backend: KvmBackend, irqchip: str, mode: str, vcpu: _Vcpu
     interrupt, the line low, the EOI: suppressed iff Remote IRR is still set.
     """
     lvr24 = bool(vcpu.lapic.lvr & LVR_SEOIB)
-    scratch = KvmBench(backend, irqchip, 0x20, vcpu=True)
+    scratch = KvmBench(backend, irqchip, 0x20, vcpu=True, scratch=True)
     try:
         vm = scratch.kvm_vm
         flag = {

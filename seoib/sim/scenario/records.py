@@ -30,7 +30,8 @@ class ScenarioStep:
 
 @dataclass(frozen=True)
 class Expectation:
-    """One checked expectation."""
+    """One checked expectation; ``depends_on`` names what its value rests on besides the
+    registers (``eoi_at_delivery``: the kernel processed an EOI at delivery)."""
 
     step: int
     line: int | None
@@ -38,6 +39,7 @@ class Expectation:
     expected: Any
     actual: Any
     passed: bool
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -53,6 +55,7 @@ class ScenarioResult:
     outcome: str | None = None
     findings: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
+    backend: dict[str, Any] | None = None  # what ran the register-level steps, when not the simulator
 
     @property
     def passed(self) -> bool:

@@ -9,6 +9,7 @@ runs through its ``STEPS`` entry.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,12 @@ def check_event_budget(steps: list[ScenarioStep], vm: SimVM) -> None:
 
 
 def execute(run: RunState, steps: list[ScenarioStep]) -> None:
-    """Run validated steps in order, each through its table entry."""
+    """Run validated steps in order, each through its table entry (a backend that wants to
+    know which step runs has ``begin_step``)."""
+    begin = getattr(run.backend, "begin_step", None)
     for step in steps:
+        if begin is not None:
+            begin(step.index + 1)
         d = STEPS[step.name]
         d.run(run, step)
         if d.guest:
@@ -130,6 +135,9 @@ def run_scenario(
     backend.check(steps, host, top)
     run = RunState(host, vm, backend, assume=assume)
     execute(run, steps)
+    depends_on = getattr(backend, "depends_on", None)
+    if depends_on is not None:
+        run.expectations = [replace(e, depends_on=depends_on(e.step, e.key)) for e in run.expectations]
     s = run.session
     metrics: dict[str, Any] = {
         "steps": len(steps),
@@ -147,4 +155,5 @@ def run_scenario(
         outcome=s.outcome() if s is not None else None,
         findings=s.findings() if s is not None else (),
         events=s.trace.freeze() if s is not None else (),
+        backend=backend.report() if hasattr(backend, "report") else None,
     )
