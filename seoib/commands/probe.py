@@ -3,7 +3,10 @@
 The JSON form is a host spec the other commands accept as ``--host @probe.json``;
 the text form says how to write one. ``--format labels`` prints Kubernetes node
 labels (seoib/inputs/labels.py). Where the QEMU binary's measured machine facts
-differ from the rules, the differences are listed and the exit code is 1.
+differ from the rules, the differences are listed and the exit code is 1. The
+machine types are started in each kernel-irqchip mode, a sample of them unless
+``--all-machines`` asks for every one; the output says which KVM answered
+(vmx, svm, pvm, other) and whether it processes a guest's EOI at delivery.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kvm", metavar="PATH", default="/dev/kvm", help="KVM device (default: /dev/kvm)")
     parser.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=RUN_TIMEOUT,
                         help=f"kill a QEMU run that has not answered by then (default: {RUN_TIMEOUT:g})")
+    parser.add_argument("--all-machines", action="store_true",
+                        help="start every registered machine type in each kernel-irqchip mode "
+                             "(default: a sample, the default type and the newest of each compat "
+                             "class)")
     parser.add_argument("--prefix", default="seoib.dev",
                         help="label key prefix for --format labels (default: seoib.dev)")
     add_rules(parser)
@@ -43,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     result = probe_host(kvm_path=args.kvm, qemu_binary=args.qemu, rules=lambda: rules_of(args),
-                        timeout=args.timeout)
+                        timeout=args.timeout, all_machines=args.all_machines)
     result = with_behaviour(result, args.kvm, rules_of(args))
     if args.format == "labels":
         from ..inputs.labels import probe_labels, render_labels
