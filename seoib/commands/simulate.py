@@ -77,14 +77,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what runs register-level steps: the simulator (default) or /dev/kvm")
 
 
-def _host_json(host: SimHost) -> dict[str, Any]:
+def _host_json(host: SimHost, assume: Assumptions = DEFAULT) -> dict[str, Any]:
     return {
         "name": host.name,
         "x2apic_api": host.x2apic_api,
         "split_irqchip": host.split_irqchip,
         "seoib": host.seoib,
         "qemu_version": host.qemu_version,
-        **design_facts(host),
+        **design_facts(host, assume),
         "machines": sorted(host.machines) if host.machines is not None else None,
     }
 
@@ -112,7 +112,8 @@ def result_json(result: ScenarioResult) -> dict[str, Any]:
         "command": "simulate",
         "file": result.source,
         "passed": result.passed,
-        "host": _host_json(result.host),
+        "host": _host_json(result.host, result.assume),
+        "assume": dict(result.assume.values),
         "vm": _vm_json(result.vm),
         "outcome": result.outcome,
         "findings": list(result.findings),

@@ -12,6 +12,7 @@ from typing import Any
 
 from seoib.errors import Location
 
+from ..assumptions import DEFAULT, Assumptions
 from ..config import SimHost, SimVM
 from ..outcome import VMState
 
@@ -56,6 +57,7 @@ class ScenarioResult:
     findings: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
     backend: dict[str, Any] | None = None  # what ran the register-level steps, when not the simulator
+    assume: Assumptions = DEFAULT  # the switches in force for unconfirmed behaviour
 
     @property
     def passed(self) -> bool:

@@ -156,4 +156,5 @@ def run_scenario(
         findings=s.findings() if s is not None else (),
         events=s.trace.freeze() if s is not None else (),
         backend=backend.report() if hasattr(backend, "report") else None,
+        assume=assume,
     )
