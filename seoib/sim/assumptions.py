@@ -8,9 +8,12 @@ the simulator the values in force, and this module is the only way they enter
 it: the simulator reads these switches and nothing else of the rules.
 
 ``SWITCHES`` names each switch the simulator knows with its own default, which
-tests hold equal to the rules' default. A switch the rules define and the
-simulator does not know is refused (ValueError): a verdict resting on it cannot
-be re-derived.
+tests hold equal to the rules' default. The one that is a QEMU version
+(``machine-gated-gate``) has no default here: it is a rule datum, and the simulator
+holds no version of its own (the witness and ``seoib simulate`` always pass the
+rules' value; without it a machine-gated build raises ValueError). A switch the
+rules define and the simulator does not know is refused (ValueError): a verdict
+resting on it cannot be re-derived.
 
 >>> Assumptions().get("linux-sets-svr12")
 'no'
@@ -30,13 +33,14 @@ _RELEASE = re.compile(r"^(\d+)\.(\d+)$")
 
 
 class Switch(Value):
-    """One switch: its default and the values it takes (None: a machine type version)."""
+    """One switch: its default (None: only the rules give it) and the values it takes
+    (None: a machine type version X.Y)."""
 
-    default: str
+    default: str | None
     values: tuple[str, ...] | None
     doc: str
 
-    def __init__(self, default: str, values: tuple[str, ...] | None, doc: str) -> None:
+    def __init__(self, default: str | None, values: tuple[str, ...] | None, doc: str) -> None:
         self._store(default=default, values=values, doc=doc)
 
     def check(self, name: str, value: str) -> None:
@@ -52,7 +56,7 @@ SWITCHES: dict[str, Switch] = {
     "linux-sets-svr12": Switch("no", YES_NO, "Linux sets SVR bit 12 when LVR bit 24 offers it"),
     "windows-sets-svr12": Switch("no", YES_NO,
                                  "Windows without Hyper-V sets SVR bit 12 when LVR bit 24 offers it"),
-    "machine-gated-gate": Switch("10.2", None,
+    "machine-gated-gate": Switch(None, None,
                                  "the first machine type version machine-gated selects a policy for"),
     "machine-gated-unversioned": Switch("yes", YES_NO,
                                         "machine-gated selects a policy for unversioned machine types"),
@@ -82,8 +86,8 @@ class Assumptions(Value):
         self._store(values=tuple(sorted((n, v) for n, v in dict(values).items()
                                         if v != SWITCHES[n].default)))
 
-    def get(self, name: str) -> str:
-        """The value of switch ``name`` (its default when not set)."""
+    def get(self, name: str) -> str | None:
+        """The value of switch ``name`` (its default when not set; None: neither)."""
         for key, value in self.values:
             if key == name:
                 return value
@@ -94,8 +98,12 @@ class Assumptions(Value):
         return self.get(name) == "yes"
 
     def gate(self) -> tuple[int, int]:
-        """``machine-gated-gate`` as (major, minor)."""
-        match = _RELEASE.match(self.get("machine-gated-gate"))
+        """``machine-gated-gate`` as (major, minor); ValueError when nobody gave it."""
+        value = self.get("machine-gated-gate")
+        if value is None:
+            raise ValueError("the machine-gated design needs the assumption machine-gated-gate "
+                             "(rules/assumptions.yaml gives it; pass Assumptions with it)")
+        match = _RELEASE.match(value)
         assert match is not None  # checked when set
         return int(match.group(1)), int(match.group(2))
 

@@ -33,6 +33,5 @@ def design(name: str) -> QemuDesign:
 def design_facts(host: SimHost, assume: Assumptions = DEFAULT) -> dict[str, Any]:
     """What the host's design does, for reports: its gate and its IOAPIC lookup."""
     d = design(host.seoib)
-    gate = assume.gate() if isinstance(d, MachineGated) else None
-    return {"gate": ".".join(map(str, gate)) if gate else None,
-            "ioapic_lookup": d.ioapic_lookup}
+    gate = assume.get("machine-gated-gate") if isinstance(d, MachineGated) else None
+    return {"gate": gate, "ioapic_lookup": d.ioapic_lookup}
