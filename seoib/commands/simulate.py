@@ -143,9 +143,11 @@ def _run_on_backend(
     if name == "sim":
         return run_scenario(data, source, host_resolver=host_resolver, vm_resolver=vm_resolver,
                             assume=assume)
-    from seoib.kvmhost.backend import open_backend  # only the kvm backend opens /dev/kvm
+    from seoib.kvmhost.backend import DEVICE, open_backend  # only the kvm backend opens /dev/kvm
+    from seoib.kvmhost.host import detect
 
     backend = open_backend()
+    backend.host = detect(DEVICE)  # which KVM answers, and when it processes a guest's EOI
     try:
         return run_scenario(
             data, source, host_resolver=host_resolver, vm_resolver=vm_resolver, backend=backend,

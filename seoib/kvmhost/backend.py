@@ -60,7 +60,6 @@ from seoib.sim.scenario import EXPECTS, STEPS, ScenarioStep
 
 from . import abi, guest
 from .device import KvmUnavailable, System, usable
-from .host import KvmHost, detect
 from .machine import GuestError, GuestVm, RunLog
 
 __all__ = ["DEVICE", "HIGH_LEVEL_STEPS", "SESSION_EXPECTS", "KvmBackend", "KvmUnavailable", "open_backend"]
@@ -122,7 +121,9 @@ class KvmBackend:
         self.cpuid = self.system.supported_cpuid()
         self.benches: list[KvmBench] = []
         self.eoi_at_delivery = False  # observed: the kernel EOIs when it delivers
-        self.host: KvmHost | None = None  # which KVM answered (open_backend detects it)
+        # Which KVM answered: a seoib.kvmhost.host.KvmHost, set by whoever opened the backend
+        # (host.py measures with this module, so it is not imported here).
+        self.host: Any = None
         self.step = 0  # the scenario step running now (1-based; 0 before any)
         # EOI exits taken at delivery and held for the guest's EOI: step, vector, handed at
         self.holds: list[dict[str, int | None]] = []
@@ -212,15 +213,12 @@ class KvmBackend:
 
 
 def open_backend(path: str | None = None) -> KvmBackend:
-    """The backend on ``path`` (default /dev/kvm), knowing which KVM it runs on and when
-    that KVM processes a guest's EOI; BadInput (exit 3) where it cannot run."""
+    """The backend on ``path`` (default /dev/kvm); BadInput (exit 3) where it cannot run."""
     path = path or DEVICE
     try:
-        backend = KvmBackend(path)
+        return KvmBackend(path)
     except KvmUnavailable as err:
         raise BadInput(f"the kvm backend cannot run here: {err}", Location("--backend kvm")) from None
-    backend.host = detect(path)
-    return backend
 
 
 class _System:
