@@ -136,3 +136,18 @@ def test_rules_without_switches_load_as_before(rules: RuleSet) -> None:
     # A rule set's loaded switches are records the compiled-rules cache can keep.
     again = load_rules(use_cache=True)
     assert again.resolver.assumptions == rules.resolver.assumptions
+
+
+def test_each_side_applies_its_own_builds_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The default policy belongs to the build, not to the VM: restoring a snapshot from an
+    # upstream QEMU into an accel-property build whose default a site made `respected`
+    # starts the destination VM with that default, which KVM refuses with the in-kernel
+    # irqchip (EINVAL): nothing runs to restore into.
+    site = _overlay(tmp_path, 'assumptions:\n  - {id: accel-property-default, value: "respected"}\n')
+    argv = ["migrate", "--snapshot", "--rules", site,
+            "--src", "kernel=7.0.0,qemu=11.0.0,seoib=none",
+            "--dst", "kernel=7.0.0,qemu=11.0.0,seoib=accel-property",
+            "--vm", "machine=pc-q35-11.0,irqchip=on,guest=linux"]
+    code, verdict = _verdict(capsys, argv)
+    assert (code, verdict["outcome"], verdict["witness"]["agrees"]) == (2, "unsupported", True)
+    assert "accel-property-default" in {a["id"] for a in verdict["assumptions"]}

@@ -105,12 +105,15 @@ class Engine:
         parsed = self._vm_specs.get(text)
         if parsed is None:
             parsed = self._vm_specs[text] = parse_vm_spec(spec, Location("vm"))
-        # A VM resolves against its host's design's default policy; an alias also against its
-        # QEMU (the target), named as written in its note. Nothing else of the host is read.
+        # A VM resolves against its host's design's default policy (and the switch it comes
+        # from); an alias also against its QEMU (the target), named as written in its note.
+        # Nothing else of the host is read.
+        # The default policy may come from a switch, which the VM's reasons then cite.
+        policy = (host.design.default_policy, host.design.switches.get("default_policy"))
         if parsed.machine in self.rs.resolver.machines.aliases:
-            key = (text, host.qemu.id, host.design.default_policy, host.qemu_text)
+            key = (text, host.qemu.id, policy, host.qemu_text)
         else:
-            key = (text, "", host.design.default_policy, "")
+            key = (text, "", policy, "")
         v = self._vms.get(key)
         if v is None:
             v = self._vms[key] = self.rs.resolver.vm(parsed, host)

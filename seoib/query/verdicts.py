@@ -157,7 +157,8 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
     what_if = _property_what_if(rs)
     for policy in SEOIB_POLICIES:
         # What the user would get by choosing the policy explicitly (-accel property).
-        alt = outcome_with(query, inputs, {**what_if, "vm.seoib_policy": policy})
+        alt = outcome_with(query, inputs, {**what_if, "vm.seoib_policy": policy,
+                                           "vm.seoib_policy_given": True})
         alternatives.append({"policy": policy, "outcome": alt, "severity": rs.severities[alt]})
     state = state_of(ev.facts, "host") or {}
     verdict: PolicyVerdict = {
