@@ -107,10 +107,21 @@ SOURCE_LAYERS = {"qemu": "mig.source_qemu", "libvirt": "mig.source_libvirt"}
 
 
 def _setter(rs: RuleSet, query: str, facts: Mapping[str, Any], fact: str) -> Any:
-    """The rule that set ``fact`` in an evaluation (the compiler proved there is one)."""
-    for rule in rs.query(query).rules:
-        if any(a.fact == fact for a in rule.then) and all(
-                facts.get(c.fact) in c.allowed for c in rule.when):
+    """The rule that set ``fact`` in an evaluation (the compiler proved at most one applies).
+
+    The query's rules that can set it are listed once per compiled query (kept beside its
+    fields, never in the rules cache): a migration verdict then tests a handful."""
+    compiled = rs.query(query)
+    setters: dict[str, tuple[Any, ...]] | None = compiled.__dict__.get("_setters")
+    if setters is None:
+        setters = {}
+        object.__setattr__(compiled, "_setters", setters)
+    candidates = setters.get(fact)
+    if candidates is None:
+        candidates = setters[fact] = tuple(r for r in compiled.rules
+                                           if any(a.fact == fact for a in r.then))
+    for rule in candidates:
+        if all(facts.get(c.fact) in c.allowed for c in rule.when):
             return rule
     return None
 
