@@ -409,7 +409,7 @@ def test_check_is_bounded_in_time_and_memory_while_probes_answer(tmp_path: Path)
         if status == 503:
             assert "budget" in data["error"]["message"] and took < 10
         assert probes and max(probes) < 1.0, probes
-    with running(tmp_path, "--workers", "1", "--request-memory", "8") as srv:
+    with running(tmp_path, "--workers", "1", "--request-memory", "1") as srv:
         status, data, _ = srv.request("POST", "/v1/check", plan, headers={"Content-Type": "application/yaml"})
         assert status == 413 and "memory budget" in data["error"]["message"], data
         assert srv.request("GET", "/healthz")[0] == 200

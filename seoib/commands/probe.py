@@ -6,6 +6,9 @@ labels (seoib/inputs/labels.py). Where the QEMU binary's measured machine facts
 differ from the rules, the differences are listed and the exit code is 1; so it is
 when the probe cannot judge the host (a label would be ``unknown``: no usable KVM and
 a kernel release the rules cannot place, no QEMU found), with the reason on stderr.
+The machine types are started in each kernel-irqchip mode, a sample of them unless
+``--all-machines`` asks for every one; the output says which KVM answered
+(vmx, svm, pvm, other) and whether it processes a guest's EOI at delivery.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="KVM device (default: /dev/kvm)")
     parser.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=RUN_TIMEOUT,
                         help=f"kill a QEMU run that has not answered by then (default: {RUN_TIMEOUT:g})")
+    parser.add_argument("--all-machines", action="store_true",
+                        help="start every registered machine type in each kernel-irqchip mode "
+                             "(default: a sample, the default type and the newest of each compat "
+                             "class)")
     parser.add_argument("--prefix", default="seoib.dev", type=_prefix,
                         help="label key prefix for --format labels (default: seoib.dev)")
     add_fields(parser)
@@ -64,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_fields(args.fields, "probe")
     result = probe_host(kvm_path=args.kvm, qemu_binary=args.qemu, rules=lambda: rules_of(args),
-                        timeout=args.timeout)
+                        timeout=args.timeout, all_machines=args.all_machines)
     result = with_behaviour(result, args.kvm, rules_of(args))
     # The labels say what the rules can decide about this host; one "unknown" means the
     # probe cannot judge it (no usable KVM and a kernel the rules cannot place, no QEMU).

@@ -35,6 +35,7 @@ from .verdict_cache import VerdictCache, class_key
 from .verdict_types import MigrateVerdict, PolicyVerdict
 from .verdicts import (
     RuleReasons,
+    assumptions,
     data_reasons,
     line_notes,
     migrate_verdict,
@@ -154,13 +155,15 @@ class Engine:
         parsed = self._vm_specs.get(text)
         if parsed is None:
             parsed = self._vm_specs.put(text, parse_vm_spec(spec, Location("vm")))
-        # A VM resolves against its host's design's default policy; an alias also against its
-        # QEMU (the target), named as written in its note. Nothing else of the host is read.
+        # A VM resolves against its host's design's default policy (and the switch it may come
+        # from, which the VM's reasons then cite); an alias also against its QEMU (the target),
+        # named as written in its note. Nothing else of the host is read.
         bare = replace(parsed, name=None, origin=None)
+        policy = (host.design.default_policy, host.design.switches.get("default_policy"))
         if parsed.machine in self.rs.resolver.machines.aliases:
-            key = (bare, host.qemu.id, host.design.default_policy, host.qemu_text)
+            key = (bare, host.qemu.id, policy, host.qemu_text)
         else:
-            key = (bare, "", host.design.default_policy, "")
+            key = (bare, "", policy, "")
         base = self._vms.get(key)
         if base is None:
             base = self._vms.put(key, self.rs.resolver.vm(replace(parsed, name=None), host))
@@ -214,7 +217,8 @@ class Engine:
         else:
             why = self._reasons(key, "policy", roles, v)
             verdict = {**hit, "host": self._json(h), "vm": self._json(v), "reasons": why,
-                       **line_notes([h], v), "unconfirmed": unconfirmed(why)}
+                       **line_notes([h], v), "unconfirmed": unconfirmed(why),
+                       "assumptions": assumptions(self.rs, why)}
         return self._lines.put(line, verdict)
 
     def migrate(self, src: Spec, dst: Spec, vm: Spec, *, snapshot: bool = False) -> MigrateVerdict:
@@ -234,5 +238,6 @@ class Engine:
         else:
             why = self._reasons(key, query, roles, v)
             verdict = {**hit, "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
-                       "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why)}
+                       "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why),
+                       "assumptions": assumptions(self.rs, why)}
         return self._lines.put(line, verdict)

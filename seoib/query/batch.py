@@ -170,7 +170,7 @@ class VerdictEncoder:
     ``host``/``vm`` part per distinct spec, so a line mostly pays for its reasons.
     """
 
-    PER_LINE = frozenset({"reasons", "notes", "unconfirmed"})  # built anew for every line
+    PER_LINE = frozenset({"reasons", "notes", "unconfirmed", "assumptions"})  # built anew per line
     MAX_PARTS = 100_000
 
     def __init__(self) -> None:

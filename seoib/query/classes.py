@@ -261,7 +261,10 @@ class ClassSolver:
         return h
 
     def vm(self, vmc: VMClass, stack: StackClass) -> ResolvedVM:
-        key = (vmc.label, stack.qemu)
+        # A VM reads its host's QEMU (aliases) and design's default policy, which may come
+        # from a switch (rules/assumptions.yaml) that the VM's reasons then cite.
+        design = self.host(stack).design
+        key = (vmc.label, stack.qemu, design.default_policy, design.switches.get("default_policy"))
         v = self._vms.get(key)
         if v is None:
             v = self._vms[key] = self.rs.resolver.vm(vmc.spec(), self.host(stack))

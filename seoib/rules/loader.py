@@ -33,6 +33,7 @@ DATA_FILES = {
     "designs": "designs",
     "guests": "guests",
     "queries": "queries",
+    "assumptions": "assumptions",
 }
 
 
@@ -242,7 +243,7 @@ def load_rule_dirs(roots: list[Path]) -> RawRules:
                 pieces[path.stem].append((doc, str(path)))
     if problems:
         raise RuleError.from_problems(problems)
-    merged = {stem: merge_sources(docs) for stem, docs in pieces.items()}
+    merged = {stem: merge_sources(docs, stem in _FIELD_MERGED) for stem, docs in pieces.items()}
     paths = {stem: docs[-1][1] for stem, docs in pieces.items()}
     paths.update({stem: src for stem, (_, src) in stages.items()})
     return RawRules(roots[-1], merged, {s: d for s, (d, _) in stages.items()}, paths, tuple(roots))
@@ -250,3 +251,5 @@ def load_rule_dirs(roots: list[Path]) -> RawRules:
 
 # The vocabulary: an overlay replaces these whole, as it does stage files.
 _WHOLE_FILES = frozenset({"facts", "queries"})
+# Switches: an overlay entry sets fields of a known one (its value) and keeps the rest.
+_FIELD_MERGED = frozenset({"assumptions"})
