@@ -19,7 +19,7 @@ from typing import Any
 from .blocks import Block, Item, Layout
 from .findings import Finding, engine_rules
 from .fleetclasses import FleetClasses, HostClass
-from .planfile import Plan
+from .planfile import Wave
 
 __all__ = ["EndState"]
 
@@ -28,7 +28,7 @@ _EXPOSED = {"storm-risk", "storm"}
 
 @dataclass
 class EndState:
-    plan: Plan
+    waves: Sequence[Wave]  # the waves run, in order
     layout: Layout
     fleet: FleetClasses
     initial: Sequence[HostClass]  # per block
@@ -54,7 +54,7 @@ class EndState:
 
     def _finding(self, block: Block, item: Item, k: int, running: dict[str, Any]
                  ) -> Finding | None:
-        b, wave = block.id, self.plan.rollout[k - 1]
+        b, wave = block.id, self.waves[k - 1]
         orig = self.fleet.vm_class(item.spec, self.initial[b])
         fresh = self.fleet.boot(self.fleet.vm_class(item.spec, self.final[b]))
         exposed = running["outcome"] in _EXPOSED

@@ -21,12 +21,13 @@ look of a moment, so a moment costs its stacks and looks, never its host entries
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .findings import Finding, Target
-from .fleetclasses import BootedVMClass, FleetClasses
+from .fleetclasses import BootedVMClass, FleetClasses, spec_content
 from .fleetstate import FleetState, Moment
 from .populations import Pop, Populations
 
@@ -109,6 +110,13 @@ class Evacuations:
         self.initial_problems: set[tuple] = set()
         self.seen: set[tuple] = set()
         self.step = 0  # bumped at every flush: accumulators of an earlier step are gone
+
+    def fork(self, walk: Walk) -> Evacuations:
+        """A copy for a copy of the rollout, between two steps (verdict memos shared)."""
+        assert not self._acc, "a fork between two steps"
+        new = copy.copy(self)
+        new.walk, new.seen, new._looked = walk, set(self.seen), set()
+        return new
 
     # -- verdicts --------------------------------------------------------------------
 
@@ -235,7 +243,28 @@ class Evacuations:
         self.step += 1
 
     def _state(self, pop: Pop) -> tuple:
-        return (pop.item.spec, self.fleet.boot(pop.vmc)["policy"])
+        """The VMs by what they are: their spec's content and the SEOIB state of their boot."""
+        return (spec_content(pop.item.spec), self.fleet.boot(pop.vmc)["policy"])
+
+    def restarted_hazards(self, pops: list[Pop], m: Moment) -> None:
+        """What the fleet already risks before any wave when a host is drained: its VMs
+        restarted where they were moved, then moved on. Known, so not the rollout's."""
+        origin, fleet = self.walk.origin, self.fleet
+        for pop in pops:
+            for cid in self.judge(pop.vmc, m.ids)[0]:
+                vmc = fleet.vm_class(pop.item.spec, fleet.hosts[cid])
+                if not fleet.registers(fleet.hosts[cid], vmc):
+                    continue
+                state = (spec_content(pop.item.spec), fleet.boot(vmc)["policy"])
+                for dst in m.ids:
+                    v = fleet.migrate(vmc, fleet.hosts[dst])
+                    if v["severity"] == "block" and not no_worse(fleet, vmc, v):
+                        self.hazards.update((state, origin[b], v["outcome"]) for b in m.blocks(dst))
+
+    def known(self, pop: Pop, blocks: list[int], outcome: str) -> bool:
+        """Whether moving ``pop`` onto ``blocks`` failed this way before any wave."""
+        state, origin = self._state(pop), self.walk.origin
+        return all((state, origin[b], outcome) in self.hazards for b in blocks)
 
     def _pairs(self, pop: Pop, targets: list[_Target]) -> set[tuple]:
         """What the problem is, by the hosts' origin: (VM state, origin stack, outcome)."""

@@ -13,6 +13,7 @@ moment costs the stacks and the blocks on them, never the host entries.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 
 from .blocks import Block
@@ -103,6 +104,20 @@ class FleetState:
     def on_block(self, b: int) -> dict[int, int]:
         """Block ``b``'s hosts per stack."""
         return self._of.get(b, {})
+
+    def fork(self, loads: Callable[[int], list[int]]) -> FleetState:
+        """A copy whose hosts can move apart from these; ``loads`` reads its VMs."""
+        new = copy.copy(self)
+        new.loads = loads
+        new.cur, new.labels, new.new = list(self.cur), list(self.labels), list(self.new)
+        new.new_labels, new.done = list(self.new_labels), list(self.done)
+        new.hosts = dict(self.hosts)
+        new.on = {c: dict(bs) for c, bs in self.on.items()}
+        new._of = {b: dict(cs) for b, cs in self._of.items()}
+        new._profiles, new._seen = dict(self._profiles), dict(self._seen)
+        new._rooms = None if self._rooms is None else dict(self._rooms)
+        new._free, new._open = dict(self._free), dict(self._open)
+        return new
 
     def begin(self, b: int, new: HostClass, label: str) -> None:
         """Block ``b``'s wave starts: its hosts will move to ``new``."""

@@ -16,6 +16,7 @@ touches and the few looks, never every host entry of a fleet written host by hos
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -130,6 +131,18 @@ class Populations:
 
     def load(self, where: int) -> int:
         return sum(self.loads(where))
+
+    def fork(self, stack_of: Callable[[int], int]) -> Populations:
+        """A copy whose populations can change apart from these."""
+        new = Populations(stack_of, dict(self.resident), self.version,
+                          {w: dict(k) for w, k in self._kinds.items()}, _next=self._next)
+        for pop in self._all.values():
+            twin = copy.copy(pop)
+            new._by_key[twin.key()] = twin
+            new._all[twin.seq] = twin
+            new._at.setdefault(twin.where, {})[twin.seq] = twin
+            new.looks.setdefault(twin.look, {})[twin.seq] = twin
+        return new
 
     def move(self, pop: Pop, where: int, count: int | None) -> Pop:
         """``count`` VMs of ``pop`` now run on ``where`` (same boot, new location)."""

@@ -34,6 +34,7 @@ class, stack it sits on), and findings name their host entries by reference.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,6 +95,9 @@ class Rollout:
                 else:
                     self.pops.add(pop)
         self.last_wave: list[int | None] = [None] * len(self.blocks)
+        self.waves: list[Wave] = []  # the waves run so far
+        self.summary: list[dict[str, Any]] = []
+        self._counts = {h.name: h.count for h in plan.hosts}
         self._wave = 0  # the wave running now (0: before the rollout or at a boundary)
         self._wave_end: dict[int, tuple[HostClass, str, dict[str, Any]]] = {}
         self._failed: dict[int, dict[int, Pop]] = {}  # block -> pops that cannot come back
@@ -132,7 +136,7 @@ class Rollout:
         return self.layout.union(blocks).text
 
     def _booted(self, pop: Pop) -> dict[str, Any]:
-        wave = self.plan.rollout[pop.born - 1].name if pop.born else None
+        wave = self.waves[pop.born - 1].name if pop.born else None
         return {"host": self.blocks[pop.home].name, "stack": pop.booted_on, "wave": wave}
 
     def finding(self, check: str, severity: str, wave: Wave | None, k: int, context: str,
@@ -174,7 +178,9 @@ class Rollout:
     # -- the rollout's steps -------------------------------------------------------
 
     def _initial(self) -> None:
-        self.evac.steady(self.state.moment(), "before the rollout", "initial", 0)
+        m = self.state.moment()
+        self.evac.steady(m, "before the rollout", "initial", 0)
+        self.evac.restarted_hazards(self.pops.pops, m)
         self.evac.flush(None, 0, initial=True)
         for pop in [*self.pops.pops, *self.not_started]:
             v = self.fleet.boot(pop.vmc)
@@ -198,11 +204,11 @@ class Rollout:
             return pop
         return next(p for p in self.not_started if p.where == block.id)
 
-    def _begin(self, wave: Wave, k: int) -> None:
+    def _begin(self, wave: Wave, k: int, runs: tuple[Run, ...]) -> None:
         self._wave = k
         where = Location(self.plan.source, wave.line)
         self._wave_end = {}
-        for run in self.layout.runs[k - 1]:
+        for run in runs:
             b = run.block
             if b not in self._wave_end:
                 spec = apply_set(self.specs[b], wave.set)
@@ -288,7 +294,8 @@ class Rollout:
             if i == n - 1:
                 return f"while draining the last host of {name}"
             return f"while draining a middle host of {name}"
-        name = self.layout.order[k - 1][block.id][i]
+        order = self.layout.order[k - 1][block.id] if k <= len(self.layout.order) else block.names
+        name = order[i]
         return f"while draining {name}" if draining else f"once {name} is upgraded"
 
     def _finish(self, b: int, k: int) -> None:
@@ -445,8 +452,11 @@ class Rollout:
                          else "check.refill-blocked")
                 msg = (f"{self.who(pop)}: migrating back onto the upgraded host ({label}) gives "
                        f"{v['outcome']}")
+                known = self.evac.known(pop, [b], v["outcome"])
                 self.add(self.finding(check, "block", wave, k, "refill", pop, line, msg, [v],
-                                      outcome=v["outcome"]), ("refill", pop.key(), new.id))
+                                      outcome=v["outcome"],
+                                      cause="pre-existing" if known else "rollout"),
+                         ("refill", pop.key(), new.id))
                 if check == "check.refill-blocked":
                     self._failed.setdefault(b, {})[pop.seq] = pop
 
@@ -515,33 +525,67 @@ class Rollout:
                               pop, line, msg, [v], outcome=v["outcome"]),
                  ("snapshot", pop.key(), new.id))
 
-    def run(self) -> RolloutResult:
+    # -- walking the waves: all at once, or one at a time from copies ------------------
+
+    def start(self) -> None:
+        """The fleet before any wave: what it already suffers."""
         self._initial()
-        summary = []
-        counts = {h.name: h.count for h in self.plan.hosts}
-        for k, wave in enumerate(self.plan.rollout, start=1):
-            before = len(self.findings)
-            self._begin(wave, k)
+
+    def wave(self, wave: Wave, runs: tuple[Run, ...] | None = None) -> list[Finding]:
+        """Run one more wave (its runs over blocks, from the layout unless given); the
+        findings it adds."""
+        k = len(self.waves) + 1
+        self.waves.append(wave)
+        if runs is None:
             runs = self.layout.runs[k - 1]
-            for j, run in enumerate(runs):
-                self._run(wave, k, run)
-                if j + 1 < len(runs):
-                    self.evac.steady(self.state.moment(), f"once {compact(run.names)} is upgraded",
-                                     "during-wave", run.line)
-            self.evac.flush(wave, k)
-            self._wave = 0
-            self._wave_end = {}
-            self.evac.steady(self.state.moment(), f"after wave {wave.name}", "after-wave",
-                             wave.line)
-            self.evac.flush(wave, k)
-            summary.append({"name": wave.name, "index": k, "line": wave.line,
-                            "hosts": [{"name": n, "count": counts[n]} for n in wave.hosts],
-                            "set": dict(wave.set), "findings": len(self.findings) - before})
-        end = EndState(self.plan, self.layout, self.fleet, self.initial, self.state.cur,
-                       self.state.labels, self.first_labels, self.last_wave)
+        before = len(self.findings)
+        self._begin(wave, k, runs)
+        for j, run in enumerate(runs):
+            self._run(wave, k, run)
+            if j + 1 < len(runs):
+                self.evac.steady(self.state.moment(), f"once {compact(run.names)} is upgraded",
+                                 "during-wave", run.line)
+        self.evac.flush(wave, k)
+        self._wave = 0
+        self._wave_end = {}
+        self.evac.steady(self.state.moment(), f"after wave {wave.name}", "after-wave", wave.line)
+        self.evac.flush(wave, k)
+        counts = self._counts
+        self.summary.append({"name": wave.name, "index": k, "line": wave.line,
+                             "hosts": [{"name": n, "count": counts[n]} for n in wave.hosts],
+                             "set": dict(wave.set), "findings": len(self.findings) - before})
+        return self.findings[before:]
+
+    def end_state(self) -> EndState:
+        return EndState(self.waves, self.layout, self.fleet, self.initial, self.state.cur,
+                        self.state.labels, self.first_labels, self.last_wave)
+
+    def finish(self) -> RolloutResult:
+        """The fleet after the last wave: who stays quirked, and what a cold boot fixes."""
+        end = self.end_state()
         for f in end.stays_quirked():
             self.add(f)
         fixed, broken = end.tally()
-        return RolloutResult(self.findings, list(self.state.cur), summary, self.layout, fixed,
-                             broken)
+        return RolloutResult(self.findings, list(self.state.cur), self.summary, self.layout,
+                             fixed, broken)
 
+    def run(self) -> RolloutResult:
+        self.start()
+        for wave in self.plan.rollout:
+            self.wave(wave)
+        return self.finish()
+
+    def fork(self) -> Rollout:
+        """A copy to try more waves on, between two waves: this one stays as it is."""
+        assert not self._wave and not self._failed, "a fork between two waves"
+        new = copy.copy(self)
+        new.specs, new.findings = list(self.specs), list(self.findings)
+        new.not_started, new.last_wave = list(self.not_started), list(self.last_wave)
+        new.waves, new.summary = list(self.waves), list(self.summary)
+        new.pops = self.pops.fork(lambda b: new.state.cur[b].id)
+        new.state = self.state.fork(new.pops.loads)
+        new.evac = self.evac.fork(new)
+        new._refilled, new._short = set(self._refilled), dict(self._short)
+        # Memos keyed by version counters, which the two copies now advance apart.
+        new._drains, new._allowed, new._groups, new._drained = {}, {}, {}, {}
+        return new
