@@ -243,8 +243,13 @@ class Evacuations:
         self.step += 1
 
     def _state(self, pop: Pop) -> tuple:
-        """The VMs by what they are: their spec's content and the SEOIB state of their boot."""
-        return (spec_content(pop.item.spec), self.fleet.boot(pop.vmc)["policy"])
+        return self._booted(pop.item.spec, pop.vmc, pop.away)
+
+    def _booted(self, spec: Any, vmc: BootedVMClass, away: bool) -> tuple:
+        """VMs by what they are: their spec's content and the SEOIB state of their boot; and
+        whether they got it restarted where a drain moved them (what any drain risks
+        today), not at home (what the rollout does to its own hosts)."""
+        return (spec_content(spec), self.fleet.boot(vmc)["policy"], away)
 
     def restarted_hazards(self, pops: list[Pop], m: Moment) -> None:
         """What the fleet already risks before any wave when a host is drained: its VMs
@@ -255,7 +260,7 @@ class Evacuations:
                 vmc = fleet.vm_class(pop.item.spec, fleet.hosts[cid])
                 if not fleet.registers(fleet.hosts[cid], vmc):
                     continue
-                state = (spec_content(pop.item.spec), fleet.boot(vmc)["policy"])
+                state = self._booted(pop.item.spec, vmc, True)
                 for dst in m.ids:
                     v = fleet.migrate(vmc, fleet.hosts[dst])
                     if v["severity"] == "block" and not no_worse(fleet, vmc, v):

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from .names import LISTED, compact
-
-SHOWN_NAMES = 3
+from .names import LISTED
 
 __all__ = ["CHECKS", "POPULATIONS", "SEVERITY_RANK", "Entries", "Finding", "Target", "engine_rules",
            "exit_for", "single"]
+
+SHOWN_NAMES = 3  # parts of a union named before "and N more"
 
 # id -> (worst severity, one-line description). Order is report order.
 CHECKS: dict[str, tuple[str, str]] = {
@@ -78,10 +78,11 @@ class Entries:
             return parts[0]
         total = sum(p.total for p in parts)
         entries = sum(p.entries for p in parts)
-        names = [n for p in parts for n in p.names[:SHOWN_NAMES]]
-        text = compact(names) if entries <= SHOWN_NAMES else (
-            f"{compact(names[:SHOWN_NAMES])} and {entries - SHOWN_NAMES:,} more")
-        if unit == "hosts" and total != entries:
+        # Each part named as it names itself (a range, a group), the first few of them.
+        shown = [p.text for p in parts[:SHOWN_NAMES]]
+        rest = sum(p.entries for p in parts[SHOWN_NAMES:])
+        text = ", ".join(shown) + (f" and {rest:,} more" if rest else "")
+        if unit == "hosts" and total != entries and len(parts) > 1:
             text += f" ({total:,} hosts)"
         return cls(key, text, total, parts=parts)
 
