@@ -108,9 +108,6 @@ class Block:
     def name(self) -> str:
         return compact(self.names)
 
-    def host_counts(self) -> list[tuple[str, int]]:
-        return list(zip(self.names, self.counts, strict=True))
-
 
 @dataclass(frozen=True)
 class Run:

@@ -10,7 +10,7 @@ from typing import Any
 from .names import LISTED
 
 __all__ = ["CHECKS", "POPULATIONS", "SEVERITY_RANK", "Entries", "Finding", "Target", "engine_rules",
-           "exit_for", "single"]
+           "exit_for"]
 
 SHOWN_NAMES = 3  # parts of a union named before "and N more"
 
@@ -106,11 +106,6 @@ class Entries:
 
     def first(self, n: int = LISTED) -> list[tuple[str, int]]:
         return list(islice(self.pairs(), n))
-
-
-def single(name: str, count: int) -> Entries:
-    """One entry."""
-    return Entries(("one", name, count), name, count, (name,), (count,))
 
 
 @dataclass(frozen=True)

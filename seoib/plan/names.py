@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["compact", "counted", "first"]
+__all__ = ["LISTED", "compact", "counted"]
 
 _TAIL = re.compile(r"^(.*?)(\d+)$")
 SHOWN = 3  # names or ranges a compact text shows before "and N more"
@@ -87,8 +87,3 @@ def counted(text: str, entries: int, hosts: int) -> str:
     if entries == 1 and hosts == 1:
         return text
     return f"{text} ({hosts:,} hosts)"
-
-
-def first(names: Sequence[str], n: int = LISTED) -> list[str]:
-    """The names a JSON finding lists inline."""
-    return list(names[:n])

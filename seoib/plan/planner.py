@@ -26,7 +26,7 @@ import yaml
 
 from ..errors import Location, SeoibError, SpecError
 from ..rules.ruleset import RuleSet
-from .blocks import Layout, compress
+from .blocks import Layout, Run, compress
 from .chains import Chain, chains
 from .checker import CheckReport, check_plan
 from .fleetclasses import FleetClasses
@@ -100,10 +100,9 @@ class _Writer:
                  root: Rollout, max_batch: int | None) -> None:
         self.p, self.layout, self.ways, self.root = fleet_plan, layout, ways, root
         self.max_batch = max_batch
+        self.cut = False  # a block's step written as more than one wave
 
-    def _wave(self, moves: Sequence[Move], k: int) -> tuple[Wave, tuple[Any, ...]]:
-        from .blocks import Run
-
+    def _wave(self, moves: Sequence[Move], k: int) -> tuple[Wave, tuple[Run, ...]]:
         step = self.ways[moves[0].block][moves[0].way].steps[moves[0].step]
         names: list[str] = []
         runs = []
@@ -152,6 +151,7 @@ class _Writer:
             step = self.ways[group[0].block][group[0].way].steps[group[0].step]
             names = [n for m in group for n in self.layout.blocks[m.block].names]
             size = self.max_batch or len(names)
+            self.cut = self.cut or any(len(self.layout.blocks[m.block].names) > size for m in group)
             for start in range(0, len(names), size):
                 out.append({"name": f"w{len(out) + 1}-{step.kind}",
                             "hosts": names[start:start + size], "set": step.set})
@@ -257,6 +257,11 @@ def plan_rollout(fleet_plan: Plan, target: Mapping[str, Any], rs: RuleSet, *,
         raise AssertionError(f"seoib plan wrote a plan it cannot read: {err}") from err
     report = check_plan(plan, rs, fleet=fleet)
     caused = [f for f in report.introduced() if f.severity == "block"]
+    if caused and writer.cut:
+        # A block cut into waves of --max-batch entries stands half upgraded between two
+        # waves, a moment the search (one wave per block) did not see.
+        return PlanResult(None, [*reasons, f"with --max-batch {max_batch}, "
+                                 f"{caused[0].check}: {caused[0].message}"], outcome)
     if caused:  # the search ran the same check; a difference is a bug, never a proposal
         raise AssertionError(f"the planned rollout fails its own check: {caused[0].message}")
     return PlanResult(Proposal(name, text, plan, report, left, constraints), reasons, outcome)

@@ -70,6 +70,9 @@ class RolloutResult:
 
 
 class Rollout:
+    """One walk through a plan's waves (``run``), or through waves given one at a time
+    (``start``, ``wave``, ``finish``; ``fork`` copies the walk between two waves)."""
+
     def __init__(self, plan: Plan, fleet: FleetClasses, layout: Layout | None = None) -> None:
         self.plan = plan
         self.fleet = fleet
