@@ -130,3 +130,24 @@ def test_10000_host_entries_one_per_line_check_like_their_groups() -> None:
     # The wave lists the host once; the sets list it at most once each.
     assert text.count('"s0-00042"') <= 1 + len(data["host_sets"])
     assert len(text) < 200 * 10_000 + 20_000 * len(data["findings"])
+
+
+def test_a_bad_entry_among_thousands_is_named_at_its_own_line(tmp_path: Any, capsys: Any) -> None:
+    """The schema sees one entry per shape; a refusal still names the entry's own line and
+    its place, in a section and in a wave's long list of hosts."""
+    from seoib.cli import main
+
+    lines = ["hosts:"] + [f"  - {{name: h{i}, kernel: 7.0.3, qemu: 10.2.0}}" for i in range(3000)]
+    lines += ["rollout:", "  - {name: w, hosts: [" + ", ".join(
+        [f"h{i}" for i in range(14)] + ["7"] + [f"h{i}" for i in range(15, 3000)]) + "], "
+        "set: {kernel: 7.0.4}}"]
+    path = tmp_path / "plan.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["check", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"{path}:3003: rollout/0/hosts/14: 7 is not of type 'string'" in err
+    lines[2001] = "  - {name: h2000, kernel: 7.0.3, qemu: 10.2.0, colour: blue}"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["check", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert f"{path}:2002: hosts/2000: Additional properties are not allowed ('colour'" in err

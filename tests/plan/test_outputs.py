@@ -8,6 +8,7 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 
 from seoib.cli import main
@@ -64,6 +65,32 @@ def test_junit_parses(plan_file: Path, capsys: pytest.CaptureFixture[str]) -> No
         assert int(s.get("tests", "0")) == len(s.findall("testcase"))
         assert int(s.get("failures", "0")) == len(s.findall("testcase/failure"))
     assert root.findall(".//failure")
+
+
+@pytest.mark.parametrize("fail_on", ["warn", "block"])
+@pytest.mark.parametrize("which", ["shipped fleet", "mixed rollout"])
+def test_junit_has_one_testcase_per_finding(which: str, fail_on: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A testcase per finding, every name unique, failures exactly the findings that fail
+    the run (blocks, and warnings unless --fail-on block), and the counts say so."""
+    if which == "shipped fleet":
+        path = Path(__file__).resolve().parents[2] / "fleets" / "representative.yaml"
+    else:  # blocks, warnings and notes, over two waves
+        path = tmp_path / "mixed.yaml"
+        path.write_text(yaml.safe_dump(yaml.safe_load((CASES / "mixed.yaml").read_text())["plan"]))
+    _, out = _run(["check", str(path), "--format", "json"], capsys)
+    findings = json.loads(out)["findings"]
+    _, out = _run(["check", str(path), "--format", "junit", "--fail-on", fail_on], capsys)
+    root = ET.fromstring(out)
+    cases = root.findall(".//testcase")
+    failing = [f for f in findings
+               if f["severity"] == "block" or (f["severity"] == "warn" and fail_on == "warn")]
+    assert len(cases) == len(findings) == int(root.get("tests", "-1"))
+    assert len({c.get("name") for c in cases}) == len(cases)
+    assert len(root.findall(".//failure")) == len(failing) == int(root.get("failures", "-1"))
+    for suite in root.findall("testsuite"):
+        assert int(suite.get("tests", "-1")) == len(suite.findall("testcase"))
+        assert int(suite.get("failures", "-1")) == len(suite.findall("testcase/failure"))
 
 
 def test_sarif_structure(plan_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
