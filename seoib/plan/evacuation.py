@@ -212,19 +212,17 @@ class Evacuations:
         # Populations on a block that a wave has split are judged one by one (its old and
         # upgraded hosts run different stacks), the rest by look.
         bad: list[tuple[Pop, frozenset[int]]] = []
+        splits = state.splits
         for (_, stack), group in pops.looks.items():
-            members = [p for p in group.values() if not state.split(p.where)]
-            if not members:
-                continue
             ids = alone.get(stack, base)
-            if not self._ok(members[0].vmc, ids):
-                bad.extend((p, ids) for p in members)
-        for b in range(len(state.blocks)):
-            if state.split(b):
-                for pop in pops.at(b):
-                    ids = alone.get(state.stack(b, pop.upgraded), base)
-                    if not self._ok(pop.vmc, ids):
-                        bad.append((pop, ids))
+            if self._ok(next(iter(group.values())).vmc, ids):
+                continue  # the look is fine: none of its populations needs a look of its own
+            bad.extend((p, ids) for p in group.values() if p.where not in splits)
+        for b in splits:
+            for pop in pops.at(b):
+                ids = alone.get(state.stack(b, pop.upgraded), base)
+                if not self._ok(pop.vmc, ids):
+                    bad.append((pop, ids))
         bad.sort(key=lambda b: b[0].seq)
         for pop, ids in bad:
             if pops.count(pop) == 0:

@@ -276,10 +276,9 @@ class Rollout:
         if old != new:
             others_old = state.hosts.get(old, 0) - state.on_block(b).get(old, 0)
             others_new = state.hosts.get(new, 0) - state.on_block(b).get(new, 0)
-            for t in range(4):  # a stack held by 0, 1, 2 or 3 hosts
-                for d in (-1, 0, 1):
-                    cand.add(others_old + n - 1 - t + d)  # old hosts left in service
-                    cand.add(t - others_new + d)  # upgraded hosts
+            for t in range(4):  # a stack held by 0, 1, 2, or 3 and more hosts
+                cand.add(others_old + n - 1 - t)  # old hosts left in service
+                cand.add(t - others_new)  # upgraded hosts
         if state.capacity:
             cand |= state.profile(b).breakpoints()
         return sorted(i for i in cand if lo <= i < hi)
@@ -443,11 +442,14 @@ class Rollout:
                 self._snapshots(pop, new, wave, k, line)
             v = self.fleet.migrate(pop.vmc, new)
             if not self.fleet.registers(new, pop.vmc):
-                msg = (f"{self.who(pop)}: QEMU {new.host.qemu_text} no longer registers machine "
+                msg = (f"{self.who(pop)}: QEMU {new.host.qemu_text} "
+                       f"{'does not register' if pop.away else 'no longer registers'} machine "
                        f"type {pop.vmc.vm.machine.name}; the VMs cannot come back or be restarted "
                        "there")
+                known = self.evac.known(pop, [b], v["outcome"])
                 self.add(self.finding("check.machine-removed", "block", wave, k, "refill", pop,
-                                      line, msg, [v], outcome=v["outcome"]),
+                                      line, msg, [v], outcome=v["outcome"],
+                                      cause="pre-existing" if known else "rollout"),
                          ("removed", pop.key(), new.id))
                 self._failed.setdefault(b, {})[pop.seq] = pop
             elif v["severity"] == "block" and not no_worse(self.fleet, pop.vmc, v):
