@@ -203,3 +203,23 @@ def test_sarif_says_who_booted_where_and_why_as_json_does(plan_file: Path,
     got = [(r["ruleId"], r["properties"]["vms"][0]["booted"], r["properties"]["cause"])
            for r in json.loads(out)["runs"][0]["results"]]
     assert got == want and any(cause == "pre-existing" or booted for _, booted, cause in got)
+
+
+def test_plan_without_a_safe_order_explains_on_stderr(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """No order fixes the storming VMs: QEMU 11.0 no longer registers their machine type.
+    Nothing goes to stdout (a program reading it gets no plan), the reasons go to stderr,
+    and the exit code is 2, as for anything that blocks."""
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("hosts:\n  - {group: rack, count: 4, kernel: 7.0.3, qemu: 10.2.0}\n"
+                     "vms:\n  - {group: legacy, count: 8, hosts: rack, machine: pc-q35-5.0, "
+                     "irqchip: split, guest: windows-hyperv}\n")
+    out = tmp_path / "plan.yaml"
+    assert main(["plan", str(fleet), "--target", "qemu=11.0.0,seoib=rfc-v2"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "no rollout towards qemu=11.0.0,seoib=rfc-v2" in captured.err
+    assert "rack qemu first: check.machine-removed" in captured.err
+    assert main(["plan", str(fleet), "--target", "qemu=11.0.0,seoib=rfc-v2", "--out",
+                 str(out)]) == 2
+    assert not out.exists()
