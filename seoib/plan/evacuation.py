@@ -13,7 +13,10 @@ where it happened) and one ``check.unsafe-targets`` (with every failing destinat
 stack and the blocks that ran it), deduplicated across steps. Whether a problem is
 the rollout's is decided against the fleet before any wave: the same VMs (spec and
 SEOIB state) failing the same way towards hosts that already failed them is
-pre-existing, whatever stack those hosts have moved to since.
+pre-existing, whatever stack those hosts have moved to since. VMs restarted on the
+host a drain moved them to are held to what any drain risks before the rollout (its
+VMs restarted where they could go, then moved on), VMs restarted at home to what the
+VMs running before it already suffer.
 
 Verdicts are asked once per (VM class, set of destination stacks) and once per
 look of a moment, so a moment costs its stacks and looks, never its host entries.
