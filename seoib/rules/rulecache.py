@@ -72,8 +72,10 @@ ALLOWED: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("seoib.rules.catalog", "Downstream"): None,
     **{("seoib.rules.language", name): None for name in (
         "Fact", "Query", "Side", "OutcomeRule", "Condition", "Rule", "Assign", "Capability",
-        "KernelChange", "Family", "MachineCompat", "QemuRelease", "Design", "GuestProfile")},
-    ("seoib.rules.resolve", "Resolver"): ("designs", "guests", "kernels", "machines", "qemu"),
+        "KernelChange", "Family", "MachineCompat", "QemuRelease", "Design", "GuestProfile",
+        "Assumption")},
+    ("seoib.rules.resolve", "Resolver"): (
+        "assumptions", "designs", "guests", "kernels", "machines", "qemu"),
     ("seoib.rules.lineage", "KernelLineage"): (
         "_backports", "_builds", "_cache", "_chains", "_mainline", "capabilities", "graph",
         "source"),
