@@ -206,12 +206,15 @@ class Resolver:
                 if spec.x2apic_api is None:
                     raise
         why = res.inferred if res is not None and spec.x2apic_api is None else None
+        scheme = None
         if res is not None:
             caps |= res.capabilities
             for ch in res.because:
                 for c in ch.capabilities:
                     cap_because.setdefault(c, []).append(ch.citation())
             changes = []
+            if res.scheme is not None and spec.x2apic_api is None:
+                scheme = res.scheme.citation()  # how the vendor's release was read
         if spec.x2apic_api is not None:
             covered = {c for c, m in self.kernels.mask_covers().items() if m}
             proven = self.kernels.capabilities_from_mask(spec.x2apic_api)
@@ -236,7 +239,7 @@ class Resolver:
                 cited = [Citation(f"kernel.{spec.kernel}", f"kernel {spec.kernel}: no release, "
                                   f"backport or build in its lineage brings {cap.id}",
                                   lineage, cap.location)]
-            because[cap.fact] = tuple(cited)
+            because[cap.fact] = (*cited, scheme) if scheme is not None else tuple(cited)
         return frozenset(caps), mask, facts, because, why
 
     def vm(self, spec: VMSpec, host: ResolvedHost) -> ResolvedVM:
