@@ -21,6 +21,7 @@ from typing import Any
 from ..query.classes import ClassSolver, VMClass
 from ..errors import Disagreement
 from ..parallel import fork_map
+from ..rules.resolve import guest_ioapics
 from ..rules.ruleset import RuleSet
 from .space import Space, Stack, default_space, qemu_groups
 
@@ -41,6 +42,7 @@ class VMTable:
     registered: list[bool] = field(default_factory=list)
     machine_irqchip: str = ""  # the machine type's default irqchip mode
     machine_ioapic: str = ""  # the machine type's default IOAPIC version
+    ioapics: tuple[tuple[str, str], ...] = ()  # what the guest sees (resolve.guest_ioapics)
 
     @property
     def irqchip(self) -> str:
@@ -49,6 +51,7 @@ class VMTable:
 
     @property
     def ioapic(self) -> str:
+        """The configured version of QEMU's IOAPIC: the class's, else the machine type's."""
         return self.vm.ioapic or self.machine_ioapic
 
 
@@ -206,6 +209,8 @@ def _describe(rs: RuleSet, table: VMTable) -> None:
     defaults = r.machines.defaults(machine)[0]
     table.machine_irqchip = str(defaults["irqchip"])
     table.machine_ioapic = str(defaults["ioapic"])
+    table.ioapics = guest_ioapics(r.machines.ioapics.get(machine.family.id, 1), table.irqchip,
+                                  table.ioapic)
 
 
 def _stacks(rs: RuleSet, space: Space, vmc: VMClass) -> list[Stack]:

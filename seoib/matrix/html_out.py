@@ -23,6 +23,7 @@ from .page_script import CSS, JS
 from .pools import Pools, blocked_moves, describe, matrix_pools
 from .space import GUESTS, Stack
 from .svg import pools_svg
+from ..query.text import ioapic_words
 from ..vocabulary import SEVERITY_RANK
 
 __all__ = ["index_html", "vm_words"]
@@ -30,10 +31,11 @@ __all__ = ["index_html", "vm_words"]
 
 
 def vm_words(t: VMTable) -> str:
-    """A VM class as a person says it: machine, irqchip, IOAPIC, guest."""
+    """A VM class as a person says it: machine, irqchip, the IOAPIC(s) the guest sees, guest."""
     irq = t.irqchip + (" (default)" if t.vm.irqchip is None else "")
-    io = t.ioapic + (" (default)" if t.vm.ioapic is None else "")
-    return f"{t.vm.machine.label}, irqchip {irq}, IOAPIC {io}, guest {t.vm.guest}"
+    userspace = any(d == "ioapic" for d, _ in t.ioapics)
+    io = ioapic_words(t.ioapics) + (" (default)" if t.vm.ioapic is None and userspace else "")
+    return f"{t.vm.machine.label}, irqchip {irq}, {io}, guest {t.vm.guest}"
 
 
 def _code(v: dict[str, Any]) -> str:

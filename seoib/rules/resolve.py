@@ -17,7 +17,7 @@ from .language import Citation, Design, GuestProfile, QemuRelease
 from .lineage import KernelLineage
 from .specs import HostSpec, VMSpec
 
-__all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
+__all__ = ["ResolvedHost", "ResolvedVM", "Resolver", "guest_ioapics"]
 
 MEMO_LIMIT = 4096  # release texts and machine type names remembered before the memos start over
 
@@ -71,6 +71,19 @@ class ResolvedHost:
                 f"the rules know and were ignored (judged on {self.x2apic_api:#x})",)
 
 
+def guest_ioapics(count: int, irqchip: str, ioapic: str) -> tuple[tuple[str, str], ...]:
+    """The IOAPICs the guest sees, as (device, version): with kernel-irqchip=on the first is
+    KVM's in-kernel IOAPIC, always version 0x11 whatever the machine type or a -global says;
+    any further one (microvm's second) and every one otherwise is QEMU's, at ``ioapic``.
+
+    >>> guest_ioapics(1, "on", "0x20"), guest_ioapics(2, "split", "0x20"), guest_ioapics(0, "on", "0x11")
+    ((('kvm-ioapic', '0x11'),), (('ioapic', '0x20'), ('ioapic', '0x20')), ())
+    """
+    userspace = ("ioapic", ioapic)
+    first = ("kvm-ioapic", "0x11") if irqchip == "on" else userspace
+    return ((first,) + (userspace,) * (count - 1)) if count > 0 else ()
+
+
 @record
 class ResolvedVM:
     """A VM spec resolved against its host and the rules: its input facts and why.
@@ -94,11 +107,19 @@ class ResolvedVM:
     because: dict[str, tuple[Citation, ...]]
     notes: tuple[str, ...] = ()
     inferred: tuple[str, ...] = ()
+    ioapics: tuple[tuple[str, str], ...] = ()  # what the guest sees: guest_ioapics()
 
     def as_json(self) -> dict[str, Any]:
+        """The verdict's ``vm``: ``ioapic`` is the version of the (first) IOAPIC the guest
+        sees - KVM's 0x11 with kernel-irqchip=on, null on a board without one - and
+        ``ioapics`` every IOAPIC it sees; the rules' input fact ``vm.ioapic`` stays the
+        version QEMU's userspace IOAPIC is configured with."""
+        seen = self.ioapics
         return {"name": self.spec.name, "machine": self.machine.name,
                 "requested_machine": self.requested_machine, "irqchip": self.irqchip,
-                "ioapic": self.ioapic, "ioapic_from": "spec" if self.ioapic_global else "machine",
+                "ioapic": seen[0][1] if seen else None,
+                "ioapic_from": "spec" if self.ioapic_global else "machine",
+                "ioapics": [{"device": d, "version": v} for d, v in seen],
                 "x2apic": self.x2apic, "guest": self.guest.id, "seoib_policy": self.seoib_policy}
 
 
@@ -291,8 +312,9 @@ class Resolver:
         if machine.downstream is not None:
             for key in ("vm.irqchip", "vm.ioapic"):
                 because[key] = (*because[key], machine.downstream.citation())
+        seen = guest_ioapics(self.machines.ioapics.get(machine.family.id, 1), irqchip, ioapic)
         return ResolvedVM(spec, machine, requested, irqchip, ioapic, spec.ioapic is not None,
-                          x2apic, guest, policy, facts, because, tuple(notes), inferred)
+                          x2apic, guest, policy, facts, because, tuple(notes), inferred, seen)
 
     def _machine_part(self, name: str, where: Location | None) -> MachinePart:
         """What a VM's machine type alone decides, once per type name (rule data only, like
