@@ -8,7 +8,11 @@ hints (OS metadata, Hyper-V enlightenments, nested virtualization) become notes.
 What libvirt itself decides is applied as libvirt applies it: a domain without a
 machine type gets the x86 default ``pc``; ``<domain type='qemu'>`` is TCG; a q35
 domain with more than 255 vCPUs and an intel IOMMU with ``eim='on'`` gets
-``<ioapic driver='qemu'/>`` (split irqchip) added at define time.
+``<ioapic driver='qemu'/>`` (split irqchip) added at define time. What libvirt refuses
+to define is refused here with libvirt's words (``virDomainDefIOMMUValidate``:
+interrupt remapping without ``<ioapic driver='qemu'/>``, ``eim`` without interrupt
+remapping); an intel IOMMU on a board that does not take one (QEMU refuses the
+``-device intel-iommu`` libvirt would pass) goes to the resolver as a requirement.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from ..errors import BadInput, Location
 from ..files import read_limited
-from .qemu_cmdline import parse_qemu_args, resolve
-from .vminput import VMInput
+from .qemu_cmdline import parse_qemu_args, requirements, resolve
+from .vminput import Requirement, VMInput
 
 __all__ = ["MAX_BYTES", "parse_domain_xml"]
 
@@ -105,7 +109,16 @@ def _load(path: str) -> tuple[ET.Element, dict[int, int]]:
         line, _col = err.position
         reason = expat.ErrorString(err.code) if err.code else str(err)
         raise BadInput(f"malformed XML: {reason}", Location(path, line or None)) from None
+    except (LookupError, UnicodeError) as err:  # an encoding= Python has no codec for
+        line = parser.parser.CurrentLineNumber
+        raise BadInput(f"unreadable XML encoding: {_first_line(str(err))}",
+                       Location(path, line or None)) from None
     return root, builder.lines
+
+
+def _first_line(text: str) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= 120 else line[:120] + "..."
 
 
 class _Reader:
@@ -115,6 +128,8 @@ class _Reader:
         self.lines = lines
         self.spec: dict[str, str] = {}
         self.notes: list[str] = []
+        self.requires: list[Requirement] = []
+        self.ioapic_qemu = False  # <ioapic driver='qemu'/>, written or added by libvirt
 
     def at(self, elem: ET.Element | None) -> Location:
         return Location(self.path, self.lines.get(id(elem)) if elem is not None else None)
@@ -131,10 +146,12 @@ class _Reader:
         self.os()
         self.eim_autoadd()  # before features(): what libvirt adds is there when it checks
         self.features()
+        self.iommu()
         self.cpu()
         self.guest()
         self.commandline(accel)
-        return VMInput(spec=dict(self.spec), notes=tuple(self.notes), source=self.path)
+        return VMInput(spec=dict(self.spec), notes=tuple(self.notes), source=self.path,
+                       requires=tuple(self.requires))
 
     def domain_type(self) -> str:
         dtype = self.root.get("type", "")
@@ -198,6 +215,7 @@ class _Reader:
             return
         where = self.line(iommus[0]) if iommus else ""
         self.spec["irqchip"] = "split"
+        self.ioapic_qemu = True
         self.notes.append(
             f"{count} vCPUs on q35 with {'an' if iommus else 'no'} intel IOMMU{where}: libvirt "
             "adds intremap/eim and <ioapic driver='qemu'/> when it defines the domain, so "
@@ -215,6 +233,7 @@ class _Reader:
                     self.at(ioapic),
                 )
             self.spec["irqchip"] = mapping[driver]
+            self.ioapic_qemu = driver == "qemu"
             self.notes.append(
                 f"<ioapic driver='{driver}'>{self.line(ioapic)}: kernel-irqchip={mapping[driver]}"
             )
@@ -223,13 +242,25 @@ class _Reader:
                 "no <features><apic/>: noted only; the VM spec has no APIC switch and the "
                 "analysis assumes a LAPIC"
             )
-        iommu = self.root.find("devices/iommu[@model='intel']/driver[@intremap='on']")
-        if iommu is not None and self.spec.get("irqchip") != "split":
-            self.notes.append(
-                f"intel IOMMU with intremap='on'{self.line(iommu)} needs <ioapic driver='qemu'/> "
-                "(split irqchip); libvirt refuses it otherwise"
-            )
         self.hyperv_hints(feats)
+
+    def iommu(self) -> None:
+        """libvirt's own checks of an <iommu> (virDomainDefIOMMUValidate), then QEMU's."""
+        for iommu in self.root.findall("devices/iommu"):
+            driver = iommu.find("driver")
+            intremap = driver.get("intremap") if driver is not None else None
+            if intremap == "on" and not self.ioapic_qemu:
+                raise BadInput("libvirt refuses this domain: \"IOMMU interrupt remapping requires "
+                               "split I/O APIC (ioapic driver='qemu')\"", self.at(driver))
+            if driver is not None and driver.get("eim") == "on" and intremap != "on":
+                raise BadInput("libvirt refuses this domain: \"IOMMU eim requires interrupt "
+                               "remapping to be enabled\"", self.at(driver))
+            if iommu.get("model") == "intel":
+                self.requires.append((
+                    "device", ("intel-iommu",), f"<iommu model='intel'>{self.line(iommu)}: libvirt "
+                    "starts QEMU with -device intel-iommu, which QEMU refuses on this machine: "
+                    "\"Parameter 'driver' expects a dynamic sysbus device type for the machine\"",
+                    self.at(iommu)))
 
     def hyperv_hints(self, feats: ET.Element | None) -> None:
         """Hyper-V enlightenments in <features>, <clock> or <panic> hint at a Windows guest."""
@@ -316,6 +347,7 @@ class _Reader:
         first = blocks[0]
         args = parse_qemu_args(words, self.path, line=self.lines.get(id(first)), with_binary=False)
         spec, notes = resolve(args, launcher_accel=accel)
+        self.requires += requirements(args)
         where = f"<qemu:commandline>{self.line(first)}"
         for key, value in spec.items():
             old = self.spec.get(key)

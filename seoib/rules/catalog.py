@@ -97,6 +97,9 @@ class MachineCatalog:
             f["id"]: (_rel(f.get("min")), _rel(f.get("max"))) for f in doc["families"]}
         # family id -> how many IOAPICs its board creates (the guest sees them)
         self.ioapics: dict[str, int] = {f["id"]: int(f.get("ioapics", 1)) for f in doc["families"]}
+        # family id -> the dynamic sysbus devices its board takes on -device (intel-iommu)
+        self.sysbus_devices: dict[str, tuple[str, ...]] = {
+            f["id"]: tuple(f.get("sysbus_devices", ())) for f in doc["families"]}
         # family id -> (note, confirmed): said on every verdict for that family
         self.notes: dict[str, tuple[str, bool]] = {
             f["id"]: (" ".join(f["note"].split()), bool(f.get("confirmed", True)))

@@ -312,9 +312,23 @@ class Resolver:
         if machine.downstream is not None:
             for key in ("vm.irqchip", "vm.ioapic"):
                 because[key] = (*because[key], machine.downstream.citation())
+        self._hold(spec, machine, irqchip)
         seen = guest_ioapics(self.machines.ioapics.get(machine.family.id, 1), irqchip, ioapic)
         return ResolvedVM(spec, machine, requested, irqchip, ioapic, spec.ioapic is not None,
                           x2apic, guest, policy, facts, because, tuple(notes), inferred, seen)
+
+    def _hold(self, spec: VMSpec, machine: MachineType, irqchip: str) -> None:
+        """Refuse a VM that QEMU would not start (a command line's requirements)."""
+        for what, allowed, refusal, where in spec.requires:
+            if what == "irqchip" and irqchip not in allowed:
+                why = "" if spec.irqchip else f", the default of {machine.name}"
+                raise SpecError(f"{refusal} (kernel-irqchip={irqchip}{why})", where or spec.origin)
+            takes = self.machines.sysbus_devices.get(machine.family.id, ())
+            if what == "device" and not set(allowed) <= set(takes):
+                boards = [f for f, devs in self.machines.sysbus_devices.items() if set(allowed) <= set(devs)]
+                raise SpecError(f"{refusal} ({machine.name} is a {machine.family.id} machine; "
+                                f"{', '.join(allowed)} needs {' or '.join(boards) or 'another board'})",
+                                where or spec.origin)
 
     def _machine_part(self, name: str, where: Location | None) -> MachinePart:
         """What a VM's machine type alone decides, once per type name (rule data only, like

@@ -83,6 +83,8 @@ class VMSpec:
     name: str | None = None
     origin: Location | None = None
     notes: tuple[str, ...] = ()
+    # What QEMU demands of the resolved VM (seoib.inputs.vminput.Requirement), from a command line.
+    requires: tuple[tuple[str, tuple[str, ...], str, Location | None], ...] = ()
 
 
 def spec_items(text: str, where: Location) -> dict[str, str]:
