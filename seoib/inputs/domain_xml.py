@@ -17,6 +17,7 @@ remapping); an intel IOMMU on a board that does not take one (QEMU refuses the
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import urlparse
 from xml.parsers import expat
@@ -40,6 +41,18 @@ _X86_ARCHES = ("x86_64", "i686")
 DEFAULT_MACHINE = "pc"
 # More vCPUs than an xAPIC id can address need x2APIC ids, hence EIM and split irqchip.
 _XAPIC_MAX_VCPUS = 255
+
+# Windows releases that turn virtualization-based security (VBS: Credential Guard, HVCI)
+# on by default where the hardware meets its requirements - Windows 11 from 22H2 and
+# Windows Server 2025 (Microsoft Learn, "Configure Credential Guard", default enablement)
+# - or that are built to run it (Windows Server 2022, a Secured-core server): libosinfo
+# ids microsoft.com/win/<client> from 11 and /win/2k<year> from 22 on. VBS runs the
+# Hyper-V hypervisor inside the guest, which needs VT-x/AMD-V exposed to it.
+_VBS_CLIENT_FROM = 11
+_VBS_SERVER_FROM = 22
+_VBS_SOURCE = ("Microsoft Learn \"Configure Credential Guard\": VBS and Credential Guard on by "
+               "default from Windows 11 22H2 and Windows Server 2025 on capable hardware")
+_WINDOWS_ID = re.compile(r"^/win/(?:(?P<client>[0-9]{1,4})(?:\.[0-9]+)?|2k(?P<server>[0-9]{2}))$")
 
 # libosinfo os ids are URLs named after the vendor; these vendors ship Linux only.
 _LINUX_OSINFO_HOSTS = frozenset(
@@ -321,23 +334,45 @@ class _Reader:
         url = urlparse(os_id)
         host = (url.hostname or "").removeprefix("www.")
         if host == "microsoft.com" and url.path.startswith("/win"):
-            self.spec["guest"] = "windows"
-            hint = (
-                f"libosinfo os {os_id}{self.line(os_elem)}: guest=windows. If it runs the "
-                "Hyper-V role, VBS or Credential Guard, declare guest=windows-hyperv"
-            )
-            nested = self.nested()
-            if nested is not None:
-                hint += (
-                    f"; nested virtualization is required{self.line(nested)}, which makes "
-                    "that likely, but it is not a clear signal, so guest stays windows"
-                )
-            self.notes.append(hint)
+            self.windows(os_id, url.path, os_elem)
         elif host in _LINUX_OSINFO_HOSTS:
             self.spec["guest"] = "linux"
             self.notes.append(f"libosinfo os {os_id}{self.line(os_elem)}: guest=linux")
         else:
             self.notes.append(f"libosinfo os {os_id!r}{self.line(os_elem)} not recognised: guest left unset")
+
+    def windows(self, os_id: str, path: str, os_elem: ET.Element) -> None:
+        """guest=windows-hyperv for a release that turns VBS on by default, else windows."""
+        where = f"libosinfo os {os_id}{self.line(os_elem)}"
+        blocked = self.nested_blocked()
+        if _vbs_by_default(path) and blocked is None:
+            self.spec["guest"] = "windows-hyperv"
+            self.notes.append(
+                f"{where}: guest=windows-hyperv: Windows 11 and Windows Server 2022 or later are "
+                f"counted as running VBS (Credential Guard, HVCI), which uses SEOIB like the "
+                f"Hyper-V role ({_VBS_SOURCE}); if VBS is off in this guest, judge it with "
+                f"--vm ...,guest=windows")
+            return
+        self.spec["guest"] = "windows"
+        if blocked is not None:
+            self.notes.append(f"{where}: guest=windows: VT-x/AMD-V is disabled for it"
+                              f"{self.line(blocked)}, so VBS and the Hyper-V role cannot run")
+            return
+        hint = (f"{where}: guest=windows. If it runs the Hyper-V role, VBS or Credential Guard, "
+                "declare guest=windows-hyperv")
+        nested = self.nested()
+        if nested is not None:
+            hint += (f"; nested virtualization is required{self.line(nested)}, which makes that "
+                     "likely, but it is not a clear signal, so guest stays windows")
+        self.notes.append(hint)
+
+    def nested_blocked(self) -> ET.Element | None:
+        """A <cpu> feature that takes VT-x/AMD-V away from the guest (disable or forbid)."""
+        cpu = self.root.find("cpu")
+        for feat in cpu.findall("feature") if cpu is not None else []:
+            if feat.get("name") in ("vmx", "svm") and feat.get("policy") in ("disable", "forbid"):
+                return feat
+        return None
 
     def commandline(self, accel: str) -> None:
         blocks = self.root.findall(f"{{{QEMU_NS}}}commandline")
@@ -364,6 +399,19 @@ class _Reader:
                 "from <cpu> no longer applies"
             )
         self.notes.extend(f"{where}: {n}" for n in notes)
+
+
+def _vbs_by_default(path: str) -> bool:
+    """Whether a libosinfo Windows path (/win/11, /win/2k22) names a VBS-by-default release.
+
+    >>> [_vbs_by_default(p) for p in ("/win/10", "/win/11", "/win/2k19", "/win/2k22", "/win/2k25")]
+    [False, True, False, True, True]
+    """
+    found = _WINDOWS_ID.match(path)
+    if found is None:
+        return False
+    client, server = found.group("client"), found.group("server")
+    return int(client) >= _VBS_CLIENT_FROM if client else int(server) >= _VBS_SERVER_FROM
 
 
 def _local(tag: str) -> str:
