@@ -15,6 +15,7 @@ from ..errors import BadInput, Location, SpecError
 from ..files import MAX_DIGITS, load_json_file
 from ..record import record
 from ..vocabulary import HOST_SPEC_KEYS, SEOIB_POLICIES, VM_SPEC_KEYS
+from .matrix_keys import host_key_spec, vm_key_spec
 from .versions import parse_release
 
 __all__ = ["HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
@@ -223,7 +224,7 @@ def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
     ...
     seoib.errors.SpecError: host: unknown host spec key 'colour' (known: name, kernel, ...)
     """
-    data, where = _mapping(raw, where)
+    data, where = _mapping(host_key_spec(raw), where)  # a matrix row key reads as its class
     _check_keys(data, HOST_KEYS, "host spec", raw, where)
     mask = _mask(data.get("x2apic-api"), raw, where)
     machines = data.get("machines")
@@ -256,7 +257,7 @@ def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
     ...
     seoib.errors.SpecError: vm: irqchip=maybe is not one of on|split|off
     """
-    data, where = _mapping(raw, where)
+    data, where = _mapping(vm_key_spec(raw), where)  # a matrix row key reads as its class
     _check_keys(data, VM_KEYS, "VM spec", raw, where)
     ioapic = data.get("ioapic")
     if ioapic is not None:
