@@ -30,7 +30,8 @@ __all__ = ["host_key_spec", "vm_key_spec"]
 _HOST_KEY = re.compile(r"^kernel (?P<kernel>[^|]+) \| QEMU (?P<qemu>[^|]+) \| (?P<design>[a-z0-9-]+)$")
 _VERSION = r"[0-9]+\.[0-9]+(?:\.[0-9]+)?"
 # A VM label: the machine class label, then key=value items (vocabulary.VM_SPEC_KEYS).
-_VM_KEY = re.compile(r"^(?P<machine>[^=]+?)(?P<items>(?:,(?:irqchip|ioapic|x2apic|guest|seoib-policy)=[^,]+)+)$")
+_VM_KEY = re.compile(r"^(?P<machine>[^=]+?)"
+                     r"(?P<items>(?:,(?:irqchip|ioapic|x2apic|guest|seoib-policy)=[^,]+)+)$")
 _FAMILY = re.compile(rf"^(?P<family>.+?)-(?P<version>{_VERSION})(?:\.\.{_VERSION})?$")
 
 
