@@ -68,6 +68,8 @@ class Matrix:
     evaluations: int
     validated: int
     disagreements: list[dict[str, Any]] = field(default_factory=list)
+    # rule data the query panel resolves typed stacks with (seoib.matrix.lookup)
+    lookup: dict[str, Any] = field(default_factory=dict)
 
     def policy_cells(self) -> int:
         return sum(len(t.policy) for t in self.tables)
@@ -326,7 +328,10 @@ def build_matrix(rs: RuleSet, space: Space | None = None, *, progress: Progress 
         classes |= res.classes
         validated |= res.validated
         disagreements += res.disagreements
-    m = Matrix(rs.digest, space, tables, verdicts.items, len(classes), len(validated), disagreements)
+    from .lookup import panel_lookup  # imports build.portable: not at the top
+
+    m = Matrix(rs.digest, space, tables, verdicts.items, len(classes), len(validated), disagreements,
+               panel_lookup(rs, space.kernels, space.qemus))
     unvalidated = sum(1 for v in m.verdicts if not v["witness"]["ran"])
     if strict and (m.disagreements or unvalidated):
         first = m.disagreements[0] if m.disagreements else {}

@@ -79,8 +79,8 @@ def matrix_document(m: Matrix) -> dict[str, Any]:
         "format": FORMAT,
         "rules": {"digest": m.digest},
         "tally": m.tally(),
-        "space": {"kernels": [{"label": k.label, "release": k.release, "members": list(k.members)}
-                              for k in sp.kernels],
+        "space": {"kernels": [{"label": k.label, "release": k.release, "members": list(k.members),
+                               "longterm": list(k.longterm)} for k in sp.kernels],
                   "qemu": list(sp.qemus), "designs": list(sp.designs)},
         "stacks": stack_list,
         "vms": vms,

@@ -132,10 +132,12 @@ def readme(m: Matrix) -> bytes:
         "",
         f"Space: {len(sp.kernels)} kernel classes x QEMU {', '.join(sp.qemus)} x {len(sp.designs)} "
         f"designs; {t['policy_cells']} power-on, {t['migration_cells']} live-migration and "
-        f"{t['snapshot_cells']} snapshot cells, {t['evaluations']} distinct verdicts, each re-derived "
+        f"{t['snapshot_cells']} snapshot cells, {t['evaluations']} distinct class pairs, each re-derived "
         f"by the simulator: {t['validated']} validated, {t['disagreements']} disagreements.",
         "",
-        "Kernel classes: " + "; ".join(f"`{k.label}`" for k in sp.kernels) + ".",
+        "Kernel classes: " + "; ".join(f"`{k.label}`" + (f" (longterm {', '.join(k.longterm)})"
+                                                         if k.longterm else "")
+                                       for k in sp.kernels) + ".",
         "",
         "## Outcomes",
         "",

@@ -54,6 +54,8 @@ class KernelClass:
     release: str  # a representative release
     facts: tuple[tuple[str, Any], ...]
     members: tuple[str, ...]
+    # The longterm (LTS) lines in the class, as its members name them: "6.1", "6.18.0..6.18.16"
+    longterm: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ def kernel_classes(rs: RuleSet) -> list[KernelClass]:
     into "before" (X.Y.0..since-1) and "from" (since+) points.
     """
     lineage = rs.kernels
+    lts = {parse_release(s).series for s in lineage.longterm if parse_release(s) is not None}
     points: list[tuple[str, str, str]] = []  # (label piece, representative, group key)
     for series in lineage.mainline:
         rel = parse_release(series)
@@ -152,9 +155,15 @@ def kernel_classes(rs: RuleSet) -> list[KernelClass]:
         if mainline_run:
             label_parts.append(_ranges(mainline_run))
         label_parts += others
+        longterm = tuple(p for p, r in members if _series_of(r) in lts)
         out.append(KernelClass(", ".join(label_parts), members[-1][1], facts,
-                               tuple(p for p, _ in members)))
+                               tuple(p for p, _ in members), longterm))
     return out
+
+
+def _series_of(release: str) -> tuple[int, int] | None:
+    rel = parse_release(release)
+    return rel.series if rel is not None else None
 
 
 def _any_qemu(rs: RuleSet) -> str:

@@ -220,6 +220,11 @@ class KernelLineage:
         return (f"{head}: judged as {distro.base}, without {', '.join(missing)}; a vendor "
                 f"backport would change the verdict: {settle}")
 
+    @property
+    def builds(self) -> list[str]:
+        """The distribution build releases the rules name (matched exactly)."""
+        return list(self._builds)
+
     def longterm_of(self, series: tuple[int, int]) -> str | None:
         """The longterm (LTS) series ``series`` belongs to, as written in the rules."""
         for text in self.longterm:
