@@ -270,7 +270,7 @@ class _Reader:
                                "remapping to be enabled\"", self.at(driver))
             if iommu.get("model") == "intel":
                 self.requires.append((
-                    "device", ("intel-iommu",), f"<iommu model='intel'>{self.line(iommu)}: libvirt "
+                    "device", ("intel-iommu",), "<iommu model='intel'>: libvirt "
                     "starts QEMU with -device intel-iommu, which QEMU refuses on this machine: "
                     "\"Parameter 'driver' expects a dynamic sysbus device type for the machine\"",
                     self.at(iommu)))
