@@ -16,17 +16,17 @@ counts distinct class pairs, whichever worker evaluated them.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from ..query.classes import ClassSolver, VMClass
 from ..errors import Disagreement
 from ..parallel import fork_map
+from ..query.classes import ClassSolver, VMClass
 from ..rules.resolve import guest_ioapics
 from ..rules.ruleset import RuleSet
+from .lookup import panel_lookup
+from .portable import portable
 from .space import Space, Stack, default_space, qemu_groups
 
 __all__ = ["Matrix", "VMTable", "build_matrix"]
@@ -85,16 +85,6 @@ class Matrix:
                 "snapshot_cells": self.snapshot_cells(),
                 "evaluations": self.evaluations, "validated": self.validated,
                 "disagreements": len(self.disagreements)}
-
-
-# A checkout, a temp copy or a wheel put the rule files at different absolute
-# paths; artifacts must not depend on where the rules were read from.
-_PATH = re.compile(r"(?<![\w.])/(?:[^\s/]+/)*([^\s/]+\.ya?ml)\b")
-
-
-@lru_cache(maxsize=4096)
-def portable(text: str) -> str:
-    return _PATH.sub(r"\1", text)
 
 
 def _compact(summary: dict[str, Any]) -> dict[str, Any]:
@@ -328,8 +318,6 @@ def build_matrix(rs: RuleSet, space: Space | None = None, *, progress: Progress 
         classes |= res.classes
         validated |= res.validated
         disagreements += res.disagreements
-    from .lookup import panel_lookup  # imports build.portable: not at the top
-
     m = Matrix(rs.digest, space, tables, verdicts.items, len(classes), len(validated), disagreements,
                panel_lookup(rs, space.kernels, space.qemus))
     unvalidated = sum(1 for v in m.verdicts if not v["witness"]["ran"])

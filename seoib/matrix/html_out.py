@@ -16,6 +16,8 @@ from html import escape
 from itertools import groupby
 from typing import Any
 
+from ..query.text import ioapic_words
+from ..vocabulary import SEVERITY_RANK
 from .build import Matrix, VMTable
 from .json_out import _citations
 from .markdown import OUTCOME_WORDS, cell_code, policy_code
@@ -23,8 +25,6 @@ from .page_script import CSS, JS
 from .pools import Pools, blocked_moves, describe, matrix_pools
 from .space import GUESTS, Stack
 from .svg import pools_svg
-from ..query.text import ioapic_words
-from ..vocabulary import SEVERITY_RANK
 
 __all__ = ["index_html", "vm_words"]
 

@@ -23,9 +23,9 @@ import re
 from typing import Any
 
 from ..query.classes import KernelClass
-from .build import portable
 from ..rules.ruleset import RuleSet
 from ..rules.specs import HostSpec
+from .portable import portable
 
 __all__ = ["panel_lookup"]
 

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..vocabulary import SEVERITY_RANK
 from .build import Matrix
 from .markdown import OUTCOME_WORDS, table_file
 from .pools import blocked_moves, describe, matrix_pools
-from ..vocabulary import SEVERITY_RANK
 
 __all__ = ["readme"]
 

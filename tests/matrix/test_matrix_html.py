@@ -300,7 +300,8 @@ def test_query_panel_resolves_what_the_cli_resolves(full_matrix: Matrix, tmp_pat
             if not r["rule"].startswith("kernel.distribution."):  # a cell cites its class's data
                 assert r["text"] in got["text"], (q, r)
         assert f"kernel={q['sk']},qemu={q['sq']}" in got["text"], "the command line as typed"
-    assert "[inferred] kernel 6.1.0-28-amd64 is a distribution build (debian) of series 6.1" in answers[0]["text"]
+    debian = "[inferred] kernel 6.1.0-28-amd64 is a distribution build (debian) of series 6.1"
+    assert debian in answers[0]["text"]
     assert "kernel 6.19.0" not in answers[2]["text"] and "kernel 6.18.16:" in answers[2]["text"]
     assert "kernel.seoib-flags-6.18.17" in answers[3]["text"]
     assert "alias pc resolves to pc-i440fx-7.2 on QEMU 7.2" in answers[4]["text"]
