@@ -1,7 +1,9 @@
 """Ship the top-level rules/, schemas/ and fleets/ inside the wheel as seoib/_data/.
 
 The repository layout keeps rule data beside the package, but a non-editable
-install must carry it; seoib.paths finds either location.
+install must carry it; seoib.paths finds either location. The man page
+(docs/seoib.1, generated from the argparse tables by seoib.commands.manpage) is
+installed as share/man/man1/seoib.1.
 """
 
 from pathlib import Path
@@ -24,4 +26,4 @@ class BuildWithData(build_py):
                     dst.write_bytes(src.read_bytes())
 
 
-setup(cmdclass={"build_py": BuildWithData})
+setup(cmdclass={"build_py": BuildWithData}, data_files=[("share/man/man1", ["docs/seoib.1"])])

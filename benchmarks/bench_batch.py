@@ -58,11 +58,11 @@ def random_queries(rs: RuleSet, n: int, seed: int = 15) -> list[dict[str, str]]:
     return out
 
 
-def batch_seconds(lines: list[dict[str, str]]) -> tuple[float, int, list[int]]:
+def batch_seconds(lines: list[dict[str, str]], *extra: str) -> tuple[float, int, list[int]]:
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
         fh.write("".join(json.dumps(q) + "\n" for q in lines))
     try:
-        cmd = [sys.executable, "-m", "seoib", "policy", "--batch", fh.name]
+        cmd = [sys.executable, "-m", "seoib", "policy", "--batch", fh.name, *extra]
         t = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, check=False)
         took = time.perf_counter() - t
@@ -70,7 +70,7 @@ def batch_seconds(lines: list[dict[str, str]]) -> tuple[float, int, list[int]]:
         os.unlink(fh.name)
     out = proc.stdout.splitlines()
     errors = sum(1 for line in out if line.startswith(b'{"error"'))
-    return took, proc.returncode, [len(out), errors]
+    return took, proc.returncode, [len(out), errors, len(proc.stdout)]
 
 
 def uncached_verdict_us(rs: RuleSet, queries: list[dict[str, str]]) -> float:
@@ -91,14 +91,17 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "seoib", "policy", "--batch", os.devnull], check=False)
     for n in sizes:
         lines = random_queries(rs, n)
-        took, code, (count, errors) = batch_seconds(lines)
+        took, code, (count, errors, size) = batch_seconds(lines)
+        compact_took, _, (_, _, compact_size) = batch_seconds(lines, "--compact")
         engine = Engine(rs)
         for q in lines[: min(n, 20_000)]:
             with contextlib.suppress(Exception):
                 engine.policy(q["host"], q["vm"])
         print(f"batch of {n:>7} random policy queries: {took:6.3f} s end to end "
               f"({count} lines out, {errors} refused, exit {code}; "
-              f"{engine.classes} classes in the first {min(n, 20_000)})")
+              f"{engine.classes} classes in the first {min(n, 20_000)}; {size / count:,.0f} bytes a line)")
+        print(f"  the same with --compact: {compact_took:6.3f} s ({compact_took / took:.2f}x), "
+              f"{compact_size / count:,.0f} bytes a line ({compact_size / size:.3f}x the output)")
     print(f"uncached in-process verdict incl. witness: "
           f"{uncached_verdict_us(rs, random_queries(rs, 300, seed=7)):.0f} us (target <= 150)")
 

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from seoib.errors import BadInput
 from seoib.kvmhost import usable
 from seoib.kvmhost.backend import KvmBackend
+from seoib.kvmhost.host import detect
 from seoib.sim.scenario import run_scenario
 from seoib.yamlio import load_yaml
 
@@ -53,6 +54,7 @@ def main() -> int:
     print(f"kvm backend: {kvm_time:.2f} s for all {len(cases)} ({per_case:.1f} ms per case it ran)")
     print(f"simulator: {sim_time:.3f} s for the {len(ran)} cases that ran on both")
     print(f"kernel processed the LAPIC EOI at delivery: {backend.eoi_at_delivery}")
+    print(f"KVM: {detect().describe()}")
     backend.close()
     return 0
 

@@ -1,10 +1,14 @@
 """The `seoib` command line. Command modules are imported only when chosen.
 
-Exit codes: 0 ok, 1 warnings, 2 something blocks, 3 bad input (one line on
-stderr with its location), 4 the solver and the simulator disagree, 70 internal
-error (an exception the code did not expect: a bug to report), 130 interrupted
-(SIGINT). Nothing the user typed reaches stderr raw: control characters are
-escaped, so one refusal is one line.
+Exit codes (seoib.commands.exits holds the table per command): 0 ok, 1 warnings,
+2 something blocks, 3 bad input (one line on stderr with its location), 4 the
+solver and the simulator disagree, 70 internal error (an exception the code did
+not expect: a bug to report), 74 the output could not be written, 130
+interrupted (SIGINT). Nothing the user typed reaches stderr raw: control
+characters are escaped, so one refusal is one line; with ``--format json`` the
+refusal is one JSON object, ``{"error": {"message", "location", "exit_code"}}``,
+the decision service's shape. Standard output goes through
+seoib.commands.output (escaped, encodable, a failed write is exit 74).
 """
 
 from __future__ import annotations
@@ -15,16 +19,22 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
-from .errors import BadInput, Location, RuleError, SeoibError
+from .commands.exits import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, epilog
+from .commands.output import (
+    add_quiet,
+    closed_stdin,
+    guard_stdout,
+    one_line,
+    quiet_stdout,
+    silence_stdout,
+)
+from .errors import BadInput, Location, OutputError, RuleError, SeoibError
 
-__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "main", "one_line"]
-
-EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, never a verdict
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "build_parser", "full_parser", "main", "one_line"]
 _ONE_SHOT = ("policy", "migrate")  # commands that answer and exit: no cycle collection
-_MAX_LINE = 800  # long enough for any real message; an echoed 5,000-digit value is cut
 
 # name -> (module, help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -37,9 +47,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("plan", "compute a safe rollout plan"),
     "graph": ("graph", "export the migration graph over stack classes"),
     "probe": ("probe", "probe this host: kernel, KVM x2APIC API, QEMU"),
+    "lab": ("lab", "observe QEMU binaries on this host's KVM and hold the engine to them"),
     "rules": ("rules", "rule set tools (validate)"),
     "serve": ("serve", "the decision service: policy, migrate and check over HTTP/JSON"),
+    "completion": ("completion", "print a shell completion script (bash, zsh, fish)"),
 }
+# Commands whose --quiet lives on a sub-subcommand (seoib rules validate -q).
+_QUIET_BELOW = ("rules",)
 
 
 def _terminal_columns() -> int:
@@ -68,21 +82,47 @@ class _Parser(argparse.ArgumentParser):
         raise BadInput(f"{message} (see {self.prog} --help)", Location(where))
 
 
-def one_line(text: str) -> str:
-    """``text`` as one terminal-safe line: control characters escaped, overlong middle cut."""
-    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    if len(out) > _MAX_LINE:
-        cut = len(out) - _MAX_LINE
-        out = f"{out[:_MAX_LINE // 2]}...({cut} characters cut)...{out[-_MAX_LINE // 2:]}"
-    return out
-
-
 def _report(err: SeoibError) -> str:
     if isinstance(err, RuleError):  # one line per problem, each with its file:line
         problems = [(err.location, err.message), *err.more]
         return "".join(f"seoib: {one_line(f'{loc}: {msg}' if loc else msg)}\n"
                        for loc, msg in problems)
     return f"seoib: {one_line(str(err))}\n"
+
+
+def _report_json(message: str, location: Location | str | None, code: int,
+                 more: list[tuple[Location | None, str]] | None = None) -> str:
+    """One refusal as the decision service words it, plus the exit code."""
+    import json
+
+    error: dict[str, Any] = {"message": message, "location": str(location or "command line"),
+                             "exit_code": code}
+    if more:
+        error["problems"] = [f"{loc}: {msg}" if loc else msg for loc, msg in more]
+    return json.dumps({"error": error}) + "\n"
+
+
+def _json_asked(argv: list[str]) -> tuple[bool, bool]:
+    """(``--format json`` given, the output is JSON: that or ``--batch``), read before parsing
+    (abbreviations as argparse accepts them): a refusal of the command line itself is JSON
+    too when JSON was asked for, and JSON output needs no scan for control characters."""
+    fmt = batch = False
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if len(name) >= 4 and "--format".startswith(name):
+            fmt = (value if eq else (argv[i + 1] if i + 1 < len(argv) else "")) == "json"
+        elif len(name) >= 4 and "--batch".startswith(name):
+            batch = True
+    return fmt, fmt or batch
+
+
+def _add_common(p: argparse.ArgumentParser, name: str) -> None:
+    """What every command takes and says: --quiet and its exit-code table."""
+    if name not in _QUIET_BELOW:
+        add_quiet(p)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    table = epilog(name, _terminal_columns() - 2)
+    p.epilog = f"{p.epilog}\n\n{table}" if p.epilog else table
 
 
 def build_parser(selected: str | None, only: bool = False) -> argparse.ArgumentParser:
@@ -95,9 +135,18 @@ def build_parser(selected: str | None, only: bool = False) -> argparse.ArgumentP
         if only and name != selected:
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
-        if name == selected:
+        if name == selected or selected is _ALL:
             importlib.import_module(f"seoib.commands.{module}").add_arguments(p)
+            _add_common(p, name)
     return parser
+
+
+_ALL: Any = object()
+
+
+def full_parser() -> argparse.ArgumentParser:
+    """Every command with all its options: what completion and the man page are made from."""
+    return build_parser(_ALL)
 
 
 def _required_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
@@ -141,11 +190,27 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in argv if not a.startswith("-")), None)
+    json_out, json_lines = _json_asked(argv)
+    if os.environ.get("_ARGCOMPLETE") and argv == sys.argv[1:]:
+        from .commands.completion import complete
+
+        # Only the command being completed is built (a TAB costs one command's imports).
+        words = os.environ.get("COMP_LINE", "")[:int(os.environ.get("COMP_POINT", 0) or 0)]
+        typed = words.split()
+        word = typed[1] if len(typed) > 2 or (len(typed) == 2 and words.endswith(" ")) else None
+        complete(build_parser(word, only=word in COMMANDS))  # answers the shell, then exits
     gc_was = gc.isenabled()
     if selected in _ONE_SHOT:
         # One query, then exit: the cycle collector would only walk the freshly decoded
         # rule set (a few ms of a cold start). --batch turns it back on (seoib.commands.batchio).
         gc.disable()
+    stdout, stderr, stderr_was, stdin_was = sys.stdout, sys.stderr, sys.stderr, sys.stdin
+    if stderr is None:  # started with 2>&-: refusals go nowhere, but nothing crashes
+        sys.stderr = stderr = quiet_stdout()  # type: ignore[assignment]
+    if stdin_was is None:  # started with <&-: reading it is bad input, not a crash
+        sys.stdin = closed_stdin()  # type: ignore[assignment]
+    # JSON escapes control characters itself: only text output is scanned for them.
+    sys.stdout = guard_stdout(stdout, scan=not json_lines)  # type: ignore[assignment]
     try:
         # A known command first on the line: the other commands' parsers cannot take part
         # (top-level options take no values), so only its own is built.
@@ -154,28 +219,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parse(parser, argv)
         if args.command is None:
             parser.print_help(sys.stderr)
-            return 3
+            return EXIT_BAD_INPUT
+        json_out = getattr(args, "format", None) == "json"
+        json_lines = json_out or getattr(args, "batch", None) is not None
+        sys.stdout.scan = not json_lines  # type: ignore[union-attr]
+        if getattr(args, "quiet", False):
+            sys.stdout = quiet_stdout()  # type: ignore[assignment]
         module = importlib.import_module(f"seoib.commands.{COMMANDS[args.command][0]}")
-        return int(module.run(args))
+        code = int(module.run(args))
+        sys.stdout.flush()  # a full disk or a closed pipe is found here, not at exit
+        return code
     except SeoibError as err:
-        sys.stderr.write(_report(err))
+        if isinstance(err, OutputError):
+            silence_stdout(stdout)
+        more = err.more if isinstance(err, RuleError) else None
+        stderr.write(_report_json(err.message, err.location, err.exit_code, more) if json_out
+                     else _report(err))
         return err.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("seoib: interrupted\n")
+        stderr.write(_report_json("interrupted", None, EXIT_INTERRUPTED) if json_out
+                     else "seoib: interrupted\n")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        return 0
     except SystemExit as exc:  # --help and --version exit 0 through argparse
         return exc.code if isinstance(exc.code, int) else 0
     except Exception as err:  # a bug: say so loudly, never pass it off as a verdict
         if os.environ.get("SEOIB_DEBUG"):
             raise
-        sys.stderr.write(one_line(f"seoib: internal error: {type(err).__name__}: {err}; "
-                                  "please report it with the command that caused it "
-                                  "(SEOIB_DEBUG=1 shows the traceback)") + "\n")
+        message = (f"internal error: {type(err).__name__}: {err}; please report it with the "
+                   "command that caused it (SEOIB_DEBUG=1 shows the traceback)")
+        stderr.write(_report_json(message, None, EXIT_INTERNAL) if json_out
+                     else one_line(f"seoib: {message}") + "\n")
         return EXIT_INTERNAL
     finally:
-        if gc_was:  # main() may be called in a longer-lived process (tests, embedding)
+        # main() may run inside a longer-lived process (tests, embedding)
+        sys.stdout, sys.stderr, sys.stdin = stdout, stderr_was, stdin_was
+        if gc_was:
             gc.enable()
 
 

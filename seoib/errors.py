@@ -13,6 +13,7 @@ __all__ = [
     "BadInput",
     "Disagreement",
     "Location",
+    "OutputError",
     "RuleError",
     "SeoibError",
     "SpecError",
@@ -115,3 +116,11 @@ class Disagreement(SeoibError):
     or the simulator, reported with both sides, never passed off as a verdict)."""
 
     exit_code = 4
+
+
+class OutputError(SeoibError):
+    """The answer could not be written: standard output closed, a reader that stopped
+    reading (broken pipe), a full disk (exit 74, sysexits' EX_IOERR). The work itself
+    was done; only its output is missing or cut short."""
+
+    exit_code = 74

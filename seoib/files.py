@@ -7,6 +7,11 @@ a socket) before reading a byte, and never reads more than the limit plus one.
 Each limit has a name and an environment variable that raises it, and every
 refusal says which limit was hit and how to raise it, as one BadInput (exit 3)
 line naming the file.
+
+JSON from users goes through :func:`loads_json` only: it refuses what ``json``
+lets through silently (a key given twice, NaN, numbers longer than the digit
+limit, nesting deeper than the depth limit). Outputs go through
+:func:`replace_file`: whole or not at all, with the mode a plain write would give.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ __all__ = [
     "MAX_INPUT_BYTES",
     "Limit",
     "check_digits",
+    "check_output_file",
+    "check_path",
     "load_json_file",
     "loads_json",
     "read_limited",
     "replace_file",
+    "run_id",
 ]
 
 
@@ -75,10 +83,9 @@ def read_limited(path: str | Path, limit: int | None = None) -> bytes:
     overrides it. The file is opened with O_NONBLOCK, so a FIFO without a writer
     cannot block us, and fstat decides before anything is read.
     """
+    check_path(path)
     where = Location(str(path))
     bound = MAX_INPUT_BYTES.value(limit)
-    if "\0" in str(path):  # os.open would raise ValueError, not OSError
-        raise BadInput("a file name cannot contain a NUL byte", where)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -110,6 +117,20 @@ def read_limited(path: str | Path, limit: int | None = None) -> bytes:
     return b"".join(chunks)
 
 
+def check_path(path: str | Path, option: str | None = None) -> None:
+    """Refuse an empty path or one holding a NUL byte (BadInput naming ``option``, if known).
+
+    ``Path("")`` is ``.``: an empty ``--rules ''`` or ``--out ''`` would quietly mean
+    the current directory, never what was meant.
+    """
+    text = os.fspath(path)
+    where = Location(option) if option else None
+    if not text:
+        raise BadInput("empty path (give a file or directory name)", where)
+    if "\0" in text:  # os.open would raise ValueError, not OSError
+        raise BadInput("a file name cannot contain a NUL byte", where or Location(repr(text)))
+
+
 def check_digits(digits: str, where: Location, what: str = "number") -> None:
     """Refuse a digit string longer than the number-length limit (before int() sees it)."""
     bound = MAX_DIGITS.value()
@@ -124,42 +145,122 @@ _BRACKET = re.compile(r"[\[\]{}]")
 def _json_depth_check(text: str, where: Location) -> None:
     """Refuse nesting deeper than the limit before json.loads recurses into it."""
     bound = MAX_DEPTH.value()
+    if text.count("[") + text.count("{") <= bound:  # cannot be deeper: skip the slow scan
+        return
     depth = 0
-    for m in _BRACKET.finditer(_STRING.sub('""', text)):
+    bare = _STRING.sub('""', text)  # offsets below are in this text; strings hold no newline
+    for m in _BRACKET.finditer(bare):
         if m.group() in "[{":
             depth += 1
             if depth > bound:
-                line = text.count("\n", 0, m.start()) + 1
+                line = bare.count("\n", 0, m.start()) + (where.line or 1)
                 raise BadInput(MAX_DEPTH.refusal("JSON nesting"),
                                Location(where.source, line))
         else:
             depth -= 1
 
 
+class _Refused(ValueError):
+    """Raised inside the JSON decoder's hooks; loads_json adds the location."""
+
+
+def _number(text: str) -> int:
+    digits = text.lstrip("-")
+    if len(digits) > MAX_DIGITS.value():
+        raise _Refused(MAX_DIGITS.refusal(f"number of {len(digits)} digits"))
+    return int(text)
+
+
+def _real(text: str) -> float:
+    digits = sum(c.isdigit() for c in text)
+    if digits > MAX_DIGITS.value():
+        raise _Refused(MAX_DIGITS.refusal(f"number of {digits} digits"))
+    return float(text)
+
+
+def _constant(text: str) -> Any:
+    raise _Refused(f"invalid JSON: {text} is not a JSON number")
+
+
+class _DuplicateKey(_Refused):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key {key!r} is given twice in one object (JSON readers disagree on "
+                         "which one counts: give it once)")
+        self.key = key
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+# One decoder for every call: building one per call costs more than decoding a batch line.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique, parse_int=_number, parse_float=_real,
+                            parse_constant=_constant)
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]', re.S)
+
+
+def _duplicate_line(text: str, key: str) -> int | None:
+    """The line of the second ``key`` in one object (only a refusal pays for this scan)."""
+    stack: list[set[str] | None] = []  # per open bracket: an object's keys, or None for a list
+    pending: tuple[str, int] | None = None
+    for m in _TOKEN.finditer(text):
+        tok = m.group()
+        if tok in "{[":
+            stack.append(set() if tok == "{" else None)
+        elif tok in "}]":
+            if stack:
+                stack.pop()
+        elif tok == ":" and pending is not None and stack and stack[-1] is not None:
+            name, pos = pending
+            if name in stack[-1] and name == key:
+                return text.count("\n", 0, pos) + 1
+            stack[-1].add(name)
+        if tok.startswith('"'):
+            try:
+                pending = (json.loads(tok), m.start())
+            except ValueError:
+                pending = None
+        elif tok != ":":
+            pending = None
+    return None
+
+
 def loads_json(data: bytes | str, where: Location) -> Any:
-    """Parse JSON from a user: UTF-8, bounded depth and digits, no NaN/Infinity."""
+    """Parse JSON from a user: UTF-8, bounded depth and digits, no NaN/Infinity, no key twice.
+
+    >>> loads_json('{"kernel": "7.0.3"}', Location("host.json"))
+    {'kernel': '7.0.3'}
+    >>> loads_json('{"kernel": "7.0.3",\\n "kernel": "6.1"}', Location("host.json"))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    seoib.errors.BadInput: host.json:2: key 'kernel' is given twice in one object (...)
+    """
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise BadInput(f"not UTF-8 text (byte 0x{data[exc.start]:02x})", where) from None
     _json_depth_check(data, where)
-
-    def number(text: str) -> int:
-        check_digits(text.lstrip("-"), where)
-        return int(text)
-
-    def constant(text: str) -> Any:
-        raise BadInput(f"invalid JSON: {text} is not a JSON number", where)
-
-    def real(text: str) -> float:
-        check_digits(re.sub(r"[^0-9]", "", text), where)
-        return float(text)
-
+    base = (where.line or 1) - 1  # text that starts on a later line of its file (a batch line)
     try:
-        return json.loads(data, parse_int=number, parse_float=real, parse_constant=constant)
+        return _DECODER.decode(data)
+    except _DuplicateKey as exc:
+        line = _duplicate_line(data, exc.key)
+        raise BadInput(str(exc), Location(where.source, base + line if line else where.line)) \
+            from None
+    except _Refused as exc:
+        raise BadInput(str(exc), where) from None
     except json.JSONDecodeError as exc:
-        raise BadInput(f"invalid JSON: {exc.msg}", Location(where.source, exc.lineno)) from None
+        raise BadInput(f"invalid JSON: {exc.msg}", Location(where.source, base + exc.lineno)) \
+            from None
     except RecursionError:  # a depth limit raised past what the interpreter allows
         raise BadInput(MAX_DEPTH.refusal("JSON nesting (too deep for this interpreter)"),
                        where) from None
@@ -170,32 +271,78 @@ def load_json_file(path: str | Path, limit: int | None = None) -> Any:
     return loads_json(read_limited(path, limit), Location(str(path)))
 
 
+_RUN_ID: list[str] = []
+
+
+def run_id() -> str:
+    """This process's run id, ``<pid>-<8 hex digits>``: what its temporary names carry.
+
+    A run removes only temporaries with its own id; another run's (even an
+    interrupted one's) are never touched, nor anything else beside the output.
+    """
+    if not _RUN_ID:
+        _RUN_ID.append(f"{os.getpid()}-{os.urandom(4).hex()}")
+    return _RUN_ID[0]
+
+
+def check_output_file(path: str | Path, option: str = "the output"
+                      ) -> tuple[Path, os.stat_result | None]:
+    """The file :func:`replace_file` would replace (symbolic links followed) and its stat
+    (None when new); BadInput when it must not be. Commands call it before their work."""
+    check_path(path, option)
+    where = Location(str(path))
+    target = Path(path)
+    if target.name in ("", ".", ".."):
+        raise BadInput(f"{option} needs a file name", where)
+    try:
+        target = Path(os.path.realpath(target)) if target.is_symlink() else target
+        st: os.stat_result | None = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise BadInput(f"cannot write: {exc.strerror or exc}", where) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise BadInput(f"{option} names a directory, not a file", where)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = _KIND.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise BadInput(f"is {kind}; {option} replaces only regular files", where)
+    if not os.path.isdir(target.parent or "."):
+        raise BadInput("no such directory to write the file in", where)
+    return target, st
+
+
 def replace_file(path: str | Path, data: bytes, option: str = "the output") -> None:
     """Replace the file ``path`` whole or not at all: a temporary file beside it, renamed over it.
 
-    BadInput (exit 3) naming ``path`` when it cannot be written; readers never
-    see a half-written file, and nothing is left behind on failure.
+    BadInput (exit 3) naming ``path`` when it cannot or must not be written: an
+    empty name, a directory, or anything that exists and is not a regular file (a
+    named pipe or a device is never replaced by a regular file). A symbolic link is
+    followed: the file it names is replaced, the link stays. A new file gets the mode
+    a plain write gives (0666 less the umask); a replaced one keeps its own. The
+    temporary is ``.<name>.<run id>.tmp``; readers never see a half-written file, and
+    nothing but that temporary is removed on failure.
     """
-    import contextlib
-    import tempfile  # lazy: a query never writes files
-
-    target, where = Path(path), Location(str(path) or option)
-    if not str(path) or target.name in ("", ".", "..") or "\0" in str(path):
-        raise BadInput(f"{option} needs a file name", where)
-    if target.is_dir():
-        raise BadInput(f"{option} names a directory, not a file", where)
-    tmp: str | None = None
+    target, st = check_output_file(path, option)
+    where = Location(str(path))
+    tmp = target.parent / f".{target.name}.{run_id()}.tmp"
+    created = False
     try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_CLOEXEC", 0), 0o666)  # the umask applies, as for any write
+        created = True
         with os.fdopen(fd, "wb") as fh:
+            if st is not None:
+                os.fchmod(fh.fileno(), stat.S_IMODE(st.st_mode))
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-        tmp = None
+        created = False
     except OSError as exc:
         raise BadInput(f"cannot write: {exc.strerror or exc}", where) from None
     finally:
-        if tmp is not None:
+        if created:
+            import contextlib
+
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

@@ -133,13 +133,22 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
                 f"duplicate key {key!r} (first at line {result.key_lines[key]})",
                 key_node.start_mark.line + 1,
             )
-        result[key] = loader.construct_object(value_node, deep=True)
+        result[key] = _construct(loader, value_node)
         result.key_lines[key] = key_node.start_mark.line + 1
     return result
 
 
+def _construct(loader: _Loader, node: yaml.Node) -> Any:
+    """A child value; a scalar YAML types but cannot build (2024-13-45) is refused at its line."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:
+        raise _Refused(f"{node.value!r} cannot be read as a value ({exc})",
+                       node.start_mark.line + 1) from None
+
+
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
-    result = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    result = LineList(_construct(loader, child) for child in node.value)
     result.line = node.start_mark.line + 1
     result.item_lines = [child.start_mark.line + 1 for child in node.value]
     return result

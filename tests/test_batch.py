@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seoib.cli import main
 from seoib.errors import Location
@@ -130,3 +132,150 @@ def test_batch_refuses_single_query_options(capsys: pytest.CaptureFixture[str]) 
     code = main(["policy", "--batch", "-", "--host", "kernel=7.0.3,qemu=11.0.0"])
     assert code == 3
     assert "--host" in capsys.readouterr().err
+
+
+# --- the Engine's memos: keyed by what decides a verdict, bounded by bytes -------------------
+
+def _spec_with(spec: str, name: str | None, order: list[int]) -> str:
+    items = spec.split(",")
+    items = [items[i] for i in order if i < len(items)] + items[len(order):]
+    return ",".join(([f"name={name}"] if name else []) + items)
+
+
+POLICY_CASES = [("kernel=6.18.16,qemu=11.0.0,seoib=rfc-v2",
+                 "machine=pc-q35-11.0,irqchip=split,guest=windows-hyperv"),
+                ("kernel=7.0.3,qemu=11.0.0,seoib=rfc-v2", "machine=q35,irqchip=split"),
+                ("x2apic-api=0x1f,qemu=10.2.0", "machine=pc-i440fx-2.7,ioapic=0x11,guest=linux"),
+                ("kernel=6.12.40,qemu=9.2.0,seoib=none", "machine=pc,irqchip=on,x2apic=off")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=st.sampled_from(POLICY_CASES),
+       host_name=st.none() | st.text("abcxyz-0123", min_size=1, max_size=12),
+       vm_name=st.none() | st.text("abcxyz-0123", min_size=1, max_size=12),
+       order=st.permutations(range(3)))
+def test_names_and_key_order_share_memos_yet_answer_as_written(rules: RuleSet, case: tuple[str, str],
+                                                                host_name: str | None, vm_name: str | None,
+                                                                order: list[int]) -> None:
+    """A spec's name and key order are not part of the memo keys, yet every verdict names its
+    host and VM as the line wrote them: it equals the verdict of a fresh resolution."""
+    host, vm = _spec_with(case[0], host_name, order), _spec_with(case[1], vm_name, order)
+    engine = _SHARED.setdefault(id(rules), Engine(rules, memo_bytes=64 << 10))
+    got = engine.policy(host, vm)
+    _same_verdict(json.loads(json.dumps(got)), _expected_policy(rules, {"host": host, "vm": vm}), 0)
+
+
+_SHARED: dict[int, Engine] = {}
+
+
+def test_memos_hold_bytes_not_entries(rules: RuleSet) -> None:
+    """Endless distinct spec texts (long names, other key orders) keep an Engine's memos
+    within their byte budget, and the class verdicts are still shared."""
+    budget = 256 << 10
+    engine = Engine(rules, memo_bytes=budget)
+    host, vm = POLICY_CASES[0]
+    for i in range(3000):
+        engine.policy(f"{host},name=h{i}-{'x' * 200}", f"{vm},name=v{i}")
+    memos = [engine._hosts, engine._host_bases, engine._vm_specs, engine._vms, engine._keys,
+             engine._lines, engine._parts]
+    assert sum(m.charged for m in memos) <= budget
+    assert sum(len(m) for m in memos) < 3000
+    assert engine.classes == 1 and len(engine._host_bases) == 1
+
+
+def test_an_overlong_spec_is_refused_before_it_is_kept(rules: RuleSet) -> None:
+    from seoib.errors import SpecError
+    from seoib.query.api import MAX_SPEC_TEXT
+
+    engine = Engine(rules)
+    with pytest.raises(SpecError, match="at most"):
+        engine.policy("kernel=7.0.3,qemu=11.0.0,name=" + "n" * MAX_SPEC_TEXT, "machine=q35")
+    assert len(engine._hosts) == 0
+
+
+# --- compact lines -------------------------------------------------------------------------
+
+def _compact_schema() -> Any:
+    from jsonschema import Draft202012Validator
+
+    from seoib.paths import schemas_dir
+
+    schema = json.loads((schemas_dir() / "compact-output.schema.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("command", ["policy", "migrate"])
+def test_compact_lines_say_the_verdict_in_300_bytes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    rules: RuleSet, command: str,
+                                                    load_cases: Callable[[str], list[Any]]) -> None:
+    """Every case file's query, as a compact line: at most 300 bytes, valid against its schema,
+    the same outcome, severity and policy as the whole verdict, and the deciding rules."""
+    from seoib.query.compact import MAX_BYTES, rule_ids
+
+    keys = ("host", "vm") if command == "policy" else ("src", "dst", "vm", "snapshot")
+    lines = [json.dumps({k: c[k] for k in keys if k in c}) for c in load_cases(command)]
+    lines, bad = _interleave(lines)
+    batch = tmp_path / "queries.jsonl"
+    batch.write_text("\n".join(lines) + "\n")
+    assert main([command, "--batch", str(batch)]) == main([command, "--batch", str(batch), "--compact"])
+    out = capsys.readouterr().out.splitlines()
+    full, compact = out[: len(lines)], out[len(lines):]
+    validator, ids = _compact_schema(), rule_ids(rules)
+    for n, (whole, line) in enumerate(zip(full, compact, strict=True), 1):
+        assert len(line.encode()) <= MAX_BYTES, line
+        short, verdict = json.loads(line), json.loads(whole)
+        assert not list(validator.iter_errors(short)), (n, line)
+        if n in bad:
+            assert short["error"]["line"] == n
+            continue
+        assert (short["outcome"], short["severity"]) == (verdict["outcome"], verdict["severity"])
+        policy = verdict["policy"] if command == "policy" else verdict["src_state"]["policy"]
+        assert short["policy"] == policy
+        deciding = list(dict.fromkeys(r["rule"] for r in verdict["reasons"] if r["rule"] in ids))
+        assert short["rules"] == deciding[: len(short["rules"])]
+        assert short.get("more", 0) == len(deciding) - len(short["rules"])
+
+
+def test_compact_explain_adds_the_reasons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    batch = tmp_path / "q.jsonl"
+    batch.write_text(json.dumps({"host": POLICY_CASES[0][0], "vm": POLICY_CASES[0][1]}) + "\n")
+    assert main(["policy", "--batch", str(batch), "--compact", "--explain"]) == 2
+    line = json.loads(capsys.readouterr().out)
+    assert line["outcome"] == "storm" and line["reasons"][0]["rule"] == "effect.storm"
+    assert not list(_compact_schema().iter_errors(line))
+    assert main(["policy", "--batch", str(batch), "--explain"]) == 3  # explain is for compact lines
+
+
+def test_a_long_error_is_shortened_to_fit() -> None:
+    from seoib.query.compact import MAX_BYTES, compact_json
+
+    err = {"error": {"message": "\u202e" * 5000, "location": "x" * 400, "line": 7}}
+    line = compact_json(err, frozenset())
+    assert len(line.encode()) <= MAX_BYTES and json.loads(line)["error"]["line"] == 7
+
+
+# --- input that is not JSON Lines ------------------------------------------------------------
+
+@pytest.mark.parametrize(("how", "words"), [
+    ("--batch /dev/zero", "is a character device"),
+    ("--batch /dev/urandom", "is a character device"),
+    ("--batch - < /dev/zero", "is a character device"),
+    ("--batch - < /dev/urandom", "is a character device"),
+    ("--batch /", "is a directory"),
+    ("--batch ''", "empty path"),
+    ("--batch - <&-", "standard input is closed"),
+    ("--batch <(head -c 40000000 /dev/zero)", "without a line end"),
+    ("--batch <(head -c 20000000 /dev/urandom)", "lines in a row are not JSON"),
+])
+def test_input_that_is_not_json_lines_is_one_refusal(how: str, words: str) -> None:
+    """Devices, directories, endless lines and random bytes end in exit 3 and one stderr line,
+    quickly and in bounded memory (the shell's ulimit -v holds the process to 1 GiB)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(["bash", "-c", f"ulimit -v 1048576; {sys.executable} -m seoib policy {how}"],
+                          capture_output=True, timeout=60, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 3, err
+    assert err.count("\n") == 1 and err.startswith("seoib: ") and words in err, err

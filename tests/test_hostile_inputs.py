@@ -3,7 +3,10 @@
 A refusal is exit 3 with exactly one stderr line naming where, nothing on stdout and
 no traceback; a verdict case gives its exit code and what stdout must (not) say.
 Each input also has to finish within the 20 s a user would wait (a hang detector,
-not a speed target: the cases take well under a second each).
+not a speed target: the cases take well under a second each). A case with ``output``
+runs as a real process whose standard output is closed, /dev/full, a pipe its reader
+closes after one line (``head-1``) or a plain pipe, or whose standard input is closed
+(``stdin-closed``): what it ends with is ``exit`` and the one ``stderr`` line.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 import os
 import re
 import socket
+import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -49,11 +54,49 @@ def make_file(path: Path, how: Any, tmp: Path) -> None:
         path.write_text(expand(how["text"], tmp), encoding="utf-8")
 
 
+def run_process(case: dict[str, Any], argv: list[str], cwd: Path) -> tuple[int, str, str]:
+    """``seoib ARGV`` as a process whose standard output is what ``case["output"]`` says."""
+    env = {**os.environ, **case.get("env", {})}
+    env.pop("SEOIB_DEBUG", None)
+    cmd = [sys.executable, "-m", "seoib", *argv]
+    how = case["output"]
+    if how == "head-1":
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        return proc.wait(timeout=HANG), first.decode(), err.decode()
+    if how in ("closed", "stdin-closed"):
+        fd = 1 if how == "closed" else 0
+        done = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE if fd else None,
+                              stderr=subprocess.PIPE, timeout=HANG, preexec_fn=lambda: os.close(fd))
+        return done.returncode, "", done.stderr.decode()
+    if how == "/dev/full":
+        with open("/dev/full", "wb") as full:
+            done = subprocess.run(cmd, cwd=cwd, env=env, stdout=full, stderr=subprocess.PIPE,
+                                  timeout=HANG)
+        return done.returncode, "", done.stderr.decode()
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, timeout=HANG)
+    return done.returncode, done.stdout.decode("ascii"), done.stderr.decode()
+
+
 @pytest.mark.cases("hostile")
 def test_hostile_input(case: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
     for name, how in case.get("files", {}).items():
         make_file(tmp_path / name, how, tmp_path)
+    if "output" in case:
+        code, out, err = run_process(case, [expand(str(a), tmp_path) for a in case["args"]],
+                                     tmp_path)
+        assert code in case["exit"], (code, out, err)
+        assert "Traceback" not in err and err.count("\n") == len(case.get("stderr", [])), err
+        for piece in case.get("stderr", []):
+            assert piece in err, f"{piece!r} not in {err!r}"
+        for piece in case.get("stdout", []):
+            assert piece in out, f"{piece!r} not in {out!r}"
+        return
     for key, value in case.get("env", {}).items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)  # anything written by mistake lands here, and is seen
@@ -71,8 +114,11 @@ def test_hostile_input(case: dict[str, Any], tmp_path: Path, monkeypatch: pytest
             assert piece in err, f"{piece!r} not in {err!r}"
         for piece in case.get("error_absent", []):
             assert piece not in err, f"{piece!r} in {err!r}"
-        made = set(case.get("files", {}))
+        made = {name.split("/")[0] for name in case.get("files", {})}
         assert {p.name for p in tmp_path.iterdir()} == made, "a refusal writes nothing"
+        for name, how in case.get("files", {}).items():  # and changes nothing it was given
+            if isinstance(how, dict) and "text" in how:
+                assert (tmp_path / name).read_text() == expand(how["text"], tmp_path), name
     else:
         assert code in case["exit"], (code, out, err)
         for piece in case.get("stdout", []):

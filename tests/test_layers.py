@@ -3,7 +3,7 @@
 Each module of seoib/ belongs to one layer; a module may import only its own
 layer and the layers listed for it below. The chain is::
 
-    shared leaves <- rules <- query <- plan, matrix, inputs, serve <- commands, cli
+    shared leaves <- rules <- query <- plan, matrix, inputs, serve, lab <- commands, cli
 
 Building a rule set (seoib/rules) knows nothing of answering with one
 (seoib/query); the simulator (seoib/sim) is an independent oracle that reads
@@ -27,7 +27,7 @@ import pytest
 ENGINE = Path(__file__).resolve().parent.parent / "seoib"
 
 FRONT = ("seoib.cli", "seoib.__main__", "seoib.commands")
-USES = ("seoib.plan", "seoib.matrix", "seoib.inputs", "seoib.serve")
+USES = ("seoib.plan", "seoib.matrix", "seoib.inputs", "seoib.serve", "seoib.lab")
 
 # layer -> the layers its modules may import (besides their own)
 MAY_IMPORT: dict[str, tuple[str, ...]] = {

@@ -160,3 +160,70 @@ def test_a_directory_without_every_data_file_is_an_overlay(tmp_path: Path) -> No
     (d / "queries.yaml").unlink()  # the base supplies it
     rs = load_rules([d], use_cache=False)
     assert rs.roots == (builtin_rules_dir(), d) and "policy" in rs.queries
+
+
+def _downstream(pattern: str) -> str:
+    return ("downstream:\n  - id: site\n    description: the site's machine types\n"
+            f"    pattern: {json.dumps(pattern)}\n    source: \"site docs\"\n")
+
+
+@pytest.mark.cases("patterns")
+def test_a_downstream_pattern_matches_in_linear_time_or_is_refused(
+        case: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    overlay = _dir(tmp_path, "site", machines=_downstream(case.get("accept") or case["refuse"]))
+    code = main(["rules", "validate", "--rules", str(overlay)])
+    out, err = capsys.readouterr()
+    if "refuse" in case:
+        assert code == 3 and out == ""
+        assert err.startswith(f"seoib: {overlay / 'machines.yaml'}:2: site: ") and err.count("\n") == 1
+        for piece in case["error"]:
+            assert piece in err, (piece, err)
+        return
+    assert code == 0, err
+    from seoib.rules.ruleset import load_rules
+
+    site = next(d for d in load_rules(overlay, use_cache=False).resolver.machines.downstream
+                if d.id == "site")
+    for name, upstream in case["names"].items():
+        assert site.upstream_of(name) == upstream, name
+
+
+def test_a_catastrophic_pattern_never_reaches_a_match(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """`rules validate` used to hang: every listed downstream type was matched against it."""
+    overlay = _dir(tmp_path, "site", machines=_downstream("^(?P<upstream>(x+x+)+)y$"))
+    argv = ["--rules", str(overlay), "--host", "kernel=7.0.3,qemu=11.0.0", "--vm",
+            "machine=" + "x" * 60]
+    assert main(["rules", "validate", *argv[:2]]) == 3
+    assert main(["policy", *argv]) == 3  # the name is never matched against it
+    err = capsys.readouterr().err
+    assert err.count("exponentially many ways") == 2
+
+
+def test_a_pattern_longer_than_a_naming_scheme_is_refused() -> None:
+    from seoib.rules.patterns import MAX_PATTERN, compile_name_pattern
+
+    with pytest.raises(ValueError, match=f"at most {MAX_PATTERN}"):
+        compile_name_pattern("^(?P<upstream>pc)" + "x" * MAX_PATTERN + "$")
+
+
+def test_an_id_given_twice_in_an_overlay_is_an_error_at_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    twice = DOWNSTREAM + DOWNSTREAM.split("\n", 1)[1].replace("acme-q35-2026", "acme-q35-2027")
+    overlay = _dir(tmp_path, "site", machines=twice)
+    assert main(["rules", "validate", "--rules", str(overlay)]) == 3
+    err = capsys.readouterr().err
+    assert err == (f"seoib: {overlay / 'machines.yaml'}:6: downstream: id 'acme' is given twice "
+                   "in this file (first at line 2)\n")
+
+
+def test_an_id_given_twice_in_a_complete_rule_set_is_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "rules"
+    shutil.copytree(builtin_rules_dir(), root)
+    text = (root / "kernels.yaml").read_text()
+    first = text.index("  - id: split-irqchip\n")
+    end = text.index("  - id:", first + 1)
+    (root / "kernels.yaml").write_text(text[:end] + text[first:end] + text[end:])
+    assert main(["rules", "validate", str(root)]) == 3
+    assert "id 'split-irqchip' is given twice in this file (first at line" in capsys.readouterr().err

@@ -89,7 +89,8 @@ def test_memos_stay_bounded(monkeypatch: Any) -> None:
     """A service that meets endless distinct releases and machine types keeps flat memory."""
     import seoib.rules.resolve as resolve
 
-    monkeypatch.setattr(resolve, "MEMO_LIMIT", 3)
+    # Room for two parts per generation: the memos hold bytes, not a count of entries.
+    monkeypatch.setattr(resolve, "MEMO_BYTES", 4 * (resolve.ENTRY_BYTES + resolve.PART_BYTES + 24))
     resolver = _rules().resolver
     d = _domain()
     saved = {k: resolver.__dict__.pop(k) for k in MEMOS if k in resolver.__dict__}
@@ -97,8 +98,9 @@ def test_memos_stay_bounded(monkeypatch: Any) -> None:
         for k, m in zip(d["kernel"][:12], d["machine"][:12], strict=True):
             host, vm = f"kernel={k},qemu={d['qemu'][-1]}", f"machine={m}"
             assert _resolve(resolver, host, vm) == _cold(resolver, host, vm)
-            assert len(resolver.__dict__.get("_kernel_parts", {})) <= 3
-            assert len(resolver.__dict__.get("_machine_parts", {})) <= 3
+            for memo in ("_kernel_parts", "_machine_parts"):
+                held = resolver.__dict__.get(memo)
+                assert held is None or (len(held) <= 4 and held.charged <= resolve.MEMO_BYTES // 2)
     finally:
         for k in MEMOS:
             resolver.__dict__.pop(k, None)
@@ -108,14 +110,14 @@ def test_memos_stay_bounded(monkeypatch: Any) -> None:
 def test_the_kernel_lineage_memo_stays_bounded(monkeypatch: Any) -> None:
     import seoib.rules.lineage as lineage
 
-    monkeypatch.setattr(lineage, "CACHE_LIMIT", 3)
+    monkeypatch.setattr(lineage, "CACHE_BYTES", 3 * (lineage.ENTRY_BYTES + lineage.RESOLUTION_BYTES + 12))
     kernels = _rules().resolver.kernels
     saved = dict(kernels._cache)
     kernels._cache.clear()
     try:
         for k in _domain()["kernel"][:12]:
             assert kernels.resolve(k) == kernels.resolve(k)
-            assert len(kernels._cache) <= 3
+            assert len(kernels._cache) <= 3 and kernels._cache_bytes <= lineage.CACHE_BYTES
     finally:
         kernels._cache.clear()
         kernels._cache.update(saved)

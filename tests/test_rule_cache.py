@@ -45,6 +45,17 @@ def _seoib(cache_home: Path, *args: str, no_cache: bool = False) -> subprocess.C
                           text=True, timeout=120)
 
 
+def _plant(path: Path, key: str, body: dict) -> None:
+    """An entry in the cache's own layout with a correct body digest: only what the body
+    names can make the reader refuse it."""
+    from seoib.digests import sha256
+
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    head = json.dumps({"format": rulecache.FORMAT, "version": rulecache.VERSION, "key": key,
+                       "digest": sha256(raw).hexdigest()}, separators=(",", ":")).encode()
+    path.write_bytes(head[:-1] + b',"body":' + raw + b"}")
+
+
 def _builtin_key() -> str:
     rulecache._code_digest_memo.clear()  # as a fresh process computes it
     root = builtin_rules_dir()
@@ -74,7 +85,9 @@ def test_planted_pickle_and_garbage_run_nothing_and_the_verdict_is_right(tmp_pat
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("damage", ["truncated", "foreign-class", "wrong-key", "builtin-callable"])
+@pytest.mark.parametrize("damage", ["truncated", "foreign-class", "wrong-key", "builtin-callable",
+                                    "main-module", "edited-body", "hollow-record", "hollow-object",
+                                    "null-fields"])
 def test_a_damaged_or_foreign_entry_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                damage: str) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -85,24 +98,38 @@ def test_a_damaged_or_foreign_entry_is_rebuilt(tmp_path: Path, monkeypatch: pyte
     built = rulecache.cached(key, lambda: compile_rules([root], digest))
     path = rulecache.cache_path(key)
     text = path.read_text()
+    doc = json.loads(text)
+    body = doc["body"]
+    ruleset = ["seoib.rules.ruleset", "RuleSet", list(RuleSet.__record_fields__)]
     if damage == "truncated":
         path.write_text(text[: len(text) // 2])
-    else:
-        doc = json.loads(text)
-        if damage == "foreign-class":
-            doc["classes"][0][:2] = ["os", "system"]
-        elif damage == "builtin-callable":
-            doc["classes"][0][:2] = ["seoib.rules.rulecache", "import_module"]
-        else:
-            doc["key"] = "0" * 64
+    elif damage == "edited-body":  # one value changed by hand: the digest no longer holds
+        path.write_text(text.replace('"storm-risk"', '"ok"', 1))
+    elif damage == "wrong-key":
+        doc["key"] = "0" * 64
         path.write_text(json.dumps(doc))
+    else:  # well-formed entries with a correct digest: what they name must refuse them
+        if damage == "foreign-class":
+            body["classes"][0][:2] = ["os", "system"]
+        elif damage == "builtin-callable":
+            body["classes"][0][:2] = ["seoib.rules.rulecache", "import_module"]
+        elif damage == "main-module":
+            body["classes"][0][:2] = ["seoib.__main__", "main"]
+        elif damage == "hollow-record":  # a RuleSet with no fields at all
+            body = {"classes": [[*ruleset[:2], None]], "root": ["O", 0, ["D"]]}
+        elif damage == "hollow-object":  # a resolver without its attributes
+            body = {"classes": [["seoib.rules.resolve", "Resolver", None]], "root": ["O", 0, ["D"]]}
+        else:  # every field present, every value null
+            body = {"classes": [ruleset], "root": ["O", 0, *[None] * len(ruleset[2])]}
+        _plant(path, key, body)
     calls = []
 
     def build() -> RuleSet:
         calls.append(1)
         return compile_rules([root], digest)
 
-    again = rulecache.cached(key, build)
+    # The check load_rules makes: a rule set, and the one of these rules.
+    again = rulecache.cached(key, build, check=lambda rs: isinstance(rs, RuleSet) and rs.digest == digest)
     assert calls == [1]
     assert again.digest == built.digest
     assert json.loads(path.read_text())["key"] == key  # the damaged entry was replaced
@@ -146,9 +173,7 @@ def test_a_file_others_can_write_is_not_trusted(tmp_path: Path, monkeypatch: pyt
     monkeypatch.delenv("SEOIB_NO_CACHE", raising=False)
     rulecache.cached("a" * 64, lambda: {"n": 1})
     path = rulecache.cache_path("a" * 64)
-    doc = json.loads(path.read_text())
-    doc["root"] = ["D", "n", 2]
-    path.write_text(json.dumps(doc))
+    _plant(path, "a" * 64, {"classes": [], "root": ["D", "n", 2]})
     path.chmod(0o666)
     assert rulecache.cached("a" * 64, lambda: {"n": 3}) == {"n": 3}
 
@@ -172,21 +197,42 @@ def test_messages_name_this_copy_of_the_rules(tmp_path: Path, monkeypatch: pytes
 @pytest.mark.parametrize("module, name", [
     ("seoib.plan.checker", "CheckReport"),  # the engine's own, but not a rule set's
     ("seoib.sim.config", "SimHost"),
+    ("seoib.query.classes", "KernelClass"),  # a phase package's, but no part of a rule set
     ("seoib.rules.nosuch", "Rule"),
+    ("seoib.__main__", "main"),  # importing it would run the command line
+    ("seoib.cli", "main"),
+    ("seoib.rules.rulecache", "CacheError"),
+    ("builtins", "eval"),
 ])
-def test_only_classes_of_the_rule_set_modules_are_decoded(module: str, name: str) -> None:
-    doc = {"format": rulecache.FORMAT, "version": rulecache.VERSION,
-           "classes": [[module, name, None]], "root": ["O", 0, ["D"]]}
-    with pytest.raises(rulecache.CacheError):
-        rulecache.decode(doc)
-
-
-def test_classes_of_every_phase_package_and_shared_module_are_decoded() -> None:
-    for module, name in (("seoib.rules.language", "Rule"), ("seoib.query.classes", "KernelClass"),
-                         ("seoib.errors", "Location")):
+def test_only_the_allowed_classes_are_decoded_and_nothing_else_is_imported(
+        module: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "seoib.__main__", raising=False)
+    for fields in (None, []):
         doc = {"format": rulecache.FORMAT, "version": rulecache.VERSION,
-               "classes": [[module, name, None]], "root": ["O", 0, ["D"]]}
-        assert type(rulecache.decode(doc)).__name__ == name
+               "classes": [[module, name, fields]], "root": ["O", 0, ["D"]]}
+        with pytest.raises(rulecache.CacheError):
+            rulecache.decode(doc)
+    assert "seoib.__main__" not in sys.modules
+
+
+def test_the_allow_list_is_exactly_what_a_rule_set_is_made_of() -> None:
+    compiled = compile_rules([builtin_rules_dir()], rules_digest(builtin_rules_dir()))
+    doc = rulecache.encode(compiled)  # CacheError if it held a class the list lacks
+    assert {(m, n) for m, n, _ in doc["classes"]} == set(rulecache.ALLOWED)
+
+
+def test_an_object_must_carry_exactly_its_fields() -> None:
+    from seoib.errors import Location
+
+    good = ["seoib.errors", "Location", ["source", "line"]]
+    for classes, root in (([good], ["O", 0, "x.yaml"]),                      # one field short
+                          ([["seoib.errors", "Location", ["line", "source"]]], ["O", 0, 1, "x"]),
+                          ([["seoib.errors", "Location", None]], ["O", 0, ["D", "source", "x"]])):
+        with pytest.raises(rulecache.CacheError):
+            rulecache.decode({"format": rulecache.FORMAT, "version": rulecache.VERSION,
+                              "classes": classes, "root": root})
+    assert rulecache.decode({"format": rulecache.FORMAT, "version": rulecache.VERSION,
+                             "classes": [good], "root": ["O", 0, "x.yaml", 3]}) == Location("x.yaml", 3)
 
 
 def test_the_code_digest_follows_the_phase_folders(tmp_path: Path,

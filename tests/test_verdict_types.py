@@ -16,11 +16,13 @@ from seoib.paths import schemas_dir
 from seoib.query.api import Engine
 from seoib.query.verdict_types import (
     Alternative,
+    Assumed,
     Finding,
     MigrateVerdict,
     PolicyVerdict,
     Reason,
     RulesRef,
+    SourceAfter,
     VMState,
     Witness,
 )
@@ -58,6 +60,9 @@ PAIRS = [
     (VMState, "migrate", "dst_state.|"),
     (RulesRef, "policy", "rules"),
     (RulesRef, "migrate", "rules"),
+    (Assumed, "policy", "assumptions.[]"),
+    (Assumed, "migrate", "assumptions.[]"),
+    (SourceAfter, "migrate", "source_after.|"),
 ]
 
 

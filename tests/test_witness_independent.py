@@ -1,9 +1,10 @@
-"""The simulator is an independent witness: change one design fact in a copy of the
+"""The simulator is an independent witness: change one confirmed fact in a copy of the
 rules and it disagrees (exit 4) on exactly the cells that fact decides, nowhere else.
 
-The simulator reads nothing from rules/: each QEMU design is its own code. So a
-rule set that misreads a design must lose agreement where, and only where, the
-misreading changes a verdict.
+The simulator reads nothing from rules/ but the named switches of assumptions.yaml:
+each QEMU design and guest is its own code. So a rule set that misreads a design or
+a guest outside a switch must lose agreement where, and only where, the misreading
+changes a verdict (tests/test_assumptions.py flips the switches themselves).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from seoib.rules.ruleset import RuleSet, load_rules
 
 STATE = ("outcome", "policy", "kvm_flags", "lvr_seoib", "suppression_honored")
 
-# (id, file, text in the built-in rules, the misreading, the design it concerns)
+# (id, file, text in the built-in rules, the misreading, the design and guest it concerns)
 FLIPS = [
     ("rfc-v2 reads the effective IOAPIC", "designs.yaml",
-     "qemu.ioapic_lookup: globals-only", "qemu.ioapic_lookup: effective", "rfc-v2"),
-    ("machine-gated gates at a fixed 10.2", "designs.yaml", "gate: build", 'gate: "10.2"',
-     "machine-gated"),
+     "qemu.ioapic_lookup: globals-only", "qemu.ioapic_lookup: effective", "rfc-v2", "windows-hyperv"),
+    ("machine-gated gates at the build's own release, past its switch", "designs.yaml",
+     "gate: {assume: machine-gated-gate}", "gate: build", "machine-gated", "windows-hyperv"),
+    ("Xen writes the EOI register on 0x11 too", "guests.yaml",
+     "guest.checks_ioapic_version: \"no\",\n            guest.old_ioapic_eoi: edge-switch}",
+     "guest.checks_ioapic_version: \"no\",\n            guest.old_ioapic_eoi: eoir}", "rfc-v2", "xen"),
 ]
 
 
@@ -53,13 +57,13 @@ def _seen(verdict: dict) -> tuple:
     return tuple(verdict.get(k) for k in STATE)
 
 
-@pytest.mark.parametrize(("name", "file", "old", "new", "design"), FLIPS, ids=[f[0] for f in FLIPS])
-def test_a_flipped_design_fact_disagrees_exactly_where_it_matters(
-        tmp_path: Path, rules: RuleSet, name: str, file: str, old: str, new: str, design: str
+@pytest.mark.parametrize(("name", "file", "old", "new", "design", "guest"), FLIPS,
+                         ids=[f[0] for f in FLIPS])
+def test_a_flipped_confirmed_fact_disagrees_exactly_where_it_matters(
+        tmp_path: Path, rules: RuleSet, name: str, file: str, old: str, new: str, design: str, guest: str
 ) -> None:
     wrong = load_rules(str(_flipped(tmp_path, file, old, new)), use_cache=False)
-    vms = vm_classes(rules, irqchips=(None, "split"), ioapics=(None, "0x11"),
-                     guests=("windows-hyperv",))
+    vms = vm_classes(rules, irqchips=(None, "split"), ioapics=(None, "0x11"), guests=(guest,))
     affected, disagreed = set(), set()
     # Every cell on its own: a cache keyed by the rules' facts would let one run
     # stand for machine types the misread rules lump together.
@@ -78,7 +82,7 @@ def test_a_flipped_design_fact_disagrees_exactly_where_it_matters(
 def test_the_rfc_lookup_flip_exits_4_on_the_stuck_case_only(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]
                                                             ) -> None:
-    _, file, old, new, _ = FLIPS[0]
+    _, file, old, new, _, _ = FLIPS[0]
     root = str(_flipped(tmp_path, file, old, new))
     host = "kernel=7.0.0,qemu=10.0.0,seoib=rfc-v2"
     assert main(["policy", "--rules", root, "--host", host,

@@ -11,11 +11,21 @@ from ..errors import Disagreement, Location
 from ..rules.ruleset import RuleSet, load_rules
 from ..rules.specs import HostSpec, VMSpec, parse_host_spec, parse_vm_spec
 
-__all__ = ["add_format", "add_rules", "emit_json", "host_arg", "rules_of", "vm_arg"]
+__all__ = ["add_format", "add_rules", "emit_json", "host_arg", "path_arg", "rules_of", "vm_arg"]
+
+
+def path_arg(text: str) -> str:
+    """argparse ``type`` of every path option: ``Path("")`` is ``.``, so an empty path would
+    quietly mean the current directory; it is refused (exit 3) instead."""
+    if not text:
+        raise argparse.ArgumentTypeError("empty path (give a file or directory name)")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a path cannot contain a NUL byte")
+    return text
 
 
 def add_rules(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rules", metavar="DIR", action="append",
+    parser.add_argument("--rules", metavar="DIR", action="append", type=path_arg,
                         help="rule directory; repeat to overlay several (a partial directory "
                              "is merged over the built-in rules and SEOIB_RULES)")
 
@@ -47,7 +57,8 @@ def vm_arg(args: argparse.Namespace) -> VMSpec:
 def add_vm_inputs(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("VM (one of)")
     group.add_argument("--vm", metavar="SPEC", help="VM spec: machine=...,irqchip=...,guest=...")
-    group.add_argument("--domain-xml", metavar="FILE", help="a libvirt domain XML file")
+    group.add_argument("--domain-xml", metavar="FILE", type=path_arg,
+                       help="a libvirt domain XML file")
     group.add_argument("--qemu-cmdline", metavar="CMDLINE",
                        help="a QEMU command line, or @FILE holding one")
 

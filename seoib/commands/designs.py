@@ -8,13 +8,13 @@ import sys
 from ..matrix.designs import compare_designs
 from ..matrix.designs_md import designs_markdown
 from ..matrix.fleet import default_fleet_path, load_fleet
-from .common import add_rules, emit_json, rules_of
+from .common import add_rules, emit_json, path_arg, rules_of
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("plan", nargs="?", metavar="PLAN.yaml",
+    parser.add_argument("plan", nargs="?", metavar="PLAN.yaml", type=path_arg,
                         help="fleet plan (hosts and vms); default: the built-in representative fleet")
     parser.add_argument("--format", choices=("md", "json"), default="md")
     add_rules(parser)

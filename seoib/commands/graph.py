@@ -21,13 +21,13 @@ from typing import Any
 
 import networkx as nx
 
-from ..errors import BadInput
-from ..files import replace_file
+from ..errors import BadInput, Disagreement
+from ..files import check_output_file, replace_file
 from ..matrix.pools import Pools, describe, pools_of
 from ..matrix.svg import pools_svg
 from ..query.classes import ClassSolver, MachineClass, VMClass, machine_classes, stack_classes
 from ..rules.ruleset import RuleSet
-from .common import add_rules, parse_vm, rules_of
+from .common import add_rules, parse_vm, path_arg, rules_of
 
 __all__ = ["FORMATS", "add_arguments", "build_graph", "run", "to_svg"]
 
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="json (default), graphml, dot, or svg (a picture of the pools); "
                         "with --out, the file's suffix chooses when this is not given")
-    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    parser.add_argument("--out", metavar="FILE", type=path_arg, help="write to FILE instead of stdout")
     parser.add_argument("--vm", metavar="SPEC", help="VM class (default: the newest pc-q35 "
                         "machine class, irqchip split, guest any)")
     add_rules(parser)
@@ -144,8 +144,8 @@ def _render(g: nx.DiGraph, solver: ClassSolver, rs: RuleSet, fmt: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     fmt = _format(args)
-    if args.out is not None and (not args.out or Path(args.out).is_dir()):
-        replace_file(args.out, b"", "--out")  # refuses before the work: raises BadInput
+    if args.out is not None:
+        check_output_file(args.out, "--out")  # refused before the work, not after it
     rs = rules_of(args)
     g, solver = build_graph(rs, _vm_class(rs, args.vm))
     text = _render(g, solver, rs, fmt)
@@ -154,8 +154,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"wrote {fmt} to {args.out}\n")
     else:
         sys.stdout.write(text)
-    if solver.disagreements:
-        sys.stderr.write(f"seoib: error: the simulator does not reproduce "
-                         f"{len(solver.disagreements)} verdicts\n")
-        return 4
+    if solver.disagreements:  # exit 4 with the one refusal line (JSON with --format json)
+        sys.stdout.flush()
+        raise Disagreement(f"the simulator does not reproduce {len(solver.disagreements)} "
+                           "verdicts of this graph")
     return 0

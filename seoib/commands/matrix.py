@@ -10,13 +10,13 @@ from ..errors import BadInput, Location
 from ..matrix.artifacts import FORMATS, diff_summary, parse_formats, render
 from ..matrix.atomic import check_target, write_atomically
 from ..matrix.progress import Progress
-from .common import add_rules, rules_of
+from .common import add_rules, path_arg, rules_of
 
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", metavar="DIR", default="matrix",
+    parser.add_argument("--out", metavar="DIR", default="matrix", type=path_arg,
                         help="output directory (default: matrix/): new, empty, or one seoib "
                              "matrix wrote; its files are replaced as one set")
     parser.add_argument("--format", default=",".join(FORMATS), metavar="LIST",

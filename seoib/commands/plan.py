@@ -3,10 +3,13 @@
 Problems the fleet has before the first wave (VMs storming today) are reported, never a
 reason to refuse: the plan is the order that fixes the most VMs without causing a
 block, leaving out (and naming) host entries whose upgrade cannot be made safe.
-Exit: 0 a plan whose check has nothing above notes; 1 a plan with warnings, with
-problems that exist before it, or that leaves host entries as they are; 2 no
-rollout fixes VMs without causing a block (the reasons are printed); 3 bad fleet
-file, target or rules; 4 the simulator does not reproduce a verdict.
+
+stdout (or --out) carries the plan and nothing else; what it does and why goes to
+stderr. The exit code is the one `seoib check` gives the plan: 0 nothing above notes;
+1 warnings (including problems the fleet has before it); 2 something blocks (problems
+the fleet already has), or no rollout fixes VMs without causing a block (the reasons on
+stderr, no plan written); 3 bad fleet file, target or rules; 4 the simulator does not
+reproduce a verdict.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 from ..errors import BadInput, Location, SpecError
 from ..files import replace_file
 from ..plan.planfile import HOST_SPEC_KEYS, load_plan
-from ..plan.planner import left_text, plan_rollout
+from ..plan.planner import plan_rollout
 from ..rules.specs import spec_items
 from .common import add_rules, rules_of
 
@@ -46,6 +49,10 @@ def _target(text: str) -> dict[str, str]:
     return items
 
 
+def _say(line: str) -> None:
+    sys.stderr.write(f"seoib plan: {line}\n")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.max_batch is not None and args.max_batch < 1:
         raise BadInput("--max-batch must be at least 1")
@@ -54,36 +61,35 @@ def run(args: argparse.Namespace) -> int:
     fleet = load_plan(args.fleet)
     result = plan_rollout(fleet, target, rs, max_batch=args.max_batch,
                           source=args.out or "<seoib plan>")
-    disagreements = [d for s in result.strategies if s.report for d in s.report.disagreements]
-    if disagreements:
-        sys.stderr.write(f"seoib: error: the simulator does not reproduce {len(disagreements)} "
-                         "verdicts\n")
-        return 4
     chosen = result.chosen
     if chosen is None:
-        lines = [f"seoib: no rollout towards {args.target} fixes VMs of {args.fleet} without "
-                 "causing a block:"]
-        for s in result.strategies:
-            left = "; ".join(left_text(fleet, e, keep) for e, (keep, _) in s.left.items())
-            lines.append(f"  {s.name}" + (f" ({left})" if left else "") + ":")
-            lines.extend(f"    - {p}" for p in dict.fromkeys(s.problems))
-            if s.report is not None and not s.problems:
-                lines.append("    - safe, but fixes no VM")
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stderr.write(f"seoib plan: no rollout towards {args.target} fixes VMs of {args.fleet} "
+                         "without causing a block:\n")
+        for reason in dict.fromkeys(result.reasons):
+            sys.stderr.write(f"  - {reason}\n")
+        if result.outcome is not None and not result.outcome.exhausted:
+            _say(f"the search stopped after {result.outcome.tried} steps tried; a larger fleet "
+                 "may have an order it did not reach")
         return 2
-    assert chosen.text is not None and chosen.report is not None
+    report = chosen.report
+    if report.disagreements:
+        sys.stderr.write(f"seoib: error: the simulator does not reproduce "
+                         f"{len(report.disagreements)} verdicts\n")
+        return 4
     if args.out:
         replace_file(args.out, chosen.text.encode(), "--out")
     else:
         sys.stdout.write(chosen.text)
-    report = chosen.report
     c, pre = report.counts(), report.pre_existing()
     caused = {sev: c[sev] - pre[sev] for sev in c}
-    sys.stderr.write(f"seoib plan: strategy {chosen.name}, {len(report.waves)} waves; fixes "
-                     f"{report.fixed_vms} VMs (at their next cold boot); the rollout causes "
-                     f"{caused['block']} blocking, {caused['warn']} warnings, {caused['info']} "
-                     f"notes; before it the fleet already has {pre['block']} blocking, "
-                     f"{pre['warn']} warnings (seoib check on the plan lists them)\n")
-    for e, (keep, why) in chosen.left.items():
-        sys.stderr.write(f"seoib plan: {left_text(fleet, e, keep)}: {why}\n")
-    return 1 if caused["warn"] or pre["block"] or pre["warn"] or chosen.left else 0
+    outcome = result.outcome
+    _say(f"strategy {chosen.name}, {len(report.waves)} waves; fixes {report.fixed_vms} VMs (at "
+         f"their next cold boot) of {outcome.bound if outcome else report.fixed_vms} a reachable "
+         f"stack could fix; the rollout causes {caused['block']} blocking, {caused['warn']} "
+         f"warnings, {caused['info']} notes; before it the fleet already has {pre['block']} "
+         f"blocking, {pre['warn']} warnings (seoib check on the plan lists them)")
+    for constraint in chosen.constraints:
+        _say(f"constraint: {constraint}")
+    for block, why in chosen.left.items():
+        _say(f"left out: {block} {why}")
+    return report.exit_code("warn")

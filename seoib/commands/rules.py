@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from ..rules.ruleset import load_rules
+from .common import path_arg
+from .output import add_quiet
 
 __all__ = ["add_arguments", "run"]
 
@@ -13,9 +15,11 @@ __all__ = ["add_arguments", "run"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="rules_command", metavar="validate", required=True)
     validate = sub.add_parser("validate", help="check a rule directory; exit 0 or 3")
-    validate.add_argument("dir", nargs="?", help="rule directory (default: built-in rules)")
-    validate.add_argument("--rules", dest="rules_opt", metavar="DIR", action="append",
+    validate.add_argument("dir", nargs="?", type=path_arg,
+                          help="rule directory (default: built-in rules)")
+    validate.add_argument("--rules", dest="rules_opt", metavar="DIR", action="append", type=path_arg,
                           help=argparse.SUPPRESS)
+    add_quiet(validate)
 
 
 def run(args: argparse.Namespace) -> int:

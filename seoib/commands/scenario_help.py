@@ -77,6 +77,8 @@ scenario format (YAML):
   vm keys    machine, machine-version, irqchip (on|split|off), ioapic (0x11|0x20),
              ioapic-global, x2apic, guest (linux|windows|windows-hyperv|xen|any),
              seoib-policy
+  assume     {{switch: "value"}}: unconfirmed behaviour to run with (the switches
+             of rules/assumptions.yaml, e.g. {{windows-sets-svr12: "yes"}})
 {_fill("steps", _step_items())}{_fill("expect", _expect_items())}
   A scenario without expect steps runs and reports what happened, and says that
   nothing was checked.

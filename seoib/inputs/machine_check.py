@@ -5,8 +5,11 @@ way a VM spec ``machine=<type>,irqchip=<mode>`` resolves (explicit mode, else th
 machine type's compat rules, else its family default; rules/machines.yaml), and
 :func:`compare` lists every difference from a :class:`MachineObservation` as one
 readable line naming the rules behind the prediction. The rules describe the
-userspace IOAPIC's version; KVM's in-kernel IOAPIC has no version property in QEMU
-(docs/domain.md, "IOAPIC device and machine types"), so with irqchip=on only the device is compared.
+userspace IOAPIC's version; with irqchip=on the guest gets KVM's in-kernel IOAPIC,
+always version 0x11 and without a version property in QEMU (docs/domain.md, "IOAPIC
+device and machine types"): the prediction says 0x11 there, keeps the machine type's
+own version as ``userspace_ioapic``, and only the device is compared. A board the rules
+give no interrupt controller (isapc) predicts no LAPIC and no IOAPIC in every mode.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ __all__ = ["MachinePrediction", "compare", "predict", "registration_differences"
            "rule_types", "split_known"]
 
 
+# KVM's in-kernel IOAPIC: arch/x86/kvm/ioapic.h IOAPIC_VERSION_ID, whatever the machine type.
+KVM_IOAPIC_VERSION = "0x11"
+
+
 @dataclass(frozen=True)
 class MachinePrediction:
     machine: str
@@ -36,13 +43,22 @@ class MachinePrediction:
     def describe(self) -> str:
         if not self.apic:
             return "no LAPIC and no IOAPIC"
-        return f"irqchip {self.irqchip}, IOAPIC {self.device()} {self.ioapic}"
+        return f"irqchip {self.irqchip}, IOAPIC {self.device()} {self.guest_ioapic()}"
 
-    def device(self) -> str:
+    def device(self) -> str | None:
+        if not self.apic:
+            return None
         return KVM_IOAPIC if self.irqchip == "on" else USER_IOAPIC
 
+    def guest_ioapic(self) -> str | None:
+        """The IOAPIC version the guest sees: KVM's 0x11 in-kernel, else the machine type's."""
+        if not self.apic:
+            return None
+        return KVM_IOAPIC_VERSION if self.irqchip == "on" else self.ioapic
+
     def as_json(self) -> dict[str, Any]:
-        return {"irqchip": self.irqchip, "ioapic": self.ioapic, "device": self.device(),
+        return {"irqchip": self.irqchip if self.apic else None, "ioapic": self.guest_ioapic(),
+                "userspace_ioapic": self.ioapic if self.apic else None, "device": self.device(),
                 "rules": list(self.rules), "apic": self.apic}
 
 

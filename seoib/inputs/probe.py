@@ -205,16 +205,28 @@ def _probe_qemu(ctx: ProbeContext) -> None:
         notes.append(f"default machine type: {default}")
 
 
-def _probe_machine_facts(ctx: ProbeContext) -> None:
+def _probe_machine_facts(ctx: ProbeContext, all_machines: bool = False) -> None:
     from .probe_machines import probe_machine_facts
 
-    probe_machine_facts(ctx)
+    probe_machine_facts(ctx, all_machines)
+
+
+def _probe_kvm_host(ctx: ProbeContext) -> None:
+    """Which KVM answers and whether it processes a guest's EOI at delivery (measured)."""
+    if not ctx.kvm_usable:
+        return
+    from ..kvmhost.host import detect
+
+    host = detect(ctx.kvm_path)
+    ctx.measured["kvm_host"] = host.as_json()
+    ctx.text.append(("kvm", host.describe()))
 
 
 # Run in this order: later sections read what earlier ones found (the QEMU binary,
 # whether /dev/kvm is usable).
 SECTIONS: list[tuple[str, ProbeSection]] = [
     ("kvm", _probe_kvm),
+    ("kvm_host", _probe_kvm_host),
     ("qemu", _probe_qemu),
     ("qemu_machines", _probe_machine_facts),
 ]
@@ -229,6 +241,7 @@ def probe_host(
     rules: Callable[[], RuleSet] | None = None,
     sections: Sequence[tuple[str, ProbeSection]] | None = None,
     timeout: float = RUN_TIMEOUT,
+    all_machines: bool = False,
 ) -> ProbeResult:
     """Probe the host this runs on.
 
@@ -236,6 +249,7 @@ def probe_host(
     (returncode, output)`` replaces running QEMU, so tests need neither KVM nor QEMU;
     ``sections`` replaces :data:`SECTIONS`. ``rules`` loads the rule set the
     measured facts are held against (without it they are reported, not compared).
+    ``all_machines`` starts every registered machine type, not a sample.
     """
     ctx = ProbeContext(kvm_path, qemu_binary, ioctl or check_extension,
                        run or (lambda argv: run_bounded(argv, timeout=timeout)), rules, timeout)
@@ -244,7 +258,10 @@ def probe_host(
         "seoib (the QEMU build's SEOIB implementation) is not probed: upstream QEMU shows "
         "no marker for it; the rules' default for the QEMU version applies"
     )
-    for _, section in SECTIONS if sections is None else sections:
+    for name, section in SECTIONS if sections is None else sections:
+        if name == "qemu_machines" and all_machines:
+            _probe_machine_facts(ctx, all_machines=True)
+            continue
         section(ctx)
     return ProbeResult(spec=ctx.spec, notes=tuple(ctx.notes), measured=ctx.measured,
                        warnings=tuple(ctx.warnings), text=tuple(ctx.text))

@@ -1,13 +1,16 @@
 """The probe section that reads the QEMU binary's machine facts and holds them to the rules.
 
 Contract: where a QEMU binary answered ``--version`` and /dev/kvm is usable, ask it
-``query-machines``, then start a cheap sample of its machine types paused (the
-default type and the newest type of each compat class the rules know; see
-:func:`~seoib.inputs.machine_check.relevant_types`): each in QEMU's default irqchip
-mode, and where that is in-kernel also with split, so that the userspace IOAPIC's
-version shows. Every difference from the rules is a warning; the facts go to
-``measured["qemu_machines"]``. The whole section keeps to :data:`BUDGET` seconds;
-what it could not reach is a note, never a failure.
+``query-machines``, then start its machine types paused, each in every kernel-irqchip
+mode: QEMU's default, ``on`` and ``split`` (:data:`MODES`). By default a sample: the
+default type and the newest type of each compat class the rules know
+(:func:`~seoib.inputs.machine_check.relevant_types`), which covers every value the
+rules predict; with ``all_machines`` every registered type the rules know. The
+result says which it did (``measured["qemu_machines"]["sampled"]``, a text row) and
+how to ask for the rest. Every difference from the rules is a warning; the facts go
+to ``measured["qemu_machines"]``. The section keeps to a time budget (:data:`BUDGET`
+for the sample, :data:`BUDGET_PER_START` a start for the full run); what it could
+not reach is a note, never a failure.
 """
 
 from __future__ import annotations
@@ -24,25 +27,23 @@ if TYPE_CHECKING:
     from ..rules.ruleset import RuleSet
     from .probe_model import ProbeContext
 
-__all__ = ["BUDGET", "probe_machine_facts"]
+__all__ = ["BUDGET", "BUDGET_PER_START", "MODES", "probe_machine_facts"]
 
-BUDGET = 3.0  # seconds for the whole section; one paused start takes ~0.05-0.1 s on KVM
+BUDGET = 20.0  # seconds for the sample; one paused start takes ~0.1-0.3 s on KVM
+BUDGET_PER_START = 2.0  # seconds a start for the full run
 START_TIMEOUT = 2.0
+# kernel-irqchip as given to QEMU: None = its default for the type, then each mode.
+MODES: tuple[str | None, ...] = (None, "on", "split")
 
 
-def _modes(default_irqchip: str) -> list[str | None]:
-    # In-kernel by default hides the userspace IOAPIC's version: ask split too.
-    return [None, "split"] if default_irqchip == "on" else [None]
-
-
-def probe_machine_facts(ctx: ProbeContext) -> None:
+def probe_machine_facts(ctx: ProbeContext, all_machines: bool = False) -> None:
     binary = ctx.qemu_found
     if binary is None:
         return
     if not ctx.kvm_usable:
         ctx.notes.append("QEMU machine facts not read: the irqchip modes need a usable /dev/kvm")
         return
-    deadline = time.monotonic() + BUDGET
+    started = time.monotonic()
     try:
         entries = list_machines(binary, timeout=START_TIMEOUT)
     except QemuError as err:
@@ -66,13 +67,16 @@ def probe_machine_facts(ctx: ProbeContext) -> None:
     known, unknown = split_known(catalog, names)
     facts["unknown_to_rules"] = unknown
     _compare_registration(ctx, rs, names, facts)
+    sample = sorted(known) if all_machines else relevant_types(catalog, names, default)
+    facts["sampled"] = {"all": all_machines, "types": sample, "of": len(known),
+                        "modes": [m or "default" for m in MODES]}
     checked: list[dict[str, Any]] = []
     facts["checked"] = checked
-    sample = relevant_types(catalog, names, default)
-    starts = [(m, o) for m in sample for o in _modes(predict(catalog, m, None).irqchip)]
+    starts = [(m, o) for m in sample for o in MODES]
+    deadline = started + (BUDGET_PER_START * len(starts) if all_machines else BUDGET)
     for n, (machine, option) in enumerate(starts):
         if time.monotonic() > deadline:
-            ctx.notes.append(f"QEMU machine facts: the {BUDGET:.0f} s budget was spent after {n} of "
+            ctx.notes.append(f"QEMU machine facts: the time budget was spent after {n} of "
                              f"{len(starts)} paused starts")
             break
         try:
@@ -99,10 +103,18 @@ def _compare_registration(ctx: ProbeContext, rs: RuleSet, names: list[str],
 
 def _summarise(ctx: ProbeContext, facts: dict[str, Any], known: int,
                checked: list[dict[str, Any]]) -> None:
-    types = sorted({c["machine"] for c in checked})
+    sampled = facts["sampled"]
     bad = sum(1 for c in checked if not c["agrees"])
     verdict = "agree with the rules" if not bad else f"{bad} disagree with the rules"
     ctx.text.append(("qemu types", f"{facts['registered']} registered, {known} known to the "
                      f"rules, not yet: {', '.join(facts['unknown_to_rules']) or 'none'}"))
-    ctx.text.append(("checked", f"{len(checked)} paused starts on KVM ({', '.join(types)}): "
-                     f"{verdict}" if checked else "no paused start completed (see notes)"))
+    which = ("every type the rules know" if sampled["all"] else
+             f"a sample of {len(sampled['types'])} of {sampled['of']} types (the default and the "
+             "newest of each compat class; --all-machines starts every one)")
+    ctx.text.append(("checked", f"{len(checked)} paused starts on KVM, {which}, each with "
+                     f"kernel-irqchip default, on and split: {verdict}" if checked else
+                     "no paused start completed (see notes)"))
+    for c in checked:
+        if c["rules"]["apic"] is False and c["kernel_irqchip"] == "default":
+            ctx.text.append(("no IOAPIC", f"{c['machine']}: no LAPIC and no IOAPIC (QEMU built "
+                             f"{'none' if not c['ioapics'] and c['lapic'] is None else 'some'})"))

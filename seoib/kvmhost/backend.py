@@ -19,7 +19,11 @@ where it is kept:
   exits are held and handed to the IOAPIC when the guest writes its EOI, the order
   QEMU would see on hardware; the exits themselves are counted when they happen.
   The vectors the guest accepted and has not EOIed are kept beside the real ISR,
-  and no interrupt of a class in service is taken, as the CPU would.
+  and no interrupt of a class in service is taken, as the CPU would. No such replay
+  is silent: every held exit is recorded with the step that took it and the step
+  that handed it over (:meth:`KvmBackend.report`), and the expectations whose values
+  depend on that timing are marked (:meth:`KvmBackend.depends_on`), beside which KVM
+  answered and when it processes EOIs (``seoib.kvmhost.host``).
 
 Every guest-side step enters the guest (KVM_RUN), ``run`` at least once even with
 nothing to accept, and nothing else does: that is when the kernel starts refusing a
@@ -45,6 +49,7 @@ from seoib.sim.ioapic import (
     RTE_LEVEL,
     RTE_MASK,
     RTE_REMOTE_IRR,
+    RTE_RO,
     RTE_VECTOR,
     VERSION_82093AA,
     Ioapic,
@@ -73,6 +78,10 @@ MSI_LEVEL = 1 << 15  # trigger mode
 MSI_ASSERT = 1 << 14
 CPUID_X2APIC = 1 << 21  # leaf 1 ECX
 MAX_WINDOWS = 512  # as the simulator's run: bounded even if a line keeps re-delivering
+# Read right after a delivery, ISR and IRR show when the kernel processed the EOI; after a
+# held exit was handed on, what the IOAPIC shows follows the replay, not the kernel's moment.
+TIMING_KEYS = ("isr", "irr")
+REPLAY_KEYS = ("remote_irr", "deliveries", "interrupts", "irr", "isr")
 SVR_OFFSET, LVR_OFFSET, LVT0_OFFSET = 0xF0, 0x30, 0x350
 LVT_MASKED = 1 << 16
 ISR_OFFSET, TMR_OFFSET, IRR_OFFSET = 0x100, 0x180, 0x200
@@ -112,6 +121,12 @@ class KvmBackend:
         self.cpuid = self.system.supported_cpuid()
         self.benches: list[KvmBench] = []
         self.eoi_at_delivery = False  # observed: the kernel EOIs when it delivers
+        # Which KVM answered: a seoib.kvmhost.host.KvmHost, set by whoever opened the backend
+        # (host.py measures with this module, so it is not imported here).
+        self.host: Any = None
+        self.step = 0  # the scenario step running now (1-based; 0 before any)
+        # EOI exits taken at delivery and held for the guest's EOI: step, vector, handed at
+        self.holds: list[dict[str, int | None]] = []
 
     # -- the scenario runner's seam -------------------------------------------
     def check(self, steps: Iterable[ScenarioStep], host: Any, where: Location) -> None:
@@ -164,6 +179,28 @@ class KvmBackend:
         self.benches.clear()
         self.system.close()
 
+    # -- what the run depended on ----------------------------------------------
+    def begin_step(self, number: int) -> None:
+        """The runner starts step ``number`` (1-based): held exits are recorded against it."""
+        self.step = number
+
+    def depends_on(self, step: int, key: str) -> tuple[str, ...]:
+        """What an expectation read at ``step`` depends on besides the registers: the
+        kernel's EOI timing, where ISR/IRR are read after a delivery that EOIed at once,
+        or where an EOI exit was held for the guest's EOI before the value was read."""
+        if not self.eoi_at_delivery:
+            return ()
+        held_before = any(h["step"] is not None and h["step"] <= step for h in self.holds)
+        if key in TIMING_KEYS or (held_before and key in REPLAY_KEYS):
+            return ("eoi_at_delivery",)
+        return ()
+
+    def report(self) -> dict[str, Any]:
+        """Which KVM answered, its EOI timing, and every EOI exit that was held and handed on."""
+        host = self.host.as_json() if self.host is not None else None
+        return {"name": self.name, "kvm": host, "eoi_at_delivery_seen": self.eoi_at_delivery,
+                "held_eoi_exits": [dict(h) for h in self.holds]}
+
     def cpuid_entries(self, x2apic: bool, base: list[abi.CpuidEntry2] | None = None) -> list[abi.CpuidEntry2]:
         """``base`` (default: what KVM supports), with the x2APIC bit as the step asks."""
         out = []
@@ -197,8 +234,11 @@ class _System:
 class KvmBench:
     """A real VM for register-level steps: ``kvm_vm``, ``vcpu`` and ``ioapic``."""
 
-    def __init__(self, backend: KvmBackend, irqchip: str, ioapic: int, vcpu: bool) -> None:
+    def __init__(self, backend: KvmBackend, irqchip: str, ioapic: int, vcpu: bool,
+                 scratch: bool = False) -> None:
         self.backend = backend
+        # A scratch VM (a measurement behind a reading) keeps its held exits to itself.
+        self.holds: list[dict[str, int | None]] = [] if scratch else backend.holds
         self.kvm = _System(backend)
         self.machine = GuestVm(backend.system)
         self.irqchip = "off"
@@ -207,7 +247,7 @@ class KvmBench:
         self.ioapic = _IoapicView(self)
         self.vcpu: _VcpuView | None = None
         self.routes: list[tuple[int, int, int]] | None = None
-        self.held: dict[int, int] = {}  # vector -> EOI exits held for the guest's EOI
+        self.held: dict[int, list[int]] = {}  # vector -> indices in backend.holds, not yet handed
         self.accepted: deque[int] = deque()  # vectors taken, not yet EOIed by the guest
         self.in_window = False
         self.machine.mmio = self._mmio
@@ -244,9 +284,10 @@ class KvmBench:
         self.machine.vm.signal_msi(MSI_ADDRESS, data)
 
     def _sync_routes(self) -> None:
-        """Redirection entries -> MSI routes of the reserved pins, as QEMU keeps them."""
+        """The model's MSI routes of the reserved pins, as QEMU keeps them: a masked entry
+        keeps the route it last had unmasked (ioapic_update_kvm_routes skips it)."""
         routes = []
-        for pin, entry in enumerate(self.model.redir):
+        for pin, entry in enumerate(self.model.routes):
             data = (entry & RTE_VECTOR) | (MSI_LEVEL | MSI_ASSERT if entry & RTE_LEVEL else 0)
             routes.append((pin, MSI_ADDRESS, data))
         if routes != self.routes:
@@ -266,7 +307,8 @@ class KvmBench:
     def _eoi_exit(self, vector: int) -> None:
         self.kvm_vm.eoi_exits += 1
         if self.in_window:
-            self.held[vector] = self.held.get(vector, 0) + 1
+            self.held.setdefault(vector, []).append(len(self.holds))
+            self.holds.append({"step": self.backend.step, "vector": vector, "handed_at": None})
         else:
             self.model.eoi_broadcast(vector)
 
@@ -328,9 +370,9 @@ class KvmBench:
         if vector >= 0:
             self.accepted.remove(vector)
         self.execute(guest.Program().eoi(self.vcpu.x2apic_enabled()))
-        if real < 0 and self.held.get(vector, 0):
+        if real < 0 and self.held.get(vector):
             # The kernel EOIed this vector at delivery; its exit reaches the IOAPIC now.
-            self.held[vector] -= 1
+            self.holds[self.held[vector].pop(0)]["handed_at"] = self.backend.step
             self.model.eoi_broadcast(vector)
         return real if real >= 0 else vector
 
@@ -484,7 +526,11 @@ class _VcpuView:
             self.cpuid_x2apic = x2apic
         return result
 
-    def get_lapic(self) -> tuple[int, int, int, int]:
+    def get_lapic(self) -> tuple[int, int, int, int] | int:
+        """KVM_GET_LAPIC's registers, or its -errno (EINVAL without KVM's LAPIC)."""
+        page = self.page()
+        if not isinstance(page, bytes):
+            return page
         lapic = self.lapic
         return (lapic.svr, lapic.irr, lapic.isr, lapic.tmr)
 
@@ -547,7 +593,7 @@ class _IoapicView:
         if not self._kernel:
             return self.bench.model.read_version()
         # Read by a guest, on a scratch VM: this one's vCPU must not run for an expectation.
-        scratch = KvmBench(self.bench.backend, "on", VERSION_82093AA, vcpu=True)
+        scratch = KvmBench(self.bench.backend, "on", VERSION_82093AA, vcpu=True, scratch=True)
         try:
             return scratch.execute(guest.Program().ioapic_read(0x01)).values[-1]
         finally:
@@ -560,7 +606,11 @@ class _IoapicView:
         return int(bool(entry & RTE_REMOTE_IRR))
 
     def write_rte(self, pin: int, value: int) -> None:
-        if self.bench.vcpu is None and not self._kernel:
+        if self.bench.vcpu is None and self._kernel:
+            # No vCPU to write it: userspace sets the kernel's IOAPIC state instead.
+            self.bench.machine.vm.write_ioapic_entry(pin, value, RTE_RO, RTE_REMOTE_IRR)
+            return
+        if self.bench.vcpu is None:
             self.bench.model.write_rte(pin, value)
             if self.bench.irqchip == "split":
                 self.bench._sync_routes()
@@ -595,7 +645,7 @@ def _probe_suppression(backend: KvmBackend, irqchip: str, mode: str, vcpu: _Vcpu
     interrupt, the line low, the EOI: suppressed iff Remote IRR is still set.
     """
     lvr24 = bool(vcpu.lapic.lvr & LVR_SEOIB)
-    scratch = KvmBench(backend, irqchip, 0x20, vcpu=True)
+    scratch = KvmBench(backend, irqchip, 0x20, vcpu=True, scratch=True)
     try:
         vm = scratch.kvm_vm
         flag = {

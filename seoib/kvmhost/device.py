@@ -136,6 +136,24 @@ class Vm:
         _must(self.fd, abi.KVM_GET_IRQCHIP, chip)
         return chip.chip.ioapic
 
+    def write_ioapic_entry(self, pin: int, value: int, read_only: int, edge_clears: int) -> None:
+        """KVM_SET_IRQCHIP with one redirection entry replaced, as userspace restores one.
+
+        The entry's read-only bits (``read_only``) are kept from the kernel's state and
+        ``edge_clears`` (Remote IRR) is dropped from an edge entry, as a guest's write
+        would do (ioapic_write_indirect); kvm_set_ioapic() then re-injects the lines
+        that are high (kvm_ioapic_inject_all), which services an unmasked level entry.
+        """
+        chip = abi.Irqchip(chip_id=abi.KVM_IRQCHIP_IOAPIC)
+        _must(self.fd, abi.KVM_GET_IRQCHIP, chip)
+        state = chip.chip.ioapic
+        old = state.redirtbl[pin]
+        new = (value & ~read_only) | (old & read_only)
+        if not new & (1 << 15):  # edge
+            new &= ~edge_clears
+        state.redirtbl[pin] = new
+        _must(self.fd, abi.KVM_SET_IRQCHIP, chip)
+
     def reset_ioapic(self, entry: int) -> None:
         """KVM_SET_IRQCHIP: the in-kernel IOAPIC back to ``entry`` on every pin, IRR clear."""
         chip = abi.Irqchip(chip_id=abi.KVM_IRQCHIP_IOAPIC)

@@ -1,18 +1,21 @@
 """Replace the matrix files in a directory as one set, and only a directory we wrote.
 
 The new set is written in full into a fresh sibling directory
-(``.<name>.<random>.tmp`` next to ``--out``), together with the old files the
-run does not regenerate; only then is it swapped in. On Linux the swap is one
-``renameat2(RENAME_EXCHANGE)``, so a reader sees the complete old set or the
-complete new set, never a mix; elsewhere it is two renames, and a reader may
-find the directory missing for that instant (still never a mix). Any error
-before the swap removes the temporaries and leaves the directory as it was;
-leftovers of an interrupted run are removed by the next one.
+(``.<name>.<run id>.tmp`` next to ``--out``, seoib.files.run_id), together with
+the old files the run does not regenerate; only then is it swapped in. On Linux
+the swap is one ``renameat2(RENAME_EXCHANGE)``, so a reader sees the complete old
+set or the complete new set, never a mix; elsewhere it is two renames, and a
+reader may find the directory missing for that instant (still never a mix). Any
+error or interrupt before the swap removes this run's temporaries and leaves the
+directory as it was. A run removes nothing it did not create: another run's
+temporaries (even those a killed run left behind) and every other sibling of
+``--out`` stay as they are.
 
 ``--out`` must be a directory seoib wrote: missing, empty, or holding only
 matrix file names next to our own ``matrix.json`` (its ``"format":
 "seoib-matrix/`` header) or our ``.seoib-matrix`` marker. Anything else (a
-user's README.md in the current directory) is refused, so it is never replaced.
+user's README.md in the current directory, a ``.notes.tmp`` file) is refused, so
+it is never replaced.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..errors import BadInput, Location
+from ..files import run_id
 
 __all__ = ["MARKER", "OWN_NAMES", "check_target", "write_atomically"]
 
@@ -45,10 +48,6 @@ _AT_FDCWD = -100
 
 def _own(name: str) -> bool:
     return name in OWN_NAMES or _DESIGN_TABLE.fullmatch(name) is not None
-
-
-def _is_leftover(name: str) -> bool:
-    return name.startswith(".") and name.endswith(".tmp")
 
 
 def _ours(out: Path, entries: Iterable[str]) -> bool:
@@ -85,7 +84,7 @@ def check_target(out: Path, names: list[str]) -> None:
         if target.exists() and not target.is_file():
             raise BadInput("in the way: exists and is not a regular file", Location(str(target)))
     try:
-        entries = [e for e in os.listdir(out) if not _is_leftover(e)]
+        entries = os.listdir(out)
     except OSError as exc:
         raise BadInput(f"cannot list the output directory: {exc.strerror}", where) from None
     foreign = sorted(e for e in entries if not _own(e) and e != MARKER)
@@ -94,20 +93,6 @@ def check_target(out: Path, names: list[str]) -> None:
             else "files without the matrix.json or .seoib-matrix marker"
         raise BadInput(f"the output directory holds files seoib matrix did not write ({shown}); "
                        "give a new or empty directory", where)
-
-
-def _remove_leftovers(out: Path) -> None:
-    """Temporaries of an interrupted run: sibling set directories and old per-file ones."""
-    with contextlib.suppress(OSError):
-        for entry in os.listdir(out.parent):
-            if entry.startswith(f".{out.name}.") and entry.endswith(".tmp"):
-                path = out.parent / entry
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        for entry in os.listdir(out):
-            if _is_leftover(entry) and (out / entry).is_file():
-                (out / entry).unlink()
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -159,7 +144,7 @@ def _fill(new: Path, out: Path, files: Mapping[str, bytes]) -> None:
     if "matrix.json" not in kept:
         (new / MARKER).write_text("written by seoib matrix; the directory is replaced as a set\n")
     mode = stat.S_IMODE(out.stat().st_mode) if out.is_dir() else 0o777 & ~umask
-    os.chmod(new, mode)  # mkdtemp's 0700 is not what a plain mkdir gives
+    os.chmod(new, mode)  # made 0700 while being filled; a plain mkdir gives this
     _fsync_dir(new)
 
 
@@ -174,10 +159,11 @@ def write_atomically(out: Path, files: Mapping[str, bytes]) -> None:
     except OSError as exc:
         raise BadInput(f"cannot create the output directory: {exc.strerror}",
                        Location(str(out))) from None
-    _remove_leftovers(out)
     new: Path | None = None
     try:
-        new = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+        made = out.parent / f".{out.name}.{run_id()}.tmp"
+        os.mkdir(made, 0o700)  # fails rather than reuse a name: it is this run's alone
+        new = made
         _fill(new, out, files)
         if not out.exists():
             os.rename(new, out)
@@ -185,8 +171,7 @@ def write_atomically(out: Path, files: Mapping[str, bytes]) -> None:
         elif _exchange(new, out):
             pass  # ``new`` now holds the old set
         else:
-            old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-            os.rmdir(old)
+            old = out.parent / f".{out.name}.{run_id()}.old.tmp"
             os.rename(out, old)
             try:
                 os.rename(new, out)

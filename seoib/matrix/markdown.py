@@ -31,7 +31,10 @@ OUTCOME_WORDS = {
     "unsupported": "not a supported move (the source VM does not start, the machine type is "
                    "missing on the destination, or the destination kernel lacks split irqchip)",
     "refused": "the destination rejects the stream; the source keeps running",
-    "dest-abort": "the destination QEMU aborts while loading; the source keeps running",
+    "dest-abort": "the destination QEMU aborts while loading, after the whole stream was sent: "
+                  "the source QEMU reports completed and stays paused (postmigrate) until `cont` "
+                  "(a plain QMP client must send it; libvirt resumes the source when the "
+                  "destination's Finish step fails)",
     "cpu-model-change": "LVR bit 24 changes under the running guest",
 }
 

@@ -1,34 +1,36 @@
-"""Room on hosts: does a drain fit, and where do VMs that cannot return go.
+"""Room on hosts in whole VMs: does a drain fit, and where do VMs that cannot return go.
 
-A plan may give a host entry ``capacity`` (VMs per host). A bucket is the part of
-one host entry that runs one stack at a moment of the rollout, with its free
-slots (``None``: no capacity given, unlimited). A drain moves the VMs of one host;
-each VM entry may only go to the buckets whose stack is a safe destination for
-it. Whether everything fits is a bipartite flow problem, small because it runs
-over VM entries and buckets, never over single VMs. ``StackRoom`` keeps the room per
-stack up to date entry by entry, so a drain weighs the stacks, not every host entry.
+A plan may give a host entry ``capacity`` (VMs per host). Every host holds a whole
+number of VMs: a block's VMs of one kind (``count`` over ``hosts``) sit ``count //
+hosts`` to a host, and the first ``count % hosts`` hosts in drain order hold one
+more (:class:`Profile`). Room is counted host by host (a host over its capacity
+has none, it does not lend its excess to the others), so the arithmetic is exact:
+nothing is rounded up on the side of the VMs to move, nor down on the side of the
+room. ``None`` stands for a host entry without a capacity: unlimited room.
+
+Whether the VMs of one drained host fit is a transport problem from the VM kinds
+to the stacks each may go to. Its shortfall is Hall's: the largest excess of a
+set of kinds over the room of every stack one of them may use
+(:func:`shortfall`); the handful of kinds a host carries makes that a small
+enumeration, and a networkx flow answers when there are many.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from itertools import combinations
 
 import networkx as nx
 
-if TYPE_CHECKING:
-    from .moments import HostPart
-    from .planfile import HostEntry
-
-__all__ = ["Bucket", "Demand", "StackRoom", "buckets", "place", "unplaced"]
+__all__ = ["Bucket", "Demand", "Profile", "place", "shortfall", "unplaced"]
 
 
 @dataclass(frozen=True)
 class Bucket:
-    entry: int  # host entry index
-    hosts: int  # hosts of that entry in this bucket
+    entry: int  # host entry (or block) index
+    hosts: int  # hosts in this bucket
     free: int | None  # free VM slots over those hosts; None: capacity not modelled
 
     def room(self) -> float:
@@ -39,67 +41,111 @@ class Bucket:
 class Demand:
     key: object
     count: int
-    allowed: frozenset[int]  # indexes into the bucket list
+    allowed: frozenset[int]  # indexes into the bucket list (or stack ids)
 
 
-def buckets(parts: Sequence[HostPart], hosts: Sequence[HostEntry],
-            load: Callable[[int], int]) -> list[Bucket]:
-    """Room per part of a moment: its hosts' capacity less their share of the entry's VMs."""
-    out = []
-    for p in parts:
-        h = hosts[p.entry]
-        free = None
-        if h.capacity is not None:
-            free = int(p.hosts * h.capacity - load(p.entry) * p.hosts / h.count)
-        out.append(Bucket(p.entry, p.hosts, free))
-    return out
+class Profile:
+    """Whole VMs on each host of a block, hosts numbered in drain order.
 
+    ``loads`` are the block's VM counts, one per kind; each is spread evenly, its
+    remainder on the first hosts.
 
-class StackRoom:
-    """Free slots per stack over one part per host entry (``None``: some part of the stack
-    has no capacity), updated when an entry's part or load changes."""
+    >>> p = Profile(6, 5, [25])          # 25 VMs on six hosts of 5
+    >>> [p.load(j) for j in range(6)]
+    [5, 4, 4, 4, 4, 4]
+    >>> p.free(1, 6), p.free(0, 1)        # draining host 0: its 5 VMs, 5 free on the rest
+    (5, 0)
+    """
 
-    def __init__(self, hosts: Sequence[HostEntry], load: Callable[[int], int]) -> None:
-        self.hosts, self.load = hosts, load
-        self._of: dict[int, tuple[int, int | None]] = {}  # entry -> (stack, free) it adds
-        self._free: Counter[int] = Counter()  # stack -> free slots of its bounded parts
-        self._open: Counter[int] = Counter()  # stack -> parts without a capacity
-        self._parts: Counter[int] = Counter()  # stack -> parts with hosts
+    __slots__ = ("_base", "_breaks", "_cuts", "_sums", "capacity", "hosts", "total", "uniform")
 
-    def free(self, part: HostPart) -> int | None:
-        """A part's room: its hosts' capacity less their share of the entry's VMs."""
-        h = self.hosts[part.entry]
-        if h.capacity is None:
+    def __init__(self, hosts: int, capacity: int | None, loads: Iterable[int]) -> None:
+        self.hosts, self.capacity = hosts, capacity
+        counts = [n for n in loads if n > 0]
+        self.total = sum(counts)
+        self._base = sum(n // hosts for n in counts) if hosts else 0
+        self._breaks = sorted(n % hosts for n in counts if hosts and n % hosts)
+        # Free slots before each cut where the load per host changes: free(lo, hi) is then
+        # two lookups, not a walk over the hosts.
+        # Free slots on each host, when every host holds as many VMs (no remainder).
+        self.uniform = (max(capacity - self._base, 0) if capacity is not None and not self._breaks
+                        else None)
+        self._cuts = [0, *dict.fromkeys(self._breaks), hosts]
+        self._sums = [0]
+        if capacity is not None:
+            for a, z in zip(self._cuts, self._cuts[1:], strict=False):
+                self._sums.append(self._sums[-1] + (z - a) * max(capacity - self.load(a), 0))
+
+    def load(self, j: int) -> int:
+        """VMs on host ``j``."""
+        return self._base + len(self._breaks) - bisect_right(self._breaks, j)
+
+    def share(self, count: int, j: int) -> int:
+        """Host ``j``'s share of one kind of ``count`` VMs."""
+        q, r = divmod(count, self.hosts)
+        return q + (1 if j < r else 0)
+
+    def breakpoints(self) -> set[int]:
+        """Hosts where the load per host changes (and the host before each)."""
+        out = {0}
+        for r in self._breaks:
+            out.update((r - 1, r))
+        return out
+
+    def _before(self, d: int) -> int:
+        """Free slots over hosts 0 .. d - 1."""
+        k = bisect_right(self._cuts, d) - 1
+        if k >= len(self._sums) - 1:
+            return self._sums[-1]
+        return self._sums[k] + (d - self._cuts[k]) * max(self.capacity - self.load(d), 0)  # type: ignore[operator]
+
+    def free(self, lo: int, hi: int) -> int | None:
+        """Free slots over hosts ``lo`` .. ``hi - 1``, each host's own, never below 0."""
+        if self.capacity is None:
             return None
-        return max(int(part.hosts * h.capacity - self.load(part.entry) * part.hosts / h.count), 0)
+        lo, hi = max(lo, 0), min(hi, self.hosts)
+        if not self._breaks:  # every host holds as many VMs
+            return (hi - lo) * max(self.capacity - self._base, 0) if hi > lo else 0
+        return self._before(hi) - self._before(lo) if hi > lo else 0
 
-    def _apply(self, stack: int, free: int | None, sign: int, free_: Counter[int],
-               open_: Counter[int], parts: Counter[int]) -> None:
-        parts[stack] += sign
-        if free is None:
-            open_[stack] += sign
-        else:
-            free_[stack] += sign * free
 
-    def set(self, part: HostPart) -> None:
-        """Entry ``part.entry`` now stands as ``part``, with its current load."""
-        old = self._of.pop(part.entry, None)
-        if old is not None:
-            self._apply(*old, -1, self._free, self._open, self._parts)
-        if part.hosts:
-            self._of[part.entry] = (part.hc.id, self.free(part))
-            self._apply(*self._of[part.entry], 1, self._free, self._open, self._parts)
+def shortfall(demands: Sequence[tuple[int, frozenset[int]]],
+              room: Mapping[int, int | None] | Callable[[frozenset[int]], int | None]) -> int:
+    """VMs that find no slot: ``demands`` are (VMs, stacks they may use); ``room`` per
+    stack, or a function giving the room over a set of stacks (``None``: unlimited).
 
-    def room(self, instead: int | None = None, parts: Iterable[HostPart] = ()
-             ) -> dict[int, int | None]:
-        """Room per stack, with entry ``instead`` replaced by ``parts``."""
-        free_, open_, counted = Counter(self._free), Counter(self._open), Counter(self._parts)
-        if instead is not None and instead in self._of:
-            self._apply(*self._of[instead], -1, free_, open_, counted)
-        for p in parts:
-            if p.hosts:
-                self._apply(p.hc.id, self.free(p), 1, free_, open_, counted)
-        return {s: None if open_[s] else free_[s] for s, n in counted.items() if n > 0}
+    >>> shortfall([(9, frozenset({1}))], {1: 9, 2: 4})
+    0
+    >>> shortfall([(6, frozenset({1})), (6, frozenset({1, 2}))], {1: 9, 2: 2})
+    1
+    """
+    if not callable(room):
+        per = room
+
+        def room(stacks: frozenset[int]) -> int | None:
+            rooms = [per.get(s, 0) for s in stacks]
+            return None if None in rooms else sum(rooms)  # type: ignore[arg-type]
+
+    if len(demands) == 1:  # one kind of VM: the room of where it may go, plainly
+        count, allowed = demands[0]
+        free = room(allowed)
+        return 0 if free is None else max(count - free, 0)
+    groups: dict[frozenset[int], int] = {}
+    for count, allowed in demands:
+        groups[allowed] = groups.get(allowed, 0) + count
+    kinds = list(groups.items())
+    if len(kinds) > 12:
+        stacks = sorted(frozenset().union(*groups))
+        return unplaced([Demand(i, n, frozenset(stacks.index(s) for s in a))
+                         for i, (a, n) in enumerate(kinds)],
+                        [Bucket(i, 1, room(frozenset((s,)))) for i, s in enumerate(stacks)])
+    worst = 0
+    for size in range(1, len(kinds) + 1):
+        for chosen in combinations(kinds, size):
+            free = room(frozenset().union(*(a for a, _ in chosen)))
+            if free is not None:
+                worst = max(worst, sum(n for _, n in chosen) - free)
+    return worst
 
 
 def unplaced(demands: Sequence[Demand], buckets: Sequence[Bucket]) -> int:
@@ -125,7 +171,7 @@ def unplaced(demands: Sequence[Demand], buckets: Sequence[Bucket]) -> int:
 def place(count: int, buckets: Sequence[Bucket]) -> tuple[dict[int, int], int]:
     """Spread ``count`` VMs over buckets, in proportion to their hosts, within their room.
 
-    Returns VMs per host entry and how many found no room.
+    Returns VMs per bucket entry and how many found no room.
     """
     used = [0] * len(buckets)
     left = count

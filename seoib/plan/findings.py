@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from itertools import islice
 from typing import Any
 
-__all__ = ["CHECKS", "POPULATIONS", "SEVERITY_RANK", "Finding", "Target", "engine_rules", "exit_for"]
+from .names import LISTED
+
+__all__ = ["CHECKS", "POPULATIONS", "SEVERITY_RANK", "Entries", "Finding", "Target", "engine_rules",
+           "exit_for"]
+
+SHOWN_NAMES = 3  # parts of a union named before "and N more"
 
 # id -> (worst severity, one-line description). Order is report order.
 CHECKS: dict[str, tuple[str, str]] = {
@@ -46,26 +51,71 @@ POPULATIONS = {
     "in-wave": "cold-booted on a host the current wave has already upgraded",
     "intermediate": "cold-booted on a stack an earlier wave put in place and a later one replaced",
     "stranded": "drained off their home host and unable to return: counted where they sit",
+    "drain-booted": "cold-booted on the host a drain moved them to, then brought back home",
 }
+
+
+class Entries:
+    """Host (or VM) entries a finding names: a few words for people, every one for JSON.
+
+    ``key`` is the set's identity (a block, a union of blocks, an item): the JSON
+    report lists each distinct set once and findings refer to it, so its size
+    grows with the findings plus the fleet, never with their product. Entries may
+    be a union of others (``parts``), read lazily.
+    """
+
+    __slots__ = ("_counts", "_names", "key", "parts", "text", "total")
+
+    def __init__(self, key: Hashable, text: str, total: int, names: Sequence[str] = (),
+                 counts: Sequence[int] = (), parts: tuple[Entries, ...] = ()) -> None:
+        self.key, self.text, self.total = key, text, total
+        self._names, self._counts, self.parts = names, counts, parts
+
+    @classmethod
+    def union(cls, key: Hashable, parts: Sequence[Entries], unit: str) -> Entries:
+        parts = tuple(parts)
+        if len(parts) == 1:
+            return parts[0]
+        total = sum(p.total for p in parts)
+        entries = sum(p.entries for p in parts)
+        # Each part named as it names itself (a range, a group), the first few of them.
+        shown = [p.text for p in parts[:SHOWN_NAMES]]
+        rest = sum(p.entries for p in parts[SHOWN_NAMES:])
+        text = ", ".join(shown) + (f" and {rest:,} more" if rest else "")
+        if unit == "hosts" and total != entries and len(parts) > 1:
+            text += f" ({total:,} hosts)"
+        return cls(key, text, total, parts=parts)
+
+    @property
+    def entries(self) -> int:
+        return sum(p.entries for p in self.parts) if self.parts else len(self._names)
+
+    @property
+    def names(self) -> Sequence[str]:
+        if self.parts:
+            return [n for p in self.parts for n in p.names]
+        return self._names
+
+    def pairs(self) -> Iterator[tuple[str, int]]:
+        """Every entry with its hosts (or VMs)."""
+        if self.parts:
+            for p in self.parts:
+                yield from p.pairs()
+        else:
+            yield from zip(self._names, self._counts, strict=True)
+
+    def first(self, n: int = LISTED) -> list[tuple[str, int]]:
+        return list(islice(self.pairs(), n))
 
 
 @dataclass(frozen=True)
 class Target:
-    """A destination class and what a migration there does."""
+    """A destination stack and what a migration there does."""
 
     label: str
-    hosts: tuple[str, ...]  # host entries currently in that class
+    blocks: frozenset[int]  # the blocks that ran that stack, over the moments seen
     outcome: str
     severity: str
-
-    @cached_property
-    def host_set(self) -> frozenset[str]:
-        """``hosts`` for membership tests: a destination may name thousands of entries."""
-        return frozenset(self.hosts)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"stack": self.label, "hosts": list(self.hosts), "outcome": self.outcome,
-                "severity": self.severity}
 
 
 @dataclass
@@ -75,9 +125,8 @@ class Finding:
     wave: str | None  # None: before the rollout
     wave_index: int  # 1-based; 0 before the rollout
     context: str  # initial | draining | during-wave | refill | after-wave | end
-    host: str  # where the VMs sit (a stranded population sits away from its home)
-    host_count: int
-    vm: str
+    hosts: Entries  # where the VMs sit (a stranded population sits away from its home)
+    vms: Entries  # the VM entries concerned
     vm_count: int
     population: str  # see POPULATIONS
     line: int
@@ -91,30 +140,22 @@ class Finding:
     cause: str = "rollout"  # rollout | pre-existing (a problem the fleet has before any wave)
 
     @property
+    def host(self) -> str:
+        """Where the VMs sit, in a few words (a name, or the first names and how many more)."""
+        return self.hosts.text
+
+    @property
+    def host_count(self) -> int:
+        return self.hosts.total
+
+    @property
+    def vm(self) -> str:
+        return self.vms.text
+
+    @property
     def rule_ids(self) -> list[str]:
         """The finding's rule id: the check, then the engine rules that decided it."""
         return [self.check, *self.rules]
-
-    def as_json(self, source: str) -> dict[str, Any]:
-        return {
-            "rule": self.check,
-            "rules": self.rule_ids,
-            "severity": self.severity,
-            "wave": self.wave,
-            "wave_index": self.wave_index,
-            "context": self.context,
-            "hosts": [{"name": self.host, "count": self.host_count}],
-            "vms": [{"name": self.vm, "count": self.vm_count, "population": self.population}],
-            "vm_count": self.vm_count,
-            "outcome": self.outcome,
-            "targets": [t.as_json() for t in self.targets],
-            "phases": self.phases,
-            "booted": self.booted,
-            "cause": self.cause,
-            "message": self.message,
-            "location": {"file": source, "line": self.line},
-            "vm_location": {"file": source, "line": self.vm_line},
-        }
 
 
 def engine_rules(verdicts: Iterable[dict[str, Any]]) -> list[str]:

@@ -1,64 +1,61 @@
-"""Wave simulation over host and VM classes, following every VM population through time.
+"""Wave simulation over blocks of alike hosts, following every VM population through time.
 
 Semantics (the contract ``seoib check`` documents):
 - Waves run in order. Within a wave each listed host entry is taken in order, and
   the hosts of a group one at a time: a host is drained (its VMs live-migrate to any
-  host not being drained, at that host's versions of the moment), upgraded with the
-  wave's ``set``, and refilled (its VMs migrate back).
-- A group of n hosts passes through these moments: draining the first host (the
-  rest still old), one host upgraded, draining a middle host (old and upgraded
-  peers), all but one upgraded, draining the last host (all peers upgraded), done.
-  Hosts of other entries are as the rollout has left them at that moment.
+  host in service, at that host's versions of the moment), upgraded with the wave's
+  ``set``, and refilled (its VMs migrate back).
+- Alike entries form blocks (seoib.plan.blocks); a wave is a sequence of runs over
+  them. Draining host ``i`` of a block of ``n``, its other hosts are ``i`` upgraded
+  and ``n - 1 - i`` not, beside every other block as the rollout has left it. Of
+  those moments the ones where the set of stacks in service, a stack held by one or
+  two hosts, or the VMs per host change are judged; between two of them nothing a
+  verdict reads changes and room varies linearly, so the worst moment is among them.
 - Populations (seoib.plan.populations): the VMs running since before the rollout,
   and VMs cold-booted at any moment on any stack their home host runs: the stack of
   the last boundary (fresh), a host the running wave already upgraded (in-wave), a
-  stack a later wave replaced (intermediate). VMs whose drain cannot be undone (their
-  machine type is gone, the refill is blocked) stay where the drain put them
-  (stranded) and are counted there. A VM keeps the SEOIB state of its boot.
+  stack a later wave replaced (intermediate), the host a drain moved them to, before
+  they return home (drain-booted). VMs whose drain cannot be undone (their machine
+  type is gone, the refill is blocked) stay where the drain put them (stranded) and
+  are counted there. A VM keeps the SEOIB state of its boot; a VM whose boot fails
+  (start-fails) is reported once and not followed: nothing of it runs.
 - At every moment every population must have a destination with a non-blocking
-  live-migration verdict (a host can fail at any time), and a safe boot. Findings
-  at a moment without a drain are reported once, when they first appear.
-- With ``capacity`` (VMs per host) a drain must also fit where its VMs may go; with
-  ``snapshots: true`` a VM entry's snapshots taken before each wave are restored into
-  the VM as it runs after (cold-booted on the new stack) and judged like
-  ``seoib migrate --snapshot``.
+  live-migration verdict (a host can fail at any time), and a safe boot
+  (seoib.plan.evacuation). Findings at a moment without a drain are reported once,
+  when they first appear.
+- With ``capacity`` (VMs per host) a drain must also fit, host by host in whole VMs,
+  where its VMs may go; with ``snapshots: true`` a VM entry's snapshots taken before
+  each wave are restored into the VM as it runs after (cold-booted on the new stack)
+  and judged like ``seoib migrate --snapshot``.
 
-Cost follows classes, not entries: a moment is judged per look (VM class, stack
-it sits on), populations are found through their indexes, and only findings and
-capacity list the host entries one by one.
+Cost follows blocks and classes, not entries: a moment is judged per look (VM
+class, stack it sits on), and findings name their host entries by reference.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import Location
-from .capacity import Bucket, Demand, StackRoom, buckets, place, unplaced
+from .blocks import Block, Item, Layout, Run, compress
+from .capacity import Bucket, place, shortfall
 from .endstate import EndState
-from .findings import Finding, Target, engine_rules
+from .evacuation import BAD_STATES, CLEAN_FAILURES, NOT_PICKABLE, Acc, Evacuations, no_worse
+from .findings import Finding, engine_rules
 from .fleetclasses import BootedVMClass, FleetClasses, HostClass
-from .moments import HostPart, Moment, merge_targets, part_name, without
-from .planfile import Plan, VMEntry, Wave, apply_set
+from .fleetstate import FleetState, Moment
+from .names import compact
+from .planfile import Plan, Wave, apply_set
 from .populations import Pop, Populations
 
 __all__ = ["Rollout", "RolloutResult", "harmful", "no_worse"]
 
-_NOT_PICKABLE = {"unsupported"}  # schedulers filter on machine type and irqchip support
-_CLEAN_FAILURES = {"refused"}  # the source keeps running; the scheduler retries elsewhere
-_BAD_STATES = {"storm", "stuck", "start-fails"}
-
-
-def no_worse(fleet: FleetClasses, vmc: BootedVMClass, v: dict[str, Any]) -> bool:
-    """A migration that lands the guest in the storm or stuck state it already had at
-    its source is no failure of the move; check.initial-state reports the guest."""
-    return v["outcome"] in _BAD_STATES and v["outcome"] == fleet.boot(vmc)["outcome"]
-
 
 def harmful(fleet: FleetClasses, vmc: BootedVMClass, v: dict[str, Any]) -> bool:
     """Blocking in a way no scheduler filters and no retry undoes: aborts, broken guests."""
-    return (v["severity"] == "block" and v["outcome"] not in _NOT_PICKABLE | _CLEAN_FAILURES
+    return (v["severity"] == "block" and v["outcome"] not in NOT_PICKABLE | CLEAN_FAILURES
             and not no_worse(fleet, vmc, v))
 
 
@@ -67,560 +64,533 @@ class RolloutResult:
     findings: list[Finding]
     final: list[HostClass]
     waves: list[dict[str, Any]]
+    layout: Layout
     fixed_vms: int = 0  # VMs that storm, get stuck or fail before and boot fine at the end
     broken_vms: int = 0  # VMs fine before whose cold boot at the end is bad
 
 
-@dataclass
-class _Acc:
-    """One population's evacuation problems over the moments of one step."""
-
-    pop: Pop
-    kind: str
-    context: str
-    line: int
-    stuck: list[str] = field(default_factory=list)
-    stuck_targets: dict[int, Target] = field(default_factory=dict)
-    stuck_verdicts: list[dict[str, Any]] = field(default_factory=list)
-    unsafe: dict[tuple[int, str], Target] = field(default_factory=dict)
-    unsafe_verdicts: list[dict[str, Any]] = field(default_factory=list)
-    transient: bool = True  # only in the middle of a wave, before more hosts are upgraded
-    last: dict[tuple, Target] = field(default_factory=dict)  # the moment's target merged last
-
-
 class Rollout:
-    def __init__(self, plan: Plan, fleet: FleetClasses) -> None:
+    """One walk through a plan's waves (``run``), or through waves given one at a time
+    (``start``, ``wave``, ``finish``; ``fork`` copies the walk between two waves)."""
+
+    def __init__(self, plan: Plan, fleet: FleetClasses, layout: Layout | None = None) -> None:
         self.plan = plan
         self.fleet = fleet
-        src = plan.source
-        where = [Location(src, h.line) for h in plan.hosts]
-        self.specs: list[dict[str, Any]] = [dict(h.spec) for h in plan.hosts]
-        self.initial = [fleet.host_class(h.spec, w) for h, w in zip(plan.hosts, where, strict=True)]
-        self.cur = list(self.initial)
-        self.labels = [fleet.label(h.spec, w) for h, w in zip(plan.hosts, where, strict=True)]
-        self.pops = Populations(lambda where: self.cur[where].id)
-        self._vms_at: dict[int, list[VMEntry]] = {}  # host entry -> its VM entries, in plan order
-        for v in plan.vms:
-            idx = plan.host_index(v.host)
-            self._vms_at.setdefault(idx, []).append(v)
-            vmc = fleet.vm_class(v.spec, self.initial[idx])
-            self.pops.add(Pop(v, idx, vmc, idx, 0, self.labels[idx]), v.count)
-        self.last_wave: list[int | None] = [None] * len(plan.hosts)
+        self.layout = layout or compress(plan)
+        self.blocks = self.layout.blocks
+        where = [Location(plan.source, b.line) for b in self.blocks]
+        self.specs: list[dict[str, Any]] = [dict(b.spec) for b in self.blocks]
+        self.initial = [fleet.host_class(b.spec, w) for b, w in zip(self.blocks, where, strict=True)]
+        self.first_labels = [fleet.label(b.spec, w) for b, w in zip(self.blocks, where, strict=True)]
+        self.origin = [hc.id for hc in self.initial]  # each block's stack before any wave
+        self.pops = Populations(lambda b: self.state.cur[b].id)
+        self.state = FleetState(self.blocks, self.initial, self.first_labels, self.pops.loads)
+        self.evac = Evacuations(self)
         self.findings: list[Finding] = []
-        self._seen: set[tuple] = set()
-        self._initial_problems: set[tuple] = set()
-        self._hazards: set[tuple] = set()  # (VM spec and boot policy, (stack, outcome)) today
-        self._acc: dict[tuple, _Acc] = {}
-        self._looked: set[tuple] = set()  # fleet looks already judged in this step
-        self._targets: dict[tuple, Target] = {}
-        self._targets_of: Moment | None = None
-        self._inside: dict[tuple[int, int], tuple[Target, Target, bool]] = {}
-        self._judged: dict[tuple, tuple[list[int], list[tuple[int, dict[str, Any]]]]] = {}
-        # (VM class, destination stacks) -> a safe one exists and every failing one is
-        # filtered by schedulers: nothing to report for that look.
-        self._fine: dict[tuple[int, frozenset[int]], bool] = {}
-        self._upgrading: tuple[int, HostClass] | None = None  # entry under upgrade, new class
-        self._capacity = any(h.capacity is not None for h in plan.hosts)
-        self._room = StackRoom(plan.hosts, self.pops.load)
+        self.not_started: list[Pop] = []  # VMs as placed whose boot fails: never running
+        for block in self.blocks:
+            for item in block.items:
+                vmc = fleet.vm_class(item.spec, self.initial[block.id])
+                pop = Pop(item, vmc, block.id, 0, self.first_labels[block.id])
+                self.pops.reside(item, block.id, item.count)
+                if fleet.boot(vmc)["outcome"] == "start-fails":
+                    self.not_started.append(pop)
+                else:
+                    self.pops.add(pop)
+        self.last_wave: list[int | None] = [None] * len(self.blocks)
+        self.waves: list[Wave] = []  # the waves run so far
+        self.summary: list[dict[str, Any]] = []
+        self._counts = {h.name: h.count for h in plan.hosts}
         self._wave = 0  # the wave running now (0: before the rollout or at a boundary)
-        # Every entry as it stands between upgrades, and hosts per stack over them.
-        self._still = [HostPart(i, h.name, self.cur[i], h.count, self.labels[i])
-                       for i, h in enumerate(plan.hosts)]
-        self._stacks: Counter[int] = Counter()
-        for p in self._still:
-            self._stacks[p.hc.id] += p.hosts
-        self._moment: Moment | None = None  # the moment between upgrades, once built
-        for p in self._still:
-            self._room.set(p)
-        self._wave_hosts: set[int] = set()
-        self._wave_end: dict[int, tuple[HostClass, str]] = {}  # entry -> stack after the wave
-        self._new_label = ""
+        self._wave_end: dict[int, tuple[HostClass, str, dict[str, Any]]] = {}
+        self._failed: dict[int, dict[int, Pop]] = {}  # block -> pops that cannot come back
+        self._restarts: dict[tuple, BootedVMClass | None] = {}
+        self._refilled: set[tuple] = set()  # (population, stack) already brought back
+        self._drains: dict[tuple, list[Acc]] = {}  # drains judged: who had nowhere to go
+        self._allowed: dict[tuple, frozenset[int]] = {}
+        self._groups: dict[tuple, list[tuple[int, list[Pop]]]] = {}
+        self._short: dict[tuple[int, int], tuple[int, Finding]] = {}  # (wave, block) -> worst
+        self._drained: dict[tuple, list[Pop]] = {}
 
     # -- who, where ----------------------------------------------------------------
 
-    def _kind(self, pop: Pop) -> str:
+    def kind(self, pop: Pop) -> str:
         if pop.where != pop.home:
             return "stranded"
+        if pop.away:
+            return "drain-booted"
         if pop.born == 0 and pop.vmc.boot is self.initial[pop.home]:
             return "original"
         if self._wave and pop.born == self._wave:
             return "in-wave"
-        return "fresh" if pop.vmc.boot is self.cur[pop.home] else "intermediate"
+        return "fresh" if pop.vmc.boot is self.state.cur[pop.home] else "intermediate"
 
-    def _who(self, pop: Pop, kind: str | None = None) -> str:
-        host = self.plan.hosts[pop.where]
-        kind = kind or self._kind(pop)
+    def who(self, pop: Pop, kind: str | None = None) -> str:
+        block = self.blocks[pop.where]
+        kind = kind or self.kind(pop)
         n = self.pops.count(pop)
-        vms = f"{pop.entry.name} ({n} VM{'s' if n != 1 else ''}"
+        vms = f"{pop.item.name} ({n} VM{'s' if n != 1 else ''}"
         if kind == "stranded":
-            return (f"{vms} of {self.plan.hosts[pop.home].name}, stranded) on {host.describe()}, "
+            return (f"{vms} of {self.blocks[pop.home].name}, stranded) on {block.describe()}, "
                     f"booted on {pop.booted_on}")
-        return f"{vms}, {kind}) on {host.describe()}, booted on {pop.booted_on}"
+        return f"{vms}, {kind}) on {block.describe()}, booted on {pop.booted_on}"
+
+    def block_names(self, blocks: frozenset[int] | set[int]) -> str:
+        return self.layout.union(blocks).text
 
     def _booted(self, pop: Pop) -> dict[str, Any]:
-        wave = self.plan.rollout[pop.born - 1].name if pop.born else None
-        return {"host": self.plan.hosts[pop.home].name, "stack": pop.booted_on, "wave": wave}
+        wave = self.waves[pop.born - 1].name if pop.born else None
+        return {"host": self.blocks[pop.home].name, "stack": pop.booted_on, "wave": wave}
 
-    def _finding(self, check: str, severity: str, wave: Wave | None, k: int, context: str,
-                 pop: Pop, line: int, message: str, verdicts: list[dict[str, Any]],
-                 kind: str | None = None, **extra: Any) -> Finding:
-        host = self.plan.hosts[pop.where]
-        return Finding(check, severity, wave.name if wave else None, k, context, host.name,
-                       host.count, pop.entry.name, max(self.pops.count(pop), 1),
-                       kind or self._kind(pop),
-                       line, pop.entry.line, message, engine_rules(verdicts),
-                       booted=self._booted(pop), **extra)
+    def finding(self, check: str, severity: str, wave: Wave | None, k: int, context: str,
+                pop: Pop, line: int, message: str, verdicts: list[dict[str, Any]],
+                kind: str | None = None, **extra: Any) -> Finding:
+        return Finding(check, severity, wave.name if wave else None, k, context,
+                       self.layout.hosts_of(pop.where), self.layout.vms_of(pop.item),
+                       max(self.pops.count(pop), 1), kind or self.kind(pop), line,
+                       pop.item.line, message, engine_rules(verdicts), booted=self._booted(pop),
+                       **extra)
 
-    # -- the fleet at a moment -----------------------------------------------------
-
-    def _parts(self, idx: int | None = None, old: int = 0, new: int = 0) -> Moment:
-        """Every entry as it stands; entry ``idx`` (under upgrade) split into old and new."""
-        if idx is None or self._upgrading is None:
-            if self._moment is None:
-                self._moment = Moment(self._still, self._stacks)
-            return self._moment
-        h = self.plan.hosts[idx]
-        return Moment(self._still, self._stacks, (
-            HostPart(idx, h.name, self.cur[idx], old, self.labels[idx]),
-            HostPart(idx, h.name, self._upgrading[1], new, self._new_label, True)))
-
-    def _judge(self, vmc: BootedVMClass, ids: frozenset[int]
-               ) -> tuple[list[int], list[tuple[int, dict[str, Any]]]]:
-        """Safe destination classes, and the blocking ones with their verdicts."""
-        key = (vmc.id, ids)
-        hit = self._judged.get(key)
-        if hit is None:
-            safe, blocked = [], []
-            for cid in sorted(ids):
-                v = self.fleet.migrate(vmc, self.fleet.hosts[cid])
-                if v["severity"] != "block" or no_worse(self.fleet, vmc, v):
-                    safe.append(cid)
-                else:
-                    blocked.append((cid, v))
-            hit = self._judged[key] = (safe, blocked)
-        return hit
-
-    def _target(self, m: Moment, cid: int, v: dict[str, Any]) -> Target:
-        """A destination stack at this moment, named by the host entries that run it."""
-        if self._targets_of is not m:  # one moment's parts at a time
-            self._targets_of, self._targets = m, {}
-        key = (cid, v["outcome"])
-        hit = self._targets.get(key)
-        if hit is None:
-            own = [p for p in m.parts if p.hc.id == cid and p.hosts > 0]
-            labels = " / ".join(dict.fromkeys(p.label for p in own))
-            hit = self._targets[key] = Target(
-                labels, tuple(dict.fromkeys(part_name(p) for p in own)), v["outcome"],
-                v["severity"])
-        return hit
-
-    # -- evacuation ----------------------------------------------------------------
-
-    def _evacuate(self, pop: Pop, parts: Moment, phase: str, context: str, line: int,
-                  transient: bool = False, ids: frozenset[int] | None = None) -> None:
-        if ids is None:
-            ids = parts.ids
-        safe, blocked = self._judge(pop.vmc, ids)
-        pickable = [(c, v) for c, v in blocked if v["outcome"] not in _NOT_PICKABLE]
-        if safe and not pickable:
-            return
-        acc = self._acc.get((pop.key(), context))
-        if acc is None:
-            acc = self._acc[(pop.key(), context)] = _Acc(pop, self._kind(pop), context, line)
-        if not safe:
-            acc.transient = acc.transient and transient
-            acc.stuck.append(phase)
-            for cid, v in blocked:
-                acc.stuck_targets[cid] = self._merge(acc, ("stuck", cid),
-                                                     acc.stuck_targets.get(cid),
-                                                     self._target(parts, cid, v))
-                if not any(x is v for x in acc.stuck_verdicts):
-                    acc.stuck_verdicts.append(v)
-        for cid, v in pickable:
-            acc.unsafe[(cid, v["outcome"])] = self._merge(acc, ("unsafe", cid, v["outcome"]),
-                                                          acc.unsafe.get((cid, v["outcome"])),
-                                                          self._target(parts, cid, v))
-            if not any(x is v for x in acc.unsafe_verdicts):
-                acc.unsafe_verdicts.append(v)
-
-    def _merge(self, acc: _Acc, key: tuple, seen: Target | None, now: Target) -> Target:
-        """``merge_targets(seen, now)``, without comparing host lists where it is known.
-
-        ``seen`` holds every target merged into it, the last one too; when that one
-        holds ``now`` (asked once per pair of moments, for every population alike),
-        so does ``seen``, and the merge keeps ``seen``.
-        """
-        last = acc.last.get(key)
-        acc.last[key] = now
-        if seen is not None and last is not None and (last is now or self._within(now, last)):
-            return seen
-        return merge_targets(seen, now)
-
-    def _within(self, now: Target, last: Target) -> bool:
-        hit = self._inside.get((id(now), id(last)))
-        if hit is None:  # the value keeps both targets alive: their ids stay theirs
-            hit = self._inside[(id(now), id(last))] = (now, last, now.host_set <= last.host_set)
-        return hit[2]
-
-    def _flush(self, wave: Wave | None, k: int) -> None:
-        for acc in self._acc.values():
-            self._emit(acc, wave, k)
-        self._acc.clear()
-        self._looked.clear()
-        self._inside.clear()
-
-    def _emit(self, acc: _Acc, wave: Wave | None, k: int) -> None:
-        pop, dedupe = acc.pop, acc.context != "draining"
-        who = self._who(pop, acc.kind)
-        state = (pop.entry.spec, self.fleet.boot(pop.vmc)["policy"])
-        stuck = {(cid, t.outcome) for cid, t in acc.stuck_targets.items()}
-        hazards = {(state, pair) for pair in stuck | set(acc.unsafe)}
-        if acc.context == "initial":
-            self._hazards |= hazards
-        # The same VMs in the same state already fail on the same stacks before any wave.
-        known = bool(hazards) and hazards <= self._hazards
-        if acc.stuck:
-            outcomes = ", ".join(f"{t.outcome} on {t.label}" for t in acc.stuck_targets.values())
-            msg = (f"{who}: no destination with a non-blocking verdict {'; '.join(acc.stuck)}"
-                   + (f" ({outcomes})" if outcomes else " (no other host)"))
-            key = ("evac", pop.key(), tuple(sorted(acc.stuck_targets)))
-            # VMs booted on the first upgraded hosts of a group wait for upgraded peers; if
-            # every other host merely refuses them, nothing breaks meanwhile: a warning.
-            clean = all(t.outcome in _CLEAN_FAILURES | _NOT_PICKABLE
-                        for t in acc.stuck_targets.values())
-            transient = (acc.transient and clean and bool(acc.stuck_targets)
-                         and self._resolved(pop))
-            if transient:
-                msg += "; until more hosts of the wave are upgraded, do not drain these hosts"
-            self._add(self._finding(
-                "check.no-evacuation-target",
-                "warn" if transient else "block", wave, k, acc.context, pop, acc.line, msg,
-                acc.stuck_verdicts, acc.kind, targets=list(acc.stuck_targets.values()),
-                phases=acc.stuck, cause="pre-existing" if known else "rollout"),
-                key if dedupe else None, ("evac", pop.key()))
-        if acc.unsafe:
-            targets = sorted(acc.unsafe.values(), key=lambda t: (t.severity, t.label))
-            sev = "warn" if all(t.outcome in _CLEAN_FAILURES for t in targets) else "block"
-            outcomes = "; ".join(f"{t.label} [{', '.join(t.hosts)}]: {t.outcome}" for t in targets)
-            msg = f"{who}: a scheduler could pick destinations that fail: {outcomes}"
-            key = ("unsafe", pop.key(), tuple(sorted(acc.unsafe)))
-            self._add(self._finding(
-                "check.unsafe-targets", sev, wave, k, acc.context, pop, acc.line, msg,
-                acc.unsafe_verdicts, acc.kind, targets=targets,
-                cause="pre-existing" if known else "rollout"), key if dedupe else None,
-                ("unsafe", pop.key()))
-
-    def _resolved(self, pop: Pop) -> bool:
-        """Whether ``pop`` has a safe destination once the running wave is complete."""
-        parts = []
-        for p in self._parts().parts:
-            if p.entry in self._wave_hosts:
-                hc, label = self._wave_end[p.entry]
-                p = HostPart(p.entry, p.name, hc, p.hosts, label)
-            parts.append(p)
-        ids = frozenset(p.hc.id for p in without(parts, pop.where, False) if p.hosts > 0)
-        return bool(self._judge(pop.vmc, ids)[0])
-
-    def _add(self, f: Finding, dedupe: tuple | None = None, problem: tuple | None = None) -> None:
+    def add(self, f: Finding, dedupe: tuple | None = None, problem: tuple | None = None) -> None:
         if dedupe is not None:
-            if dedupe in self._seen:
+            if dedupe in self.evac.seen:
                 return
-            self._seen.add(dedupe)
+            self.evac.seen.add(dedupe)
         if problem is not None:
             if f.wave_index == 0:
-                self._initial_problems.add(problem)
-            elif problem in self._initial_problems:
+                self.evac.initial_problems.add(problem)
+            elif problem in self.evac.initial_problems:
                 f.cause = "pre-existing"  # the VMs had this problem before any wave
         if f.wave_index == 0:
             f.cause = "pre-existing"
         self.findings.append(f)
 
-    def _steady(self, m: Moment, phase: str, context: str, line: int) -> None:
-        """Every population, each with its own host out of service."""
-        base, lonely = m.ids, m.lonely
-        # Most moments of a wave look alike to every population: judge each look once.
-        signature = (base, lonely, self.pops.version, context)
-        if signature in self._looked:
-            return
-        self._looked.add(signature)
-        fine = self._fine
-        alone = {c: base - {c} for c in lonely}  # a host's only peer of its stack is itself
+    def end_of_wave_hosts(self) -> dict[int, int]:
+        """Hosts per stack once the running wave is complete."""
+        hosts = dict(self.state.hosts)
+        for b, (end, _, _) in self._wave_end.items():
+            for cid, n in self.state.on_block(b).items():
+                hosts[cid] -= n
+            hosts[end.id] = hosts.get(end.id, 0) + self.blocks[b].hosts
+        return hosts
 
-        def ok(vmc: BootedVMClass, ids: frozenset[int]) -> bool:
-            hit = fine.get((vmc.id, ids))
-            if hit is None:
-                safe, blocked = self._judge(vmc, ids)
-                hit = fine[(vmc.id, ids)] = bool(safe) and all(
-                    v["outcome"] in _NOT_PICKABLE for _, v in blocked)
-            return hit
-
-        # Populations away from the entry under upgrade are judged by look, those on it
-        # one by one (its old and upgraded hosts run different stacks).
-        split = m.entry
-        bad: list[tuple[Pop, frozenset[int]]] = []
-        for (_, stack), group in self.pops.looks.items():
-            pops = group.values()
-            if split is not None and all(p.where == split for p in pops):
-                continue
-            ids = alone.get(stack, base)
-            if not ok(next(iter(pops)).vmc, ids):
-                bad.extend((p, ids) for p in pops if p.where != split)
-        if split is not None:
-            for pop in self.pops.at(split):
-                ids = alone.get(m.stack(pop.where, pop.upgraded), base)
-                if not ok(pop.vmc, ids):
-                    bad.append((pop, ids))
-        bad.sort(key=lambda b: b[0].seq)
-        for pop, ids in bad:
-            if self.pops.count(pop) == 0:
-                continue
-            self._evacuate(pop, m, phase, context, line, context == "during-wave", ids)
+    def end_stack(self, b: int) -> int:
+        hit = self._wave_end.get(b)
+        return hit[0].id if hit is not None else self.state.cur[b].id
 
     # -- the rollout's steps -------------------------------------------------------
 
     def _initial(self) -> None:
-        parts = self._parts()
-        self._steady(parts, "before the rollout", "initial", 0)
-        for acc in self._acc.values():
-            acc.line = acc.pop.entry.line
-        self._flush(None, 0)
-        for pop in self.pops.pops:
+        m = self.state.moment()
+        self.evac.steady(m, "before the rollout", "initial", 0)
+        self.evac.restarted_hazards(self.pops.pops, m)
+        self.evac.flush(None, 0, initial=True)
+        for pop in [*self.pops.pops, *self.not_started]:
             v = self.fleet.boot(pop.vmc)
-            if v["outcome"] in _BAD_STATES:
-                msg = f"{self._who(pop)}: {v['outcome']} at power-on, before any wave"
-                self._add(self._finding("check.initial-state", "block", None, 0, "initial", pop,
-                                        pop.entry.line, msg, [v], outcome=v["outcome"]))
-        for idx, h in enumerate(self.plan.hosts):
-            load = self.pops.load(idx)
-            if h.capacity is not None and load > h.capacity * h.count:
-                pop = next(self.pops.at(idx))
-                msg = (f"{h.describe()} holds {load} VMs, more than its capacity "
-                       f"({h.capacity} per host, {h.capacity * h.count} in all), before any wave")
-                self._add(self._finding("check.capacity", "block", None, 0, "initial", pop,
-                                        h.line, msg, [self.fleet.boot(pop.vmc)]))
+            if v["outcome"] in BAD_STATES:
+                msg = f"{self.who(pop)}: {v['outcome']} at power-on, before any wave"
+                self.add(self.finding("check.initial-state", "block", None, 0, "initial", pop,
+                                      pop.item.line, msg, [v], outcome=v["outcome"]))
+        for block in self.blocks:
+            load = self.pops.load(block.id)
+            if block.capacity is not None and load > block.capacity * block.hosts:
+                pop = self._any_pop(block)
+                msg = (f"{block.describe()} holds {load} VMs, more than its capacity "
+                       f"({block.capacity} per host, {block.capacity * block.hosts} in all), "
+                       "before any wave")
+                self.add(self.finding("check.capacity", "block", None, 0, "initial", pop,
+                                      block.line, msg, [self.fleet.boot(pop.vmc)]))
 
-    def _drain(self, wave: Wave, k: int, j: int, idx: int) -> None:
-        host = self.plan.hosts[idx]
-        line = wave.host_lines[j]
+    def _any_pop(self, block: Block) -> Pop:
+        """A population of ``block`` to name its VMs by (one that never started will do)."""
+        for pop in self.pops.at(block.id):
+            return pop
+        return next(p for p in self.not_started if p.where == block.id)
+
+    def _begin(self, wave: Wave, k: int, runs: tuple[Run, ...]) -> None:
+        self._wave = k
         where = Location(self.plan.source, wave.line)
-        spec = apply_set(self.specs[idx], wave.set)
-        new = self.fleet.host_class(spec, where)
-        self._upgrading, self._new_label = (idx, new), self.fleet.label(spec, where)
-        n = host.count
-        drained = [p for p in self.pops.at(idx) if self.pops.count(p)]
-        old = self.cur[idx]
-        name = host.name
-        # (hosts still old, hosts upgraded, a host drained?, what happens)
-        moments: list[tuple[int, int, bool, str]] = [
-            (n - 1, 0, True, f"while draining {'the first host of ' if n > 1 else ''}{name}")]
-        if n >= 2:
-            moments.append((n - 1, 1, False, f"with 1 of {n} hosts of {name} upgraded"))
-        if n >= 3:
-            moments.append((1, 1, True, f"while draining a middle host of {name}"))
-            moments.append((1, n - 1, False, f"with {n - 1} of {n} hosts of {name} upgraded"))
-        if n >= 2:
-            moments.append((0, n - 1, True, f"while draining the last host of {name}"))
+        self._wave_end = {}
+        for run in runs:
+            b = run.block
+            if b not in self._wave_end:
+                spec = apply_set(self.specs[b], wave.set)
+                new = self.fleet.host_class(spec, where)
+                label = self.fleet.label(spec, where)
+                self._wave_end[b] = (new, label, spec)
+                self.state.begin(b, new, label)
+
+    def _run(self, wave: Wave, k: int, run: Run) -> None:
+        b = run.block
+        block = self.blocks[b]
+        new = self._wave_end[b][0]
+        drained = self._drained.get((b, self.pops.version))
+        if drained is None:
+            drained = self._drained[(b, self.pops.version)] = [
+                p for p in self.pops.at(b) if self.pops.count(p)]
+        away: list[Pop] = []
         last: Moment | None = None
-        for i, (o, u, draining, phase) in enumerate(moments):
-            parts = self._parts(idx, o, u)
-            if i == 1:
-                self._boot_on_upgraded(idx, new, wave, k, line)
-            if draining:
-                for pop in drained:
-                    self._evacuate(pop, parts, phase, "draining", line)
-                if self._capacity:
-                    self._fits(idx, drained, parts, phase, wave, k, line)
-                last = parts
+        end = run.start + run.hosts
+        for i in self._moments(b, run):
+            m = self.state.moment((b, i))
+            phase = self._phase(block, k, i)
+            # A drain that looks like one already judged in this step (the same populations,
+            # the same blocks on the same stacks) adds only its phase, and its room.
+            seen = (b, m.signature, self.pops.version, self.evac.step)
+            stuck = self._drains.get(seen)
+            if stuck is None:
+                hits = [self.evac.evacuate(pop, m, phase, "draining", run.line) for pop in drained]
+                away.extend(self._away_boots(b, drained, m, k))
+                self._drains[seen] = stuck = [acc for acc in hits if acc is not None]
+                seen = (b, m.signature, self.pops.version, self.evac.step)
+                self._drains.setdefault(seen, stuck)
             else:
-                self._steady(parts, phase, "during-wave", line)
-        self._refill(idx, drained, new, last, wave, k, line)
-        if n == 1:
-            self._boot_on_upgraded(idx, new, wave, k, line)
-        self.specs[idx] = spec
-        self.cur[idx] = new
-        self.labels[idx] = self._new_label
-        self._upgrading = None
-        # New objects, not edits: a moment already built keeps the fleet it was built on.
-        self._still = list(self._still)
-        self._still[idx] = HostPart(idx, name, new, n, self._new_label)
-        self.pops.touched.add(idx)  # its part in the room per stack
-        self._stacks = Counter(self._stacks)
-        self._stacks[old.id] -= n
-        self._stacks[new.id] += n
-        self._moment = None
-        self.pops.restack(idx)
-        for pop in self.pops.at(idx):  # the only entry with upgraded populations
+                for acc in stuck:
+                    self.evac.note(acc, phase)
+            if self.state.capacity:
+                self._fits(b, i, drained, m, phase, wave, k, run.line)
+            last = m
+            self.state.upgrade(b, i + 1)
+            if i == 0:
+                self._boot_on_upgraded(b, new, wave, k, run.line)
+            if i + 1 < end:
+                self.evac.steady(self.state.moment(), self._phase(block, k, i, False),
+                                 "during-wave", run.line)
+        self.state.upgrade(b, end)
+        self._refill(b, drained, away, new, wave, k, run.line)
+        if end == block.hosts:
+            self._strand(b, list(self._failed.pop(b, {}).values()),
+                         last if last is not None else self.state.moment(), wave, k, run.line)
+            self._finish(b, k)
+
+    def _moments(self, b: int, run: Run) -> list[int]:
+        """The hosts of ``run`` whose drain is judged: where what a verdict or the room
+        reads can change (the first and last few, where a stack gains or loses its last
+        hosts, where the VMs per host change); between them it is the same."""
+        lo, hi, n = run.start, run.start + run.hosts, self.blocks[b].hosts
+        if hi - lo <= 6:
+            return list(range(lo, hi))
+        state = self.state
+        cand = set(range(lo, min(lo + 3, hi))) | set(range(max(hi - 3, lo), hi))
+        old, new = state.cur[b].id, self._wave_end[b][0].id
+        if old != new:
+            others_old = state.hosts.get(old, 0) - state.on_block(b).get(old, 0)
+            others_new = state.hosts.get(new, 0) - state.on_block(b).get(new, 0)
+            for t in range(4):  # a stack held by 0, 1, 2, or 3 and more hosts
+                cand.add(others_old + n - 1 - t)  # old hosts left in service
+                cand.add(t - others_new)  # upgraded hosts
+        if state.capacity:
+            cand |= state.profile(b).breakpoints()
+        return sorted(i for i in cand if lo <= i < hi)
+
+    def _phase(self, block: Block, k: int, i: int, draining: bool = True) -> str:
+        n = block.hosts
+        if len(block.names) == 1:
+            name = block.names[0]
+            if not draining:
+                return f"with {i + 1} of {n} hosts of {name} upgraded"
+            if n == 1:
+                return f"while draining {name}"
+            if i == 0:
+                return f"while draining the first host of {name}"
+            if i == n - 1:
+                return f"while draining the last host of {name}"
+            return f"while draining a middle host of {name}"
+        order = self.layout.order[k - 1][block.id] if k <= len(self.layout.order) else block.names
+        name = order[i]
+        return f"while draining {name}" if draining else f"once {name} is upgraded"
+
+    def _finish(self, b: int, k: int) -> None:
+        """Every host of block ``b`` runs the wave's stack."""
+        self.specs[b] = self._wave_end[b][2]
+        self.state.finish(b)
+        self.pops.restack(b)
+        for pop in self.pops.at(b):  # the only block with upgraded populations
             pop.upgraded = False
         self.pops.version += 1
-        self.last_wave[idx] = k
+        self.last_wave[b] = k
 
-    def _boot_on_upgraded(self, idx: int, new: HostClass, wave: Wave, k: int, line: int) -> None:
-        """VMs start (or restart) on the hosts of ``idx`` already upgraded."""
-        for v in self._vms_at.get(idx, ()):
-            if not any(p.entry is v and self.pops.count(p) for p in self.pops.at(idx)):
-                continue  # nothing of this entry runs here any more
-            vmc = self.fleet.vm_class(v.spec, new)
+    def _boot_on_upgraded(self, b: int, new: HostClass, wave: Wave, k: int, line: int) -> None:
+        """VMs start (or restart) on the hosts of ``b`` already upgraded."""
+        label = self._wave_end[b][1]
+        for item in self.blocks[b].items:
+            if not self.pops.resident.get((item.key(), b)):
+                continue  # nothing of this item sits here any more
+            vmc = self.fleet.vm_class(item.spec, new)
             if not self.fleet.registers(new, vmc):
                 continue  # the machine type is gone: check.machine-removed says so
-            pop = Pop(v, idx, vmc, idx, k, self._new_label, upgraded=True)
+            pop = Pop(item, vmc, b, k, label, upgraded=True)
+            after = self.fleet.boot(vmc)
+            if after["outcome"] == "start-fails":
+                self._report_boot(pop, after, wave, k, line)
+                continue  # it never runs: nothing to follow
             if not self.pops.add(pop):
-                existing = self.pops.get(pop.key())
-                existing.upgraded = True
+                self.pops.get(pop.key()).upgraded = True
                 self.pops.version += 1
                 continue
-            before = self.fleet.boot(self.fleet.vm_class(v.spec, self.cur[idx]))
-            after = self.fleet.boot(vmc)
-            if after["outcome"] in _BAD_STATES and after["outcome"] != before["outcome"]:
-                msg = (f"{self._who(pop)}: a cold boot on the upgraded stack gives "
-                       f"{after['outcome']} (before: {before['outcome']})")
-                self._add(self._finding("check.post-wave-state", "block", wave, k, "during-wave",
-                                        pop, line, msg, [after], outcome=after["outcome"]))
+            self._report_boot(pop, after, wave, k, line)
 
-    def _safe_stacks(self, pops: list[Pop], parts: Moment) -> set[int]:
+    def _report_boot(self, pop: Pop, after: dict[str, Any], wave: Wave, k: int, line: int) -> None:
+        item, b = pop.item, pop.where
+        before = self.fleet.boot(self.fleet.vm_class(item.spec, self.state.cur[b]))
+        if after["outcome"] in BAD_STATES and after["outcome"] != before["outcome"]:
+            msg = (f"{self.who(pop, 'in-wave')}: a cold boot on the upgraded stack gives "
+                   f"{after['outcome']} (before: {before['outcome']})")
+            self.add(self.finding("check.post-wave-state", "block", wave, k, "during-wave", pop,
+                                  line, msg, [after], "in-wave", outcome=after["outcome"]),
+                     ("boot", pop.key()))
+
+    def _away_boots(self, b: int, drained: list[Pop], m: Moment, k: int) -> list[Pop]:
+        """VMs restarted on a host a drain moved them to: a population of its own, booted
+        on that host's stack, that comes home with the refill."""
+        out = []
+        # Booted on the stack their home runs, or will run after the wave, they are the
+        # fresh or in-wave VMs of their home.
+        home = {self.state.cur[b].id, self._wave_end[b][0].id}
+        for pop in drained:
+            if pop.where != pop.home or pop.away:
+                continue  # stranded VMs of another block; VMs already away once
+            for cid in self.evac.judge(pop.vmc, m.ids)[0]:
+                if cid in home:
+                    continue
+                vmc = self._restart(pop.item, cid)
+                if vmc is None or self.pops.has((pop.item.block, pop.item.index, vmc.id, b)):
+                    continue
+                fresh = Pop(pop.item, vmc, b, k, self.state.label(m.blocks(cid)[0], cid),
+                            away=True)
+                self.pops.add(fresh)
+                out.append(fresh)
+        return out
+
+    def _restart(self, item: Item, cid: int) -> BootedVMClass | None:
+        """The VM class of ``item`` cold-booted on stack ``cid``; None if it cannot start there."""
+        key = (item.key(), cid)
+        if key not in self._restarts:
+            host = self.fleet.hosts[cid]
+            vmc: BootedVMClass | None = self.fleet.vm_class(item.spec, host)
+            if (not self.fleet.registers(host, vmc)  # type: ignore[arg-type]
+                    or self.fleet.boot(vmc)["outcome"] == "start-fails"):  # type: ignore[arg-type]
+                vmc = None  # a restart there fails: nothing of it runs to follow
+            self._restarts[key] = vmc
+        return self._restarts[key]
+
+    def _safe_stacks(self, pops: list[Pop], m: Moment) -> set[int]:
         """Stacks every one of ``pops`` may go to (any of them, if they share none)."""
-        ids = parts.ids
-        sets = [set(self._judge(p.vmc, ids)[0]) for p in pops]
+        sets = [set(self.evac.judge(p.vmc, m.ids)[0]) for p in pops]
         sets = [s for s in sets if s] or [set()]
         return set.intersection(*sets) or set.union(*sets)
 
-    def _fits(self, idx: int, drained: list[Pop], parts: Moment, phase: str, wave: Wave,
+    def _fits(self, b: int, i: int, drained: list[Pop], m: Moment, phase: str, wave: Wave,
               k: int, line: int) -> None:
-        host = self.plan.hosts[idx]
-        groups: dict[tuple[str, int], list[Pop]] = {}
-        for pop in drained:
-            groups.setdefault((pop.entry.name, pop.home), []).append(pop)
-        # Room summed per stack: a VM may go to any host of a stack it is safe on.
-        for e in self.pops.touched:
-            self._room.set(self._still[e])
-        self.pops.touched.clear()
-        room = (self._room.room() if parts.split is None
-                else self._room.room(parts.split[0].entry, parts.split))
-        stacks = sorted(room)
-        demands = [Demand(key[0], -(-self.pops.count(ps[0]) // host.count),
-                          frozenset(stacks.index(c) for c in self._safe_stacks(ps, parts)))
-                   for key, ps in groups.items()]
-        # VMs with nowhere safe to go at all are check.no-evacuation-target's, not room's.
-        demands = [d for d in demands if d.allowed]
-        common = frozenset.intersection(*(d.allowed for d in demands)) if demands else frozenset()
-        spare = [room[stacks[i]] for i in common]
-        if None in spare or sum(d.count for d in demands) <= sum(r or 0 for r in spare):
-            return  # everything fits where every VM may go: no flow to solve
-        missing = unplaced(demands, [Bucket(-1, 1, room[c]) for c in stacks])
-        if missing:
-            biggest = max(groups.values(), key=lambda ps: self.pops.count(ps[0]))[0]
-            moved = sum(d.count for d in demands)
-            each = ", ".join(f"{d.count} {d.key}" for d in demands)
-            msg = (f"{phase}: the {moved} VMs of one host ({each}) need room where they may go; "
-                   f"{missing} find none within capacity")
-            self._add(self._finding("check.capacity", "block", wave, k, "draining", biggest, line,
-                                    msg, [self.fleet.boot(biggest.vmc)]),
-                      ("capacity", wave.name, idx))
+        """The VMs of drained host ``i`` of block ``b`` fit, host by host, where they may go."""
+        key = (b, self.pops.version)
+        groups = self._groups.get(key)
+        if groups is None:
+            by_item: dict[tuple[int, int], list[Pop]] = {}
+            for pop in drained:
+                by_item.setdefault(pop.item.key(), []).append(pop)
+            groups = self._groups[key] = [(self.pops.count(ps[0]), ps) for ps in by_item.values()]
+        profile = self.state.profile(b)
+        demands: list[tuple[int, frozenset[int], Pop]] = []
+        for total, ps in groups:
+            count = profile.share(total, i)
+            akey = (ps[0].item.key(), m.ids, self.pops.version)
+            allowed = self._allowed.get(akey)
+            if allowed is None:
+                allowed = self._allowed[akey] = frozenset(self._safe_stacks(ps, m))
+            # VMs with nowhere safe to go at all are check.no-evacuation-target's, not room's.
+            if count and allowed:
+                demands.append((count, allowed, ps[0]))
+        if not demands:
+            return
+        missing = shortfall([(c, a) for c, a, _ in demands],
+                            lambda stacks: self.state.room_of(stacks, (b, i)))
+        if not missing:
+            return
+        usable = frozenset().union(*(a for _, a, _ in demands))
+        free = self.state.room_of(usable, (b, i))
+        moved = sum(c for c, _, _ in demands)
+        each = ", ".join(f"{c} {p.item.name}" for c, _, p in demands)
+        biggest = max(demands, key=lambda d: d[0])[2]
+        block = self.blocks[b]
+        peers = (f"; beside it {block.hosts - 1 - i} not upgraded and {i} upgraded host(s) of "
+                 f"{block.name}" if block.hosts > 1 else "")
+        msg = (f"{phase}: the {moved} VMs of one host ({each}) need room where they may go "
+               f"({free} free slots{peers}); {missing} find none within capacity")
+        # One finding per block and wave, telling the worst drain.
+        worst = self._short.get((k, b))
+        if worst is not None:
+            if missing > worst[0]:
+                self._short[(k, b)] = (missing, worst[1])
+                worst[1].message = msg
+            return
+        f = self.finding("check.capacity", "block", wave, k, "draining", biggest, line, msg,
+                         [self.fleet.boot(biggest.vmc)])
+        self._short[(k, b)] = (missing, f)
+        self.add(f)
 
-    def _refill(self, idx: int, drained: list[Pop], new: HostClass, last: Moment | None,
-                wave: Wave, k: int, line: int) -> None:
-        failed: list[Pop] = []
-        for pop in drained:
-            if pop.where == pop.home and pop.entry.snapshots:
+    def _refill(self, b: int, drained: list[Pop], away: list[Pop], new: HostClass, wave: Wave,
+                k: int, line: int) -> None:
+        label = self._wave_end[b][1]
+        for pop in [*drained, *away]:
+            # Brought back onto this stack before (an earlier run of the block): the same
+            # verdicts, findings already made, and a failure already recorded.
+            if (pop.key(), new.id) in self._refilled:
+                continue
+            self._refilled.add((pop.key(), new.id))
+            if pop.where == pop.home and pop.item.snapshots and not pop.away:
                 self._snapshots(pop, new, wave, k, line)
             v = self.fleet.migrate(pop.vmc, new)
             if not self.fleet.registers(new, pop.vmc):
-                msg = (f"{self._who(pop)}: QEMU {new.host.qemu_text} no longer registers machine "
+                msg = (f"{self.who(pop)}: QEMU {new.host.qemu_text} "
+                       f"{'does not register' if pop.away else 'no longer registers'} machine "
                        f"type {pop.vmc.vm.machine.name}; the VMs cannot come back or be restarted "
                        "there")
-                self._add(self._finding("check.machine-removed", "block", wave, k, "refill", pop,
-                                        line, msg, [v], outcome=v["outcome"]),
-                          ("removed", pop.key(), new.id))
-                failed.append(pop)
+                known = self.evac.known(pop, [b], v["outcome"])
+                self.add(self.finding("check.machine-removed", "block", wave, k, "refill", pop,
+                                      line, msg, [v], outcome=v["outcome"],
+                                      cause="pre-existing" if known else "rollout"),
+                         ("removed", pop.key(), new.id))
+                self._failed.setdefault(b, {})[pop.seq] = pop
             elif v["severity"] == "block" and not no_worse(self.fleet, pop.vmc, v):
-                check = ("check.post-wave-state" if v["outcome"] in _BAD_STATES
+                check = ("check.post-wave-state" if v["outcome"] in BAD_STATES
                          else "check.refill-blocked")
-                msg = (f"{self._who(pop)}: migrating back onto the upgraded host "
-                       f"({self._new_label}) gives {v['outcome']}")
-                self._add(self._finding(check, "block", wave, k, "refill", pop, line, msg, [v],
-                                        outcome=v["outcome"]))
+                msg = (f"{self.who(pop)}: migrating back onto the upgraded host ({label}) gives "
+                       f"{v['outcome']}")
+                known = self.evac.known(pop, [b], v["outcome"])
+                self.add(self.finding(check, "block", wave, k, "refill", pop, line, msg, [v],
+                                      outcome=v["outcome"],
+                                      cause="pre-existing" if known else "rollout"),
+                         ("refill", pop.key(), new.id))
                 if check == "check.refill-blocked":
-                    failed.append(pop)
-        self._strand(idx, failed, last if last is not None else self._parts(idx, 0, 0), wave, k,
-                     line)
+                    self._failed.setdefault(b, {})[pop.seq] = pop
 
-    def _strand(self, idx: int, failed: list[Pop], parts: Moment, wave: Wave, k: int,
+    def _strand(self, b: int, failed: list[Pop], m: Moment, wave: Wave, k: int,
                 line: int) -> None:
-        """VMs that cannot come back stay where the last drain of ``idx`` put them."""
-        groups: dict[tuple[str, int], list[Pop]] = {}
+        """VMs that cannot come back stay where the last drain of ``b`` put them."""
+        groups: dict[tuple[int, int], list[Pop]] = {}
         for pop in failed:
-            groups.setdefault((pop.entry.name, pop.home), []).append(pop)
-        for (name, home), pops in groups.items():
-            count = self.pops.count(pops[0])
-            safe = self._safe_stacks(pops, parts)
-            room = [b if p.hc.id in safe and p.hosts else Bucket(b.entry, 0, 0)
-                    for p, b in zip(parts.parts, buckets(parts.parts, self.plan.hosts,
-                                                         self.pops.load),
-                                    strict=True)]
-            shares, left = place(count, [b for b in room if b.entry != idx])
+            groups.setdefault(pop.item.key(), []).append(pop)
+        for ps in groups.values():
+            count = self.pops.count(ps[0])
+            safe = self._safe_stacks(ps, m)
+            shares, left = place(count, self._buckets(b, safe, m))
             if not shares:
                 continue  # nowhere to go: check.no-evacuation-target says so
-            everyone = len(pops) == len([p for p in self.pops.at(idx)
-                                         if (p.entry.name, p.home) == (name, home)])
-            for pop in pops:
+            item = ps[0].item
+            everyone = len(ps) == sum(1 for p in self.pops.at(b) if p.item is item)
+            for pop in ps:
                 for target, n in shares.items():
-                    self.pops.move(pop, target, n if pop is pops[0] else None)
+                    self.pops.move(pop, target, n if pop is ps[0] else None)
                 if everyone:
                     self.pops.remove(pop)
+            for target in shares:
+                self.state.reload(target)
             if everyone:
-                self.pops.leave(name, home, idx, count - left)
+                self.pops.reside(item, b, -(count - left))
+                self.state.reload(b)
             if left:
-                host = self.plan.hosts[idx]
-                msg = (f"{self._who(pops[0])}: {count} VMs cannot return to {host.describe()} and "
+                block = self.blocks[b]
+                msg = (f"{self.who(ps[0])}: {count} VMs cannot return to {block.describe()} and "
                        f"{left} of them find no room within capacity elsewhere")
-                self._add(self._finding("check.capacity", "block", wave, k, "refill", pops[0],
-                                        line, msg, [self.fleet.boot(pops[0].vmc)]))
+                self.add(self.finding("check.capacity", "block", wave, k, "refill", ps[0], line,
+                                      msg, [self.fleet.boot(ps[0].vmc)]))
+
+    def _buckets(self, b: int, safe: set[int], m: Moment) -> list[Bucket]:
+        """Room per block (other than ``b``) on the stacks in ``safe``, as of ``m``."""
+        out = []
+        for block in self.blocks:
+            c = block.id
+            if c == b:
+                continue
+            p, done = self.state.profile(c), self.state.done[c]
+            hosts, free = 0, 0
+            parts = [(self.state.stack(c, True), 0, done), (self.state.cur[c].id, done, block.hosts)]
+            for cid, lo, hi in parts:
+                if hi > lo and cid in safe:
+                    hosts += hi - lo
+                    room = p.free(lo, hi)
+                    free = None if room is None or free is None else free + room
+            if hosts:
+                out.append(Bucket(c, hosts, free))
+        return out
 
     def _snapshots(self, pop: Pop, new: HostClass, wave: Wave, k: int, line: int) -> None:
         """Snapshots taken before the wave, restored into the VM as it runs after it."""
-        fresh = self.fleet.vm_class(pop.entry.spec, new)
+        fresh = self.fleet.vm_class(pop.item.spec, new)
         if not self.fleet.registers(new, fresh):
             return
         v = self.fleet.snapshot(pop.vmc, new)
         boot = self.fleet.boot(fresh)
         if v["severity"] == "ok" or (v["severity"] == "warn" and v["outcome"] == boot["outcome"]):
             return
-        msg = (f"{self._who(pop)}: a loadvm of a snapshot taken before wave {wave.name} into the "
-               f"VM cold-booted on {self._new_label} gives {v['outcome']}")
-        self._add(self._finding("check.snapshot-restore", v["severity"], wave, k, "after-wave",
-                                pop, line, msg, [v], outcome=v["outcome"]),
-                  ("snapshot", pop.key(), new.id))
+        msg = (f"{self.who(pop)}: a loadvm of a snapshot taken before wave {wave.name} into the "
+               f"VM cold-booted on {self._wave_end[pop.where][1]} gives {v['outcome']}")
+        self.add(self.finding("check.snapshot-restore", v["severity"], wave, k, "after-wave",
+                              pop, line, msg, [v], outcome=v["outcome"]),
+                 ("snapshot", pop.key(), new.id))
 
-    def _after(self, wave: Wave, idx: int) -> tuple[HostClass, str]:
-        spec, where = apply_set(self.specs[idx], wave.set), Location(self.plan.source, wave.line)
-        return self.fleet.host_class(spec, where), self.fleet.label(spec, where)
+    # -- walking the waves: all at once, or one at a time from copies ------------------
 
-    def _boundary(self, wave: Wave, k: int) -> None:
-        self._steady(self._parts(), f"after wave {wave.name}", "after-wave", wave.line)
-        self._flush(wave, k)
+    def start(self) -> None:
+        """The fleet before any wave: what it already suffers."""
+        self._initial()
+
+    def wave(self, wave: Wave, runs: tuple[Run, ...] | None = None) -> list[Finding]:
+        """Run one more wave (its runs over blocks, from the layout unless given); the
+        findings it adds."""
+        k = len(self.waves) + 1
+        self.waves.append(wave)
+        if runs is None:
+            runs = self.layout.runs[k - 1]
+        before = len(self.findings)
+        self._begin(wave, k, runs)
+        for j, run in enumerate(runs):
+            self._run(wave, k, run)
+            if j + 1 < len(runs):
+                self.evac.steady(self.state.moment(), f"once {compact(run.names)} is upgraded",
+                                 "during-wave", run.line)
+        self.evac.flush(wave, k)
+        self._wave = 0
+        self._wave_end = {}
+        self.evac.steady(self.state.moment(), f"after wave {wave.name}", "after-wave", wave.line)
+        self.evac.flush(wave, k)
+        counts = self._counts
+        self.summary.append({"name": wave.name, "index": k, "line": wave.line,
+                             "hosts": [{"name": n, "count": counts[n]} for n in wave.hosts],
+                             "set": dict(wave.set), "findings": len(self.findings) - before})
+        return self.findings[before:]
+
+    def end_state(self) -> EndState:
+        return EndState(self.waves, self.layout, self.fleet, self.initial, self.state.cur,
+                        self.state.labels, self.first_labels, self.last_wave)
+
+    def finish(self) -> RolloutResult:
+        """The fleet after the last wave: who stays quirked, and what a cold boot fixes."""
+        end = self.end_state()
+        for f in end.stays_quirked():
+            self.add(f)
+        fixed, broken = end.tally()
+        return RolloutResult(self.findings, list(self.state.cur), self.summary, self.layout,
+                             fixed, broken)
 
     def run(self) -> RolloutResult:
-        self._initial()
-        summary = []
-        for k, wave in enumerate(self.plan.rollout, start=1):
-            before = len(self.findings)
-            self._wave = k
-            self._wave_hosts = {self.plan.host_index(n) for n in wave.hosts}
-            self._wave_end = {i: self._after(wave, i) for i in self._wave_hosts}
-            for j, name in enumerate(wave.hosts):
-                self._drain(wave, k, j, self.plan.host_index(name))
-                if j + 1 < len(wave.hosts):
-                    self._steady(self._parts(), f"once {name} is upgraded", "during-wave",
-                                 wave.host_lines[j])
-            self._flush(wave, k)
-            self._wave = 0
-            self._boundary(wave, k)
-            summary.append({"name": wave.name, "index": k, "line": wave.line,
-                            "hosts": [{"name": n, "count": self.plan.hosts[
-                                self.plan.host_index(n)].count} for n in wave.hosts],
-                            "set": dict(wave.set), "findings": len(self.findings) - before})
-        end = EndState(self.plan, self.fleet, self.initial, self.cur, self.labels, self.last_wave)
-        for f in end.stays_quirked():
-            self._add(f)
-        fixed, broken = end.tally()
-        return RolloutResult(self.findings, list(self.cur), summary, fixed, broken)
+        self.start()
+        for wave in self.plan.rollout:
+            self.wave(wave)
+        return self.finish()
 
+    def fork(self) -> Rollout:
+        """A copy to try more waves on, between two waves: this one stays as it is."""
+        assert not self._wave and not self._failed, "a fork between two waves"
+        new = copy.copy(self)
+        new.specs, new.findings = list(self.specs), list(self.findings)
+        new.not_started, new.last_wave = list(self.not_started), list(self.last_wave)
+        new.waves, new.summary = list(self.waves), list(self.summary)
+        new.pops = self.pops.fork(lambda b: new.state.cur[b].id)
+        new.state = self.state.fork(new.pops.loads)
+        new.evac = self.evac.fork(new)
+        new._refilled, new._short = set(self._refilled), dict(self._short)
+        # Memos keyed by version counters, which the two copies now advance apart.
+        new._drains, new._allowed, new._groups, new._drained = {}, {}, {}, {}
+        return new

@@ -9,8 +9,12 @@ what ``seoib policy``/``seoib migrate`` print for it. Its witness is the
 class's simulator run, whose events may name the class's first machine type.
 Returned verdicts are shared: treat them as read-only.
 
-The text memos are bounded (``MAX_TEXTS``): a long-running service that sees
-endless distinct specs keeps flat memory.
+The memos are bounded by bytes (:class:`seoib.memo.SizedMemo`, ``MEMO_BYTES`` in all)
+and keyed by what decides a verdict: a spec's ``name`` and its key order change no
+verdict, so hosts and VMs are resolved once per spec without them and named per
+line. A long-running service that sees endless distinct spec texts keeps flat
+memory. A spec text (or a spec object's JSON) longer than ``MAX_SPEC_TEXT`` is
+refused before anything is parsed or kept.
 """
 
 from __future__ import annotations
@@ -20,15 +24,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import Location
+from ..errors import Location, SpecError
+from ..memo import ENTRY_BYTES, SizedMemo
+from ..record import replace
 from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet, load_rules
-from ..rules.specs import VMSpec, parse_host_spec, parse_vm_spec
+from ..rules.specs import parse_host_spec, parse_vm_spec
 from .solver import Evaluation, evaluate
 from .verdict_cache import VerdictCache, class_key
 from .verdict_types import MigrateVerdict, PolicyVerdict
 from .verdicts import (
     RuleReasons,
+    assumptions,
     data_reasons,
     line_notes,
     migrate_verdict,
@@ -37,14 +44,39 @@ from .verdicts import (
     unconfirmed,
 )
 
-__all__ = ["MAX_TEXTS", "Engine", "Spec"]
+__all__ = ["MAX_SPEC_TEXT", "MEMO_BYTES", "Engine", "Spec"]
 
 Spec = str | Mapping[str, Any]
-MAX_TEXTS = 200_000  # distinct spec texts remembered before the memos start over
+# What one Engine's memos may hold, all together: a batch is one process that ends, and a
+# line memo that holds its working set keeps a repeated line at a lookup; a service passes
+# less (seoib.serve keeps 16 MiB per worker).
+MEMO_BYTES = 256 << 20
+MAX_SPEC_TEXT = 4096  # bytes of one spec as written: far above any real spec (~100)
+# What an entry adds besides its key texts (measured with tracemalloc over distinct specs):
+_RESOLVED_BYTES = 1500  # a resolved host or VM and its facts
+_JSON_BYTES = 700  # a resolved host's or VM's JSON part
+_VERDICT_BYTES = 2500  # a member verdict: its own dict, reasons list, notes
+_KEY_BYTES = 600  # a class key and the resolved objects it names
+_FACT_PARTS = 4096  # sorted fact parts kept by the verdict cache before they start over
 
 
-def _text(spec: Spec) -> str:
-    return spec if isinstance(spec, str) else json.dumps(spec, sort_keys=True, default=str)
+def _text(spec: Spec, role: str) -> str:
+    text = spec if isinstance(spec, str) else json.dumps(spec, sort_keys=True, default=str)
+    if len(text) > MAX_SPEC_TEXT:
+        raise SpecError(f"the spec is {len(text)} characters long; a spec is at most "
+                        f"{MAX_SPEC_TEXT}", Location(role))
+    return text
+
+
+def _cost(extra: int) -> Any:
+    """A memo's charge: the entry, its key texts and ``extra`` bytes for its value."""
+    def cost(key: Any, value: Any) -> int:
+        if isinstance(key, str):
+            return ENTRY_BYTES + extra + len(key)
+        if isinstance(key, tuple):
+            return ENTRY_BYTES + extra + sum(len(k) for k in key if isinstance(k, str))
+        return ENTRY_BYTES + extra
+    return cost
 
 
 class Engine:
@@ -55,80 +87,109 @@ class Engine:
     'respected'
     """
 
-    def __init__(self, rules: str | Path | RuleSet | None = None, *, witness: bool = True) -> None:
+    def __init__(self, rules: str | Path | RuleSet | None = None, *, witness: bool = True,
+                 memo_bytes: int = MEMO_BYTES) -> None:
         self.rs = rules if isinstance(rules, RuleSet) else load_rules(rules)
         self.witness = witness
-        self._hosts: dict[str, ResolvedHost] = {}
-        self._vm_specs: dict[str, VMSpec] = {}
-        self._vms: dict[tuple[str, str, str, str], ResolvedVM] = {}
-        self._keys: dict[tuple[str, ...], tuple[tuple, dict[str, ResolvedHost], ResolvedVM]] = {}
+        part = memo_bytes // 8
+        # spec text -> (resolved without name, resolved as named); resolved by the spec
+        # without name and origin, which alone decide the facts
+        self._hosts: SizedMemo[str, tuple[ResolvedHost, ResolvedHost]] = SizedMemo(part, _cost(200))
+        self._host_bases: SizedMemo[Any, ResolvedHost] = SizedMemo(part, _cost(_RESOLVED_BYTES))
+        self._vm_specs: SizedMemo[str, Any] = SizedMemo(part // 2, _cost(400))
+        self._vms: SizedMemo[tuple, ResolvedVM] = SizedMemo(part, _cost(_RESOLVED_BYTES))
+        self._keys: SizedMemo[tuple, tuple] = SizedMemo(part, _cost(_KEY_BYTES))
         # class key -> the class's first verdict, whole (members rebuild their own parts)
         self.verdicts = VerdictCache(keep=None)
         # class key -> (its evaluation, the rules part of its reasons), once a second line needs them
         self._class_reasons: dict[tuple, tuple[Evaluation, RuleReasons]] = {}
         # line texts -> the verdict built for them (reused when a line repeats)
-        self._lines: dict[tuple[str, ...], Any] = {}
+        self._lines: SizedMemo[tuple, Any] = SizedMemo(part * 2 + part // 2, _cost(_VERDICT_BYTES))
         # resolved host or VM -> its JSON part, one object per spec (encoders reuse it by identity)
-        self._parts: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._parts: SizedMemo[int, tuple[Any, dict[str, Any]]] = SizedMemo(part, _cost(_JSON_BYTES))
+        self._new_bases = 0
 
     @property
     def classes(self) -> int:
         """How many classes were evaluated (and simulated) so far."""
         return len(self.verdicts)
 
-    def _bound(self) -> None:
-        if len(self._lines) > MAX_TEXTS or len(self._hosts) > MAX_TEXTS:
-            self._hosts.clear()
-            self._vms.clear()
-            self._vm_specs.clear()
-            self._keys.clear()
-            self._lines.clear()
-            self._parts.clear()
+    def _based(self) -> None:
+        """One more resolved object keyed in the verdict cache's fact parts: those are kept by
+        object, so they start over now and then (recomputed once per object in use)."""
+        self._new_bases += 1
+        if self._new_bases > _FACT_PARTS:
+            self._new_bases = 0
             self.verdicts.forget_parts()
 
     def _json(self, resolved: ResolvedHost | ResolvedVM) -> dict[str, Any]:
         hit = self._parts.get(id(resolved))
         if hit is None or hit[0] is not resolved:
-            hit = self._parts[id(resolved)] = (resolved, resolved.as_json())
+            hit = self._parts.put(id(resolved), (resolved, resolved.as_json()))
         return hit[1]
 
-    def host(self, spec: Spec, role: str = "host") -> ResolvedHost:
-        text = _text(spec)
-        h = self._hosts.get(text)
-        if h is None:
-            h = self._hosts[text] = self.rs.resolver.host(parse_host_spec(spec, Location(role)))
-        return h
+    def _host(self, spec: Spec, role: str) -> tuple[ResolvedHost, ResolvedHost]:
+        """(the host resolved without its name, the host as named) for a spec."""
+        text = _text(spec, role)
+        hit = self._hosts.get(text)
+        if hit is None:
+            parsed = parse_host_spec(spec, Location(role))
+            key = replace(parsed, name=None, origin=None)
+            base = self._host_bases.get(key)
+            if base is None:
+                base = self._host_bases.put(key, self.rs.resolver.host(replace(parsed, name=None)))
+                self._based()
+            named = base
+            if parsed.name is not None:
+                named_spec = replace(base.spec, name=parsed.name)
+                named = replace(base, spec=named_spec, label=named_spec.label())
+            hit = self._hosts.put(text, (base, named))
+        return hit
 
-    def vm(self, spec: Spec, host_spec: Spec) -> ResolvedVM:
-        text, host = _text(spec), self.host(host_spec)
+    def host(self, spec: Spec, role: str = "host") -> ResolvedHost:
+        return self._host(spec, role)[1]
+
+    def _vm(self, spec: Spec, host: ResolvedHost) -> tuple[ResolvedVM, ResolvedVM]:
+        """(the VM resolved without its name, the VM as named) on a host (without its name)."""
+        text = _text(spec, "vm")
         parsed = self._vm_specs.get(text)
         if parsed is None:
-            parsed = self._vm_specs[text] = parse_vm_spec(spec, Location("vm"))
-        # A VM resolves against its host's design's default policy; an alias also against its
-        # QEMU (the target), named as written in its note. Nothing else of the host is read.
+            parsed = self._vm_specs.put(text, parse_vm_spec(spec, Location("vm")))
+        # A VM resolves against its host's design's default policy (and the switch it may come
+        # from, which the VM's reasons then cite); an alias also against its QEMU (the target),
+        # named as written in its note. Nothing else of the host is read.
+        bare = replace(parsed, name=None, origin=None)
+        policy = (host.design.default_policy, host.design.switches.get("default_policy"))
         if parsed.machine in self.rs.resolver.machines.aliases:
-            key = (text, host.qemu.id, host.design.default_policy, host.qemu_text)
+            key = (bare, host.qemu.id, policy, host.qemu_text)
         else:
-            key = (text, "", host.design.default_policy, "")
-        v = self._vms.get(key)
-        if v is None:
-            v = self._vms[key] = self.rs.resolver.vm(parsed, host)
-        return v
+            key = (bare, "", policy, "")
+        base = self._vms.get(key)
+        if base is None:
+            base = self._vms.put(key, self.rs.resolver.vm(replace(parsed, name=None), host))
+            self._based()
+        if parsed.name is None:
+            return base, base
+        return base, replace(base, spec=replace(base.spec, name=parsed.name))
+
+    def vm(self, spec: Spec, host_spec: Spec) -> ResolvedVM:
+        return self._vm(spec, self._host(host_spec, "host")[0])[1]
 
     def _class_key(self, query: str, roles: dict[str, Spec],
                    vm_spec: Spec) -> tuple[tuple, dict[str, ResolvedHost], ResolvedVM]:
-        """(class key, resolved hosts by role, resolved VM) of a line's spec texts."""
-        text_key = (query, *map(_text, roles.values()), _text(vm_spec))
+        """(class key, resolved hosts by role, resolved VM) of a line's spec texts, named as
+        the line names them."""
+        text_key = (query, *(_text(s, role) for role, s in roles.items()), _text(vm_spec, "vm"))
         hit = self._keys.get(text_key)
         if hit is None:
-            hosts = {role: self.host(t, role) for role, t in roles.items()}
-            vm = self.vm(vm_spec, next(iter(roles.values())))
+            pairs = {role: self._host(t, role) for role, t in roles.items()}
+            vm_base, vm = self._vm(vm_spec, next(iter(pairs.values()))[0])
             # The class (verdict_cache.class_key) is keyed in parts, each host's and VM's
-            # facts sorted once, not per line.
+            # facts sorted once per resolved object (the unnamed ones, shared by names).
             machine_facts, cache = self.rs.resolver.machine_facts, self.verdicts
-            key = class_key(query, cache.vm_part(vm),
-                            *(cache.host_part(h, machine_facts(h, vm)) for h in hosts.values()))
-            hit = self._keys[text_key] = (key, hosts, vm)
+            key = class_key(query, cache.vm_part(vm_base),
+                            *(cache.host_part(b, machine_facts(b, vm_base)) for b, _ in pairs.values()))
+            hit = self._keys.put(text_key, (key, {role: p[1] for role, p in pairs.items()}, vm))
         return hit
 
     def _reasons(self, key: tuple, query: str, roles: dict[str, ResolvedHost],
@@ -143,11 +204,10 @@ class Engine:
         return data_reasons(rules, ev, roles, vm)
 
     def policy(self, host: Spec, vm: Spec) -> PolicyVerdict:
-        line = ("policy", _text(host), _text(vm))
+        line = ("policy", _text(host, "host"), _text(vm, "vm"))
         done = self._lines.get(line)
         if done is not None:
             return done
-        self._bound()
         key, roles, v = self._class_key("policy", {"host": host}, vm)
         h = roles["host"]
         hit = self.verdicts.get(key)
@@ -157,17 +217,16 @@ class Engine:
         else:
             why = self._reasons(key, "policy", roles, v)
             verdict = {**hit, "host": self._json(h), "vm": self._json(v), "reasons": why,
-                       **line_notes([h], v), "unconfirmed": unconfirmed(why)}
-        self._lines[line] = verdict
-        return verdict
+                       **line_notes([h], v), "unconfirmed": unconfirmed(why),
+                       "assumptions": assumptions(self.rs, why)}
+        return self._lines.put(line, verdict)
 
     def migrate(self, src: Spec, dst: Spec, vm: Spec, *, snapshot: bool = False) -> MigrateVerdict:
         query = "snapshot" if snapshot else "migrate"
-        line = (query, _text(src), _text(dst), _text(vm))
+        line = (query, _text(src, "src"), _text(dst, "dst"), _text(vm, "vm"))
         done = self._lines.get(line)
         if done is not None:
             return done
-        self._bound()
         # Aliases resolve on the source (the first role): its machine type is fixed there.
         key, roles, v = self._class_key(query, {"src": src, "dst": dst}, vm)
         s, d = roles["src"], roles["dst"]
@@ -179,6 +238,6 @@ class Engine:
         else:
             why = self._reasons(key, query, roles, v)
             verdict = {**hit, "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
-                       "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why)}
-        self._lines[line] = verdict
-        return verdict
+                       "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why),
+                       "assumptions": assumptions(self.rs, why)}
+        return self._lines.put(line, verdict)

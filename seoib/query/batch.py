@@ -8,6 +8,14 @@ lines. A bad line answers ``{"error": {"message", "location", "line"}}`` on its
 own line and the run goes on. The exit code is the worst of the lines: 0/1/2 by
 severity, 3 if any line was bad, 4 if the simulator disagreed with any verdict.
 
+Input is read in bounded pieces (:func:`read_lines`): a line longer than
+``MAX_LINE`` is answered with an error and skipped, and an input that is not
+JSON Lines at all - a line without an end for ``MAX_SKIP`` bytes (``/dev/zero``
+through a pipe), or ``MAX_GARBAGE`` lines in a row that are not JSON (random
+bytes) - stops the batch with one refusal (exit 3) after the answers so far.
+``view="compact"`` writes :mod:`seoib.query.compact` lines instead of whole
+verdicts (``explain`` adds the reasons).
+
 The decision service answers through the same :func:`answer`, with
 ``allow_files=False``: a network client never makes the service read a file.
 """
@@ -18,12 +26,13 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ..errors import BadInput, SeoibError
+from ..errors import BadInput, Location, SeoibError
+from ..files import loads_json
 from ..vocabulary import EXIT_BY_SEVERITY
 from .api import Engine
 
-__all__ = ["FIELDS", "MAX_LINE", "VerdictEncoder", "answer", "answer_lines", "error_object", "line_exit",
-           "run_batch"]
+__all__ = ["FIELDS", "MAX_GARBAGE", "MAX_LINE", "MAX_SKIP", "CompactEncoder", "Garbage", "VerdictEncoder",
+           "answer", "answer_lines", "error_object", "line_exit", "parse_line", "read_lines", "run_batch"]
 
 FIELDS: dict[str, dict[str, tuple[bool, type | tuple[type, ...]]]] = {
     # kind -> key -> (required, accepted JSON types)
@@ -31,7 +40,54 @@ FIELDS: dict[str, dict[str, tuple[bool, type | tuple[type, ...]]]] = {
     "migrate": {"src": (True, (str, dict)), "dst": (True, (str, dict)), "vm": (True, (str, dict)),
                 "snapshot": (False, bool)},
 }
-MAX_LINE = 1 << 20
+MAX_LINE = 1 << 20  # bytes of one line
+MAX_SKIP = 16 << 20  # bytes skipped looking for the end of an overlong line before giving up
+MAX_GARBAGE = 1000  # lines in a row that are not JSON before the input is refused as a whole
+
+
+class _Overlong:
+    """Stands for a line longer than MAX_LINE (its text is never held)."""
+
+
+OVERLONG = _Overlong()
+
+
+def read_lines(stream: Any, source: str) -> Iterator[bytes | _Overlong]:
+    """The lines of a binary stream, each read with a bound: at most MAX_LINE bytes are held.
+
+    A longer line yields OVERLONG and is skipped to its end; an end that does not
+    come within MAX_SKIP bytes is BadInput (exit 3): the input is not JSON Lines.
+    """
+    readline = stream.readline
+    n = 0
+    while True:
+        raw = readline(MAX_LINE + 1)
+        if not raw:
+            return
+        n += 1
+        if len(raw) <= MAX_LINE or raw.endswith(b"\n"):
+            yield raw
+            continue
+        skipped = len(raw)
+        while not raw.endswith(b"\n"):
+            raw = readline(1 << 20)
+            if not raw:
+                break
+            skipped += len(raw)
+            if skipped > MAX_SKIP:
+                raise BadInput(f"line {n} runs past {MAX_SKIP} bytes without a line end: the input "
+                               "is not JSON Lines", Location(source))
+        yield OVERLONG
+
+
+def parse_line(raw: str | bytes) -> Any:
+    """One JSON Lines line as a request object; BadInput (its message only) when it is not."""
+    if not raw.strip():
+        raise BadInput("empty line (expected a JSON object)")
+    try:
+        return loads_json(raw, Location("line"))
+    except BadInput as err:  # the batch names the line itself
+        raise BadInput(err.message) from None
 
 
 def _check(kind: str, obj: Any, allow_files: bool) -> None:
@@ -114,7 +170,7 @@ class VerdictEncoder:
     ``host``/``vm`` part per distinct spec, so a line mostly pays for its reasons.
     """
 
-    PER_LINE = frozenset({"reasons", "notes", "unconfirmed"})  # built anew for every line
+    PER_LINE = frozenset({"reasons", "notes", "unconfirmed", "assumptions"})  # built anew per line
     MAX_PARTS = 100_000
 
     def __init__(self) -> None:
@@ -166,23 +222,69 @@ class VerdictEncoder:
         return "{" + ",".join(out) + "}"
 
 
-def answer_lines(engine: Engine, kind: str, lines: Iterable[tuple[int, str | bytes]], source: str,
-                 encoder: VerdictEncoder) -> tuple[list[str], int, list[str]]:
-    """(JSON lines, worst exit code, disagreement messages) for numbered input lines."""
+class CompactEncoder:
+    """Compact lines (:mod:`seoib.query.compact`); a verdict object met again is encoded once."""
+
+    MAX_ITEMS = 50_000
+
+    def __init__(self, rules: frozenset[str], explain: bool = False) -> None:
+        from .compact import compact_json
+
+        self._compact = compact_json
+        self._rules = rules
+        self._explain = explain
+        self._done: dict[int, tuple[Any, str]] = {}
+
+    def encode(self, verdict: Mapping[str, Any]) -> str:
+        hit = self._done.get(id(verdict))
+        if hit is None or hit[0] is not verdict:
+            if len(self._done) > self.MAX_ITEMS:
+                self._done.clear()
+            hit = self._done[id(verdict)] = (verdict, self._compact(verdict, self._rules,
+                                                                    explain=self._explain))
+        return hit[1]
+
+
+class Garbage:
+    """Lines in a row that were not JSON, carried from chunk to chunk; ``stop`` is set
+    (the input refused as a whole) when they reach MAX_GARBAGE."""
+
+    def __init__(self) -> None:
+        self.run = 0
+        self.stop: BadInput | None = None
+
+
+def answer_lines(engine: Engine, kind: str, lines: Iterable[tuple[int, bytes | str | _Overlong]],
+                 source: str, encoder: VerdictEncoder | CompactEncoder,
+                 garbage: Garbage | None = None) -> tuple[list[str], int, list[str]]:
+    """(JSON lines, worst exit code, disagreement messages) for numbered input lines.
+
+    With ``garbage``, lines that are not JSON are counted; at MAX_GARBAGE in a row the
+    answers stop there and ``garbage.stop`` says why.
+    """
     worst = 0
     out: list[str] = []
     disagreements: list[str] = []
     for n, raw in lines:
         try:
-            if not raw.strip():
-                raise BadInput("empty line (expected a JSON object)")
-            if len(raw) > MAX_LINE:
+            if isinstance(raw, _Overlong):
                 raise BadInput(f"line longer than {MAX_LINE} bytes")
-            verdict = answer(engine, kind, json.loads(raw))
-        except (SeoibError, ValueError, RecursionError) as err:
-            if isinstance(err, RecursionError):
-                err = BadInput("JSON nested too deeply")
-            verdict = error_object(err, f"{source}:{n}", n)  # type: ignore[arg-type]
+            try:
+                obj = parse_line(raw)
+            except BadInput:
+                if garbage is not None:
+                    garbage.run += 1
+                    if garbage.run >= MAX_GARBAGE:
+                        garbage.stop = BadInput(f"{MAX_GARBAGE} lines in a row are not JSON (the last "
+                                                f"is line {n}): the input is not JSON Lines",
+                                                Location(source))
+                        break
+                raise
+            if garbage is not None:
+                garbage.run = 0
+            verdict = answer(engine, kind, obj)
+        except SeoibError as err:
+            verdict = error_object(err, f"{source}:{n}", n)
         out.append(encoder.encode(verdict))
         code = line_exit(verdict)
         if code == 4:
@@ -195,26 +297,34 @@ def answer_lines(engine: Engine, kind: str, lines: Iterable[tuple[int, str | byt
 CHUNK = 2048  # lines per unit of work: big enough to amortise, small enough to stream
 
 
-def _chunks(lines: Iterable[str | bytes], size: int) -> Iterator[list[tuple[int, str | bytes]]]:
-    chunk: list[tuple[int, str | bytes]] = []
-    for item in enumerate(lines, 1):
-        chunk.append(item)
-        if len(chunk) == size:
+def _chunks(lines: Iterable[Any], size: int) -> Iterator[list[tuple[int, Any]]]:
+    chunk: list[tuple[int, Any]] = []
+    try:
+        for item in enumerate(lines, 1):
+            chunk.append(item)
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    except BadInput:  # the input as a whole: the lines before it are answered first
+        if chunk:
             yield chunk
-            chunk = []
+        raise
     if chunk:
         yield chunk
 
 
-def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: str,
+def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes | _Overlong], source: str,
               write: Callable[[str], Any], *, flush: Callable[[], Any] | None = None,
-              settle: Callable[[], Any] | None = None) -> int:
+              settle: Callable[[], Any] | None = None, view: str = "full",
+              explain: bool = False) -> int:
     """Answer every line of ``lines`` in order; return the batch's exit code.
 
     With ``flush`` (a stream such as a scheduler's pipe), each answer is written
     and flushed as soon as its line is read; otherwise output goes in chunks.
     ``settle`` runs after each chunk (the CLI hands the memos to the cycle collector's
-    permanent generation there).
+    permanent generation there). ``view="compact"`` writes compact lines (``explain``:
+    with their reasons). BadInput when the input as a whole is not JSON Lines, after
+    every answer before it was written.
 
     One process on purpose: a class's witness comes from its first line, so one
     engine over the whole batch keeps the output independent of any chunking.
@@ -222,9 +332,16 @@ def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: s
     import sys
 
     worst = 0
-    encoder = VerdictEncoder()
+    encoder: VerdictEncoder | CompactEncoder
+    if view == "compact":
+        from .compact import rule_ids
+
+        encoder = CompactEncoder(rule_ids(engine.rs), explain)
+    else:
+        encoder = VerdictEncoder()
+    garbage = Garbage()
     for chunk in _chunks(lines, 1 if flush else CHUNK):
-        out, code, disagreements = answer_lines(engine, kind, chunk, source, encoder)
+        out, code, disagreements = answer_lines(engine, kind, chunk, source, encoder, garbage)
         if out:
             write("\n".join(out) + "\n")
         for diffs in disagreements:
@@ -232,6 +349,8 @@ def run_batch(engine: Engine, kind: str, lines: Iterable[str | bytes], source: s
         worst = max(worst, code)
         if flush:
             flush()
+        if garbage.stop is not None:
+            raise garbage.stop
         if settle:
             settle()
     return worst

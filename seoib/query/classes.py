@@ -294,10 +294,11 @@ class ClassSolver:
         return h
 
     def vm(self, vmc: VMClass, stack: StackClass) -> ResolvedVM:
-        # A VM resolves against its host's QEMU (alias targets) and its design's default
-        # policy; nothing else of the host.
+        # A VM reads its host's QEMU (aliases) and design's default policy, which may come
+        # from a switch (rules/assumptions.yaml) that the VM's reasons then cite.
         host = self.host(stack)
-        key = (vmc.label, stack.qemu, host.design.default_policy)
+        design = host.design
+        key = (vmc.label, stack.qemu, design.default_policy, design.switches.get("default_policy"))
         v = self._vms.get(key)
         if v is None:
             v = self._vms[key] = self.rs.resolver.vm(vmc.spec(), host)

@@ -69,6 +69,10 @@ def _why(lines: list[str], verdict: PolicyVerdict | MigrateVerdict) -> None:
         lines.append(f"note: {note}")
     if verdict.get("unconfirmed"):
         lines.append("note: rests on unconfirmed assumptions: " + ", ".join(verdict["unconfirmed"]))
+    for a in verdict.get("assumptions", []):
+        how = (f"set by {a['set_by']}, default {a['default']}" if a["overridden"]
+               else "the default; an overlay may switch it")
+        lines.append(f"assumes: {a['id']} = {a['value']} ({how})")
     w = verdict["witness"]
     if w.get("agrees") is False:
         lines.insert(0, "ERROR: the simulator does not reproduce this verdict:")
@@ -107,6 +111,9 @@ def render_migrate(v: MigrateVerdict) -> str:
              f"  vm:   {_vm_line(v['vm'])}",
              f"  before: {render_state(v['src_state'])}",
              f"  after:  {render_state(v['dst_state'])}"]
+    after = v.get("source_after")
+    if after and v["dst_state"] is None:
+        lines.append(f"  source: QEMU {after['qemu']}, under libvirt {after['libvirt']}: {after['text']}")
     if len(v["findings"]) > 1:
         lines.append("  findings: " + ", ".join(f["outcome"] for f in v["findings"]))
     _why(lines, v)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-__all__ = ["Alternative", "DisagreementRecord", "Finding", "MigrateVerdict", "PolicyVerdict", "Reason",
-           "RulesRef", "VMState", "Witness"]
+__all__ = ["Alternative", "Assumed", "DisagreementRecord", "Finding", "MigrateVerdict", "PolicyVerdict",
+           "Reason", "RulesRef", "SourceAfter", "VMState", "Witness"]
 
 
 class _ReasonBase(TypedDict):
@@ -67,6 +67,7 @@ class Witness(_WitnessBase, total=False):
     findings: list[str]
     src_state: dict[str, Any] | None
     dst_state: dict[str, Any] | None
+    source_runstate: str | None
 
 
 class RulesRef(TypedDict):
@@ -90,11 +91,24 @@ class _PolicyBase(TypedDict):
     witness: Witness
 
 
+class Assumed(TypedDict):
+    """A named switch a verdict rests on (rules/assumptions.yaml), as the verdict shows it."""
+
+    id: str
+    value: str
+    default: str
+    overridden: bool
+    description: str
+    source: str
+    set_by: str | None
+
+
 class PolicyVerdict(_PolicyBase, total=False):
     """`seoib policy`: the power-on state of a VM on a host, every alternative, and why."""
 
     rules: RulesRef
     unconfirmed: list[str]
+    assumptions: list[Assumed]
     notes: list[str]
     inferred: bool
 
@@ -114,11 +128,23 @@ class _MigrateBase(TypedDict):
     witness: Witness
 
 
+class SourceAfter(TypedDict):
+    """What becomes of the source after a live migration, per management layer."""
+
+    qemu: str  # running | postmigrate | not-started
+    libvirt: str  # running | migrated | not-started
+    text: str
+    rule: str
+    source: str
+
+
 class MigrateVerdict(_MigrateBase, total=False):
     """`seoib migrate`: a live migration (or a snapshot's loadvm) from ``src`` to ``dst``."""
 
+    source_after: SourceAfter | None
     rules: RulesRef
     unconfirmed: list[str]
+    assumptions: list[Assumed]
     notes: list[str]
     inferred: bool
 

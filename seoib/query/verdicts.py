@@ -18,9 +18,9 @@ from .witness import boot_witness, migration_witness
 if TYPE_CHECKING:  # types only: a cold start does not build the TypedDicts
     from .verdict_types import Finding, MigrateVerdict, PolicyVerdict, Reason, VMState, Witness
 
-__all__ = ["check_migrate", "check_policy", "data_reasons", "line_notes", "migrate_verdict",
-           "migrate_verdict_and_evaluation", "policy_verdict", "policy_verdict_and_evaluation",
-           "reasons", "rule_reasons", "state_of", "unconfirmed"]
+__all__ = ["assumptions", "check_migrate", "check_policy", "data_reasons", "line_notes",
+           "migrate_verdict", "migrate_verdict_and_evaluation", "policy_verdict",
+           "policy_verdict_and_evaluation", "reasons", "rule_reasons", "state_of", "unconfirmed"]
 
 
 def state_of(facts: Mapping[str, Any], side: str) -> VMState | None:
@@ -82,6 +82,67 @@ def unconfirmed(reason_list: list[Reason]) -> list[str]:
     return list(dict.fromkeys(r["rule"] for r in reason_list if r.get("confirmed") is False))
 
 
+def assumptions(rs: RuleSet, reason_list: list[Reason]) -> list[dict[str, Any]]:
+    """The named switches a verdict rests on (its ``assume.*`` reasons): each with its value,
+    default, whether a site changed it and where, and its source."""
+    switches = rs.resolver.assumptions
+    out = []
+    for r in reason_list:
+        rule = r["rule"]
+        if rule.startswith("assume.") and rule[7:] in switches:
+            out.append(switches[rule[7:]].as_json())
+    return list({a["id"]: a for a in out}.values())
+
+
+def _property_what_if(rs: RuleSet) -> dict[str, Any]:
+    """What an explicit choice is judged with: an accel-property build's facts (the first
+    design whose selection is ``property``), switches as they stand."""
+    memo: dict[str, Any] | None = rs.__dict__.get("_property_what_if")
+    if memo is None:
+        memo = {"host.qemu.selection": "property"}
+        for d in rs.resolver.designs.values():
+            if d.facts.get("qemu.selection") == "property":
+                memo = {f"host.{k}": v for k, v in d.facts.items()}
+                break
+        rs.__dict__["_property_what_if"] = memo
+    return memo
+
+
+# What becomes of the source after a live migration, per management layer (rules/migration.yaml).
+SOURCE_LAYERS = {"qemu": "mig.source_qemu", "libvirt": "mig.source_libvirt"}
+
+
+def _setter(rs: RuleSet, query: str, facts: Mapping[str, Any], fact: str) -> Any:
+    """The rule that set ``fact`` in an evaluation (the compiler proved at most one applies).
+
+    The query's rules that can set it are listed once per compiled query (kept beside its
+    fields, never in the rules cache): a migration verdict then tests a handful."""
+    compiled = rs.query(query)
+    setters: dict[str, tuple[Any, ...]] | None = compiled.__dict__.get("_setters")
+    if setters is None:
+        setters = {}
+        object.__setattr__(compiled, "_setters", setters)
+    candidates = setters.get(fact)
+    if candidates is None:
+        candidates = setters[fact] = tuple(r for r in compiled.rules
+                                           if any(a.fact == fact for a in r.then))
+    for rule in candidates:
+        if all(facts.get(c.fact) in c.allowed for c in rule.when):
+            return rule
+    return None
+
+
+def source_after(rs: RuleSet, query: str, facts: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The source after a live migration: its state under a plain QMP client (QEMU's
+    runstate) and under libvirt, and the rule that says why; None for a restore."""
+    state = {layer: facts.get(fact) for layer, fact in SOURCE_LAYERS.items()}
+    if state["qemu"] is None:
+        return None
+    rule = _setter(rs, query, facts, SOURCE_LAYERS["qemu"])
+    return {**state, "text": rule.description if rule else "",
+            "rule": rule.id if rule else "", "source": rule.source if rule else ""}
+
+
 def line_notes(hosts: list[ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:
     """`inferred` (a release or machine type past the rules) and the notes, marked.
 
@@ -117,10 +178,11 @@ def policy_verdict_and_evaluation(rs: RuleSet, host: ResolvedHost, vm: ResolvedV
     inputs = rs.resolver.inputs({"host": host}, vm)
     ev = evaluate(query, inputs)
     alternatives = []
+    what_if = _property_what_if(rs)
     for policy in SEOIB_POLICIES:
         # What the user would get by choosing the policy explicitly (-accel property).
-        alt = outcome_with(query, inputs, {"host.qemu.selection": "property",
-                                           "vm.seoib_policy": policy})
+        alt = outcome_with(query, inputs, {**what_if, "vm.seoib_policy": policy,
+                                           "vm.seoib_policy_given": True})
         alternatives.append({"policy": policy, "outcome": alt, "severity": rs.severities[alt]})
     state = state_of(ev.facts, "host") or {}
     verdict: PolicyVerdict = {
@@ -137,6 +199,7 @@ def policy_verdict_and_evaluation(rs: RuleSet, host: ResolvedHost, vm: ResolvedV
         **line_notes([host], vm),
     }
     verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
+    verdict["assumptions"] = assumptions(rs, verdict["reasons"])
     verdict["witness"] = boot_witness(rs.resolver, host, vm, verdict) if witness else _NO_WITNESS
     return verdict, ev
 
@@ -163,6 +226,7 @@ def migrate_verdict_and_evaluation(rs: RuleSet, src: ResolvedHost, dst: Resolved
         "vm": vm.as_json(),
         "src_state": state_of(ev.facts, "src"),
         "dst_state": state_of(ev.facts, "dst") if completes else None,
+        "source_after": source_after(rs, name, ev.facts),
         "outcome": ev.outcome,
         "severity": rs.severities[ev.outcome],
         "findings": _findings(rs, ev),
@@ -170,6 +234,7 @@ def migrate_verdict_and_evaluation(rs: RuleSet, src: ResolvedHost, dst: Resolved
         **line_notes([src, dst], vm),
     }
     verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
+    verdict["assumptions"] = assumptions(rs, verdict["reasons"])
     verdict["witness"] = (migration_witness(rs.resolver, src, dst, vm, verdict, snapshot=snapshot)
                           if witness else _NO_WITNESS)
     return verdict, ev

@@ -6,6 +6,9 @@ type is registered, and the VM's configuration with the user's ``-global`` and
 ``-accel`` options. It never passes a derived policy or outcome, nor any design
 behaviour read from the rules (lookups, gates, selection kinds): each design is
 the simulator's own code, so a misread design in the rules shows as a disagreement.
+The one exception is named: the switches of rules/assumptions.yaml (what nobody
+has confirmed, each with its default and source) go to the simulator as they
+stand, so a site that flips one gets a verdict both sides re-derive, naming it.
 A difference is a Disagreement (exit 4), never a quiet verdict.
 """
 
@@ -17,7 +20,7 @@ from typing import Any
 
 from ..rules.resolve import ResolvedHost, ResolvedVM, Resolver
 
-__all__ = ["boot_witness", "migration_witness", "sim_host", "sim_vm"]
+__all__ = ["boot_witness", "migration_witness", "sim_assumptions", "sim_host", "sim_vm"]
 
 STATE_KEYS = ("policy", "kvm_flags", "lvr_seoib", "suppression_honored")
 # Device events per witness run: a storm shows on the first event, stuck
@@ -27,11 +30,26 @@ WITNESS_IRQS = 3
 
 @cache
 def _sim() -> Any:
-    """The simulator's api and config modules, imported on first use: commands that never
-    simulate never load it, and a verdict pays no import statement per call."""
-    from ..sim import api, config
+    """The simulator's api, config and assumptions modules, imported on first use: commands
+    that never simulate never load it, and a verdict pays no import statement per call."""
+    from ..sim import api, assumptions, config
 
-    return SimpleNamespace(api=api, config=config)
+    return SimpleNamespace(api=api, config=config, assumptions=assumptions)
+
+
+def sim_assumptions(resolver: Resolver) -> Any:
+    """The switches in force, for the simulator (ValueError: one it has no model of)."""
+    memo = resolver.__dict__.get("_sim_assumptions")
+    if memo is None:
+        pairs = tuple((a.id, a.value) for a in resolver.assumptions.values())
+        try:
+            memo = _sim().assumptions.Assumptions(pairs)
+        except ValueError as err:
+            memo = err
+        resolver.__dict__["_sim_assumptions"] = memo  # beside the fields: never cached to disk
+    if isinstance(memo, ValueError):
+        raise memo
+    return memo
 
 
 def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
@@ -73,11 +91,15 @@ def _compare(label: str, solver: dict[str, Any] | None, sim: dict[str, Any] | No
     return [f"{label}: solver {solver} vs simulator {sim}"]
 
 
-def _no_model(vm: ResolvedVM, *hosts: ResolvedHost) -> dict[str, Any] | None:
+def _no_model(resolver: Resolver, vm: ResolvedVM, *hosts: ResolvedHost) -> dict[str, Any] | None:
     config = _sim().config
     DESIGNS, GUESTS = config.DESIGNS, config.GUESTS
     missing = [f"guest {vm.guest.id!r}"] if vm.guest.id not in GUESTS else []
     missing += [f"QEMU design {h.design.id!r}" for h in hosts if h.design.id not in DESIGNS]
+    try:
+        sim_assumptions(resolver)
+    except ValueError as err:
+        missing.append(str(err).removeprefix("the simulator has no model of "))
     if not missing:
         return None
     return {"ran": False, "agrees": False, "outcome": None, "counters": {},
@@ -86,10 +108,10 @@ def _no_model(vm: ResolvedVM, *hosts: ResolvedHost) -> dict[str, Any] | None:
 
 def boot_witness(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM,
                  verdict: dict[str, Any]) -> dict[str, Any]:
-    missing = _no_model(vm, host)
+    missing = _no_model(resolver, vm, host)
     if missing:
         return missing
-    w = _boot(sim_host(resolver, host, vm), sim_vm(vm))
+    w = _boot(sim_host(resolver, host, vm), sim_vm(vm), sim_assumptions(resolver))
     diffs = _compare("outcome", verdict["outcome"], w.outcome)  # type: ignore[arg-type]
     state = _state(w.state)
     if state is not None:
@@ -101,30 +123,34 @@ def boot_witness(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM,
 
 def migration_witness(resolver: Resolver, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
                       verdict: dict[str, Any], *, snapshot: bool) -> dict[str, Any]:
-    missing = _no_model(vm, src, dst)
+    missing = _no_model(resolver, vm, src, dst)
     if missing:
         return missing
-    w = _migrate(sim_host(resolver, src, vm), sim_host(resolver, dst, vm), sim_vm(vm), snapshot)
+    w = _migrate(sim_host(resolver, src, vm), sim_host(resolver, dst, vm), sim_vm(vm), snapshot,
+                 sim_assumptions(resolver))
     diffs = _compare("outcome", verdict["outcome"], w.outcome)  # type: ignore[arg-type]
     if w.src_state is not None:
         diffs += _compare("src_state", verdict["src_state"], _state(w.src_state))
     diffs += _compare("dst_state", verdict["dst_state"], _state(w.dst_state))
+    after = verdict.get("source_after")
+    diffs += _compare("source runstate", after["qemu"] if after else None, w.source_runstate)
     return {"ran": True, "agrees": not diffs, "outcome": w.outcome, "findings": list(w.findings),
             "src_state": _state(w.src_state), "dst_state": _state(w.dst_state),
+            "source_runstate": w.source_runstate,
             "counters": dict(w.counters), "events": list(w.events)[:20], "differences": diffs}
 
 
 # Simulator inputs are small frozen dataclasses: identical classes share a run.
 @lru_cache(maxsize=65536)
-def _boot(host: Any, vm: Any) -> Any:
-    return _sim().api.simulate_boot(host, vm, irqs=WITNESS_IRQS)
+def _boot(host: Any, vm: Any, assume: Any) -> Any:
+    return _sim().api.simulate_boot(host, vm, irqs=WITNESS_IRQS, assume=assume)
 
 
 @lru_cache(maxsize=65536)
-def _migrate(src: Any, dst: Any, vm: Any, snapshot: bool) -> Any:
+def _migrate(src: Any, dst: Any, vm: Any, snapshot: bool, assume: Any) -> Any:
     api = _sim().api
-    return (api.simulate_snapshot if snapshot else api.simulate_migration)(src, dst, vm,
-                                                                             irqs=WITNESS_IRQS)
+    return (api.simulate_snapshot if snapshot else api.simulate_migration)(
+        src, dst, vm, irqs=WITNESS_IRQS, assume=assume)
 
 
 class ScenarioBridge:
@@ -140,6 +166,16 @@ class ScenarioBridge:
 
         self.rs = load_rules(rules_dir)
         self._hosts: dict[int, ResolvedHost] = {}
+
+    def assumptions(self) -> Any:
+        """The rules' switches in force, as the simulator takes them (a scenario's own
+        ``assume`` goes over them). BadInput where the simulator has no model of one."""
+        from ..errors import BadInput, Location
+
+        try:
+            return sim_assumptions(self.rs.resolver)
+        except ValueError as err:
+            raise BadInput(str(err), Location(str(self.rs.root))) from None
 
     def host(self, raw: Any, location: Any) -> Any:
         from ..rules.specs import parse_host_spec

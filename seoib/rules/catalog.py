@@ -16,8 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Location, RuleError, SpecError
 from ..record import record, replace
-from .language import Citation, Design, Family, GuestProfile, MachineCompat, QemuRelease
+from .assumptions import switched
+from .language import (
+    Assumption,
+    Citation,
+    Design,
+    Family,
+    GuestProfile,
+    MachineCompat,
+    QemuRelease,
+)
 from .overlay import item_location
+from .patterns import compile_name_pattern
 from .versions import Release, parse_release
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
@@ -154,10 +164,10 @@ class MachineCatalog:
             loc = item_location(doc["downstream"], i, source)
             pattern = None
             if "pattern" in d:
-                try:
-                    pattern = re.compile(d["pattern"])
-                except re.error as exc:
-                    problems.append((loc, f"{d['id']}: pattern is not a regular expression: {exc}"))
+                try:  # matched against every machine name a query gives: linear time only
+                    pattern = compile_name_pattern(d["pattern"])
+                except ValueError as exc:
+                    problems.append((loc, f"{d['id']}: pattern is refused: {exc}"))
                     continue
                 if "upstream" not in pattern.groupindex:
                     problems.append((loc, f"{d['id']}: pattern needs a group named 'upstream'"))
@@ -382,31 +392,57 @@ class QemuCatalog:
 
 
 def _entries(doc: LineDict, key: str, source: str, known: dict[str, tuple], prefix: str,
-             make: Callable[[LineDict, Location], Any]) -> dict[str, Any]:
-    """Rule-data entries with `facts`, each checked against the declared input facts."""
+             switches: dict[str, Assumption],
+             make: Callable[[LineDict, Location, dict[str, Any], dict[str, str], list[Problem]], Any]
+             ) -> dict[str, Any]:
+    """Rule-data entries with `facts`, each checked against the declared input facts; a value
+    written ``{assume: <id>}`` takes the switch's value (seoib.rules.assumptions)."""
     out: dict[str, Any] = {}
     problems: list[Problem] = []
     for i, entry in enumerate(doc[key]):
         loc = item_location(doc[key], i, source)
-        problems += _check_facts(entry["id"], entry["facts"], known, prefix, loc)
-        out[entry["id"]] = make(entry, loc)
+        facts: dict[str, Any] = {}
+        used: dict[str, str] = {}
+        for name, raw in entry["facts"].items():
+            facts[name], switch = switched(raw, switches, known.get(name), entry["id"], loc, problems)
+            if switch is not None:
+                used[name] = switch
+        problems += _check_facts(entry["id"], facts, known, prefix, loc)
+        out[entry["id"]] = make(entry, loc, facts, used, problems)
     if problems:
         raise RuleError.from_problems(problems)
     return out
 
 
-def load_designs(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, Design]:
-    return _entries(doc, "designs", source, known, "qemu.", lambda d, loc: Design(
-        d["id"], d["description"], dict(d["facts"]), d["source"], loc,
-        _rel(d.get("gate")) if d.get("gate") != "build" else None,
-        d.get("default_policy", "quirked"), bool(d.get("confirmed", True)),
-        d.get("gate") == "build"))
+def _design(switches: dict[str, Assumption]) -> Callable[..., Design]:
+    def make(d: LineDict, loc: Location, facts: dict[str, Any], used: dict[str, str],
+             problems: list[Problem]) -> Design:
+        def field(key: str, default: Any, allowed: tuple[str, ...] | None) -> Any:
+            value, switch = switched(d.get(key, default), switches, allowed, d["id"], loc, problems)
+            if switch is not None:
+                used[key] = switch
+            return value
+
+        gate = field("gate", None, None)
+        policy = field("default_policy", "quirked", ("quirked", "respected", "not-advertised"))
+        unversioned = field("unversioned", "yes", ("yes", "no"))
+        return Design(d["id"], d["description"], facts, d["source"], loc,
+                      _rel(gate) if gate not in (None, "build") else None, policy or "quirked",
+                      bool(d.get("confirmed", True)), gate == "build", unversioned != "no", used)
+    return make
 
 
-def load_guests(doc: LineDict, source: str, known: dict[str, tuple]) -> dict[str, GuestProfile]:
-    guests = _entries(doc, "guests", source, known, "guest.", lambda g, loc: GuestProfile(
-        g["id"], g["description"], dict(g["facts"]), g["source"], loc,
-        bool(g.get("confirmed", True))))
+def load_designs(doc: LineDict, source: str, known: dict[str, tuple],
+                 switches: dict[str, Assumption] | None = None) -> dict[str, Design]:
+    return _entries(doc, "designs", source, known, "qemu.", switches or {}, _design(switches or {}))
+
+
+def load_guests(doc: LineDict, source: str, known: dict[str, tuple],
+                switches: dict[str, Assumption] | None = None) -> dict[str, GuestProfile]:
+    guests = _entries(doc, "guests", source, known, "guest.", switches or {},
+                      lambda g, loc, facts, used, problems: GuestProfile(
+                          g["id"], g["description"], facts, g["source"], loc,
+                          bool(g.get("confirmed", True)), used))
     if "any" not in guests:
         raise RuleError("guest profile 'any' (the worst case) is required", Location(source))
     return guests

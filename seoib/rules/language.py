@@ -10,6 +10,7 @@ from .versions import Release
 
 __all__ = [
     "Assign",
+    "Assumption",
     "Capability",
     "Citation",
     "Condition",
@@ -262,8 +263,52 @@ class MachineCompat(_Cited):
 
 
 @record
+class Assumption:
+    """A named switch for what nobody has confirmed (rules/assumptions.yaml).
+
+    ``value`` is the reading in force: the ``default`` unless an overlay set it
+    (``set_by`` then names that entry). ``values`` lists what it may take (None: a
+    machine type version X.Y). Rule data that rests on it names it, and every
+    verdict that does cites it as an unconfirmed reason; the witness hands the
+    values in force to the simulator.
+    """
+
+    id: str
+    description: str
+    default: str
+    value: str
+    values: tuple[str, ...] | None
+    source: str
+    location: Location | None = None
+    set_by: Location | None = None
+
+    @property
+    def overridden(self) -> bool:
+        return self.value != self.default
+
+    def citation(self) -> Citation:
+        cited: Citation | None = self.__dict__.get("_citation")
+        if cited is None:
+            how = (f"set to {self.value} by {self.set_by} (default {self.default})"
+                   if self.overridden else f"{self.value} (the default; a site may switch it)")
+            cited = self.__dict__["_citation"] = Citation(
+                f"assume.{self.id}", f"assumed: {self.description}: {how}", self.source,
+                self.set_by or self.location, False)
+        return cited
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "value": self.value, "default": self.default,
+                "overridden": self.overridden, "description": self.description,
+                "source": self.source, "set_by": str(self.set_by) if self.set_by else None}
+
+
+@record
 class Design:
-    """A QEMU SEOIB design: the facts it sets, its gate and its default policy."""
+    """A QEMU SEOIB design: the facts it sets, its gate and its default policy.
+
+    ``switches`` names, per fact or field (``gate``, ``unversioned``,
+    ``default_policy``), the assumption whose value it took.
+    """
 
     id: str
     description: str
@@ -275,6 +320,8 @@ class Design:
     confirmed: bool = True
     # gate: build - the first machine type of the QEMU build's own release
     gate_from_build: bool = False
+    unversioned: bool = True  # unversioned machine types pass the gate
+    switches: dict[str, str] = Factory(dict)
 
     def citation(self) -> Citation:
         cited: Citation | None = self.__dict__.get("_citation")  # one per design, as for rules
@@ -287,7 +334,8 @@ class Design:
 
 @record
 class GuestProfile:
-    """A guest profile: the facts its behaviour sets."""
+    """A guest profile: the facts its behaviour sets; ``switches`` names the assumption
+    each switched fact took its value from."""
 
     id: str
     description: str
@@ -295,6 +343,7 @@ class GuestProfile:
     source: str = ""
     location: Location | None = None
     confirmed: bool = True
+    switches: dict[str, str] = Factory(dict)
 
     def citation(self) -> Citation:
         cited: Citation | None = self.__dict__.get("_citation")  # one per guest, as for rules

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Location, RuleError, SpecError
+from ..memo import ENTRY_BYTES
 from ..record import record
 from .distros import DistributionScheme, DistroMatch, load_schemes, match_release
 from .language import Capability, KernelChange
@@ -30,7 +31,10 @@ if TYPE_CHECKING:  # yaml stays unimported on the cached query path
 
 __all__ = ["KernelLineage", "KernelResolution"]
 
-CACHE_LIMIT = 4096  # release texts remembered before the memo starts over (bounded memory)
+# Bytes of release texts and their resolutions remembered before the memo starts over: a
+# service meeting endless distinct releases (or very long ones) keeps flat memory.
+CACHE_BYTES = 2 << 20
+RESOLUTION_BYTES = 600  # what one resolution adds besides its text (measured: 450-600 bytes)
 
 
 @record
@@ -177,8 +181,12 @@ class KernelLineage:
         because = self._chains[node]
         caps = frozenset(c for ch in because for c in ch.capabilities)
         res = KernelResolution(text, caps, because, inferred, scheme)
-        if len(self._cache) >= CACHE_LIMIT:  # endless distinct releases (a service): start over
+        cost = ENTRY_BYTES + RESOLUTION_BYTES + len(text)
+        used = self.__dict__.get("_cache_bytes", 0) + cost
+        if used > CACHE_BYTES:  # endless distinct releases (a service): start over
             self._cache.clear()
+            used = cost
+        self._cache_bytes = used
         self._cache[text] = res
         return res
 

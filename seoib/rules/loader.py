@@ -21,7 +21,7 @@ from ..record import Factory, record
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
     from ..yamlio import LineDict
 
-__all__ = ["DATA_FILES", "RawRules", "is_complete", "load_rule_dir", "load_rule_dirs",
+__all__ = ["DATA_FILES", "RawRules", "duplicate_ids", "is_complete", "load_rule_dir", "load_rule_dirs",
            "rules_digest", "schema_problems", "set_digest"]
 
 # file stem -> schema name; every other *.yaml is validated as a stage file.
@@ -33,6 +33,7 @@ DATA_FILES = {
     "designs": "designs",
     "guests": "guests",
     "queries": "queries",
+    "assumptions": "assumptions",
 }
 
 
@@ -136,6 +137,36 @@ def schema_problems(doc: Any, schema: dict[str, Any], source: str) -> list[tuple
     return problems
 
 
+def duplicate_ids(doc: LineDict, source: str) -> list[tuple[Location, str]]:
+    """An ``id`` (or a release ``version``) given twice in one list of one file, at the second.
+
+    Merging by id would keep the last silently: which of two entries a user meant is not
+    ours to guess, in a complete rule set or in an overlay.
+    """
+    from ..yamlio import LineList
+
+    problems: list[tuple[Location, str]] = []
+    for key, items in doc.items():
+        if not isinstance(items, LineList):
+            continue
+        seen: dict[tuple[str, Any], int | None] = {}
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            field = "id" if "id" in item else "version" if "version" in item else None
+            if field is None or not isinstance(item[field], str | int | float):
+                continue
+            mark = (field, item[field])
+            line = items.line_of(i)
+            if mark in seen:
+                first = f" (first at line {seen[mark]})" if seen[mark] else ""
+                problems.append((Location(source, line), f"{key}: {field} {item[field]!r} is given "
+                                 f"twice in this file{first}"))
+            else:
+                seen[mark] = line
+    return problems
+
+
 def load_rule_dir(root: Path) -> RawRules:
     """Load and schema-check a rule directory; raise RuleError listing every problem."""
     from ..yamlio import load_yaml  # lazy: a cached rule set never parses YAML
@@ -159,6 +190,8 @@ def load_rule_dir(root: Path) -> RawRules:
             problems.append((Location(str(path), getattr(doc, "line", 1)), "expected a mapping"))
             continue
         found = schema_problems(doc, _schema(schema), str(path))
+        if not found and schema != "stage":  # stage files: rule ids are checked across files
+            found = duplicate_ids(doc, str(path))
         problems.extend(found)
         if not found:
             (data if schema != "stage" else stages)[path.stem] = doc
@@ -197,6 +230,8 @@ def load_rule_dirs(roots: list[Path]) -> RawRules:
             found = schema_problems(doc, _schema(DATA_FILES.get(path.stem, "stage"),
                                                  data and path.stem not in _WHOLE_FILES),
                                     str(path))
+            if not found and data:  # stage files: rule ids are checked across files
+                found = duplicate_ids(doc, str(path))
             problems.extend(found)
             if found:
                 continue
@@ -208,7 +243,7 @@ def load_rule_dirs(roots: list[Path]) -> RawRules:
                 pieces[path.stem].append((doc, str(path)))
     if problems:
         raise RuleError.from_problems(problems)
-    merged = {stem: merge_sources(docs) for stem, docs in pieces.items()}
+    merged = {stem: merge_sources(docs, stem in _FIELD_MERGED) for stem, docs in pieces.items()}
     paths = {stem: docs[-1][1] for stem, docs in pieces.items()}
     paths.update({stem: src for stem, (_, src) in stages.items()})
     return RawRules(roots[-1], merged, {s: d for s, (d, _) in stages.items()}, paths, tuple(roots))
@@ -216,3 +251,5 @@ def load_rule_dirs(roots: list[Path]) -> RawRules:
 
 # The vocabulary: an overlay replaces these whole, as it does stage files.
 _WHOLE_FILES = frozenset({"facts", "queries"})
+# Switches: an overlay entry sets fields of a known one (its value) and keeps the rest.
+_FIELD_MERGED = frozenset({"assumptions"})

@@ -7,6 +7,8 @@ the new base, or some data files, which are merged into the set so far:
 * a list of entries with ``id`` (kernel builds, QEMU releases and builds,
   machine families, downstream schemes, designs, guests, compat rules): an entry
   with a known id replaces it, a new id is appended;
+* in assumptions.yaml, an entry with a known id updates that switch's fields
+  (an overlay sets a switch's ``value`` and keeps its default and source);
 * a list of plain values (``mainline``, ``versions``): new values are appended;
 * anything else at the top level of a file replaces the value before it.
 
@@ -56,7 +58,8 @@ def _key(item: Any) -> Any:
     return ("value", item)
 
 
-def _merge_list(base: LineList, top: LineList, base_src: str, top_src: str) -> LineList:
+def _merge_list(base: LineList, top: LineList, base_src: str, top_src: str,
+                fields: bool = False) -> LineList:
     out = sourced(base, base_src)
     index = {_key(item): i for i, item in enumerate(out)}
     for i, item in enumerate(top):
@@ -64,7 +67,7 @@ def _merge_list(base: LineList, top: LineList, base_src: str, top_src: str) -> L
         line = top.line_of(i)
         if k in index and isinstance(item, dict):
             j = index[k]
-            out[j] = item
+            out[j] = _updated(out[j], item) if fields else item
             out.item_lines[j] = line
             out.item_sources[j] = top_src  # type: ignore[attr-defined]
         elif k not in index:
@@ -75,8 +78,22 @@ def _merge_list(base: LineList, top: LineList, base_src: str, top_src: str) -> L
     return out
 
 
-def merge_document(base: LineDict, top: LineDict, base_src: str, top_src: str) -> LineDict:
-    """``top`` merged over ``base`` (neither is changed)."""
+def _updated(old: Any, top: LineDict) -> Any:
+    """``old``'s fields with ``top``'s over them; lines follow the top entry."""
+    from ..yamlio import LineDict
+
+    if not isinstance(old, dict):
+        return top
+    out = LineDict({**old, **top})
+    out.line = top.line
+    out.key_lines = {**getattr(old, "key_lines", {}), **top.key_lines}
+    return out
+
+
+def merge_document(base: LineDict, top: LineDict, base_src: str, top_src: str,
+                   fields: bool = False) -> LineDict:
+    """``top`` merged over ``base`` (neither is changed); ``fields``: entries with a known
+    id update it field by field instead of replacing it."""
     from ..yamlio import LineDict, LineList
 
     out = LineDict(base)
@@ -85,7 +102,7 @@ def merge_document(base: LineDict, top: LineDict, base_src: str, top_src: str) -
     for key, value in top.items():
         old = base.get(key)
         if isinstance(old, LineList) and isinstance(value, LineList):
-            out[key] = _merge_list(old, value, base_src, top_src)
+            out[key] = _merge_list(old, value, base_src, top_src, fields)
         elif isinstance(value, LineList):
             out[key] = sourced(value, top_src)
         else:
@@ -94,10 +111,10 @@ def merge_document(base: LineDict, top: LineDict, base_src: str, top_src: str) -
     return out
 
 
-def merge_sources(pieces: Sequence[tuple[LineDict, str]]) -> LineDict:
+def merge_sources(pieces: Sequence[tuple[LineDict, str]], fields: bool = False) -> LineDict:
     """Fold ``(document, file)`` pairs, first the base, into one document."""
     doc, src = pieces[0]
     for top, top_src in pieces[1:]:
-        doc = merge_document(doc, top, src, top_src)
+        doc = merge_document(doc, top, src, top_src, fields)
         src = top_src
     return doc

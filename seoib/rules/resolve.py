@@ -11,15 +11,24 @@ import os
 from typing import Any
 
 from ..errors import Location, SpecError
+from ..memo import ENTRY_BYTES, SizedMemo
 from ..record import record, replace
 from .catalog import MachineCatalog, MachineType, QemuCatalog
-from .language import Citation, Design, GuestProfile, QemuRelease
+from .language import Assumption, Citation, Design, GuestProfile, QemuRelease
 from .lineage import KernelLineage
 from .specs import HostSpec, VMSpec
 
 __all__ = ["ResolvedHost", "ResolvedVM", "Resolver", "guest_ioapics"]
 
-MEMO_LIMIT = 4096  # release texts and machine type names remembered before the memos start over
+# Bytes each memo of rule data per release text or machine type name may hold (seoib.memo):
+# a service meeting endless distinct (or very long) texts keeps flat memory.
+MEMO_BYTES = 4 << 20
+PART_BYTES = 1024  # what one kernel or machine-type part adds besides its key (measured: ~0.9 kB)
+
+
+def _part_cost(key: str, part: Any) -> int:
+    return ENTRY_BYTES + PART_BYTES + len(key)
+
 
 # A VM's machine part: the type, its notes, inferences, defaults, family citation, compat citations.
 MachinePart = tuple[MachineType, tuple[str, ...], tuple[str, ...], dict[str, str], Citation,
@@ -135,12 +144,14 @@ class Resolver:
     """
 
     def __init__(self, kernels: KernelLineage, qemu: QemuCatalog, machines: MachineCatalog,
-                 designs: dict[str, Design], guests: dict[str, GuestProfile]) -> None:
+                 designs: dict[str, Design], guests: dict[str, GuestProfile],
+                 assumptions: dict[str, Assumption] | None = None) -> None:
         self.kernels = kernels
         self.qemu = qemu
         self.machines = machines
         self.designs = designs
         self.guests = guests
+        self.assumptions = assumptions or {}  # the named switches (rules/assumptions.yaml)
 
     def host(self, spec: HostSpec) -> ResolvedHost:
         where = spec.origin
@@ -168,13 +179,18 @@ class Resolver:
         because = dict(kernel_because)
         facts.update(design.facts)
         for name in design.facts:
-            because[name] = (design.citation(),)
+            because[name] = (design.citation(), *self._switched(design.switches, name))
         because["qemu.registers_machine"] = (qemu.citation(),)
-        because["qemu.gate_ok"] = (design.citation(),)
+        because["qemu.gate_ok"] = (design.citation(), *self._switched(design.switches, "gate",
+                                                                       "unversioned"))
         return ResolvedHost(spec, spec.label(), spec.kernel, mask, spec.x2apic_api is not None,
                             qemu, spec.qemu or "", design, caps, facts, because,
                             frozenset(spec.machines) if spec.machines is not None else None,
                             tuple(inferred))
+
+    def _switched(self, switches: dict[str, str], *names: str) -> tuple[Citation, ...]:
+        """The citations of the assumptions behind ``names`` (facts or design fields)."""
+        return tuple(self.assumptions[switches[n]].citation() for n in names if n in switches)
 
     def _known_mask(self) -> int:
         """Every x2apic-api bit the rules know (rule data: computed once)."""
@@ -198,17 +214,15 @@ class Resolver:
 
     def _remember(self, memo_name: str, key: str, make: Any) -> Any:
         """``make()`` once per key in the memo named ``memo_name``, kept beside the resolver's
-        fields (a resolver read from the rules cache has none until first asked). At
-        MEMO_LIMIT keys the memo starts over: a service meeting endless distinct releases
-        or type names keeps flat memory."""
-        memo: dict[str, Any] | None = self.__dict__.get(memo_name)
+        fields (a resolver read from the rules cache has none until first asked). The memo
+        holds at most MEMO_BYTES (:class:`seoib.memo.SizedMemo`): a service meeting endless
+        distinct releases or type names keeps flat memory."""
+        memo: SizedMemo[str, Any] | None = self.__dict__.get(memo_name)
         if memo is None:
-            memo = self.__dict__[memo_name] = {}
+            memo = self.__dict__[memo_name] = SizedMemo(MEMO_BYTES, _part_cost)
         hit = memo.get(key)
         if hit is None:
-            if len(memo) >= MEMO_LIMIT:
-                memo.clear()
-            hit = memo[key] = make()
+            hit = memo.put(key, make())
         return hit
 
     def _host_kernel(self, spec: HostSpec, where: Location | None) -> KernelPart:
@@ -305,10 +319,11 @@ class Resolver:
                    "vm.ioapic_global": origin("ioapic", spec.ioapic),
                    "vm.x2apic": given("x2apic", "on" if x2apic else "off")
                    if spec.x2apic is not None else () if machine.family.apic else (family,),
-                   "vm.seoib_policy": given("seoib-policy", policy) if spec.seoib_policy else (),
+                   "vm.seoib_policy": given("seoib-policy", policy) if spec.seoib_policy else
+                   self._switched(host.design.switches, "default_policy"),
                    "vm.seoib_policy_given": given("seoib-policy", policy) if spec.seoib_policy
                    else (),
-                   **{k: (guest.citation(),) for k in guest.facts}}
+                   **{k: (guest.citation(), *self._switched(guest.switches, k)) for k in guest.facts}}
         if machine.downstream is not None:
             for key in ("vm.irqchip", "vm.ioapic"):
                 because[key] = (*because[key], machine.downstream.citation())
@@ -381,14 +396,23 @@ class Resolver:
 
     @staticmethod
     def gate_ok(host: ResolvedHost, vm: ResolvedVM) -> bool:
-        """Whether the machine type passes the design's gate. Unversioned types (microvm)
-        follow the machine class default, which a gated design switches on."""
+        """Whether the machine type passes the design's gate.
+
+        A gate is a compat property (QEMU's convention): every versioned type from the
+        gate on passes in every build from the gate's release on, and a build older than
+        the gate has the property for no type at all. Unversioned types (microvm) follow
+        the machine class default: they pass where the design says ``unversioned``.
+        (``gate: build``, the build's own newest type, is kept for rule sets that say so.)
+        """
         design = host.design
         gate = host.qemu.machines_max if design.gate_from_build else design.gate
         if gate is None and not design.gate_from_build:
             return True
+        if gate is not None and not design.gate_from_build and \
+                host.qemu.version.parts[:2] < gate.parts[:2]:
+            return False
         if vm.machine.version is None:
-            return True
+            return design.unversioned
         return gate is not None and vm.machine.version.parts >= gate.parts
 
     def inputs(self, hosts: dict[str, ResolvedHost], vm: ResolvedVM) -> dict[str, Any]:

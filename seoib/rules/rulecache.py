@@ -3,9 +3,10 @@
 A compiled rule set is an object graph of the engine's own frozen records
 and a few plain classes (catalogs, lineage, resolver). It is stored as compact
 JSON of those objects' fields - never pickle or marshal - so reading a cache
-file can only build instances of classes defined in the engine's rules/ and
-query/ packages or its shared top-level modules, field by field, without
-calling any constructor, ``__setstate__`` or ``__reduce__``.
+file can only build instances of the classes :data:`ALLOWED` names, by exact
+module and class name, field by field, without calling any constructor,
+``__setstate__`` or ``__reduce__``. A name outside that list (``seoib.__main__``,
+``os.system``) is never imported: the file is ignored.
 
 Encoding (``FORMAT``/``VERSION`` tag the file): JSON scalars stand for
 themselves; every other value is a list whose first item is a tag -
@@ -20,11 +21,13 @@ the source files that build and read a rule set - every file under the phase
 packages ``seoib/rules/`` and ``seoib/query/`` and the shared top-level modules
 (names, sizes, modification times) - so a cache entry never outlives the code
 that wrote it and never carries another install's paths into error messages.
-Only classes defined in those same modules are decoded; both sets follow the
-folders, so a new module there needs no edit here. The directory holds at most ``MAX_ENTRIES`` files
-(oldest evicted). A missing, truncated, corrupt, foreign or unsafe (not owned
-by this user, or writable by others) file is ignored and rebuilt: the cache is
-an optimisation, never a source of truth.
+Each object must carry exactly its class's fields (a record's
+``__record_fields__``, or the attributes :data:`ALLOWED` lists), and the body
+carries a digest of itself, so a hollow or hand-edited entry is rebuilt rather
+than answering with half a rule set. The directory holds at most ``MAX_ENTRIES``
+files (oldest evicted). A missing, truncated, corrupt, foreign or unsafe (not
+owned by this user, or writable by others) file is ignored and rebuilt: the
+cache is an optimisation, never a source of truth.
 """
 
 from __future__ import annotations
@@ -42,11 +45,11 @@ from typing import Any, TypeVar
 
 from ..digests import sha256
 
-__all__ = ["FORMAT", "MAX_ENTRIES", "VERSION", "CacheError", "cache_dir", "cache_key", "cache_path",
-           "cached", "decode", "encode"]
+__all__ = ["ALLOWED", "FORMAT", "MAX_ENTRIES", "VERSION", "CacheError", "cache_dir", "cache_key",
+           "cache_path", "cached", "decode", "encode"]
 
 FORMAT = "seoib-compiled-rules"
-VERSION = 1
+VERSION = 2  # 2: the exact class allow-list and the body digest
 MAX_ENTRIES = 8
 MAX_BYTES = 16 * 1024 * 1024  # a compiled rule set is ~150 kB; anything far larger is not ours
 
@@ -54,8 +57,35 @@ _PKG_DIR = str(Path(__file__).resolve().parent.parent)  # seoib/
 # The packages whose modules a compiled rule set is built from and read by; with the
 # shared modules at seoib/ top level they are the code the cache depends on.
 PHASES = ("rules", "query")
-_MODULE_NAME = re.compile(r"^seoib(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Every class a compiled rule set is made of, by exact module and name: the only ones a
+# cache file may name. A record's fields are its ``__record_fields__``; a plain class
+# (None below a record) lists the attributes it is stored with. tests/test_rule_cache.py
+# holds this list to what the built-in rule set holds.
+ALLOWED: dict[tuple[str, str], tuple[str, ...] | None] = {
+    ("seoib.errors", "Location"): None,
+    ("seoib.rules.ruleset", "RuleSet"): None,
+    ("seoib.rules.compiler", "CompiledQuery"): None,
+    ("seoib.rules.compiler", "EvalStep"): None,
+    ("seoib.rules.versions", "Release"): None,
+    ("seoib.rules.catalog", "Downstream"): None,
+    **{("seoib.rules.language", name): None for name in (
+        "Fact", "Query", "Side", "OutcomeRule", "Condition", "Rule", "Assign", "Capability",
+        "KernelChange", "Family", "MachineCompat", "QemuRelease", "Design", "GuestProfile",
+        "Assumption")},
+    ("seoib.rules.resolve", "Resolver"): (
+        "assumptions", "designs", "guests", "kernels", "machines", "qemu"),
+    ("seoib.rules.lineage", "KernelLineage"): (
+        "_backports", "_builds", "_cache", "_chains", "_mainline", "capabilities", "graph",
+        "source"),
+    ("seoib.rules.catalog", "QemuCatalog"): (
+        "builds", "deletion_major", "family_ranges", "history", "inference_source", "inferred",
+        "machines", "releases", "source"),
+    ("seoib.rules.catalog", "MachineCatalog"): (
+        "_pattern", "alias_families", "aliases", "all_families", "bounds", "compat",
+        "downstream", "families", "newest", "notes", "source", "versions"),
+}
 
 T = TypeVar("T")
 
@@ -139,8 +169,7 @@ def encode(root: Any) -> dict[str, Any]:
     def klass(cls: type) -> int:
         idx = class_index.get(cls)
         if idx is None:
-            if (not _MODULE_NAME.match(cls.__module__) or not _IDENT.match(cls.__qualname__)
-                    or not _stored_module(cls.__module__)):  # else it could not be read back
+            if (cls.__module__, cls.__qualname__) not in ALLOWED:  # else it could not be read back
                 raise CacheError(f"cannot store a {cls.__module__}.{cls.__qualname__}")
             fields = _field_names(cls)
             idx = class_index[cls] = len(classes)
@@ -183,7 +212,10 @@ def encode(root: Any) -> dict[str, Any]:
         if fields is not None:
             out = ["O", idx, *(enc(getattr(v, f)) for f in fields)]
         else:
-            out = ["O", idx, enc(dict(vars(v)))]
+            state = dict(vars(v))
+            if tuple(sorted(state)) != ALLOWED[(t.__module__, t.__qualname__)]:
+                raise CacheError(f"a {t.__qualname__} with other attributes than ALLOWED lists")
+            out = ["O", idx, enc(state)]
         in_progress.discard(ident)
         keep_alive.append(v)
         if fields is not None and t.__hash__ is not None:  # a frozen value: equal ones are one
@@ -203,29 +235,16 @@ def encode(root: Any) -> dict[str, Any]:
 
 # --- decode --------------------------------------------------------------------------------
 
-def _stored_module(module: str) -> bool:
-    """Whether ``module`` (a checked dotted name) is one :func:`code_digest` covers."""
-    parts = module.split(".")
-    if len(parts) == 2:  # a shared top-level module, not a package
-        return os.path.isfile(os.path.join(_PKG_DIR, parts[1] + ".py"))
-    if len(parts) < 2 or parts[1] not in PHASES:
-        return False
-    rel = os.path.join(_PKG_DIR, *parts[1:])
-    return os.path.isfile(rel + ".py") or os.path.isfile(os.path.join(rel, "__init__.py"))
-
-
-def _resolve_class(module: Any, name: Any) -> type:
-    """A class of the modules a rule set is built from, or CacheError: never an arbitrary callable."""
-    if not (isinstance(module, str) and isinstance(name, str) and _MODULE_NAME.match(module)
-            and _IDENT.match(name)):
-        raise CacheError("not a class of this package")
-    if not _stored_module(module):
-        raise CacheError("not a module whose classes a rule set holds")
+def _resolve_class(module: Any, name: Any) -> tuple[type, tuple[str, ...] | None]:
+    """A class :data:`ALLOWED` names, and the attributes it is stored with; CacheError for any
+    other name, before anything is imported: a cache file never chooses what runs."""
+    if not (isinstance(module, str) and isinstance(name, str)) or (module, name) not in ALLOWED:
+        raise CacheError("not a class a compiled rule set is made of")
     mod = sys.modules.get(module) or importlib.import_module(module)
     cls = mod.__dict__.get(name)
     if not isinstance(cls, type) or cls.__module__ != module or issubclass(cls, BaseException):
-        raise CacheError("not a class of this package")
-    return cls
+        raise CacheError("not a class a compiled rule set is made of")
+    return cls, ALLOWED[module, name]
 
 
 def decode(doc: Any) -> Any:
@@ -234,14 +253,21 @@ def decode(doc: Any) -> Any:
             and isinstance(doc.get("classes"), list)):
         raise CacheError("not a compiled-rules cache of this version")
     table: list[tuple[type, list[str] | None]] = []
+    attributes: dict[type, frozenset[str]] = {}
     for entry in doc["classes"]:
         if not (isinstance(entry, list) and len(entry) == 3):
             raise CacheError("bad class table")
+        cls, stored = _resolve_class(entry[0], entry[1])
         fields = entry[2]
-        if fields is not None and not (isinstance(fields, list)
-                                       and all(isinstance(f, str) and _IDENT.match(f) for f in fields)):
+        # Exactly the class's own fields: a hollow entry must not decode to half an object.
+        if stored is None:
+            if fields != _field_names(cls):
+                raise CacheError("field list differs from the class")
+        elif fields is not None:
             raise CacheError("bad field list")
-        table.append((_resolve_class(entry[0], entry[1]), fields))
+        else:
+            attributes[cls] = frozenset(stored)
+        table.append((cls, fields))
     objects: list[Any] = []
     new = object.__new__
     islice = itertools.islice
@@ -263,7 +289,7 @@ def decode(doc: Any) -> Any:
                                                  for x in islice(v, 2, None)], strict=True))
             else:
                 state = dec(v[2])
-                if type(state) is not dict or not all(type(k) is str for k in state):
+                if type(state) is not dict or state.keys() != attributes[cls]:
                     raise CacheError("bad object state")
                 obj.__dict__.update(state)
             objects.append(obj)
@@ -299,6 +325,9 @@ def decode(doc: Any) -> Any:
 
 # --- files ---------------------------------------------------------------------------------
 
+_BODY = b',"body":'
+
+
 def _read(path: Path, key: str) -> Any:
     """The decoded entry at ``path`` for ``key``; CacheError or OSError when unusable."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
@@ -312,19 +341,32 @@ def _read(path: Path, key: str) -> Any:
         if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
             raise CacheError("not owned by this user, or writable by others")
         raw = fh.read(MAX_BYTES + 1)
+    # {"format":..,"version":..,"key":..,"digest":..,"body":{...}}: the digest is of the body's
+    # bytes as written, so a truncated, hollow or edited body is found before it is decoded.
+    at = raw.find(_BODY)
+    if at < 0 or not raw.endswith(b"}"):
+        raise CacheError("no body")
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError):
         raise CacheError("not JSON") from None
     if not isinstance(doc, dict) or doc.get("key") != key:
         raise CacheError("written for another key")
-    return decode(doc)
+    if doc.get("digest") != sha256(raw[at + len(_BODY):-1]).hexdigest():
+        raise CacheError("the body is not the one written")
+    body = doc.get("body")
+    if not isinstance(body, dict):
+        raise CacheError("no body")
+    return decode({"format": doc.get("format"), "version": doc.get("version"), **body})
 
 
 def _write(path: Path, key: str, value: Any) -> None:
     doc = encode(value)
-    doc["key"] = key
-    data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    body = json.dumps({"classes": doc["classes"], "root": doc["root"]}, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+    head = json.dumps({"format": FORMAT, "version": VERSION, "key": key,
+                       "digest": sha256(body).hexdigest()}, separators=(",", ":")).encode()
+    data = head[:-1] + _BODY + body + b"}"
     import tempfile  # lazy: only a cache miss writes
 
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -379,8 +421,8 @@ def cached(key: str, build: Callable[[], T], *, check: Callable[[Any], bool] = l
             with suppress(OSError):
                 os.utime(path)  # recently used: evicted last
             return value  # type: ignore[no-any-return]
-    except (OSError, CacheError):
-        pass  # absent, foreign or damaged: rebuild below
+    except Exception:  # absent, foreign or damaged (whatever ``check`` then meets): rebuild
+        pass
     value = build()
     # An unwritable or unstorable cache costs speed, never the answer.
     with suppress(OSError, CacheError, ValueError, TypeError):

@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import BadInput, Location, RuleError
 from ..paths import builtin_rules_dir
 from ..record import record
+from .assumptions import load_assumptions
 from .catalog import MachineCatalog, QemuCatalog, load_designs, load_guests
 from .compiler import (
     CompiledQuery,
@@ -97,8 +98,9 @@ def compile_rules(roots: list[Path], digest: str) -> RuleSet:
     facts = parse_facts(raw.data["facts"], raw.path("facts"))
     # Inputs that design and guest entries must give (per-machine ones come from the resolver).
     data_inputs = {n: f.values for n, f in facts.items() if f.input and not f.per_machine}
-    designs = load_designs(raw.data["designs"], raw.path("designs"), data_inputs)
-    guests = load_guests(raw.data["guests"], raw.path("guests"), data_inputs)
+    switches = load_assumptions(raw.data.get("assumptions"), raw.path("assumptions"))
+    designs = load_designs(raw.data["designs"], raw.path("designs"), data_inputs, switches)
+    guests = load_guests(raw.data["guests"], raw.path("guests"), data_inputs, switches)
     machines = MachineCatalog(raw.data["machines"], raw.path("machines"))
     qemu = QemuCatalog(raw.data["qemu"], raw.path("qemu"), machines, designs)
     kernels = KernelLineage(raw.data["kernels"], raw.path("kernels"))
@@ -108,7 +110,7 @@ def compile_rules(roots: list[Path], digest: str) -> RuleSet:
     compiled = {name: compile_query(q, stages, facts, order) for name, q in queries.items()}
     kernels.freeze()
     return RuleSet(root, digest, facts, severities, compiled,
-                   Resolver(kernels, qemu, machines, designs, guests), raw.roots)
+                   Resolver(kernels, qemu, machines, designs, guests, switches), raw.roots)
 
 
 _memory: dict[tuple[str, str], RuleSet] = {}

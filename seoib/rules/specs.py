@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import BadInput, Location, SpecError
-from ..files import MAX_DIGITS, load_json_file
+from ..files import MAX_DIGITS, Limit, load_json_file
 from ..record import record
 from ..vocabulary import HOST_SPEC_KEYS, SEOIB_POLICIES, VM_SPEC_KEYS
 from .matrix_keys import host_key_spec, vm_key_spec
 from .versions import parse_release
 
-__all__ = ["HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
+__all__ = ["MAX_VALUE_CHARS", "HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
 
 HOST_KEYS = ("name", *HOST_SPEC_KEYS)
 VM_KEYS = ("name", *VM_SPEC_KEYS)
@@ -30,6 +30,8 @@ _PLAIN_KEYS = ("kernel", "qemu", "seoib", "machine", "guest")
 _PLAIN = re.compile(r"^[!-~]+$")
 _DIGIT_RUN = re.compile(r"[0-9]+")
 _MASK = re.compile(r"^(?:0[xX][0-9a-fA-F]+|[0-9]+)$")
+# A release, machine type or name is tens of characters; a DNS name at most 253.
+MAX_VALUE_CHARS = Limit("spec value length", "SEOIB_MAX_SPEC_VALUE", 256, "characters")
 _ONOFF = {"on": True, "off": False, "true": True, "false": False, "yes": True, "no": False}
 
 
@@ -110,7 +112,12 @@ def _mapping(raw: str | Mapping[str, Any], where: Location) -> tuple[dict[str, A
     if raw.startswith("@"):
         # "@probe.json,qemu=11.0.0": a file, then key=value overrides (e.g. a QEMU
         # version the probe could not see on this machine).
-        file_part, _, overrides = raw.partition(",")
+        file_part, comma, overrides = raw.partition(",")
+        if not file_part[1:]:
+            raise SpecError("@ needs a file name (@probe.json)", where)
+        if comma and not overrides.strip():
+            raise SpecError(f"trailing comma after {file_part}: give key=value overrides after "
+                            "it, or drop the comma", where)
         loc = Location(file_part[1:])
         data = load_json_file(file_part[1:], HOST_FILE_BYTES)
         if not isinstance(data, dict):
@@ -150,14 +157,23 @@ def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location,
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if type(value) is not str:
+        # Names and releases are text, never a JSON/YAML number: that loses what made it a
+        # version (6.10 reads as 6.1), so it is refused rather than judged as another release.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise SpecError(f"{key} is written as a number ({value!r}), not as text: quote it "
+                            "(a JSON or YAML number loses digits: 6.10 reads as 6.1)",
+                            _line(raw, key, where))
         raise SpecError(f"{key} must be a plain value, not {type(value).__name__}",
                         _line(raw, key, where))
-    text = str(value)
+    text = value
     if key in _PLAIN_KEYS:
         _plain(key, text, raw, where, digits)
     elif not text.isprintable():  # a name is printed: no ESC, no newline
         raise SpecError(f"{key}={text!r} holds control characters", _line(raw, key, where))
+    if len(text) > MAX_VALUE_CHARS.value():  # after the digit check: that one says more
+        raise BadInput(MAX_VALUE_CHARS.refusal(f"{key}: a value of {len(text)} characters"),
+                       _line(raw, key, where))
     return text
 
 

@@ -1,123 +1,159 @@
-"""Prometheus metrics shared by every worker of the decision service.
+"""Prometheus metrics of the decision service, through prometheus_client in multiprocess mode.
 
-Workers are forked from one supervisor, so counters live in an anonymous
-shared mapping created before the fork: one row of 64-bit counters per worker
-(no lock on the hot path: a worker only writes its own row) and one table of
-series names (a lock only when a worker meets a series for the first time).
-``/metrics`` from any worker sums all rows, so a scrape sees the whole service.
+The supervisor makes a private directory (``PROMETHEUS_MULTIPROC_DIR``) before it
+forks the workers; each worker writes its samples there, and a scrape of
+``/metrics`` on any worker sums every worker's (a dead worker's counters stay
+counted; its gauges go with it). Series:
 
-Series: ``seoib_requests_total{route,code}``, the histogram
-``seoib_request_seconds{route}`` and ``seoib_verdicts_total{command,outcome,severity}``.
+- ``seoib_build_info{version,python}`` (1), ``seoib_rules_info{digest}`` (1 for the
+  rule set in service);
+- ``seoib_requests_total{route,code}``, the histogram ``seoib_request_seconds{route}``,
+  ``seoib_requests_in_flight``, ``seoib_refusals_total{reason}`` (budgets, limits,
+  authentication), ``seoib_verdicts_total{command,outcome,severity}``,
+  ``seoib_rule_reloads_total{result}``, ``seoib_decision_log_errors_total``;
+- per worker (``pid`` label): ``process_resident_memory_bytes``,
+  ``process_virtual_memory_bytes``, ``process_open_fds``, ``process_max_fds``,
+  ``process_start_time_seconds``; ``process_cpu_seconds_total`` summed over the
+  workers, gone ones included. prometheus_client's own process collector cannot
+  run in multiprocess mode, so each worker samples itself (every few seconds and
+  at a scrape) into these gauges.
 """
 
 from __future__ import annotations
 
-import mmap
-import multiprocessing as mp
-import struct
+import os
+import sys
+import time
 from typing import Any
 
-__all__ = ["BUCKETS", "Metrics"]
+__all__ = ["BUCKETS", "ServiceMetrics", "mark_dead"]
 
-BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-_SLOTS = 1024
-_NAME = 160  # bytes per series name
-_HELP = {
-    "seoib_requests_total": ("counter", "HTTP requests by route and status code"),
-    "seoib_request_seconds": ("histogram", "request latency in seconds, by route"),
-    "seoib_verdicts_total": ("counter", "verdicts answered, by command, outcome and severity"),
-}
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
-class Metrics:
-    """Counters in shared memory; create in the supervisor, then fork the workers."""
+def mark_dead(pid: int) -> None:
+    """A worker is gone: drop its live gauges (the supervisor calls this)."""
+    from prometheus_client import multiprocess
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._names = mmap.mmap(-1, _SLOTS * _NAME)
-        self._counts = mmap.mmap(-1, workers * _SLOTS * 8)
-        self._used = mp.get_context("fork").Value("i", 0)  # names in the table (and its lock)
-        self._row = 0
-        self._slot: dict[str, int] = {}
+    multiprocess.mark_process_dead(pid)
 
-    def bind(self, worker: int) -> None:
-        """Called in a worker after the fork: its own row of counters."""
-        self._row = worker
-        self._slot = {}
 
-    def _slot_of(self, series: str) -> int | None:
-        slot = self._slot.get(series)
-        if slot is not None:
-            return slot
-        raw = series.encode()[:_NAME].ljust(_NAME, b"\0")
-        with self._used.get_lock():
-            used = self._used.value
-            for i in range(used):
-                if self._names[i * _NAME:(i + 1) * _NAME] == raw:
-                    slot = i
-                    break
-            else:
-                if used >= _SLOTS:
-                    return None  # table full: drop the series rather than fail a request
-                self._names[used * _NAME:(used + 1) * _NAME] = raw
-                slot = used
-                self._used.value = used + 1
-        self._slot[series] = slot
-        return slot
+class ServiceMetrics:
+    """One worker's metrics; build after the fork, with PROMETHEUS_MULTIPROC_DIR set."""
 
-    def add(self, series: str, amount: int = 1) -> None:
-        slot = self._slot_of(series)
-        if slot is None:
-            return
-        at = (self._row * _SLOTS + slot) * 8
-        (value,) = struct.unpack_from("q", self._counts, at)
-        struct.pack_into("q", self._counts, at, value + amount)
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        from .. import __version__
+
+        # Not in the default registry (whose process collector cannot run in multiprocess
+        # mode): the samples go to the multiprocess files, read back by render().
+
+        self.requests = Counter("seoib_requests", "HTTP requests by route and status code",
+                                ["route", "code"], registry=None)
+        self.seconds = Histogram("seoib_request_seconds", "request latency in seconds, by route",
+                                 ["route"], buckets=BUCKETS, registry=None)
+        self.in_flight = Gauge("seoib_requests_in_flight", "requests being answered",
+                               multiprocess_mode="livesum", registry=None)
+        self.refusals = Counter("seoib_refusals", "requests refused by a budget, a limit or "
+                                "authentication, by reason", ["reason"], registry=None)
+        self.verdicts = Counter("seoib_verdicts", "verdicts answered, by command, outcome and severity",
+                                ["command", "outcome", "severity"], registry=None)
+        self.reloads = Counter("seoib_rule_reloads", "rule set reloads by result", ["result"],
+                               registry=None)
+        self.log_errors = Counter("seoib_decision_log_errors", "decision log records that could not "
+                                  "be written", registry=None)
+        build = Gauge("seoib_build_info", "the running seoib-engine", ["version", "python"],
+                      multiprocess_mode="liveall", registry=None)
+        build.labels(__version__, ".".join(map(str, sys.version_info[:3]))).set(1)
+        self._rules = Gauge("seoib_rules_info", "the rule set in service (1), by digest", ["digest"],
+                            multiprocess_mode="livemax", registry=None)
+        self._digest: str | None = None
+        pid = str(os.getpid())
+        gauge: Any = Gauge
+        self._process = {name: gauge(name, text, ["pid"], multiprocess_mode="liveall",
+                                     registry=None).labels(pid)
+                         for name, text in (
+                             ("process_resident_memory_bytes", "resident memory size in bytes"),
+                             ("process_virtual_memory_bytes", "virtual memory size in bytes"),
+                             ("process_open_fds", "open file descriptors"),
+                             ("process_max_fds", "maximum number of open file descriptors"),
+                             ("process_start_time_seconds", "start time since the epoch, seconds"))}
+        self._cpu = Gauge("process_cpu_seconds_total", "user and system CPU time, seconds, summed "
+                          "over the workers", multiprocess_mode="sum", registry=None)
+        self._children: dict[tuple[str, int], Any] = {}
+        self._verdict_children: dict[tuple[str, str, str], Any] = {}
+        self._hist: dict[str, Any] = {}
+        self._boot = _boot_time()
+        self.sample_process()
+
+    def rules(self, digest: str) -> None:
+        if self._digest is not None:
+            self._rules.labels(self._digest).set(0)
+        self._digest = digest
+        self._rules.labels(digest).set(1)
 
     def request(self, route: str, code: int, seconds: float) -> None:
-        self.add(f'seoib_requests_total{{route="{route}",code="{code}"}}')
-        for le in BUCKETS:
-            if seconds <= le:
-                self.add(f'seoib_request_seconds_bucket{{route="{route}",le="{le}"}}')
-                break
-        self.add(f'seoib_request_seconds_count{{route="{route}"}}')
-        self.add(f'seoib_request_seconds_sum_us{{route="{route}"}}', int(seconds * 1e6))
+        child = self._children.get((route, code))
+        if child is None:
+            child = self._children[(route, code)] = self.requests.labels(route, str(code))
+        child.inc()
+        hist = self._hist.get(route)
+        if hist is None:
+            hist = self._hist[route] = self.seconds.labels(route)
+        hist.observe(seconds)
 
     def verdict(self, command: str, verdict: dict[str, Any]) -> None:
-        if "error" in verdict:
-            self.add(f'seoib_verdicts_total{{command="{command}",outcome="error",severity="error"}}')
+        key = (command, "error", "error") if "error" in verdict else \
+            (command, verdict["outcome"], verdict["severity"])
+        child = self._verdict_children.get(key)
+        if child is None:
+            child = self._verdict_children[key] = self.verdicts.labels(*key)
+        child.inc()
+
+    def refused(self, reason: str) -> None:
+        self.refusals.labels(reason).inc()
+
+    def sample_process(self) -> None:
+        """This worker's process figures, from /proc (Linux; elsewhere nothing)."""
+        try:
+            with open("/proc/self/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+            with open("/proc/self/limits", "rb") as fh:
+                limits = fh.read()
+            fds = len(os.listdir("/proc/self/fd"))
+        except OSError:
             return
-        self.add(f'seoib_verdicts_total{{command="{command}",outcome="{verdict["outcome"]}",'
-                 f'severity="{verdict["severity"]}"}}')
+        utime, stime, start = int(fields[11]), int(fields[12]), int(fields[19])
+        vsize, rss = int(fields[20]), int(fields[21]) * _PAGE
+        p = self._process
+        p["process_resident_memory_bytes"].set(rss)
+        p["process_virtual_memory_bytes"].set(vsize)
+        p["process_open_fds"].set(fds)
+        p["process_start_time_seconds"].set(self._boot + start / _TICK)
+        for line in limits.splitlines():
+            if line.startswith(b"Max open files"):
+                p["process_max_fds"].set(float(line.split()[3]))
+        self._cpu.set((utime + stime) / _TICK)
 
-    def totals(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        used = self._used.value
-        for i in range(used):
-            name = self._names[i * _NAME:(i + 1) * _NAME].rstrip(b"\0").decode()
-            out[name] = sum(struct.unpack_from("q", self._counts, (w * _SLOTS + i) * 8)[0]
-                            for w in range(self.workers))
-        return out
+    def render(self) -> bytes:
+        """Every worker's samples, in the text exposition format."""
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 
-    def render(self) -> str:
-        """The Prometheus text exposition format (version 0.0.4)."""
-        totals = self.totals()
-        lines: list[str] = []
-        for metric, (kind, text) in _HELP.items():
-            lines += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}"]
-            if kind == "counter":
-                lines += [f"{k} {v}" for k, v in sorted(totals.items())
-                          if k.startswith(metric + "{")]
-                continue
-            routes = sorted({k.split('route="', 1)[1].split('"', 1)[0] for k in totals
-                             if k.startswith(metric + "_count{")})
-            for route in routes:
-                running = 0
-                for le in BUCKETS:
-                    running += totals.get(f'{metric}_bucket{{route="{route}",le="{le}"}}', 0)
-                    lines.append(f'{metric}_bucket{{route="{route}",le="{le}"}} {running}')
-                count = totals.get(f'{metric}_count{{route="{route}"}}', 0)
-                lines.append(f'{metric}_bucket{{route="{route}",le="+Inf"}} {count}')
-                lines.append(f'{metric}_count{{route="{route}"}} {count}')
-                micros = totals.get(f'{metric}_sum_us{{route="{route}"}}', 0)
-                lines.append(f'{metric}_sum{{route="{route}"}} {micros / 1e6:.6f}')
-        return "\n".join(lines) + "\n"
+        self.sample_process()
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+
+
+def _boot_time() -> float:
+    try:
+        with open("/proc/stat", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"btime"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return time.time() - time.monotonic()

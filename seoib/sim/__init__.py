@@ -8,12 +8,15 @@ design's behaviour is code here.
 """
 
 from .api import simulate_boot, simulate_migration, simulate_snapshot
+from .assumptions import SWITCHES, Assumptions
 from .config import SimHost, SimVM
 from .outcome import BOOT_OUTCOMES, MIGRATION_OUTCOMES, BootWitness, MigrationWitness, VMState
 
 __all__ = [
     "BOOT_OUTCOMES",
     "MIGRATION_OUTCOMES",
+    "SWITCHES",
+    "Assumptions",
     "BootWitness",
     "MigrationWitness",
     "SimHost",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .assumptions import DEFAULT, Assumptions
 from .config import SimHost, SimVM
 from .outcome import BootWitness, MigrationWitness
 from .session import Session
@@ -14,8 +15,9 @@ def _check_irqs(irqs: int) -> None:
         raise ValueError(f"irqs must be a non-negative int, got {irqs!r}")
 
 
-def simulate_boot(host: SimHost, vm: SimVM, irqs: int = 8) -> BootWitness:
-    """Cold-boot ``vm`` on ``host`` and run ``irqs`` level-triggered device events.
+def simulate_boot(host: SimHost, vm: SimVM, irqs: int = 8, assume: Assumptions = DEFAULT) -> BootWitness:
+    """Cold-boot ``vm`` on ``host`` and run ``irqs`` level-triggered device events, with
+    the unconfirmed behaviours as ``assume`` says (default: each switch's default).
 
     Examples
     --------
@@ -23,7 +25,7 @@ def simulate_boot(host: SimHost, vm: SimVM, irqs: int = 8) -> BootWitness:
     'storm'
     """
     _check_irqs(irqs)
-    s = Session(host, vm)
+    s = Session(host, vm, assume=assume)
     s.boot()
     s.irqs(irqs)
     return BootWitness(*s.observe_boot(), s.trace.freeze())
@@ -40,33 +42,36 @@ def _witness(s: Session, src_state: object, irqs: int) -> MigrationWitness:
         dst_state=s.state() if s.completed else None,
         counters=s.counters(),
         events=s.trace.freeze(),
+        source_runstate=s.source_runstate,
     )
 
 
-def simulate_migration(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8) -> MigrationWitness:
+def simulate_migration(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
+                       assume: Assumptions = DEFAULT) -> MigrationWitness:
     """Cold-boot on ``src``, live-migrate to ``dst``, then run ``irqs`` device events.
 
     A source that cannot start leaves nothing to migrate: ``unsupported``.
     """
     _check_irqs(irqs)
-    s = Session(src, vm)
+    s = Session(src, vm, assume=assume)
     s.boot()
     src_state = s.state()
-    s.migrate(dst)
+    s.migrate(dst)  # sets the source's runstate after it
     return _witness(s, src_state, irqs)
 
 
-def simulate_snapshot(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8) -> MigrationWitness:
+def simulate_snapshot(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
+                      assume: Assumptions = DEFAULT) -> MigrationWitness:
     """``savevm`` on ``src``; cold-boot the same config on ``dst``; QMP ``loadvm`` into it.
 
     Either side failing to start means there is nothing to restore (``unsupported``).
     """
     _check_irqs(irqs)
-    s = Session(src, vm)
+    s = Session(src, vm, assume=assume)
     s.boot()
     src_state = s.state()
     snaps = s.savevm()
-    d = Session(dst, vm, trace=s.trace)
+    d = Session(dst, vm, trace=s.trace, assume=assume)
     if s.running:
         d.boot()
     d.loadvm(snaps)

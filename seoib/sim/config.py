@@ -39,7 +39,7 @@ class SimHost(Value):
     ``x2apic_api`` is KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the system fd
     (0 = capability absent). ``qemu_version`` is the version the QEMU build runs as
     (``X.Y.Z``, optionally with a vendor suffix); a design may derive per-build facts
-    from it (machine-gated's gate).
+    from it (machine-gated: a build older than its gate has no selection).
     """
 
     # Field defaults stay class attributes (as with dataclass): scenario specs read them.
@@ -65,7 +65,7 @@ class SimHost(Value):
             raise ValueError(f"qemu_version must look like X.Y[.Z][suffix], got {qemu_version!r}")
         if seoib == "machine-gated" and qemu_version is None:
             raise ValueError("seoib machine-gated needs qemu_version "
-                             "(its gate is the build's first machine type)")
+                             "(a build older than its gate selects for nothing)")
 
 
 class SimVM(Value):

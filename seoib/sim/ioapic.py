@@ -2,9 +2,26 @@
 
 Level entries carry Remote IRR: set when the LAPIC accepts, cleared by an EOI
 message (broadcast) or, on version 0x20 only, by a write to the EOI register.
-A still-asserted line re-delivers once Remote IRR clears; QEMU delays that
-re-delivery after many successive EOIs with the line high, which is what keeps
-a storm from locking up the host, so it is modelled (with a smaller count).
+A still-asserted line re-delivers once Remote IRR clears. Two implementations
+share the registers and differ where their sources do (``kernel`` picks KVM's):
+
+- QEMU's userspace IOAPIC (hw/intc/ioapic.c, split irqchip): an EOI visits level
+  entries with Remote IRR set; an entry write resets the pin's successive-EOI
+  count; on split irqchip KVM learns an entry through its MSI route, and
+  ioapic_update_kvm_routes() skips masked entries, so a masked entry keeps the
+  route it last had unmasked (at start, QEMU's placeholder route: vector 0, edge)
+  and only level *routes* put their vector in KVM's EOI-exit bitmap.
+- KVM's in-kernel IOAPIC (arch/x86/kvm/ioapic.c, kernel-irqchip=on): an EOI of a
+  level vector visits every entry with that vector (kvm_ioapic_update_eoi ->
+  kvm_ioapic_update_eoi_one), level or edge, Remote IRR set or not, and re-services
+  any unmasked one whose line is high: an edge pin sharing the vector fires again.
+  kvm_ioapic_scan_entry() puts the vector of every level entry, masked or not, in
+  the bitmap.
+
+Both defer the re-delivery after ``SUCCESSIVE_EOI_LIMIT`` successive EOIs with the
+line high (KVM's IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT, QEMU's SUCCESSIVE_IRQ_MAX_COUNT,
+10000 each: the 10000th EOI arms a timer instead of re-delivering), which is what
+keeps a storm from locking up the host.
 """
 
 from __future__ import annotations
@@ -15,10 +32,12 @@ __all__ = [
     "EOIR_OFFSET",
     "IOAPIC_PINS",
     "IOWIN_OFFSET",
+    "NO_ROUTE",
     "REGSEL_OFFSET",
     "RTE_LEVEL",
     "RTE_MASK",
     "RTE_REMOTE_IRR",
+    "RTE_RO",
     "SUCCESSIVE_EOI_LIMIT",
     "VERSION_82093AA",
     "VERSION_PCI22",
@@ -43,9 +62,12 @@ RTE_LEVEL = 1 << 15
 RTE_MASK = 1 << 16
 RTE_RO = RTE_DELIVERY_STATUS | RTE_REMOTE_IRR
 
-# QEMU's count is far larger; only the effect matters here: a bounded burst of
-# immediate re-deliveries, then one deferred re-service.
-SUCCESSIVE_EOI_LIMIT = 32
+# arch/x86/kvm/ioapic.c IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT and hw/intc/ioapic.c
+# SUCCESSIVE_IRQ_MAX_COUNT: the EOI that brings a pin's count to it defers the re-service.
+SUCCESSIVE_EOI_LIMIT = 10_000
+# QEMU's placeholder MSI route of a pin never unmasked (kvm_irqchip_add_msi_route with
+# an empty message when split irqchip starts): vector 0, edge.
+NO_ROUTE = 0
 
 # (version, redirection table, line levels, pins awaiting a deferred re-service)
 IoapicState = tuple[int, tuple[int, ...], int, int]
@@ -78,6 +100,7 @@ class Ioapic:
         "redir",
         "regsel",
         "rirr",
+        "routes",
         "sink",
         "successive",
         "throttled",
@@ -93,7 +116,8 @@ class Ioapic:
         self.regsel = 0
         self.lines = 0
         self.rirr = 0  # mirror of the Remote IRR bits, so EOIs skip idle pins
-        self.level_vectors = 0  # vectors of level entries: what KVM intercepts EOIs for
+        self.level_vectors = 0  # vectors of level routes: what KVM intercepts EOIs for
+        self.routes = [NO_ROUTE] * IOAPIC_PINS  # QEMU's MSI route of each pin (split irqchip)
         self.delayed = 0
         self.successive = [0] * IOAPIC_PINS
         self.delivered = [0] * IOAPIC_PINS
@@ -114,19 +138,32 @@ class Ioapic:
         return (self.redir[pin] >> 14) & 1
 
     def write_rte(self, pin: int, value: int) -> None:
-        """Guest write of an entry; RO bits are kept, edge entries drop Remote IRR."""
+        """Guest write of an entry; RO bits are kept, edge entries drop Remote IRR.
+
+        Both IOAPICs clear Remote IRR of an entry written as edge (QEMU
+        ioapic_fix_edge_remote_irr(), KVM ioapic_write_indirect(): "Some OSes (Linux,
+        Xen) assume that Remote IRR bit will be cleared by IOAPIC hardware when the
+        entry is configured as edge-triggered"), which is how a guest ends a level
+        interrupt at an IOAPIC without an EOI register. QEMU also restarts the pin's
+        successive-EOI count and updates the pin's MSI route unless the entry is masked.
+        """
         old = self.redir[pin]
         new = (value & ~RTE_RO) | (old & RTE_RO)
         if not new & RTE_LEVEL:
             new &= ~RTE_REMOTE_IRR
             self.rirr &= ~(1 << pin)
         self.redir[pin] = new
+        if not self.kernel:
+            self.successive[pin] = 0
+            if not new & RTE_MASK:
+                self.routes[pin] = new
         self._rescan_level_vectors()
         self._service(pin)  # unmasking a high level line delivers it now
 
     def _rescan_level_vectors(self) -> None:
         vectors = 0
-        for entry in self.redir:
+        # KVM's own IOAPIC: every level entry; QEMU's: the level routes it gave KVM.
+        for entry in self.redir if self.kernel else self.routes:
             if entry & RTE_LEVEL:
                 vectors |= 1 << (entry & RTE_VECTOR)
         self.level_vectors = vectors
@@ -194,62 +231,78 @@ class Ioapic:
         self.delivered[pin] += 1
         if self.sink(entry & RTE_VECTOR, True) is False and self.kernel:
             # arch/x86/kvm/ioapic.c ioapic_service: remote_irr = 1 only ``if (ret && level)``,
-            # ret 0 when no LAPIC accepted (a software-disabled one). QEMU's hw/intc/ioapic.c
-            # sets it before sending, whatever KVM_SIGNAL_MSI answers. Measured on 6.18.44.
+            # ret 0 when no LAPIC accepted (a software-disabled one); -1 (no vCPU at all)
+            # sets it too. QEMU's hw/intc/ioapic.c sets it before sending, whatever
+            # KVM_SIGNAL_MSI answers. Measured on 6.18.44.
             self.redir[pin] = entry
             self.rirr &= ~(1 << pin)
 
     # -- end of interrupt ------------------------------------------------
     def eoi_broadcast(self, vector: int) -> None:
-        """An EOI message: clear Remote IRR of level entries with this vector."""
-        pending = self.rirr
+        """An EOI message for ``vector``: the IOAPIC's own way (see the module docstring)."""
         if self.kernel:
-            # arch/x86/kvm/ioapic.c kvm_ioapic_update_eoi_one runs for every entry with the
-            # vector, Remote IRR set or not: a high level line a disabled LAPIC refused
-            # (Remote IRR clear) is serviced again here. Measured on 6.18.44. Only high
-            # lines can deliver, so the usual EOI (nothing idle) skips the scan.
-            idle = self.lines & ~pending
-            while idle:
-                low = idle & -idle
-                idle ^= low
-                entry = self.redir[low.bit_length() - 1]
-                if entry & RTE_LEVEL and entry & RTE_VECTOR == vector:
-                    pending |= low
+            self._kernel_eoi(vector)
+            return
+        # hw/intc/ioapic.c ioapic_eoi_broadcast(): level entries of the vector with Remote
+        # IRR set; the mirror names them, so an EOI with nothing outstanding costs nothing.
+        pending = self.rirr
         while pending:
             low = pending & -pending
             pending ^= low
             pin = low.bit_length() - 1
             entry = self.redir[pin]
-            if entry & RTE_VECTOR != vector:
+            if entry & RTE_VECTOR != vector or not entry & RTE_LEVEL:
                 continue
             if self.lines & low and not entry & RTE_MASK:
                 count = self.successive[pin] + 1
-                if count >= SUCCESSIVE_EOI_LIMIT:
-                    self.successive[pin] = 0
-                    self.delayed |= low
-                    self.throttled += 1
-                elif entry & RTE_LEVEL and self.kernel:
-                    # KVM's IOAPIC: Remote IRR follows whether a LAPIC accepted (_service),
-                    # and an idle entry found above has none to clear.
-                    self.successive[pin] = count
-                    self.redir[pin] = entry & ~RTE_REMOTE_IRR
-                    self.rirr &= ~low
-                    self._service(pin)
-                    continue
-                elif entry & RTE_LEVEL:
-                    # Cleared and at once serviced again (_service inlined: the storm path of
-                    # QEMU's IOAPIC, which sets Remote IRR whatever the LAPIC answers): the
-                    # entry keeps its Remote IRR and the line is delivered again.
+                if count < SUCCESSIVE_EOI_LIMIT:
+                    # Cleared and at once serviced again (_service inlined: the storm path;
+                    # QEMU sets Remote IRR whatever the LAPIC answers): the entry keeps its
+                    # Remote IRR and the line is delivered again.
                     self.successive[pin] = count
                     self.delivered[pin] += 1
                     self.sink(entry & RTE_VECTOR, True)
                     continue
-                else:
-                    self.successive[pin] = count
+                self.successive[pin] = 0
+                self.delayed |= low
+                self.throttled += 1
             else:
                 self.successive[pin] = 0
             self.redir[pin] = entry & ~RTE_REMOTE_IRR
             self.rirr &= ~low
+
+    def _kernel_eoi(self, vector: int) -> None:
+        """arch/x86/kvm/ioapic.c kvm_ioapic_update_eoi(): every entry with the vector.
+
+        kvm_ioapic_update_eoi_one() clears Remote IRR whatever the entry's trigger mode,
+        then re-services an unmasked entry whose line is high (``ioapic->irr``): a level
+        one the LAPIC refused earlier, or an edge one sharing the vector, which fires
+        again (ioapic_service() does not look at the trigger mode). Measured on 6.18.44.
+        """
+        lines = self.lines
+        for pin, entry in enumerate(self.redir):
+            if entry & RTE_VECTOR != vector:
+                continue
+            low = 1 << pin
+            if entry & RTE_REMOTE_IRR:
+                entry &= ~RTE_REMOTE_IRR
+                self.redir[pin] = entry
+                self.rirr &= ~low
+            if not lines & low or entry & RTE_MASK:
+                self.successive[pin] = 0
+                continue
+            count = self.successive[pin] + 1
+            if count >= SUCCESSIVE_EOI_LIMIT:  # KVM: ``== IOAPIC_SUCCESSIVE_IRQ_MAX_COUNT``
+                self.successive[pin] = 0
+                self.delayed |= low
+                self.throttled += 1
+            elif entry & RTE_LEVEL:
+                self.successive[pin] = count
+                self._service(pin)
+            else:
+                self.successive[pin] = count
+                self.delivered[pin] += 1
+                self.sink(entry & RTE_VECTOR, False)
 
     def write_eoir(self, vector: int) -> None:
         """EOI register write: acts like an EOI message on 0x20, ignored on 0x11."""
@@ -260,18 +313,29 @@ class Ioapic:
         self.eoi_broadcast(vector)
 
     def fire_delayed(self) -> None:
-        """The deferred re-service timer expires."""
-        pins, self.delayed = self.delayed, 0
+        """The deferred re-service timer expires.
+
+        QEMU's delayed_ioapic_service_cb() and KVM's kvm_ioapic_eoi_inject_work() service
+        every level pin whose line is high and whose Remote IRR is clear, the deferred
+        ones among them; an edge pin is not re-served.
+        """
+        pins = self.delayed | (self.lines & ~self.rirr)
+        self.delayed = 0
         while pins:
             low = pins & -pins
             pins ^= low
             self._service(low.bit_length() - 1)
 
     def reset(self) -> None:
-        """RESET: every entry masked, lines and pending re-services dropped."""
+        """RESET: every entry masked, lines and pending re-services dropped.
+
+        QEMU's ioapic_reset_common() leaves the MSI routes as they were (only an entry
+        write or post_load updates them), so KVM keeps the level vectors they carry.
+        """
         self.redir = [RTE_MASK] * IOAPIC_PINS
-        self.lines = self.rirr = self.delayed = self.level_vectors = self.regsel = 0
+        self.lines = self.rirr = self.delayed = self.regsel = 0
         self.successive = [0] * IOAPIC_PINS
+        self._rescan_level_vectors()
 
     # -- save / load -----------------------------------------------------
     def get_state(self) -> IoapicState:
@@ -288,4 +352,6 @@ class Ioapic:
         for pin, entry in enumerate(self.redir):
             if entry & RTE_REMOTE_IRR:
                 self.rirr |= 1 << pin
+            if not entry & RTE_MASK:  # QEMU's post_load is ioapic_update_kvm_routes()
+                self.routes[pin] = entry
         self._rescan_level_vectors()

@@ -220,12 +220,22 @@ class KvmVcpu:
         """KVM_RUN: the guest executes (every guest-side step is one)."""
         self.has_run = True
 
-    def get_lapic(self) -> LapicState:
-        """KVM_GET_LAPIC."""
+    def get_lapic(self) -> LapicState | int:
+        """KVM_GET_LAPIC; -EINVAL without an in-kernel LAPIC.
+
+        arch/x86/kvm/x86.c kvm_arch_vcpu_ioctl: ``r = -EINVAL; if
+        (!lapic_in_kernel(vcpu)) goto out;`` for GET and SET alike. QEMU's own LAPIC
+        (kernel-irqchip=off) is read from ``lapic`` directly.
+        """
+        if not self.in_kernel_lapic:
+            return -EINVAL
         return self.lapic.get_state()
 
     def set_lapic(self, state: LapicState) -> int:
-        """KVM_SET_LAPIC: registers verbatim (SVR bit 12 too), then LVR recomputed."""
+        """KVM_SET_LAPIC: registers verbatim (SVR bit 12 too), then LVR recomputed;
+        -EINVAL and nothing changed without an in-kernel LAPIC (as :meth:`get_lapic`)."""
+        if not self.in_kernel_lapic:
+            return -EINVAL
         self.lapic.set_state(state)
         self._update_lvr()
         return 0

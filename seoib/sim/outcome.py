@@ -70,7 +70,8 @@ class BootWitness(Value):
 
 
 class MigrationWitness(Value):
-    """A live migration or snapshot restore followed by device events."""
+    """A live migration or snapshot restore followed by device events; ``source_runstate``
+    is the source QEMU's runstate after a live migration (None for a restore)."""
 
     outcome: str
     findings: tuple[str, ...]
@@ -78,11 +79,13 @@ class MigrationWitness(Value):
     dst_state: VMState | None
     counters: Mapping[str, int]
     events: tuple[str, ...]
+    source_runstate: str | None
 
     def __init__(self, outcome: str, findings: tuple[str, ...], src_state: VMState | None,
-                 dst_state: VMState | None, counters: Mapping[str, int], events: tuple[str, ...]) -> None:
+                 dst_state: VMState | None, counters: Mapping[str, int], events: tuple[str, ...],
+                 source_runstate: str | None = None) -> None:
         self._store(outcome=outcome, findings=findings, src_state=src_state, dst_state=dst_state,
-                    counters=counters, events=events)
+                    counters=counters, events=events, source_runstate=source_runstate)
 
 
 def run_findings(per_guest: Iterable[Mapping[str, int]], known_guest: bool) -> list[str]:

@@ -9,6 +9,7 @@ selection runs only at a fresh power-on, before vCPUs exist; an incoming (or
 
 from __future__ import annotations
 
+from .assumptions import DEFAULT, Assumptions
 from .config import SimHost, SimVM
 from .designs import QemuDesign, design
 from .devices import DeviceState, LevelDevice
@@ -35,6 +36,7 @@ from .seoib import (
     LoadFailure,
     StartFailure,
 )
+from .storm import point, skip_turns
 from .trace import Trace
 
 __all__ = [
@@ -105,15 +107,17 @@ def probe_suppression(src: KvmVm, src_vcpu: KvmVcpu, ioapic_version: int) -> boo
 
 
 class Qemu:
-    """One QEMU build on one host kernel."""
+    """One QEMU build on one host kernel; ``assume`` are the switches in force for what
+    nobody has confirmed (the design's and the guest's)."""
 
-    __slots__ = ("design", "host", "kvm", "trace")
+    __slots__ = ("assume", "design", "host", "kvm", "trace")
 
-    def __init__(self, host: SimHost, trace: Trace | None = None) -> None:
+    def __init__(self, host: SimHost, trace: Trace | None = None, assume: Assumptions = DEFAULT) -> None:
         self.host = host
         self.design: QemuDesign = design(host.seoib)
         self.kvm = Kvm(host.x2apic_api, host.split_irqchip)
         self.trace = trace if trace is not None else Trace()
+        self.assume = assume
 
     @property
     def known_sections(self) -> frozenset[str]:
@@ -147,7 +151,7 @@ class Qemu:
                 )
                 trace(f"{who}: {what} -> {errno_name(result)}")
                 raise StartFailure(f"kernel-irqchip={vm.irqchip}: {what} failed with {errno_name(result)}")
-        m = Machine(self, vm, kvm_vm, make_guest(guest))
+        m = Machine(self, vm, kvm_vm, make_guest(guest, self.assume))
         if not incoming:
             m.seoib_state = self.design.power_on(m.board())
         # vCPUs come after the selection: LVR is first computed at SET_CPUID.
@@ -217,7 +221,7 @@ class Machine:
     def board(self) -> Board:
         """What the design's code sees of this machine."""
         q = self.qemu
-        return Board(q.host, self.vm, q.kvm, self.kvm_vm, q.trace, self.who)
+        return Board(q.host, self.vm, q.kvm, self.kvm_vm, q.trace, self.who, q.assume)
 
     def probe_suppression(self) -> bool:
         """Would a guest's SVR bit 12 really suppress the broadcast? Tried on a copy."""
@@ -282,19 +286,37 @@ class Machine:
         """The guest's LAPIC EOI (KVM decides whether the IOAPIC hears of it)."""
         return self.vcpu.guest_eoi(self.ioapic.level_vectors)
 
-    def run(self) -> None:
-        """Run the vCPU until nothing is pending, queued or timed."""
-        ack = self.vcpu.lapic.ack  # bound once: a storm runs this loop dozens of times
+    def run(self, skip: bool = True) -> None:
+        """Run the vCPU until nothing is pending, queued or timed.
+
+        A storm turns the loop the same way up to 10000 times per event; with ``skip``
+        the identical turns are counted at once (seoib/sim/storm.py), with the same
+        counters and registers as turning them one by one.
+        """
+        ack = self.vcpu.lapic.ack  # bound once: a storm runs this loop thousands of times
         guest = self.guest
         interrupt = guest.interrupt
         ioapic = self.ioapic
-        for _ in range(RUN_BUDGET):
+        budget = RUN_BUDGET
+        last, seen = -1, None
+        while budget > 0:
+            budget -= 1
             vector = ack()
             if vector >= 0:
+                if skip and vector == last:  # the same vector again: perhaps a steady storm
+                    now = point(self)
+                    if seen is not None:
+                        budget -= skip_turns(self, seen, now, budget)
+                    seen = now
+                else:
+                    seen = None
+                last = vector
                 interrupt(self, vector)
             elif guest.l2_pending:
+                last = -1
                 guest.work(self)
             elif ioapic.delayed:
+                last = -1
                 ioapic.fire_delayed()
             else:
                 return
@@ -334,7 +356,7 @@ class Machine:
         return Snapshot(
             machine=self.vm.machine,
             sections=sections,
-            lapic=self.vcpu.get_lapic(),
+            lapic=self.vcpu.lapic.get_state(),  # KVM_GET_LAPIC, or QEMU's own APIC's vmstate
             lvr_seoib=self.lvr_seoib,
             ioapic=self.ioapic.get_state(),
             guest=self.guest.get_state(),
@@ -362,7 +384,10 @@ class Machine:
         for dev, state in zip(self.devices, snap.devices, strict=True):
             dev.set_state(state)
         self.guest.set_state(snap.guest)
-        self.vcpu.set_lapic(snap.lapic)  # LVR recomputed here, SVR copied verbatim
+        if self.vcpu.in_kernel_lapic:
+            self.vcpu.set_lapic(snap.lapic)  # LVR recomputed here, SVR copied verbatim
+        else:
+            self.vcpu.lapic.set_state(snap.lapic)  # QEMU's own APIC: no KVM LAPIC to load
         trace(f"{who}: loaded, KVM mode {self.kvm_vm.mode}, LVR24 {snap.lvr_seoib:d} -> {self.lvr_seoib:d}")
         self.reset_baseline()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .assumptions import DEFAULT, Assumptions
 from .config import SimHost, SimVM
 from .frozen import Value
 from .kvm import (
@@ -58,7 +59,8 @@ class LoadFailure(Exception):
 
 
 class Board(Value):
-    """One QEMU process's view while it configures KVM for a VM."""
+    """One QEMU process's view while it configures KVM for a VM; ``assume`` holds the
+    switches for the design's unconfirmed behaviour."""
 
     host: SimHost
     vm: SimVM
@@ -66,10 +68,11 @@ class Board(Value):
     kvm_vm: KvmVm
     log: Callable[[str], None]
     who: str
+    assume: Assumptions
 
     def __init__(self, host: SimHost, vm: SimVM, kvm: Kvm, kvm_vm: KvmVm, log: Callable[[str], None],
-                 who: str) -> None:
-        self._store(host=host, vm=vm, kvm=kvm, kvm_vm=kvm_vm, log=log, who=who)
+                 who: str, assume: Assumptions = DEFAULT) -> None:
+        self._store(host=host, vm=vm, kvm=kvm, kvm_vm=kvm_vm, log=log, who=who, assume=assume)
 
     def system_caps(self) -> int:
         """KVM_CHECK_EXTENSION(KVM_CAP_X2APIC_API) on the system fd."""

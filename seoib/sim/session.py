@@ -9,6 +9,7 @@ dest-abort, cpu-model-change).
 
 from __future__ import annotations
 
+from .assumptions import DEFAULT, Assumptions
 from .config import KNOWN_GUESTS, SimHost, SimVM
 from .kvm import IRQCHIP_NONE
 from .outcome import POLICY_OF_MODE, VMState, order_findings, run_findings
@@ -21,17 +22,23 @@ __all__ = ["Session"]
 class Session:
     """A VM on a host, driven step by step."""
 
-    __slots__ = ("completed", "guests", "host", "machines", "phase", "pre", "trace", "vm")
+    __slots__ = ("assume", "completed", "guests", "host", "machines", "phase", "pre", "source_runstate",
+                 "trace", "vm")
 
-    def __init__(self, host: SimHost, vm: SimVM, trace: Trace | None = None) -> None:
+    def __init__(self, host: SimHost, vm: SimVM, trace: Trace | None = None,
+                 assume: Assumptions = DEFAULT) -> None:
         self.host = host
         self.vm = vm
         self.trace = trace if trace is not None else Trace()
+        self.assume = assume
         self.guests = KNOWN_GUESTS if vm.guest == "any" else (vm.guest,)
         self.machines: list[Machine] = []
         self.phase = "none"
         self.pre: list[str] = []
         self.completed = False  # the last migration/restore finished loading
+        # The source QEMU's runstate after the last live migration (None: none yet):
+        # running, postmigrate (stream all sent; paused until `cont`) or not-started.
+        self.source_runstate: str | None = None
 
     @property
     def running(self) -> bool:
@@ -44,7 +51,7 @@ class Session:
         if host is not None:
             self.host = host
         self.phase, self.pre, self.completed = "boot", [], False
-        qemu = Qemu(self.host, self.trace)
+        qemu = Qemu(self.host, self.trace, self.assume)
         try:
             self.machines = [qemu.start(self.vm, guest) for guest in self.guests]
         except StartFailure as exc:
@@ -71,13 +78,22 @@ class Session:
         return tuple(m.save() for m in self.machines)
 
     def migrate(self, dst: SimHost) -> None:
-        """Live migration to ``dst``; on failure the source keeps running."""
+        """Live migration to ``dst``.
+
+        The source goes on running when the destination refuses the stream or never
+        starts (its ``migrate`` fails). Once the whole stream was sent, the source QEMU
+        reports the migration completed and stays paused (``postmigrate``) until a
+        ``cont``, whether the destination then runs the guest or aborts in post_load;
+        the session keeps the source's machines then, to be resumed.
+        """
         self.phase, self.pre, self.completed = "migrate", [], False
         if not self.machines:
             self.trace("nothing runs: nothing to migrate")
             self.pre = ["unsupported"]
+            self.source_runstate = "not-started"
             return
-        qemu = Qemu(dst, self.trace)
+        self.source_runstate = "running"
+        qemu = Qemu(dst, self.trace, self.assume)
         moved: list[Machine] = []
         changed = False
         for m in self.machines:
@@ -91,11 +107,18 @@ class Session:
                 target.load(stream)
             except LoadFailure as exc:
                 self.pre = [exc.kind]
-                self.trace(f"migration to {dst.name} failed ({exc}); source keeps running")
+                if exc.kind == "dest-abort":
+                    self.source_runstate = "postmigrate"
+                    self.trace(f"migration to {dst.name} failed ({exc}) after the whole stream was "
+                               "sent: the source reports completed and stays paused (postmigrate) "
+                               "until `cont`")
+                else:
+                    self.trace(f"migration to {dst.name} failed ({exc}); source keeps running")
                 return
             changed = changed or stream.lvr_seoib != target.lvr_seoib
             moved.append(target)
         self.machines, self.host, self.completed = moved, dst, True
+        self.source_runstate = "postmigrate"
         self.pre = ["cpu-model-change"] if changed else []
 
     def loadvm(self, snaps: tuple[Snapshot, ...]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import shutil
@@ -44,6 +45,9 @@ TOKENS = [
     "9" * 5000, "1" + "0" * 30, "-1", "1e999", "NaN", "true", "null", "[" * 300, "{" * 300,
     "&a", "*a", "!!python/object:os.system", "%", "'", '"', ",", "=", ":", "@/dev/zero",
     "@/nonexistent", "..", "\\", "\udcff",
+    # input that is not what it claims: numbers for versions, a key twice, a stray comma,
+    # terminal control sequences (CSI as one C1 character too)
+    '"kernel": 6.10, ', '"qemu": "11.0.0", "qemu": "10.2.0", ', ",,", "\x9b2J", "\x1b]0;t\x07",
 ]
 
 HOST_SPECS = ["kernel=7.0.3,qemu=11.0.0,seoib=rfc-v2", "kernel=6.18.17,qemu=10.2.0",
@@ -137,7 +141,10 @@ def check(reader: str, argv: list[str], tally: Counter[str], *, multi_line: bool
     assert "Traceback" not in err, f"{reader}: {err[:500]}"
     if code == 3:
         lines = err.splitlines()
-        assert err.endswith("\n") and all(line.startswith("seoib: ") for line in lines), err[:500]
+        if "--format" in argv and argv[argv.index("--format") + 1] == "json":  # JSON refusals
+            assert all(json.loads(line)["error"]["exit_code"] == 3 for line in lines), err[:500]
+        else:
+            assert err.endswith("\n") and all(line.startswith("seoib: ") for line in lines), err[:500]
         if not multi_line:
             assert len(lines) == 1, f"{reader}: {len(lines)} stderr lines for {shown}: {err[:500]}"
         tally["refused (exit 3)"] += 1
@@ -242,3 +249,39 @@ def test_rule_files(tmp_path: Path) -> None:
 
     # A rule set compiles in about a second: fewer inputs, each one a full compile.
     _fuzz("rule file", list(originals.values()), build, 12, multi_line=True)
+
+
+PATTERN_TOKENS = ["+", "*", "?", "{2,}", "|", "(", ")", "(?:", "(a+)+", "(.*)", "[0-9]", "\\d",
+                  "\\1", "(?=", "(?i)", ".", "^", "$", "\\", "[^+]", "(?P<upstream>"]
+
+
+def test_downstream_patterns() -> None:
+    """Mutated downstream patterns: refused (ValueError), or they match long hostile names fast."""
+    from seoib.rules.patterns import compile_name_pattern
+
+    seed = r"^(?P<upstream>pc-(?:i440fx|q35)-[0-9]+\.[0-9]+(?:\.[0-9]+)?)\+pve[0-9]+$"
+    rng = random.Random(f"{SEED}:pattern")
+    tally: Counter[str] = Counter()
+    for _ in range(_count(300)):
+        text = seed
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(text) + 1)
+            if rng.random() < 0.7:
+                text = text[:i] + rng.choice(PATTERN_TOKENS) + text[i:]
+            else:
+                text = text[:i] + text[i + rng.randint(1, 6):]
+        start = time.monotonic()
+        try:
+            pattern = compile_name_pattern(text)
+        except ValueError:
+            tally["refused"] += 1
+            continue
+        letters = sorted({c for c in text if c.isalnum() or c in "-.+"}) or ["a"]
+        for name in ("".join(rng.choice(letters) for _ in range(3000)),
+                     "pc-q35-" + "1" * 3000 + "x", "a" * 3000 + "!", "pc-q35-10.1+pve" + "0" * 3000):
+            pattern.match(name)
+        took = time.monotonic() - start
+        assert took < HANG, f"{took:.1f} s matching {text!r}"
+        tally["accepted, matched fast"] += 1
+    print("\nfuzz downstream pattern: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+    assert sum(tally.values()) == _count(300) and tally["refused"] and tally["accepted, matched fast"]

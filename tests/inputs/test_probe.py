@@ -39,7 +39,8 @@ HELP = HERE.parent / "fixtures" / "inputs" / "machine-help"
 SCHEMA = json.loads((HERE.parent.parent / "schemas" / "probe-output.schema.json").read_text(encoding="utf-8"))
 QEMU_CASES = yaml.safe_load((HERE / "probe_cases.yaml").read_text(encoding="utf-8"))["qemu"]
 # Fake runners answer --version and -machine help only: leave out the QMP section.
-NO_QMP = [s for s in SECTIONS if s[0] != "qemu_machines"]
+# Sections that start QEMU or run a guest on the real /dev/kvm stay out of the unit tests.
+NO_QMP = [s for s in SECTIONS if s[0] not in ("qemu_machines", "kvm_host")]
 
 
 def validate(obj: dict[str, Any]) -> None:
@@ -264,11 +265,14 @@ def test_command_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_command_text(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    assert probe_cmd.run(_args(kvm=str(tmp_path / "absent"))) == 0
-    out = capsys.readouterr().out
+    code = probe_cmd.run(_args(kvm=str(tmp_path / "absent")))
+    out, err = capsys.readouterr()
     assert f"kernel      {os.uname().release}" in out
     assert "x2apic-api  not probed" in out
     assert "is absent" in out
+    # Without KVM only the release speaks for the kernel: a probe that cannot judge it
+    # (a label would be unknown) says so and exits 1, never 0.
+    assert code == (1 if "the probe cannot judge this host" in err else 0)
 
 
 def test_command_defaults() -> None:
@@ -320,7 +324,7 @@ def fake_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_sections_run_in_order_and_a_new_one_is_one_entry(kvm_node: str) -> None:
-    assert [name for name, _ in SECTIONS] == ["kvm", "qemu", "qemu_machines"]
+    assert [name for name, _ in SECTIONS] == ["kvm", "kvm_host", "qemu", "qemu_machines"]
     seen: list[str] = []
 
     def extra(ctx: probe_mod.ProbeContext) -> None:
@@ -513,6 +517,19 @@ def test_the_machine_section_keeps_to_its_budget(
     result = probe_host(kvm_path=kvm_node, ioctl=FakeKvm({KVM_CAP_X2APIC_API: 0xF}),
                         qemu_binary=stand_in_qemu(tmp_path), rules=load_rules)
     assert result.measured["qemu_machines"]["checked"] == []
-    assert any("budget was spent after 0 of 4 paused starts" in n for n in result.notes), result.notes
+    assert any("budget was spent after 0 of 6 paused starts" in n for n in result.notes), result.notes
     assert not [w for w in result.warnings if "did not start" in w]
     assert "checked     no paused start completed (see notes)" in result.to_text()
+
+
+def test_the_kvm_host_section_says_which_kvm_answered(kvm_node: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from seoib.kvmhost import host
+
+    monkeypatch.setattr(host, "detect", lambda path: host.KvmHost(
+        "pvm", "kvm_pvm", ("module kvm_pvm loaded",), True))
+    result = probe_host(kvm_path=kvm_node, ioctl=FakeKvm({KVM_CAP_X2APIC_API: 0xF}),
+                        sections=[s for s in SECTIONS if s[0] in ("kvm", "kvm_host")])
+    assert result.measured["kvm_host"] == {"implementation": "pvm", "module": "kvm_pvm",
+                                           "eoi_at_delivery": True, "evidence": ["module kvm_pvm loaded"]}
+    validate(json.loads(result.to_json()))
+    assert "kvm         pvm (kvm_pvm), EOI processed at delivery" in result.to_text()

@@ -24,6 +24,8 @@ from kvm_support import (
 
 from seoib.errors import BadInput
 from seoib.kvmhost.backend import KvmBackend
+from seoib.query.witness import sim_assumptions
+from seoib.rules.ruleset import load_rules
 from seoib.sim.scenario import STEPS, run_scenario
 from seoib.yamlio import loads_yaml
 
@@ -39,7 +41,7 @@ def backend() -> Iterator[KvmBackend]:
 
 @pytest.mark.parametrize(("case", "source"), all_cases())
 def test_case_agrees_on_both_backends(case: Any, source: str, backend: KvmBackend) -> None:
-    sim = run_scenario(case, source)
+    sim = run_scenario(case, source, assume=sim_assumptions(load_rules().resolver))
     refused = is_high_level(case) or asks_another_kernel(case, backend.mask)
     if refused:
         with pytest.raises(BadInput) as info:

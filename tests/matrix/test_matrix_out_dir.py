@@ -46,15 +46,45 @@ def test_a_foreign_file_beside_our_own_is_refused(tmp_path: Path) -> None:
     assert (tmp_path / "m" / "migration.csv").read_bytes() == b"a\n"
 
 
-def test_the_set_is_replaced_whole_and_leftovers_go(tmp_path: Path) -> None:
+def test_the_set_is_replaced_whole_and_no_sibling_is_touched(tmp_path: Path) -> None:
     out = tmp_path / "m"
     atomic.write_atomically(out, SET_A)
-    (tmp_path / ".m.interrupted.tmp").mkdir()  # an earlier run killed before its swap
+    (tmp_path / ".m.interrupted.tmp").mkdir()  # another run's (or a killed run's) temporary
     (tmp_path / ".m.interrupted.tmp" / "migration.csv").write_bytes(b"half\n")
-    (out / ".policy.csv.x1y2.tmp").write_bytes(b"half\n")  # the per-file scheme's leftovers
+    (tmp_path / ".m.notes.tmp").mkdir()  # a user's notes that merely look like one
+    (tmp_path / ".m.notes.tmp" / "todo").write_bytes(b"mine\n")
+    (tmp_path / ".draft.tmp").write_bytes(b"mine\n")
+    siblings = {p.name for p in tmp_path.iterdir()}
     atomic.write_atomically(out, SET_B)
     assert _snapshot(out) == SET_B
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    assert {p.name for p in tmp_path.iterdir()} == siblings
+    assert (tmp_path / ".m.notes.tmp" / "todo").read_bytes() == b"mine\n"
+    assert (tmp_path / ".m.interrupted.tmp" / "migration.csv").read_bytes() == b"half\n"
+
+
+def test_a_dot_tmp_file_inside_the_set_is_foreign_and_stays(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    atomic.write_atomically(out, SET_A)
+    (out / ".notes.tmp").write_bytes(b"mine\n")  # swapping the set out would delete it
+    with pytest.raises(atomic.BadInput, match=r"did not write \(.notes.tmp\)"):
+        atomic.write_atomically(out, SET_B)
+    assert _snapshot(out) == {**SET_A, ".notes.tmp": b"mine\n"}
+
+
+def test_the_set_is_made_under_this_runs_own_name(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from seoib.files import run_id
+
+    seen: list[str] = []
+    real_fill = atomic._fill
+
+    def fill(new: Path, out: Path, files: dict[str, bytes]) -> None:
+        seen.append(new.name)
+        real_fill(new, out, files)
+
+    monkeypatch.setattr(atomic, "_fill", fill)
+    atomic.write_atomically(tmp_path / "m", SET_A)
+    assert seen == [f".m.{run_id()}.tmp"]
 
 
 def test_an_interrupt_at_the_swap_keeps_the_complete_old_set(

@@ -47,11 +47,15 @@ def test_plan_case(path: Path, rs: RuleSet) -> None:
     got = Counter((f.check, f.severity, f.wave, f.host, f.vm, f.population) for f in report.findings)
     want = Counter(_key(f) for f in doc["expect"]["findings"])
     assert got == want
-    for f in doc["expect"]["findings"]:  # how many VMs, where a case says
+    for f in doc["expect"]["findings"]:  # how many VMs, why, what it says, where a case says
+        found = [x for x in report.findings
+                 if (x.check, x.severity, x.wave, x.host, x.vm, x.population) == _key(f)]
         if "vm_count" in f:
-            counts = {x.vm_count for x in report.findings
-                      if (x.check, x.severity, x.wave, x.host, x.vm, x.population) == _key(f)}
-            assert counts == {f["vm_count"]}, f
+            assert {x.vm_count for x in found} == {f["vm_count"]}, f
+        if "cause" in f:
+            assert {x.cause for x in found} == {f["cause"]}, f
+        if "message_has" in f:
+            assert all(f["message_has"] in x.message for x in found), (f, found[0].message)
     assert report.exit_code("warn") == doc["expect"]["exit"]
     assert not report.disagreements
     assert list(_output_schema().iter_errors({**report.as_json(), "fail_on": "warn",

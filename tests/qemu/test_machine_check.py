@@ -64,3 +64,21 @@ def test_sample_is_one_type_per_compat_class_plus_the_default(rules: RuleSet) ->
     assert split_known(catalog, names)[1] == ["x-remote"]
     assert relevant_types(catalog, names, "pc-q35-7.1") == [
         "microvm", "pc-i440fx-7.2", "pc-q35-2.7", "pc-q35-4.0", "pc-q35-7.1", "pc-q35-7.2"]
+
+
+@pytest.mark.parametrize(("machine", "option", "ioapic", "userspace", "device"), [
+    ("pc-q35-7.2", "on", "0x11", "0x20", "kvm-ioapic"),
+    ("pc-q35-7.2", None, "0x11", "0x20", "kvm-ioapic"),
+    ("pc-q35-7.2", "split", "0x20", "0x20", "ioapic"),
+    ("pc-q35-2.7", "on", "0x11", "0x11", "kvm-ioapic"),
+    ("isapc", "on", None, None, None),
+    ("isapc", "split", None, None, None),
+], ids=["q35 on", "q35 default (on)", "q35 split", "2.7 on", "isapc on", "isapc split"])
+def test_the_prediction_gives_the_ioapic_the_guest_sees(rules: RuleSet, machine: str, option: str | None,
+                                                        ioapic: str | None, userspace: str | None,
+                                                        device: str | None) -> None:
+    # With kernel-irqchip=on the guest has KVM's IOAPIC, version 0x11 whatever the machine
+    # type's own; isapc has none in any mode.
+    shown = predict(rules.resolver.machines, machine, option).as_json()
+    assert (shown["ioapic"], shown["userspace_ioapic"], shown["device"]) == (ioapic, userspace, device)
+    assert shown["apic"] is (machine != "isapc")

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from seoib.errors import BadInput
+from seoib.query.witness import sim_assumptions
+from seoib.rules.ruleset import load_rules
 from seoib.sim.scenario import run_scenario
 from seoib.yamlio import load_yaml, loads_yaml
 
@@ -30,7 +32,8 @@ def _cases(family: str) -> list[Any]:
 
 @pytest.mark.parametrize(("case", "source"), [p for family in SCENARIO_FAMILIES for p in _cases(family)])
 def test_scenario_case(case: Any, source: str) -> None:
-    result = run_scenario(case, source)
+    # With the rules' switches, as `seoib simulate` runs them (machine-gated's gate is one).
+    result = run_scenario(case, source, assume=sim_assumptions(load_rules().resolver))
     assert result.expectations, "a case without expectations proves nothing"
     failed = [
         f"line {e.line}: {e.key}: expected {e.expected!r}, actual {e.actual!r}"

@@ -69,8 +69,10 @@ def test_json_output_matches_schema_and_reports_failure(
     assert doc["passed"] is False
     failed = [e for e in doc["expectations"] if not e["passed"]]
     assert failed == [
-        {"step": 3, "line": 6, "key": "policy", "expected": "respected", "actual": "quirked", "passed": False}
+        {"step": 3, "line": 6, "key": "policy", "expected": "respected", "actual": "quirked", "passed": False,
+         "depends_on": []}
     ]
+    assert doc["backend"] is None  # the simulator ran the steps
     assert doc["state"]["policy"] == "quirked"
     assert doc["metrics"]["counters"]["storms"] == 4
 

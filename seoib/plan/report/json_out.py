@@ -1,16 +1,19 @@
-"""JSON: the report object as schemas/check-output.schema.json describes it."""
+"""JSON: the report object as schemas/check-output.schema.json describes it, written a
+finding at a time (a fleet written host by host lists its host entries once, in
+``host_sets``, not once per finding)."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 
 from ..checker import CheckReport
 
-__all__ = ["render_json"]
+__all__ = ["json_chunks", "render_json"]
+
+
+def json_chunks(report: CheckReport, fail_on: str) -> Iterator[str]:
+    return report.chunks({"fail_on": fail_on, "exit_code": report.exit_code(fail_on)})
 
 
 def render_json(report: CheckReport, fail_on: str) -> str:
-    data = report.as_json()
-    data["fail_on"] = fail_on
-    data["exit_code"] = report.exit_code(fail_on)
-    return json.dumps(data, indent=2) + "\n"
+    return "".join(json_chunks(report, fail_on))

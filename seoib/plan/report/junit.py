@@ -1,59 +1,79 @@
-"""JUnit XML: a testsuite per wave (plus one for the fleet before the rollout), a
-testcase per check and VM group. CI shows a blocking finding as a failure, and a
-warning as one too unless --fail-on block. Characters XML 1.0 cannot hold (ESC and
-other controls in a plan's names) are written as visible escapes."""
+"""JUnit XML: a testsuite per wave (plus one for the fleet before the rollout) and one
+testcase per finding, so CI counts what the check counts.
+
+A finding at or above ``--fail-on`` is a failing testcase (a blocking finding always,
+a warning unless ``--fail-on block``); a note, or a warning that does not fail the
+run, passes with its message as output. Every testcase name is unique in the file:
+the check, the VMs, their population and boot, where they sit, then the wave and
+step, and a number when two findings still read the same. Host entries are named compactly
+(the first few, and how many more). Characters XML 1.0 cannot hold (ESC and other
+controls in a plan's names) are written as visible escapes.
+"""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
 from ..checker import CheckReport
-from ..findings import CHECKS, Finding
+from ..findings import Finding
 from .escape import xml_safe
 
-__all__ = ["render_junit"]
-
-_PER_WAVE = [c for c in CHECKS if c not in ("check.initial-state", "check.stays-quirked")]
+__all__ = ["failing", "render_junit", "testcase_names"]
 
 
-def _suite(root: ET.Element, name: str, checks: list[str], report: CheckReport,
-           findings: list[Finding], fail_on: str) -> None:
+def failing(f: Finding, fail_on: str) -> bool:
+    """Whether a finding fails the run (and so its testcase)."""
+    return f.severity == "block" or (f.severity == "warn" and fail_on == "warn")
+
+
+def testcase_names(findings: list[Finding]) -> list[str]:
+    """One name per finding, unique: what it is first, a number last if needed."""
+    names: list[str] = []
+    used: dict[str, int] = {}
+    for f in findings:
+        name = f"{f.check}: {f.vm} ({f.population}, booted on {_stack(f)}) on {f.host}"
+        name += f" [{f.wave}, {f.context}]" if f.wave is not None else " [before the rollout]"
+        n = used.get(name, 0) + 1
+        used[name] = n
+        names.append(name if n == 1 else f"{name} #{n}")
+    return names
+
+
+def _stack(f: Finding) -> str:
+    return str((f.booted or {}).get("stack") or "?")
+
+
+def _suite(root: ET.Element, name: str, findings: list[Finding], names: list[str],
+           source: str, fail_on: str) -> None:
     suite = ET.SubElement(root, "testsuite", name=name)
-    tests = failures = 0
-    for check in checks:
-        for vm in report.plan.vms:
-            hits = [f for f in findings if f.check == check and f.vm == vm.name]
-            case = ET.SubElement(suite, "testcase", classname=f"{name}.{check}",
-                                 name=f"{check} {vm.name}")
-            tests += 1
-            failing = [f for f in hits if f.severity == "block"
-                       or (f.severity == "warn" and fail_on == "warn")]
-            if failing:
-                failures += 1
-                worst = "block" if any(f.severity == "block" for f in failing) else "warn"
-                fail = ET.SubElement(case, "failure", type=worst,
-                                     message=f"{len(failing)} finding(s), {vm.count} VMs")
-                fail.text = "\n".join(f"{report.plan.source}:{f.line}: {f.message}" for f in failing)
-            elif hits:
-                ET.SubElement(case, "system-out").text = "\n".join(f.message for f in hits)
-    suite.set("tests", str(tests))
+    failures = 0
+    for f, case_name in zip(findings, names, strict=True):
+        case = ET.SubElement(suite, "testcase", classname=f"{name}.{f.check}", name=case_name)
+        text = f"{source}:{f.line}: {f.message}"
+        if failing(f, fail_on):
+            failures += 1
+            fail = ET.SubElement(case, "failure", type=f.severity,
+                                 message=f"{f.severity}: {f.vm_count} VMs, {f.check}")
+            fail.text = text
+        else:
+            ET.SubElement(case, "system-out").text = f"[{f.severity}] {text}"
+    suite.set("tests", str(len(findings)))
     suite.set("failures", str(failures))
     suite.set("errors", "0")
 
 
 def render_junit(report: CheckReport, fail_on: str) -> str:
-    root = ET.Element("testsuites", name=f"seoib check {report.plan.source}")
-    initial = [f for f in report.findings if f.wave_index == 0]
-    _suite(root, "before the rollout", ["check.initial-state", "check.no-evacuation-target",
-                                        "check.unsafe-targets", "check.capacity"], report,
-           initial, fail_on)
-    for w in report.waves:
-        found = [f for f in report.findings if f.wave_index == w["index"]]
-        _suite(root, f"wave {w['index']} {w['name']}", [*_PER_WAVE, "check.stays-quirked"],
-               report, found, fail_on)
-    total = sum(int(s.get("tests", "0")) for s in root)
-    root.set("tests", str(total))
-    root.set("failures", str(sum(int(s.get("failures", "0")) for s in root)))
+    source = report.plan.source
+    root = ET.Element("testsuites", name=f"seoib check {source}")
+    names = dict(zip(map(id, report.findings), testcase_names(report.findings), strict=True))
+    steps = [(0, "before the rollout")] + [(w["index"], f"wave {w['index']} {w['name']}")
+                                           for w in report.waves]
+    for index, title in steps:
+        found = [f for f in report.findings if f.wave_index == index]
+        _suite(root, title, found, [names[id(f)] for f in found], source, fail_on)
+    root.set("tests", str(len(report.findings)))
+    root.set("failures", str(sum(1 for f in report.findings if failing(f, fail_on))))
+    root.set("errors", "0")
     for elem in root.iter():  # names come from the plan: keep the XML well-formed
         elem.attrib.update({k: xml_safe(v) for k, v in elem.attrib.items()})
         if elem.text:

@@ -5,8 +5,11 @@ cannot forge a line or send escape sequences."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..checker import CheckReport
 from ..findings import Finding
+from ..names import compact
 from .escape import terminal_safe
 
 __all__ = ["render_text"]
@@ -23,6 +26,15 @@ def _tally(findings: list[Finding]) -> str:
     return ", ".join(parts) or "ok"
 
 
+def _hosts(listed: list[dict[str, Any]]) -> str:
+    """A wave's host entries: a few names, with how many hosts when groups or many."""
+    if len(listed) <= 3:
+        return ", ".join(f"{h['name']}" + (f" ({h['count']})" if h["count"] > 1 else "")
+                         for h in listed)
+    total = sum(h["count"] for h in listed)
+    return f"{compact([h['name'] for h in listed])} ({total:,} hosts)"
+
+
 def _finding(f: Finding, source: str) -> list[str]:
     vms = f"{f.vm_count} VM{'s' if f.vm_count != 1 else ''}"
     if f.cause == "pre-existing":
@@ -35,28 +47,27 @@ def _finding(f: Finding, source: str) -> list[str]:
 
 
 def render_text(report: CheckReport, fail_on: str) -> str:
-    p, data = report.plan, report.as_json()
-    fleet = data["fleet"]
+    p = report.plan
+    fleet = report.fleet_json()
     status = report.status()
     lines = [f"{_TAG[status]}: {p.source}: {_tally(report.findings)}",
              f"  fleet: {fleet['hosts']} hosts in {fleet['host_entries']} entries, {fleet['vms']} VMs in "
-             f"{fleet['vm_entries']} entries -> {fleet['host_classes']} host classes, "
+             f"{fleet['vm_entries']} entries -> {fleet['blocks']} blocks of alike hosts, "
+             f"{fleet['host_classes']} host classes, "
              f"{fleet['vm_classes']} VM classes, {fleet['evaluations']} verdicts"]
     by_wave: dict[int, list[Finding]] = {}
     for f in report.findings:
         by_wave.setdefault(f.wave_index, []).append(f)
     lines.append(f"  before the rollout: {_tally(by_wave.get(0, []))}")
     for w in report.waves:
-        hosts = ", ".join(f"{h['name']}" + (f" ({h['count']})" if h["count"] > 1 else "")
-                          for h in w["hosts"])
+        hosts = _hosts(w["hosts"])
         changes = ", ".join(f"{k}={v}" for k, v in w["set"].items())
         lines.append(f"  wave {w['index']} {w['name']} [{hosts}] set {changes}: "
                      f"{_tally(by_wave.get(w['index'], []))}")
-    witness = data["witness"]
     if report.disagreements:
         lines.append(f"  ERROR: the simulator disagrees with {len(report.disagreements)} verdicts")
     else:
-        lines.append(f"  simulator: agrees with all {witness['validated']} verdicts it replayed")
+        lines.append(f"  simulator: agrees with all {report.fleet.validated} verdicts it replayed")
     if report.findings:
         lines.append("")
         lines.append("findings:")

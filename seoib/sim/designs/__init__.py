@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..assumptions import DEFAULT, Assumptions
 from ..config import SimHost
 from .accel_property import AccelProperty
 from .base import QemuDesign
-from .machine_gated import MachineGated, gate_of
+from .machine_gated import MachineGated
 from .none import NoSeoib
 from .rfc_v2 import RfcV2, globals_ioapic_version
 
-__all__ = ["DESIGNS", "QemuDesign", "design", "design_facts", "gate_of", "globals_ioapic_version"]
+__all__ = ["DESIGNS", "QemuDesign", "design", "design_facts", "globals_ioapic_version"]
 
 DESIGNS: dict[str, QemuDesign] = {
     d.name: d for d in (NoSeoib(), RfcV2(), MachineGated(), AccelProperty())
@@ -29,9 +30,8 @@ def design(name: str) -> QemuDesign:
     return DESIGNS[name]
 
 
-def design_facts(host: SimHost) -> dict[str, Any]:
+def design_facts(host: SimHost, assume: Assumptions = DEFAULT) -> dict[str, Any]:
     """What the host's design does, for reports: its gate and its IOAPIC lookup."""
     d = design(host.seoib)
-    gate = gate_of(host.qemu_version or "") if isinstance(d, MachineGated) else None
-    return {"gate": ".".join(map(str, gate)) if gate else None,
-            "ioapic_lookup": d.ioapic_lookup}
+    gate = assume.get("machine-gated-gate") if isinstance(d, MachineGated) else None
+    return {"gate": gate, "ioapic_lookup": d.ioapic_lookup}

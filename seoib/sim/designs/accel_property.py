@@ -1,30 +1,29 @@
 """``accel-property``: ``-accel kvm,seoib-policy=quirked|respected|not-advertised``.
 
 Written from its description in the RFC review (the author's preferred direction;
-unmerged, no code exists). Every behaviour below is an assumption, marked
-``confirmed: false`` in the rules too:
-- The property defaults to quirked; it applies to any machine type and to both
-  in-kernel and split irqchip, whenever KVM has a LAPIC (kernel-irqchip=off: no
-  KVM LAPIC, nothing to configure).
-- An explicit request goes straight to KVM_ENABLE_CAP without the RFC's system-fd
-  check and without its warn -> QUIRKED fallback: a refused flag (EINVAL: unknown
-  bit, or ENABLE without split irqchip) stops QEMU at start.
-- Like the RFC, the flags are set at a fresh power-on only (-incoming and -loadvm
-  take the state from the stream), the section is ``needed`` only with split and
-  not QUIRKED, and post_load aborts when not split or when KVM refuses; it sets
-  the received state's flag directly, as the power-on does (no both-flags check).
+unmerged, no code exists). What the description leaves open is a named switch
+(seoib/sim/assumptions.py), read here and by the rules alike:
+- ``accel-property-default``: the policy without the option (quirked);
+- ``accel-property-in-kernel``: whether it sets the flags with the in-kernel
+  irqchip too (yes), or only on split as the RFC does;
+- ``accel-property-refusal``: what QEMU does when KVM refuses the flag (EINVAL: an
+  unknown bit, or ENABLE without split irqchip): ``stop`` at start (an explicit
+  request fails loudly), or ``quirked`` with a warning, as the RFC does.
+The rest follows the RFC: KVM_ENABLE_CAP without the RFC's system-fd check, flags
+set at a fresh power-on only (-incoming and -loadvm take the state from the
+stream), the section ``needed`` only with split and not QUIRKED, and a post_load
+that aborts when not split or when KVM refuses, setting the received state's flag
+directly. With kernel-irqchip=off KVM has no LAPIC and there is nothing to set.
 """
 
 from __future__ import annotations
 
 from ..config import SimVM
-from ..kvm import IRQCHIP_NONE
+from ..kvm import IRQCHIP_KERNEL, IRQCHIP_NONE
 from ..seoib import QUIRKED, Board, StartFailure
 from .base import QemuDesign, rfc_needed, rfc_post_load, set_state_directly
 
 __all__ = ["AccelProperty"]
-
-DEFAULT_POLICY = QUIRKED
 
 
 class AccelProperty(QemuDesign):
@@ -35,13 +34,21 @@ class AccelProperty(QemuDesign):
     accel_properties = frozenset({"seoib-policy"})
 
     def power_on(self, board: Board) -> str:
-        if board.vm.irqchip == IRQCHIP_NONE:
+        irqchip, assume = board.vm.irqchip, board.assume
+        if irqchip == IRQCHIP_NONE:
             return QUIRKED
-        state = board.vm.seoib_policy or DEFAULT_POLICY
-        result = board.set_flags(state, "seoib-policy")
-        if result < 0:
+        if irqchip == IRQCHIP_KERNEL and not assume.yes("accel-property-in-kernel"):
+            board.log(f"{board.who}: seoib-policy applies to split irqchip only "
+                      "(accel-property-in-kernel: no), stays quirked")
+            return QUIRKED
+        state = board.vm.seoib_policy or assume.get("accel-property-default")
+        if board.set_flags(state, "seoib-policy") >= 0:
+            return state
+        if assume.get("accel-property-refusal") == "stop":
             raise StartFailure(f"seoib-policy={state}: KVM_ENABLE_CAP(X2APIC_API) failed")
-        return state
+        board.log(f"{board.who}: warning: KVM refused seoib-policy={state}; "
+                  "falling back to QUIRKED (accel-property-refusal: quirked)")
+        return QUIRKED
 
     def needed(self, vm: SimVM, state: str) -> bool:
         return rfc_needed(vm, state)

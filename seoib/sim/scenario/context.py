@@ -13,6 +13,7 @@ from typing import Any
 
 from seoib.errors import BadInput
 
+from ..assumptions import DEFAULT, Assumptions
 from ..config import SimHost, SimVM
 from ..lapic import LVR_SEOIB
 from ..outcome import POLICY_OF_MODE, VMState
@@ -47,6 +48,7 @@ class RunState:
     snaps: tuple[Snapshot, ...] | None = None
     last_result: int | None = None
     expectations: list[Expectation] = field(default_factory=list)
+    assume: Assumptions = DEFAULT  # the switches in force for what nobody has confirmed
 
     def target(self, step: ScenarioStep, need_vcpu: bool = True) -> Any:
         """The first register-level target (every target has kvm_vm, vcpu and ioapic)."""

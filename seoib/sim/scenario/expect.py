@@ -135,7 +135,14 @@ EXPECTS: dict[str, ExpectDef] = {
     "outcome": ExpectDef(_outcome, lambda s, e: s.outcome(), "session", "the boot or migration outcome"),
     "findings": ExpectDef(_findings, lambda s, e: list(s.findings()), "session",
                           "(list) every migration outcome seen in the window"),
-    "running": ExpectDef(_flag, lambda s, e: s.running, "session", "whether a VM is running"),
+    "running": ExpectDef(_flag, lambda s, e: s.running, "session",
+                         "whether a VM is running (after a destination abort: the source, paused "
+                         "until `cont`)"),
+    "source_runstate": ExpectDef(
+        lambda v, k, loc: as_choice(v, k, ("running", "postmigrate", "not-started"), loc),
+        lambda s, e: s.source_runstate, "session",
+        "the source QEMU after the last live migration: running (it failed before the stream was "
+        "all sent), postmigrate (all sent: paused until `cont`) or not-started"),
     "storms": ExpectDef(_count, _counter("storms"), "session", "device events that stormed"),
     "stuck_events": ExpectDef(_count, _counter("stuck_events"), "session", "events left undelivered"),
     "counters": ExpectDef(_counters, lambda s, e: {k: s.counters().get(k, 0) for k in e}, "session",

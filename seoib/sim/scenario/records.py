@@ -12,6 +12,7 @@ from typing import Any
 
 from seoib.errors import Location
 
+from ..assumptions import DEFAULT, Assumptions
 from ..config import SimHost, SimVM
 from ..outcome import VMState
 
@@ -30,7 +31,8 @@ class ScenarioStep:
 
 @dataclass(frozen=True)
 class Expectation:
-    """One checked expectation."""
+    """One checked expectation; ``depends_on`` names what its value rests on besides the
+    registers (``eoi_at_delivery``: the kernel processed an EOI at delivery)."""
 
     step: int
     line: int | None
@@ -38,6 +40,7 @@ class Expectation:
     expected: Any
     actual: Any
     passed: bool
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass
@@ -53,6 +56,8 @@ class ScenarioResult:
     outcome: str | None = None
     findings: tuple[str, ...] = ()
     events: tuple[str, ...] = ()
+    backend: dict[str, Any] | None = None  # what ran the register-level steps, when not the simulator
+    assume: Assumptions = DEFAULT  # the switches in force for unconfirmed behaviour
 
     @property
     def passed(self) -> bool:

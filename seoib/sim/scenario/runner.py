@@ -9,12 +9,14 @@ runs through its ``STEPS`` entry.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from seoib.errors import BadInput, Location
 from seoib.yamlio import line_of, load_yaml
 
+from ..assumptions import DEFAULT, SWITCHES, Assumptions
 from ..config import KNOWN_GUESTS, SimHost, SimVM
 from .backend import SIM_BACKEND, Backend
 from .context import ParseContext, RunState
@@ -25,7 +27,7 @@ from .values import sub_loc
 
 __all__ = ["TOP_KEYS", "check_event_budget", "execute", "load_scenario", "run_scenario"]
 
-TOP_KEYS = ("name", "description", "host", "vm", "steps")
+TOP_KEYS = ("name", "description", "host", "vm", "assume", "steps")
 
 
 def check_event_budget(steps: list[ScenarioStep], vm: SimVM) -> None:
@@ -48,8 +50,12 @@ def check_event_budget(steps: list[ScenarioStep], vm: SimVM) -> None:
 
 
 def execute(run: RunState, steps: list[ScenarioStep]) -> None:
-    """Run validated steps in order, each through its table entry."""
+    """Run validated steps in order, each through its table entry (a backend that wants to
+    know which step runs has ``begin_step``)."""
+    begin = getattr(run.backend, "begin_step", None)
     for step in steps:
+        if begin is not None:
+            begin(step.index + 1)
         d = STEPS[step.name]
         d.run(run, step)
         if d.guest:
@@ -59,6 +65,24 @@ def execute(run: RunState, steps: list[ScenarioStep]) -> None:
 def load_scenario(path: str | Path) -> Any:
     """Read a scenario file (BadInput with file:line on any YAML problem)."""
     return load_yaml(path)
+
+
+def _assume(raw: Any, base: Assumptions, loc: Location) -> Assumptions:
+    """The scenario's ``assume: {switch: value}`` over ``base`` (the switches in force)."""
+    if not isinstance(raw, Mapping):
+        raise BadInput("assume is a mapping {switch: value} (switches: "
+                       f"{', '.join(SWITCHES)})", loc)
+    pairs = dict(base.values)
+    for name, value in raw.items():
+        where = sub_loc(raw, name, loc)
+        if not isinstance(value, str):
+            raise BadInput(f"assume {name}: write the value as a quoted string, got {value!r}", where)
+        pairs[name] = value
+        try:
+            Assumptions(((name, value),))
+        except ValueError as err:
+            raise BadInput(str(err), where) from None
+    return Assumptions(tuple(pairs.items()))
 
 
 def _parse(data: Any, source: str, specs: Specs) -> tuple[SimHost, SimVM, list[ScenarioStep]]:
@@ -91,8 +115,12 @@ def run_scenario(
     host_resolver: HostResolver | None = None,
     vm_resolver: VmResolver | None = None,
     backend: Backend = SIM_BACKEND,
+    assume: Assumptions = DEFAULT,
 ) -> ScenarioResult:
     """Validate the whole scenario, then run it (register-level steps on ``backend``).
+
+    ``assume`` are the switches in force for what nobody has confirmed (the rules' when a
+    command resolves specs through them); the scenario's own ``assume`` key goes over them.
 
     Raises
     ------
@@ -100,10 +128,16 @@ def run_scenario(
         Anything invalid in the scenario, located as ``file:line``.
     """
     host, vm, steps = _parse(data, source, Specs(host_resolver, vm_resolver))
+    top = Location(source, line_of(data, None, 1))
+    if "assume" in data:
+        assume = _assume(data["assume"], assume, sub_loc(data, "assume", top))
     check_event_budget(steps, vm)
-    backend.check(steps, host, Location(source, line_of(data, None, 1)))
-    run = RunState(host, vm, backend)
+    backend.check(steps, host, top)
+    run = RunState(host, vm, backend, assume=assume)
     execute(run, steps)
+    depends_on = getattr(backend, "depends_on", None)
+    if depends_on is not None:
+        run.expectations = [replace(e, depends_on=depends_on(e.step, e.key)) for e in run.expectations]
     s = run.session
     metrics: dict[str, Any] = {
         "steps": len(steps),
@@ -121,4 +155,6 @@ def run_scenario(
         outcome=s.outcome() if s is not None else None,
         findings=s.findings() if s is not None else (),
         events=s.trace.freeze() if s is not None else (),
+        backend=backend.report() if hasattr(backend, "report") else None,
+        assume=assume,
     )
