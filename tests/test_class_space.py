@@ -6,10 +6,15 @@ evaluated once and re-derived by the simulator. A disagreement names the class.
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import pytest
 
+from seoib.paths import builtin_rules_dir
 from seoib.query.classes import stack_classes, validate_space, vm_classes
-from seoib.rules.ruleset import RuleSet
+from seoib.rules.ruleset import RuleSet, load_rules
 
 
 @pytest.fixture(scope="module")
@@ -54,3 +59,24 @@ def test_every_migration_class_pair_agrees(rules: RuleSet, space: tuple[list, li
     if snapshot:
         expected.add("cpu-model-change")
     assert expected <= outcomes
+
+
+def test_cost_follows_classes_not_releases(rules: RuleSet, tmp_path: Path) -> None:
+    """The class space of the QEMU releases fleets run against the space of the four newest
+    alone: nine times the migration cells, the same distinct class pairs evaluated (and
+    simulated), the same outcomes. Releases that add no class pair add no evaluation."""
+    narrow_dir = tmp_path / "rules"
+    shutil.copytree(builtin_rules_dir(), narrow_dir)
+    qemu = narrow_dir / "qemu.yaml"
+    text = qemu.read_text()
+    wide = re.search(r'\n  releases: \[(.*)\]\n', text)
+    assert wide is not None and len(wide.group(1).split(",")) > 4
+    qemu.write_text(text.replace(wide.group(0), '\n  min: "10.0"\n'))
+    narrow = load_rules(narrow_dir, use_cache=False)
+    tallies = []
+    for rs in (rules, narrow):
+        stacks, vms = stack_classes(rs), vm_classes(rs, guests=["linux"])
+        tallies.append((len(stacks), validate_space(rs, stacks, vms, "migrate")))
+    (wide_stacks, w), (narrow_stacks, n) = tallies
+    assert wide_stacks > 2 * narrow_stacks and w.cells > 8 * n.cells
+    assert w.evaluations == n.evaluations == w.validated and w.outcomes == n.outcomes

@@ -116,7 +116,7 @@ def test_a_schema_error_in_an_overlay_points_at_its_line(tmp_path: Path) -> None
 
 def test_no_message_points_into_the_installed_rules() -> None:
     rs = load_rules()
-    for spec in ("kernel=5.14.0-611.el9,qemu=11.0.0", "kernel=3.10.0,qemu=11.0.0",
+    for spec in ("kernel=6.1.0rc1,qemu=11.0.0", "kernel=3.10.0,qemu=11.0.0",
                  "kernel=7.0.3,qemu=10.3.0", "kernel=7.0.3,qemu=11.0.0+vendor"):
         with pytest.raises(SpecError) as info:
             rs.resolver.host(_host(spec))

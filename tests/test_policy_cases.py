@@ -21,9 +21,9 @@ def check(verdict: dict[str, Any], expect: dict[str, Any]) -> None:
         elif key == "notes":  # each substring appears in some note
             for text in want:
                 assert any(text in n for n in verdict["notes"]), f"note {text!r}"
-        elif key == "vm":
+        elif key in ("vm", "host"):
             for k, v in want.items():
-                assert verdict["vm"][k] == v, f"vm.{k}"
+                assert verdict[key][k] == v, f"{key}.{k}"
         else:
             assert verdict[key] == want, key
 

@@ -31,4 +31,4 @@ def vm_spec_from_args(args: argparse.Namespace) -> VMSpec:
         parsed = (parse_qemu_cmdline_file(value[1:]) if value.startswith("@")
                   else parse_qemu_cmdline(value))
     spec = parse_vm_spec(dict(parsed.spec), Location(parsed.source))
-    return replace(spec, notes=tuple(parsed.notes))
+    return replace(spec, notes=tuple(parsed.notes), requires=parsed.requires)

@@ -8,11 +8,16 @@ hints (OS metadata, Hyper-V enlightenments, nested virtualization) become notes.
 What libvirt itself decides is applied as libvirt applies it: a domain without a
 machine type gets the x86 default ``pc``; ``<domain type='qemu'>`` is TCG; a q35
 domain with more than 255 vCPUs and an intel IOMMU with ``eim='on'`` gets
-``<ioapic driver='qemu'/>`` (split irqchip) added at define time.
+``<ioapic driver='qemu'/>`` (split irqchip) added at define time. What libvirt refuses
+to define is refused here with libvirt's words (``virDomainDefIOMMUValidate``:
+interrupt remapping without ``<ioapic driver='qemu'/>``, ``eim`` without interrupt
+remapping); an intel IOMMU on a board that does not take one (QEMU refuses the
+``-device intel-iommu`` libvirt would pass) goes to the resolver as a requirement.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import urlparse
 from xml.parsers import expat
@@ -22,8 +27,8 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from ..errors import BadInput, Location
 from ..files import read_limited
-from .qemu_cmdline import parse_qemu_args, resolve
-from .vminput import VMInput
+from .qemu_cmdline import parse_qemu_args, requirements, resolve
+from .vminput import Requirement, VMInput
 
 __all__ = ["MAX_BYTES", "parse_domain_xml"]
 
@@ -36,6 +41,18 @@ _X86_ARCHES = ("x86_64", "i686")
 DEFAULT_MACHINE = "pc"
 # More vCPUs than an xAPIC id can address need x2APIC ids, hence EIM and split irqchip.
 _XAPIC_MAX_VCPUS = 255
+
+# Windows releases that turn virtualization-based security (VBS: Credential Guard, HVCI)
+# on by default where the hardware meets its requirements - Windows 11 from 22H2 and
+# Windows Server 2025 (Microsoft Learn, "Configure Credential Guard", default enablement)
+# - or that are built to run it (Windows Server 2022, a Secured-core server): libosinfo
+# ids microsoft.com/win/<client> from 11 and /win/2k<year> from 22 on. VBS runs the
+# Hyper-V hypervisor inside the guest, which needs VT-x/AMD-V exposed to it.
+_VBS_CLIENT_FROM = 11
+_VBS_SERVER_FROM = 22
+_VBS_SOURCE = ("Microsoft Learn \"Configure Credential Guard\": VBS and Credential Guard on by "
+               "default from Windows 11 22H2 and Windows Server 2025 on capable hardware")
+_WINDOWS_ID = re.compile(r"^/win/(?:(?P<client>[0-9]{1,4})(?:\.[0-9]+)?|2k(?P<server>[0-9]{2}))$")
 
 # libosinfo os ids are URLs named after the vendor; these vendors ship Linux only.
 _LINUX_OSINFO_HOSTS = frozenset(
@@ -105,7 +122,16 @@ def _load(path: str) -> tuple[ET.Element, dict[int, int]]:
         line, _col = err.position
         reason = expat.ErrorString(err.code) if err.code else str(err)
         raise BadInput(f"malformed XML: {reason}", Location(path, line or None)) from None
+    except (LookupError, UnicodeError) as err:  # an encoding= Python has no codec for
+        line = parser.parser.CurrentLineNumber
+        raise BadInput(f"unreadable XML encoding: {_first_line(str(err))}",
+                       Location(path, line or None)) from None
     return root, builder.lines
+
+
+def _first_line(text: str) -> str:
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= 120 else line[:120] + "..."
 
 
 class _Reader:
@@ -115,6 +141,8 @@ class _Reader:
         self.lines = lines
         self.spec: dict[str, str] = {}
         self.notes: list[str] = []
+        self.requires: list[Requirement] = []
+        self.ioapic_qemu = False  # <ioapic driver='qemu'/>, written or added by libvirt
 
     def at(self, elem: ET.Element | None) -> Location:
         return Location(self.path, self.lines.get(id(elem)) if elem is not None else None)
@@ -131,10 +159,12 @@ class _Reader:
         self.os()
         self.eim_autoadd()  # before features(): what libvirt adds is there when it checks
         self.features()
+        self.iommu()
         self.cpu()
         self.guest()
         self.commandline(accel)
-        return VMInput(spec=dict(self.spec), notes=tuple(self.notes), source=self.path)
+        return VMInput(spec=dict(self.spec), notes=tuple(self.notes), source=self.path,
+                       requires=tuple(self.requires))
 
     def domain_type(self) -> str:
         dtype = self.root.get("type", "")
@@ -198,6 +228,7 @@ class _Reader:
             return
         where = self.line(iommus[0]) if iommus else ""
         self.spec["irqchip"] = "split"
+        self.ioapic_qemu = True
         self.notes.append(
             f"{count} vCPUs on q35 with {'an' if iommus else 'no'} intel IOMMU{where}: libvirt "
             "adds intremap/eim and <ioapic driver='qemu'/> when it defines the domain, so "
@@ -215,6 +246,7 @@ class _Reader:
                     self.at(ioapic),
                 )
             self.spec["irqchip"] = mapping[driver]
+            self.ioapic_qemu = driver == "qemu"
             self.notes.append(
                 f"<ioapic driver='{driver}'>{self.line(ioapic)}: kernel-irqchip={mapping[driver]}"
             )
@@ -223,13 +255,25 @@ class _Reader:
                 "no <features><apic/>: noted only; the VM spec has no APIC switch and the "
                 "analysis assumes a LAPIC"
             )
-        iommu = self.root.find("devices/iommu[@model='intel']/driver[@intremap='on']")
-        if iommu is not None and self.spec.get("irqchip") != "split":
-            self.notes.append(
-                f"intel IOMMU with intremap='on'{self.line(iommu)} needs <ioapic driver='qemu'/> "
-                "(split irqchip); libvirt refuses it otherwise"
-            )
         self.hyperv_hints(feats)
+
+    def iommu(self) -> None:
+        """libvirt's own checks of an <iommu> (virDomainDefIOMMUValidate), then QEMU's."""
+        for iommu in self.root.findall("devices/iommu"):
+            driver = iommu.find("driver")
+            intremap = driver.get("intremap") if driver is not None else None
+            if intremap == "on" and not self.ioapic_qemu:
+                raise BadInput("libvirt refuses this domain: \"IOMMU interrupt remapping requires "
+                               "split I/O APIC (ioapic driver='qemu')\"", self.at(driver))
+            if driver is not None and driver.get("eim") == "on" and intremap != "on":
+                raise BadInput("libvirt refuses this domain: \"IOMMU eim requires interrupt "
+                               "remapping to be enabled\"", self.at(driver))
+            if iommu.get("model") == "intel":
+                self.requires.append((
+                    "device", ("intel-iommu",), "<iommu model='intel'>: libvirt "
+                    "starts QEMU with -device intel-iommu, which QEMU refuses on this machine: "
+                    "\"Parameter 'driver' expects a dynamic sysbus device type for the machine\"",
+                    self.at(iommu)))
 
     def hyperv_hints(self, feats: ET.Element | None) -> None:
         """Hyper-V enlightenments in <features>, <clock> or <panic> hint at a Windows guest."""
@@ -290,23 +334,45 @@ class _Reader:
         url = urlparse(os_id)
         host = (url.hostname or "").removeprefix("www.")
         if host == "microsoft.com" and url.path.startswith("/win"):
-            self.spec["guest"] = "windows"
-            hint = (
-                f"libosinfo os {os_id}{self.line(os_elem)}: guest=windows. If it runs the "
-                "Hyper-V role, VBS or Credential Guard, declare guest=windows-hyperv"
-            )
-            nested = self.nested()
-            if nested is not None:
-                hint += (
-                    f"; nested virtualization is required{self.line(nested)}, which makes "
-                    "that likely, but it is not a clear signal, so guest stays windows"
-                )
-            self.notes.append(hint)
+            self.windows(os_id, url.path, os_elem)
         elif host in _LINUX_OSINFO_HOSTS:
             self.spec["guest"] = "linux"
             self.notes.append(f"libosinfo os {os_id}{self.line(os_elem)}: guest=linux")
         else:
             self.notes.append(f"libosinfo os {os_id!r}{self.line(os_elem)} not recognised: guest left unset")
+
+    def windows(self, os_id: str, path: str, os_elem: ET.Element) -> None:
+        """guest=windows-hyperv for a release that turns VBS on by default, else windows."""
+        where = f"libosinfo os {os_id}{self.line(os_elem)}"
+        blocked = self.nested_blocked()
+        if _vbs_by_default(path) and blocked is None:
+            self.spec["guest"] = "windows-hyperv"
+            self.notes.append(
+                f"{where}: guest=windows-hyperv: Windows 11 and Windows Server 2022 or later are "
+                f"counted as running VBS (Credential Guard, HVCI), which uses SEOIB like the "
+                f"Hyper-V role ({_VBS_SOURCE}); if VBS is off in this guest, judge it with "
+                f"--vm ...,guest=windows")
+            return
+        self.spec["guest"] = "windows"
+        if blocked is not None:
+            self.notes.append(f"{where}: guest=windows: VT-x/AMD-V is disabled for it"
+                              f"{self.line(blocked)}, so VBS and the Hyper-V role cannot run")
+            return
+        hint = (f"{where}: guest=windows. If it runs the Hyper-V role, VBS or Credential Guard, "
+                "declare guest=windows-hyperv")
+        nested = self.nested()
+        if nested is not None:
+            hint += (f"; nested virtualization is required{self.line(nested)}, which makes that "
+                     "likely, but it is not a clear signal, so guest stays windows")
+        self.notes.append(hint)
+
+    def nested_blocked(self) -> ET.Element | None:
+        """A <cpu> feature that takes VT-x/AMD-V away from the guest (disable or forbid)."""
+        cpu = self.root.find("cpu")
+        for feat in cpu.findall("feature") if cpu is not None else []:
+            if feat.get("name") in ("vmx", "svm") and feat.get("policy") in ("disable", "forbid"):
+                return feat
+        return None
 
     def commandline(self, accel: str) -> None:
         blocks = self.root.findall(f"{{{QEMU_NS}}}commandline")
@@ -316,6 +382,7 @@ class _Reader:
         first = blocks[0]
         args = parse_qemu_args(words, self.path, line=self.lines.get(id(first)), with_binary=False)
         spec, notes = resolve(args, launcher_accel=accel)
+        self.requires += requirements(args)
         where = f"<qemu:commandline>{self.line(first)}"
         for key, value in spec.items():
             old = self.spec.get(key)
@@ -332,6 +399,19 @@ class _Reader:
                 "from <cpu> no longer applies"
             )
         self.notes.extend(f"{where}: {n}" for n in notes)
+
+
+def _vbs_by_default(path: str) -> bool:
+    """Whether a libosinfo Windows path (/win/11, /win/2k22) names a VBS-by-default release.
+
+    >>> [_vbs_by_default(p) for p in ("/win/10", "/win/11", "/win/2k19", "/win/2k22", "/win/2k25")]
+    [False, True, False, True, True]
+    """
+    found = _WINDOWS_ID.match(path)
+    if found is None:
+        return False
+    client, server = found.group("client"), found.group("server")
+    return int(client) >= _VBS_CLIENT_FROM if client else int(server) >= _VBS_SERVER_FROM
 
 
 def _local(tag: str) -> str:

@@ -8,6 +8,16 @@ kvm accelerator does not have makes QEMU refuse to start (bad input here). With
 no accelerator at all qemu-system-x86_64 runs TCG (a binary named ``*kvm`` prefers
 KVM), and with no ``-machine`` type it runs the x86 default ``pc``. Options that do
 not bear on SEOIB are ignored and listed in one note, never guessed at.
+
+The input must say what it is: a command line starts with a QEMU x86 system binary
+(``qemu-system-x86_64``, ``qemu-kvm``, ``kvm``...) or with an option, and has at least
+one option; anything else is refused without echoing it. What QEMU refuses to start
+is refused too, in QEMU's words as the installed binary prints them: a ``-machine``
+list its keyval parser rejects, two vIOMMUs, a bad ``intremap``/``eim`` value, and -
+as requirements the resolver holds the resolved VM to (seoib.inputs.vminput), since
+they depend on the machine type - interrupt remapping on the in-kernel irqchip,
+``eim=on`` without split irqchip and ``-device intel-iommu`` on a board that does not
+take it. tests/qemu holds each against the real binary.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from dataclasses import dataclass, field
 
 from ..errors import BadInput, Location
 from ..files import read_limited
-from .vminput import SEOIB_POLICIES, VMInput
+from .vminput import SEOIB_POLICIES, Requirement, VMInput
 
 __all__ = [
     "ParsedArgs",
@@ -93,7 +103,18 @@ _KVM_ACCEL_PROPS = frozenset([
 _BOOL = {"on": "on", "yes": "on", "true": "on", "y": "on",
          "off": "off", "no": "off", "false": "off", "n": "off"}  # fmt: skip
 _ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_X86_BINARIES = re.compile(r"^(qemu-system-(x86_64|i386)|qemu-kvm|kvm)$")
+# QEMU's x86 system emulators as packaged: upstream names, Debian's qemu-system-amd64
+# alias, RHEL's qemu-kvm, Debian's and Proxmox's kvm wrappers.
+_X86_BINARIES = re.compile(r"^(qemu-system-(x86_64|i386|amd64)(-spice)?|qemu-kvm|kvm(-spice)?)$")
+_OTHER_QEMU = re.compile(r"^qemu-system-[A-Za-z0-9_]+$")
+# A keyval key (util/keyval.c, QAPI names): what -machine accepts before '='.
+_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*$")
+# How much of a refused word a message quotes: never a whole file.
+_QUOTE_CHARS = 40
+_NOTE_ITEMS = 40
+# x86 vIOMMUs: QEMU takes one at most ("QEMU does not support multiple vIOMMUs for x86 yet.").
+_X86_IOMMUS = ("intel-iommu", "amd-iommu")
+_ON_OFF_AUTO = ("on", "off", "auto")
 
 
 @dataclass
@@ -111,6 +132,8 @@ class ParsedArgs:
     devices: list[dict[str, str]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    options: int = 0  # words that are options (start with '-')
+    positionals: list[str] = field(default_factory=list)  # disk images to QEMU
     text: str | None = None  # original text, to find line numbers for messages
     line: int | None = None  # line of the whole argument list (e.g. <qemu:commandline>)
 
@@ -143,6 +166,62 @@ def split_opts(value: str) -> list[str]:
         i += 1
     parts.append("".join(cur))
     return [p for p in parts if p]
+
+
+def machine_keyval(value: str, where: Location) -> list[tuple[str, str]]:
+    """A ``-machine`` value as QEMU's keyval parser reads it (util/keyval.c), or BadInput
+    with QEMU's own message.
+
+    The first item may be a bare value (the implied ``type``) that ends at the first
+    comma; every other item is ``key=value``, where ``,,`` in a value is a literal comma;
+    one trailing comma is allowed. So ``q35,,kernel-irqchip=split`` is the type ``q35``
+    followed by an empty key, and QEMU refuses it: "Invalid parameter ''".
+
+    >>> machine_keyval("q35,kernel_irqchip=split,", Location("x"))
+    [('type', 'q35'), ('kernel_irqchip', 'split')]
+    >>> machine_keyval("q35,,kernel-irqchip=split", Location("x"))
+    Traceback (most recent call last):
+    ...
+    seoib.errors.BadInput: x: -machine q35,,kernel-irqchip=split: QEMU refuses it: "Invalid parameter ''"
+    """
+    out: list[tuple[str, str]] = []
+    pos, end = 0, len(value)
+    while pos < end:
+        stop = pos
+        while stop < end and value[stop] not in "=,":
+            stop += 1
+        word = value[pos:stop]
+        if not out and word and (stop == end or value[stop] == ","):
+            out.append(("type", word))  # the implied key: no '=', no comma in it
+            pos = stop
+        else:
+            if not _KEY.match(word):
+                _refuse_machine(value, f"Invalid parameter '{word}'", where)
+            if stop == end or value[stop] != "=":
+                _refuse_machine(value, f"Expected '=' after parameter '{word}'", where)
+            chars: list[str] = []
+            pos = stop + 1
+            while pos < end:
+                if value[pos] == ",":
+                    if value[pos + 1:pos + 2] != ",":
+                        break
+                    pos += 1  # ",," is a literal comma
+                chars.append(value[pos])
+                pos += 1
+            out.append((word, "".join(chars)))
+        if pos < end:  # at a separating comma
+            pos += 1
+    return out
+
+
+def _refuse_machine(value: str, message: str, where: Location) -> None:
+    raise BadInput(f"-machine {_quote(value)}: QEMU refuses it: \"{message}\"", where)
+
+
+def _quote(word: str) -> str:
+    """At most _QUOTE_CHARS of a word, control characters escaped: a message never echoes a file."""
+    text = word if len(word) <= _QUOTE_CHARS else word[:_QUOTE_CHARS] + "..."
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _keyval(value: str, implied: str | None) -> list[tuple[str, str]]:
@@ -240,14 +319,15 @@ def parse_qemu_args(
         while i < len(words) and _ENV_ASSIGNMENT.match(words[i]):
             i += 1
         if i < len(words) and not words[i].startswith("-"):
-            args.binary = words[i]
+            args.binary = _binary(words[i], args)
             i += 1
     while i < len(words):
         word = words[i]
         i += 1
         if not word.startswith("-") or word == "-":
-            args.ignored.append(f"positional {word!r}")
+            args.positionals.append(word)
             continue
+        args.options += 1
         name = word[2:] if word.startswith("--") else word[1:]
         takes_arg = name not in _FLAGS and i < len(words) and not words[i].startswith("-")
         if name in ("machine", "M", "accel", "global", "cpu", "device"):
@@ -259,7 +339,7 @@ def parse_qemu_args(
         if name == "enable-kvm":
             args.machine["accel"] = "kvm"
         elif name in ("machine", "M") and value is not None:
-            for key, val in _keyval(value, "type"):
+            for key, val in machine_keyval(value, args.where(value)):
                 args.machine[_norm_key(key)] = val
         elif name == "accel" and value is not None:
             args.accels.append({_norm_key(k): v for k, v in _keyval(value, "accel")})
@@ -268,24 +348,48 @@ def parse_qemu_args(
         elif name == "cpu" and value is not None:
             _cpu(value, args)
         elif name == "device" and value is not None:
-            device = _device(value)
+            device = _device(value, args)
             args.devices.append(device)
-            args.ignored.append(f"-device {device.get('driver', '?')}")
+            args.ignored.append(f"-device {_quote(device.get('driver', '?'))}")
         elif name == "readconfig":
             args.notes.append(f"-readconfig {value}: that file is not read; settings in it are unknown here")
         else:
-            args.ignored.append(f"-{name}")
+            args.ignored.append(f"-{_quote(name)}")
     return args
 
 
-def _device(value: str) -> dict[str, str]:
+def _binary(word: str, args: ParsedArgs) -> str:
+    """The first word: a QEMU x86 system binary (any directory), else BadInput."""
+    base = os.path.basename(word)
+    if _X86_BINARIES.match(base):
+        return word
+    if _OTHER_QEMU.match(base):
+        raise BadInput(f"{base} is not an x86 QEMU: SEOIB concerns x86 guests only "
+                       "(qemu-system-x86_64, qemu-system-i386, qemu-kvm)", args.where(word))
+    raise BadInput(f"not a QEMU command line: it starts with '{_quote(word)}', neither a QEMU "
+                   "x86 system binary (qemu-system-x86_64, qemu-kvm, kvm) nor an option",
+                   args.where(word))
+
+
+def _device(value: str, args: ParsedArgs) -> dict[str, str]:
     """A -device value as {property: value}; libvirt passes JSON, people pass keyval."""
     if value.lstrip().startswith("{"):
         try:
             data = json.loads(value)
         except ValueError:
             return {}
+        except RecursionError:  # nesting deeper than the interpreter's stack
+            raise BadInput("-device JSON is nested too deeply to be a device (QEMU takes flat "
+                           "properties)", args.where("-device")) from None
         if isinstance(data, dict):
+            if data.get("driver") in _X86_IOMMUS:
+                # QEMU's OnOffAuto properties take strings only: "Invalid parameter type for
+                # 'intremap', expected: string".
+                for key in ("intremap", "eim"):
+                    if key in data and not isinstance(data[key], str):
+                        raise BadInput(f"-device {data['driver']}: QEMU refuses it: \"Invalid "
+                                       f"parameter type for '{key}', expected: string\"",
+                                       args.where(key))
             # JSON booleans become QEMU's on/off spelling.
             return {str(k): ("on" if v is True else "off" if v is False else str(v)) for k, v in data.items()}
         return {}
@@ -335,10 +439,6 @@ def resolve(args: ParsedArgs, *, launcher_accel: str | None = None) -> tuple[dic
                 + " ".join(",".join(f"{k}={v}" for k, v in a.items()) for a in args.accels)
             )
     notes = list(args.notes)
-    if args.binary is not None:
-        base = os.path.basename(args.binary)
-        if base.startswith("qemu-system-") and not _X86_BINARIES.match(base):
-            notes.append(f"{base} is not an x86 QEMU: SEOIB concerns x86 guests only")
     if "type" in args.machine:
         spec["machine"] = args.machine["type"]
     elif launcher_accel is None:
@@ -381,11 +481,52 @@ def resolve(args: ParsedArgs, *, launcher_accel: str | None = None) -> tuple[dic
         spec["ioapic"] = args.ioapic
     if args.x2apic:
         spec["x2apic"] = args.x2apic
-    notes.extend(_hints(args, irqchip))
+    notes.extend(_hints(args))
+    if args.positionals:
+        shown = " ".join(repr(_quote(p)) for p in args.positionals[:3])
+        more = f" and {len(args.positionals) - 3} more" if len(args.positionals) > 3 else ""
+        args.ignored.append(f"positional {shown}{more}")
     if args.ignored:
         seen = list(dict.fromkeys(args.ignored))
-        notes.append("ignored (not read for SEOIB): " + " ".join(seen))
+        more = f" (and {len(seen) - _NOTE_ITEMS} more)" if len(seen) > _NOTE_ITEMS else ""
+        notes.append("ignored (not read for SEOIB): " + " ".join(seen[:_NOTE_ITEMS]) + more)
     return spec, notes
+
+
+def requirements(args: ParsedArgs) -> list[Requirement]:
+    """What QEMU demands of the resolved VM for the vIOMMU on this command line.
+
+    Measured on the installed QEMU (tests/qemu/test_qemu_refusals.py): ``-device intel-iommu``
+    only on a board that takes it; ``intremap=on`` not with the in-kernel irqchip (split,
+    KVM's irqchip off and TCG start: all resolve to split or off); ``eim=on`` only with
+    split (TCG refuses it too).
+    """
+    out: list[Requirement] = []
+    iommus = [d for d in args.devices if d.get("driver") in _X86_IOMMUS]
+    if len(iommus) > 1:
+        raise BadInput("QEMU refuses two vIOMMUs: \"QEMU does not support multiple vIOMMUs "
+                       "for x86 yet.\"", args.where("iommu"))
+    for dev in iommus:
+        driver = dev["driver"]
+        where = args.where(driver)
+        for key in ("intremap", "eim"):
+            if dev.get(key, "auto") not in _ON_OFF_AUTO:
+                raise BadInput(f"-device {driver},{key}={_quote(dev[key])}: QEMU refuses it: "
+                               f"\"Parameter '{key}' does not accept value '{_quote(dev[key])}'\"",
+                               where)
+        if driver != "intel-iommu":
+            continue  # amd-iommu: its refusals are not modelled (the note says it is ignored)
+        out.append(("device", (driver,), "-device intel-iommu: QEMU refuses it on this machine: "
+                    "\"Parameter 'driver' expects a dynamic sysbus device type for the machine\"",
+                    where))
+        if dev.get("intremap") == "on":
+            out.append(("irqchip", ("split", "off"), "-device intel-iommu,intremap=on: QEMU "
+                        "refuses to start: \"Interrupt Remapping cannot work with "
+                        "kernel-irqchip=on, please use 'split|off'.\"", where))
+        if dev.get("eim") == "on":
+            out.append(("irqchip", ("split",), "-device intel-iommu,eim=on: QEMU refuses to "
+                        "start: \"eim=on requires accel=kvm,kernel-irqchip=split\"", where))
+    return out
 
 
 def _default_accel(binary: str | None) -> str:
@@ -409,7 +550,7 @@ def _check_kvm_props(props: dict[str, str], args: ParsedArgs) -> None:
                            "QEMU refuses to start", args.where(key))
 
 
-def _hints(args: ParsedArgs, irqchip: str | None) -> list[str]:
+def _hints(args: ParsedArgs) -> list[str]:
     hints = []
     hv = [f for f in args.cpu_features if re.match(r"^[+]?hv[-_]", f)]
     if hv:
@@ -423,15 +564,6 @@ def _hints(args: ParsedArgs, irqchip: str | None) -> list[str]:
             "nested virtualization is exposed (vmx/svm): a Windows guest could enable "
             "VBS/Credential Guard; declare guest=windows-hyperv if it does"
         )
-    for opts in args.devices:
-        if opts.get("driver") == "intel-iommu" and _BOOL.get(opts.get("intremap", "off")) == "on":
-            if irqchip not in (None, "split"):
-                hints.append(
-                    f"intel-iommu,intremap=on with kernel-irqchip={irqchip}: QEMU refuses "
-                    "interrupt remapping without split irqchip"
-                )
-            else:
-                hints.append("intel-iommu,intremap=on: QEMU needs kernel-irqchip=split for it")
     return hints
 
 
@@ -485,8 +617,11 @@ def parse_qemu_cmdline(text: str, source: str = "command line") -> VMInput:
     if not words:
         raise BadInput("empty QEMU command line", Location(source))
     args = parse_qemu_args(words, source, text=text)
+    if not args.options:
+        raise BadInput("not a QEMU command line: no option (a word starting with '-') says what "
+                       "the VM is", Location(source, args.line))
     spec, notes = resolve(args)
-    return VMInput(spec=spec, notes=tuple(notes), source=source)
+    return VMInput(spec=spec, notes=tuple(notes), source=source, requires=tuple(requirements(args)))
 
 
 def parse_qemu_cmdline_file(path: str) -> VMInput:

@@ -1,7 +1,9 @@
 """The file set of a matrix folder, by format, and how two folders differ.
 
 FORMATS names the fixed files; the md format also writes one
-``tables-<design>.md`` per design of the rules (:func:`file_names`).
+``tables-<design>.md`` per design of the rules (:func:`file_names`). The files are
+rendered on the machine's cores (each is a pure function of the matrix), and come
+back in a fixed order, so the set is the same however the work was spread.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..errors import BadInput
+from ..parallel import fork_map
 from ..rules.ruleset import RuleSet
 from .build import Matrix, Progress, build_matrix
 from .csv_out import migration_csv, policy_csv
@@ -60,18 +63,23 @@ def render(rs: RuleSet, formats: Sequence[str], *,
 
 
 def render_matrix(rs: RuleSet, m: Matrix, formats: Sequence[str]) -> dict[str, bytes]:
+    names = [name for fmt in formats for name in (*FORMATS[fmt], *(("tables",) if fmt == "md" else ()))]
     files: dict[str, bytes] = {}
-    for fmt in formats:
-        for name in FORMATS[fmt]:
-            if name == "designs.md":
-                fleet = default_fleet_path()
-                report = compare_designs(rs, load_fleet(fleet))
-                files[name] = designs_markdown(report, source=f"fleets/{fleet.name}")
-            else:
-                files[name] = _WRITERS[name](m)
-        if fmt == "md":
-            files.update(design_tables(m))
+    for part in fork_map(_render_one, (rs, m), names):
+        files.update(part)
     return files
+
+
+def _render_one(shared: tuple[RuleSet, Matrix], name: str) -> dict[str, bytes]:
+    """One file of the set (``tables``: every tables-<design>.md)."""
+    rs, m = shared
+    if name == "designs.md":
+        fleet = default_fleet_path()
+        report = compare_designs(rs, load_fleet(fleet))
+        return {name: designs_markdown(report, source=f"fleets/{fleet.name}")}
+    if name == "tables":
+        return design_tables(m)
+    return {name: _WRITERS[name](m)}
 
 
 def diff_summary(out: Path, files: dict[str, bytes], limit: int = 5) -> list[str]:

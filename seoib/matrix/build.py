@@ -4,24 +4,29 @@ A snapshot cell judges a QMP loadvm of the source's snapshot into a VM running
 on the destination (`seoib migrate --snapshot`), over the same VM classes and
 stacks as the live-migration cells.
 
-Cells share verdicts: ClassSolver memoizes by input facts, so a verdict is
-evaluated (and simulated) once and every cell refers to it by index. The walk
-order is fixed, so verdict indices, and with them every artifact, are stable.
+Cost follows classes, not releases: cells that resolve to the same class pair (the
+same input facts and guest) share one evaluation and one simulation, across every
+VM class a worker process sees (one ClassSolver per process and rule set). A cell
+still cites its own releases, design and machine type (the solver's member
+reasons), and cells with the same content share one verdict index. The walk order
+is fixed, so verdict indices, and with them every artifact, are stable; the tally
+counts distinct class pairs, whichever worker evaluated them.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-from ..query.classes import ClassSolver, VMClass
 from ..errors import Disagreement
 from ..parallel import fork_map
+from ..query.classes import ClassSolver, VMClass
+from ..rules.resolve import guest_ioapics
 from ..rules.ruleset import RuleSet
+from .lookup import panel_lookup
+from .portable import portable
 from .space import Space, Stack, default_space, qemu_groups
 
 __all__ = ["Matrix", "VMTable", "build_matrix"]
@@ -41,6 +46,7 @@ class VMTable:
     registered: list[bool] = field(default_factory=list)
     machine_irqchip: str = ""  # the machine type's default irqchip mode
     machine_ioapic: str = ""  # the machine type's default IOAPIC version
+    ioapics: tuple[tuple[str, str], ...] = ()  # what the guest sees (resolve.guest_ioapics)
 
     @property
     def irqchip(self) -> str:
@@ -49,6 +55,7 @@ class VMTable:
 
     @property
     def ioapic(self) -> str:
+        """The configured version of QEMU's IOAPIC: the class's, else the machine type's."""
         return self.vm.ioapic or self.machine_ioapic
 
 
@@ -61,6 +68,8 @@ class Matrix:
     evaluations: int
     validated: int
     disagreements: list[dict[str, Any]] = field(default_factory=list)
+    # rule data the query panel resolves typed stacks with (seoib.matrix.lookup)
+    lookup: dict[str, Any] = field(default_factory=dict)
 
     def policy_cells(self) -> int:
         return sum(len(t.policy) for t in self.tables)
@@ -78,33 +87,67 @@ class Matrix:
                 "disagreements": len(self.disagreements)}
 
 
-# A checkout, a temp copy or a wheel put the rule files at different absolute
-# paths; artifacts must not depend on where the rules were read from.
-_PATH = re.compile(r"(?<![\w.])/(?:[^\s/]+/)*([^\s/]+\.ya?ml)\b")
-
-
-@lru_cache(maxsize=4096)
-def portable(text: str) -> str:
-    return _PATH.sub(r"\1", text)
-
-
 def _compact(summary: dict[str, Any]) -> dict[str, Any]:
     """What a cell's verdict carries into the artifacts: no traces, no paths."""
-    w = summary["witness"]
-    out: dict[str, Any] = {"outcome": summary["outcome"], "severity": summary["severity"]}
-    for key in ("policy", "src_state", "dst_state"):
-        if key in summary:
-            out[key] = summary[key]
-    out["findings"] = [f["outcome"] for f in summary["findings"]]
-    out["reasons"] = [{k: portable(v) if isinstance(v, str) else v for k, v in r.items()}
-                      for r in summary["reasons"]]
-    out["witness"] = {"ran": bool(w.get("ran")), "agrees": w.get("agrees"),
-                      "outcome": w.get("outcome"), "counters": dict(sorted(w.get("counters", {}).items()))}
-    return out
+    return _Compactor().compact(summary, summary["reasons"])[0]
 
 
 def content_key(compact: dict[str, Any]) -> str:
     return json.dumps(compact, sort_keys=True)
+
+
+class _Compactor:
+    """Compact verdicts and their content keys, built from parts kept by identity.
+
+    A cell is a class verdict (its outcome, states, findings, witness) and the cell's
+    own reasons, each reason one shared dictionary: the class part and every reason
+    are rendered (and their canonical JSON written) once, and a cell's content key is
+    the join of those strings - equal content, equal key - with no JSON per cell.
+    """
+
+    def __init__(self) -> None:
+        self._classes: dict[int, tuple[dict[str, Any], dict[str, Any], str]] = {}
+        self._reasons: dict[int, tuple[dict[str, Any], str]] = {}
+        self._keep: list[Any] = []  # the objects whose ids key the memos stay alive
+
+    def compact(self, first: dict[str, Any], why: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
+        return self.build(first, why), self.key(first, why)
+
+    def key(self, first: dict[str, Any], why: list[dict[str, Any]]) -> str:
+        """The content key of a cell: equal for equal compact verdicts, and only then."""
+        return self._head(first)[2] + "\x1f" + "\x1f".join([self._reason(r)[1] for r in why])
+
+    def build(self, first: dict[str, Any], why: list[dict[str, Any]]) -> dict[str, Any]:
+        before, after, _ = self._head(first)
+        return {**before, "reasons": [self._reason(r)[0] for r in why], **after}
+
+    def _head(self, first: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+        head = self._classes.get(id(first))
+        if head is None:
+            head = self._classes[id(first)] = self._class_part(first)
+            self._keep.append(first)
+        return head
+
+    @staticmethod
+    def _class_part(summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+        w = summary["witness"]
+        before: dict[str, Any] = {"outcome": summary["outcome"], "severity": summary["severity"]}
+        for key in ("policy", "src_state", "dst_state"):
+            if key in summary:
+                before[key] = summary[key]
+        before["findings"] = [f["outcome"] for f in summary["findings"]]
+        after = {"witness": {"ran": bool(w.get("ran")), "agrees": w.get("agrees"),
+                             "outcome": w.get("outcome"),
+                             "counters": dict(sorted(w.get("counters", {}).items()))}}
+        return before, after, json.dumps([before, after], sort_keys=True)
+
+    def _reason(self, r: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        hit = self._reasons.get(id(r))
+        if hit is None:
+            out = {k: portable(v) if isinstance(v, str) else v for k, v in r.items()}
+            hit = self._reasons[id(r)] = (out, json.dumps(out, sort_keys=True))
+            self._keep.append(r)
+        return hit
 
 
 class _Verdicts:
@@ -140,49 +183,65 @@ class _Result:
     snapshot: list[list[int]] | None
     verdicts: list[dict[str, Any]]  # distinct by content: few come back over the pipe
     keys: list[str]  # their content keys, computed in the worker
-    evaluations: int
-    validated: int
+    classes: set[int]  # hashes of the class keys the job's cells resolved to
+    validated: set[int]  # those whose witness ran (in this worker, for any job)
     disagreements: list[dict[str, Any]]
 
 
-def _run_job(rs: RuleSet, job: _Job) -> _Result:
-    """Every cell of one VM class, with one ClassSolver per design pair.
+# One solver (and its compactor) per process and rule set: workers are forked once and
+# run many jobs, so a class pair that two VM classes share is evaluated, simulated and
+# rendered once per worker.
+_SHARED: list[tuple[RuleSet, ClassSolver, _Compactor]] = []
 
-    ClassSolver shares a verdict between queries with equal input facts; those
-    give the same outcome, but the input rules they cite (a design, a QEMU
-    release) come from whichever query came first. A solver per VM class and
-    design pair keeps every cell's reasons its own; across VM classes the
-    facts differ anyway, so little sharing is lost.
+
+def _solver(rs: RuleSet) -> tuple[ClassSolver, _Compactor]:
+    if not _SHARED or _SHARED[0][0] is not rs:
+        _SHARED[:] = [(rs, ClassSolver(rs, validate=True), _Compactor())]
+    return _SHARED[0][1], _SHARED[0][2]
+
+
+def _run_job(rs: RuleSet, job: _Job) -> _Result:
+    """Every cell of one VM class, from the process's ClassSolver.
+
+    A cell is its class's verdict with the cell's own reasons; cells whose verdict and
+    reasons are the same objects share one compact verdict without rendering it again.
     """
-    solvers: dict[tuple[str, ...], ClassSolver] = {}
-    local: dict[int, int] = {}
+    solver, compactor = _solver(rs)
+    local: dict[tuple[int, ...], int] = {}
     verdicts = _Verdicts()
     keys: list[str] = []
+    seen_before = len(solver.disagreements)
+    classes: set[int] = set()
+    validated: set[int] = set()
 
-    def solver(*designs: str) -> ClassSolver:
-        return solvers.setdefault(designs, ClassSolver(rs, validate=True))
-
-    def intern(summary: dict[str, Any]) -> int:
-        if id(summary) not in local:
-            compact = _compact(summary)
-            key = content_key(compact)
-            local[id(summary)] = verdicts.add(compact, key)
+    def intern(parts: tuple[dict[str, Any], list[dict[str, Any]]]) -> int:
+        first, why = parts
+        ident = (id(first), *map(id, why))  # both live in the solver as long as the job
+        found = local.get(ident)
+        if found is None:
+            h = solver.class_ids[id(first)]
+            classes.add(h)
+            if first["witness"].get("ran"):
+                validated.add(h)
+            key = compactor.key(first, why)
+            found = verdicts.by_content.get(key)
+            if found is None:
+                found = verdicts.add(compactor.build(first, why), key)
+            local[ident] = found
             if len(keys) < len(verdicts.items):
                 keys.append(key)
-        return local[id(summary)]
+        return found
 
     vmc = job.vm
-    policy = [intern(solver(s.design).policy(s.rep, vmc)) for s in job.stacks]
+    reps = [s.rep for s in job.stacks]
+    policy = [intern(solver.policy_parts(s, vmc)) for s in reps]
     migration = snapshot = None
     if job.migration:
-        migration = [[intern(solver(src.design, dst.design).migrate(src.rep, dst.rep, vmc))
-                      for dst in job.stacks] for src in job.stacks]
-        snapshot = [[intern(solver(src.design, dst.design).migrate(src.rep, dst.rep, vmc,
-                                                                   snapshot=True))
-                     for dst in job.stacks] for src in job.stacks]
-    return _Result(policy, migration, snapshot, verdicts.items, keys, sum(x.evaluations() for x in solvers.values()),
-                   sum(x.validated for x in solvers.values()),
-                   [d for x in solvers.values() for d in x.disagreements])
+        migration = [[intern(solver.migrate_parts(src, dst, vmc)) for dst in reps] for src in reps]
+        snapshot = [[intern(solver.migrate_parts(src, dst, vmc, snapshot=True)) for dst in reps]
+                    for src in reps]
+    return _Result(policy, migration, snapshot, verdicts.items, keys, classes, validated,
+                   solver.disagreements[seen_before:])
 
 
 def _results(rs: RuleSet, jobs: list[_Job]) -> Iterator[_Result]:
@@ -206,6 +265,8 @@ def _describe(rs: RuleSet, table: VMTable) -> None:
     defaults = r.machines.defaults(machine)[0]
     table.machine_irqchip = str(defaults["irqchip"])
     table.machine_ioapic = str(defaults["ioapic"])
+    table.ioapics = guest_ioapics(r.machines.ioapics.get(machine.family.id, 1), table.irqchip,
+                                  table.ioapic)
 
 
 def _stacks(rs: RuleSet, space: Space, vmc: VMClass) -> list[Stack]:
@@ -232,13 +293,17 @@ def build_matrix(rs: RuleSet, space: Space | None = None, *, progress: Progress 
     done = 0
     report = progress or (lambda d, t: None)
     results: dict[int, _Result] = {}
-    for i, res in zip(by_size, _results(rs, [jobs[i] for i in by_size]), strict=True):
-        results[i] = res
-        done += _cells(jobs[i])
-        report(done, total)
+    try:
+        for i, res in zip(by_size, _results(rs, [jobs[i] for i in by_size]), strict=True):
+            results[i] = res
+            done += _cells(jobs[i])
+            report(done, total)
+    finally:
+        _SHARED.clear()  # jobs that ran in this process: their memos go with the build
     verdicts = _Verdicts()
     tables: list[VMTable] = []
-    evaluations = validated = 0
+    classes: set[int] = set()
+    validated: set[int] = set()
     disagreements: list[dict[str, Any]] = []
     for i, job in enumerate(jobs):
         res = results[i]
@@ -250,10 +315,11 @@ def build_matrix(rs: RuleSet, space: Space | None = None, *, progress: Progress 
             table.snapshot = [[ix[k] for k in line] for line in res.snapshot]
         _describe(rs, table)
         tables.append(table)
-        evaluations += res.evaluations
-        validated += res.validated
+        classes |= res.classes
+        validated |= res.validated
         disagreements += res.disagreements
-    m = Matrix(rs.digest, space, tables, verdicts.items, evaluations, validated, disagreements)
+    m = Matrix(rs.digest, space, tables, verdicts.items, len(classes), len(validated), disagreements,
+               panel_lookup(rs, space.kernels, space.qemus))
     unvalidated = sum(1 for v in m.verdicts if not v["witness"]["ran"])
     if strict and (m.disagreements or unvalidated):
         first = m.disagreements[0] if m.disagreements else {}

@@ -33,6 +33,7 @@ def _render(header: list[str], rows: list[list[str]]) -> bytes:
 
 def migration_csv(m: Matrix) -> bytes:
     rows = []
+    rules = [rule_ids(v) for v in m.verdicts]  # once per verdict, not per cell
     for t in m.tables:
         if t.migration is None:
             continue
@@ -43,16 +44,16 @@ def migration_csv(m: Matrix) -> bytes:
                 s = m.verdicts[si] if si is not None else None
                 rows.append([src.label, dst.label, t.vm.label, v["outcome"], v["severity"],
                              _policy_of(v.get("src_state")), _policy_of(v.get("dst_state")),
-                             rule_ids(v), *_snapshot_columns(s)])
+                             rules[vi], *_snapshot_columns(s, rules[si] if si is not None else "")])
     return _render(["src", "dst", "vm", "outcome", "severity", "src_policy", "dst_policy", "rules",
                     "snapshot_outcome", "snapshot_severity", "snapshot_dst_policy",
                     "snapshot_rules"], rows)
 
 
-def _snapshot_columns(v: dict[str, Any] | None) -> list[str]:
+def _snapshot_columns(v: dict[str, Any] | None, rules: str) -> list[str]:
     if v is None:
         return ["", "", "", ""]
-    return [v["outcome"], v["severity"], _policy_of(v.get("dst_state")), rule_ids(v)]
+    return [v["outcome"], v["severity"], _policy_of(v.get("dst_state")), rules]
 
 
 def policy_csv(m: Matrix) -> bytes:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..query.classes import label_runs, stack_classes
 from ..errors import Disagreement
+from ..query.classes import label_runs, stack_classes
 from ..query.verdict_cache import VerdictCache
 from ..query.verdicts import migrate_verdict, policy_verdict
 from ..rules.resolve import ResolvedHost

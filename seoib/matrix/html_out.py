@@ -16,6 +16,8 @@ from html import escape
 from itertools import groupby
 from typing import Any
 
+from ..query.text import ioapic_words
+from ..vocabulary import SEVERITY_RANK
 from .build import Matrix, VMTable
 from .json_out import _citations
 from .markdown import OUTCOME_WORDS, cell_code, policy_code
@@ -23,17 +25,17 @@ from .page_script import CSS, JS
 from .pools import Pools, blocked_moves, describe, matrix_pools
 from .space import GUESTS, Stack
 from .svg import pools_svg
-from ..vocabulary import SEVERITY_RANK
 
 __all__ = ["index_html", "vm_words"]
 
 
 
 def vm_words(t: VMTable) -> str:
-    """A VM class as a person says it: machine, irqchip, IOAPIC, guest."""
+    """A VM class as a person says it: machine, irqchip, the IOAPIC(s) the guest sees, guest."""
     irq = t.irqchip + (" (default)" if t.vm.irqchip is None else "")
-    io = t.ioapic + (" (default)" if t.vm.ioapic is None else "")
-    return f"{t.vm.machine.label}, irqchip {irq}, IOAPIC {io}, guest {t.vm.guest}"
+    userspace = any(d == "ioapic" for d, _ in t.ioapics)
+    io = ioapic_words(t.ioapics) + (" (default)" if t.vm.ioapic is None and userspace else "")
+    return f"{t.vm.machine.label}, irqchip {irq}, {io}, guest {t.vm.guest}"
 
 
 def _code(v: dict[str, Any]) -> str:
@@ -67,7 +69,9 @@ class _Page:
         default ``mi``/``mo``), stack ids ``st``, registered ``r``, verdict indices
         ``p`` per stack and ``m``/``s`` [src][dst] for live/snapshot or null),
         ``verdicts`` and ``citations`` as in matrix.json, outcome ``words``, cell
-        ``codes`` per verdict, and ``pools`` (stack label -> pool, one-way edges).
+        ``codes`` per verdict, ``pools`` (stack label -> pool, one-way edges), and
+        ``lookup``: the rule data that resolves typed kernels and machine types as the
+        command line does (seoib.matrix.lookup).
         """
         m = self.m
         citations, verdicts = _citations(m)
@@ -78,12 +82,13 @@ class _Page:
                         "mi": t.machine_irqchip, "mo": t.machine_ioapic,
                         "st": [self.sid(s) for s in t.stacks], "r": [int(x) for x in t.registered],
                         "p": t.policy, "m": t.migration, "s": t.snapshot})
-        doc = {"kernels": [{"label": k.label, "release": k.release, "members": list(k.members)}
-                           for k in m.space.kernels],
+        doc = {"kernels": [{"label": k.label, "release": k.release, "members": list(k.members),
+                            "longterm": list(k.longterm)} for k in m.space.kernels],
                "designs": list(m.space.designs), "stacks": self.stack_list, "vms": vms,
                "verdicts": verdicts, "citations": citations, "words": OUTCOME_WORDS,
                "codes": [_code(v) for v in m.verdicts],
-               "pools": {"of": pools.pool_of(), "oneway": [list(e) for e in pools.oneway]}}
+               "pools": {"of": pools.pool_of(), "oneway": [list(e) for e in pools.oneway]},
+               "lookup": m.lookup}
         # Never close the script element early.
         return json.dumps(doc, separators=(",", ":")).replace("</", "<\\/")
 
@@ -101,6 +106,10 @@ def _legend(m: Matrix) -> str:
             "(not an SEOIB problem)</span>"
             "<span>Policy letters: Q quirked, R respected, N not-advertised, - no KVM LAPIC</span>"
             f"</div><p class=\"legend\"><b>Outcomes</b> {codes}</p>")
+
+
+def _label(note: str) -> str:
+    return f' label="{escape(note)}"' if note else ""
 
 
 def _options(values: Sequence[str], chosen: str | None = None) -> str:
@@ -131,10 +140,16 @@ def _default_query(m: Matrix) -> tuple[VMTable, str]:
 
 def _panel(m: Matrix) -> str:
     sp = m.space
-    kernels = "".join(f'<option value="{escape(x)}">' for k in sp.kernels
-                      for x in dict.fromkeys((k.release, *k.members, k.label)))
-    machines = "".join(f'<option value="{escape(x)}">' for x in
-                       dict.fromkeys(x for t in m.tables for x in t.vm.machine.members))
+    lk = m.lookup.get("kernels", {})
+    examples = [(x, f"{s['id']} kernel") for s in lk.get("schemes", ()) for x in s.get("examples", ())]
+    kernels = "".join(f'<option value="{escape(x)}"{_label(note)}>' for x, note in dict.fromkeys(
+        [*((x, "") for k in sp.kernels for x in (k.release, *k.members, k.label)),
+         *((x, "longterm") for x in lk.get("longterm", ())), *examples]))
+    machines = "".join(f'<option value="{escape(x)}"{_label(note)}>' for x, note in dict.fromkeys(
+        [*((a, "alias") for a in m.lookup.get("aliases", {})),
+         *((x, "") for t in m.tables for x in t.vm.machine.members),
+         *((x, f"{d['id']}, follows {up}") for d in m.lookup.get("downstream", ())
+           for x, up in d["types"].items())]))
     vm, design = _default_query(m)
     designs = "".join(f'<option value="{i}"{" selected" if d == design else ""}>{escape(d)}</option>'
                       for i, d in enumerate(sp.designs))
@@ -170,7 +185,9 @@ def _panel(m: Matrix) -> str:
         '<option value="live">live migration</option>'
         '<option value="snapshot">snapshot restore (QMP loadvm)</option></select>'
         '<p id="ask-help" style="max-width:16em;font-size:12px">Type a release (e.g. '
-        f"{escape(src_k)}) or pick one. The answer updates as you type.</p></fieldset></form>"
+        f"{escape(src_k)}), a distribution kernel as <code>uname -r</code> prints it, a machine "
+        "type, an alias (<code>q35</code>) or a downstream type, or pick one. The answer "
+        "updates as you type.</p></fieldset></form>"
         f'<datalist id="kernels">{kernels}</datalist><datalist id="machines">{machines}</datalist>'
         '<div id="answer" role="status" aria-live="polite" aria-atomic="true">'
         "<noscript>The query panel needs JavaScript; the heat maps below read without it."
@@ -292,7 +309,7 @@ def index_html(m: Matrix) -> bytes:
         "<h1>SEOIB policy, migration and snapshot matrices</h1>",
         f"<p>Generated by <code>seoib matrix</code> from rules digest <code>{m.digest[:16]}</code>. "
         f"{t['policy_cells']} power-on, {t['migration_cells']} live-migration and "
-        f"{t['snapshot_cells']} snapshot-restore cells; {t['evaluations']} distinct verdicts, each "
+        f"{t['snapshot_cells']} snapshot-restore cells; {t['evaluations']} distinct class pairs, each "
         f"re-derived by the simulator ({t['validated']} validated, {t['disagreements']} "
         "disagreements).</p>",
         _legend(m),

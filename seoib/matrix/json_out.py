@@ -56,7 +56,9 @@ def matrix_document(m: Matrix) -> dict[str, Any]:
     for k, t in enumerate(m.tables):
         vms.append({"label": t.vm.label, "machine": t.vm.machine.label,
                     "machines": list(t.vm.machine.members), "irqchip": t.vm.irqchip or "default",
-                    "ioapic": t.vm.ioapic or "default", "guest": t.vm.guest,
+                    "ioapic": t.vm.ioapic or "default",
+                    "ioapics": [{"device": d, "version": v} for d, v in t.ioapics],
+                    "guest": t.vm.guest,
                     "migration": t.migration is not None,
                     "unregistered": [sid(s) for s, ok in zip(t.stacks, t.registered, strict=False)
                                      if not ok]})
@@ -77,8 +79,8 @@ def matrix_document(m: Matrix) -> dict[str, Any]:
         "format": FORMAT,
         "rules": {"digest": m.digest},
         "tally": m.tally(),
-        "space": {"kernels": [{"label": k.label, "release": k.release, "members": list(k.members)}
-                              for k in sp.kernels],
+        "space": {"kernels": [{"label": k.label, "release": k.release, "members": list(k.members),
+                               "longterm": list(k.longterm)} for k in sp.kernels],
                   "qemu": list(sp.qemus), "designs": list(sp.designs)},
         "stacks": stack_list,
         "vms": vms,

@@ -97,8 +97,9 @@ def _legend(m: Matrix, ids: _Ids) -> list[str]:
            "letters: Q quirked, R respected, N not-advertised, - none (no KVM LAPIC).", ""]
     out += _table(["code", "outcome", "severity", "meaning"], rows)
     out += ["Kernel classes:", ""]
-    out += _table(["id", "kernel releases"],
-                  [[i, _esc(lab)] for lab, i in ids.kernel.items()])
+    longterm = {k.label: ", ".join(k.longterm) for k in m.space.kernels}
+    out += _table(["id", "kernel releases", "longterm lines in it"],
+                  [[i, _esc(lab), _esc(longterm.get(lab, "")) or "-"] for lab, i in ids.kernel.items()])
     out += ["Stacks in the migration tables:", ""]
     out += _table(["id", "kernel", "QEMU", "design"],
                   [[ids.stack[s.label], ids.kernel[s.kernel.label], s.qemu_label, s.design]

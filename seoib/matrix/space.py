@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..query.classes import (
     KernelClass,
@@ -53,9 +54,10 @@ class Stack:
     def label(self) -> str:
         return f"kernel {self.kernel.label} | QEMU {self.qemu_label} | {self.design}"
 
-    @property
+    @cached_property
     def rep(self) -> StackClass:
-        # The newest release stands for the range; all give the same input facts.
+        # The newest release stands for the range; all give the same input facts. One
+        # object per stack: its key and label are computed once, on the hot path.
         return StackClass(self.kernel, self.qemus[-1], self.design)
 
 

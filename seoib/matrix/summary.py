@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..vocabulary import SEVERITY_RANK
 from .build import Matrix
 from .markdown import OUTCOME_WORDS, table_file
 from .pools import blocked_moves, describe, matrix_pools
-from ..vocabulary import SEVERITY_RANK
 
 __all__ = ["readme"]
 
@@ -32,37 +32,47 @@ class _Pair:
     causes: set[tuple[str, str]] = field(default_factory=set)  # (outcome, first reason text)
 
 
-def _cells(m: Matrix, grid_of: str) -> Iterator[tuple[tuple[str, str, str], tuple[str, str, str],
-                                                     dict[str, Any]]]:
-    """(src, dst, verdict) per release pair of every runnable, registered cell."""
+_StackKey = tuple[str, tuple[str, ...], str]  # kernel class, QEMU releases, design
+
+
+def _cells(m: Matrix, grid_of: str) -> Iterator[tuple[_StackKey, _StackKey, dict[str, Any]]]:
+    """(src, dst, verdict) per stack pair of every runnable, registered cell."""
     for t in m.tables:
         grid = getattr(t, grid_of)
         if grid is None:
             continue
+        keys = [(s.kernel.label, s.qemus, s.design) for s in t.stacks]
         for i, line in enumerate(grid):
-            src = t.stacks[i]
             if not t.registered[i] or m.verdicts[t.policy[i]]["severity"] == "block":
                 continue
             for j, vi in enumerate(line):
-                dst = t.stacks[j]
-                if not t.registered[j]:
-                    continue
-                for qs in src.qemus:
-                    for qd in dst.qemus:
-                        yield ((src.kernel.label, qs, src.design), (dst.kernel.label, qd, dst.design),
-                               m.verdicts[vi])
+                if t.registered[j]:
+                    yield keys[i], keys[j], m.verdicts[vi]
 
 
 def _pairs(m: Matrix, grid_of: str) -> dict[tuple[tuple[str, str, str], tuple[str, str, str]], _Pair]:
-    pairs: dict[tuple[tuple[str, str, str], tuple[str, str, str]], _Pair] = {}
+    """Per release pair (kernel class, QEMU release, design on each side): the worst
+    severity over every VM class, and the causes of the blocking ones. Cells are folded
+    per stack pair first, then spread over the releases each stack stands for."""
+    stacked: dict[tuple[_StackKey, _StackKey], _Pair] = {}
     for src, dst, v in _cells(m, grid_of):
-        if src == dst:
-            continue
-        p = pairs.setdefault((src, dst), _Pair())
+        p = stacked.get((src, dst))
+        if p is None:
+            p = stacked[(src, dst)] = _Pair()
         if SEVERITY_RANK[v["severity"]] > SEVERITY_RANK[p.worst]:
             p.worst = v["severity"]
         if v["severity"] == "block":
             p.causes.add((v["outcome"], v["reasons"][0]["text"] if v["reasons"] else ""))
+    pairs: dict[tuple[tuple[str, str, str], tuple[str, str, str]], _Pair] = {}
+    for ((sk, sqs, sd), (dk, dqs, dd)), sp in stacked.items():
+        for qs in sqs:
+            for qd in dqs:
+                if (sk, qs, sd) == (dk, qd, dd):
+                    continue
+                p = pairs.setdefault(((sk, qs, sd), (dk, qd, dd)), _Pair())
+                if SEVERITY_RANK[sp.worst] > SEVERITY_RANK[p.worst]:
+                    p.worst = sp.worst
+                p.causes |= sp.causes
     return pairs
 
 
@@ -122,10 +132,12 @@ def readme(m: Matrix) -> bytes:
         "",
         f"Space: {len(sp.kernels)} kernel classes x QEMU {', '.join(sp.qemus)} x {len(sp.designs)} "
         f"designs; {t['policy_cells']} power-on, {t['migration_cells']} live-migration and "
-        f"{t['snapshot_cells']} snapshot cells, {t['evaluations']} distinct verdicts, each re-derived "
+        f"{t['snapshot_cells']} snapshot cells, {t['evaluations']} distinct class pairs, each re-derived "
         f"by the simulator: {t['validated']} validated, {t['disagreements']} disagreements.",
         "",
-        "Kernel classes: " + "; ".join(f"`{k.label}`" for k in sp.kernels) + ".",
+        "Kernel classes: " + "; ".join(f"`{k.label}`" + (f" (longterm {', '.join(k.longterm)})"
+                                                         if k.longterm else "")
+                                       for k in sp.kernels) + ".",
         "",
         "## Outcomes",
         "",

@@ -19,9 +19,18 @@ from ..rules.resolve import ResolvedHost, ResolvedVM
 from ..rules.ruleset import RuleSet
 from ..rules.specs import HostSpec, VMSpec
 from ..rules.versions import Release, parse_release
+from .solver import Evaluation, evaluate
 from .verdict_cache import HostPart, VerdictCache, VMPart, class_key
 from .verdict_types import DisagreementRecord
-from .verdicts import migrate_verdict, policy_verdict
+from .verdicts import (
+    RuleReasons,
+    check_migrate,
+    check_policy,
+    data_reasons,
+    migrate_verdict_and_evaluation,
+    policy_verdict_and_evaluation,
+    rule_reasons,
+)
 
 __all__ = [
     "ClassSolver",
@@ -45,6 +54,8 @@ class KernelClass:
     release: str  # a representative release
     facts: tuple[tuple[str, Any], ...]
     members: tuple[str, ...]
+    # The longterm (LTS) lines in the class, as its members name them: "6.1", "6.18.0..6.18.16"
+    longterm: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,7 @@ def kernel_classes(rs: RuleSet) -> list[KernelClass]:
     into "before" (X.Y.0..since-1) and "from" (since+) points.
     """
     lineage = rs.kernels
+    lts = {parse_release(s).series for s in lineage.longterm if parse_release(s) is not None}
     points: list[tuple[str, str, str]] = []  # (label piece, representative, group key)
     for series in lineage.mainline:
         rel = parse_release(series)
@@ -143,9 +155,15 @@ def kernel_classes(rs: RuleSet) -> list[KernelClass]:
         if mainline_run:
             label_parts.append(_ranges(mainline_run))
         label_parts += others
+        longterm = tuple(p for p, r in members if _series_of(r) in lts)
         out.append(KernelClass(", ".join(label_parts), members[-1][1], facts,
-                               tuple(p for p, _ in members)))
+                               tuple(p for p, _ in members), longterm))
     return out
+
+
+def _series_of(release: str) -> tuple[int, int] | None:
+    rel = parse_release(release)
+    return rel.series if rel is not None else None
 
 
 def _any_qemu(rs: RuleSet) -> str:
@@ -231,20 +249,35 @@ def vm_classes(rs: RuleSet, *, machines: Iterable[MachineClass] | None = None,
 _Sig = tuple[VMPart, HostPart, tuple]  # see ClassSolver._sig
 
 
+Reasons = list[dict[str, Any]]
+
+
 @dataclass
 class ClassSolver:
     """Memoized, simulator-validated verdicts over classes.
 
     Verdicts are cached by the query's input facts, so every class pair that the
-    rules cannot tell apart is evaluated (and simulated) once.
+    rules cannot tell apart is evaluated (and simulated) once, however many stacks,
+    releases or machine types share it. A member that is not the class's first gets
+    the class's outcome, states and witness with its own reasons: the release,
+    design and machine-type data it rests on are its own (as ``Engine`` does).
+    ``*_parts`` return the class verdict and the member's reasons apart, so a caller
+    that renders many cells builds no dictionary per cell. With ``member_reasons`` off
+    every member gets the class's first verdict as it is (a sweep that reads outcomes).
     """
 
     rs: RuleSet
     validate: bool = True
+    member_reasons: bool = True
     _hosts: dict[str, ResolvedHost] = field(default_factory=dict)
-    _vms: dict[tuple[str, str], ResolvedVM] = field(default_factory=dict)
+    _vms: dict[tuple[str, str, str], ResolvedVM] = field(default_factory=dict)
     cache: VerdictCache = field(default_factory=VerdictCache)
     _sigs: dict[tuple[str, str, str], _Sig] = field(default_factory=dict)
+    # class key -> the rules part of its reasons and its evaluation, once a member needs them
+    _rules: dict[tuple, tuple[Evaluation, RuleReasons]] = field(default_factory=dict)
+    # id of a class's verdict -> hash of its class key: the same in every forked worker
+    # (they share the interpreter's hash seed), so callers can count classes across them
+    class_ids: dict[int, int] = field(default_factory=dict)
 
     @property
     def validated(self) -> int:
@@ -263,11 +296,12 @@ class ClassSolver:
     def vm(self, vmc: VMClass, stack: StackClass) -> ResolvedVM:
         # A VM reads its host's QEMU (aliases) and design's default policy, which may come
         # from a switch (rules/assumptions.yaml) that the VM's reasons then cite.
-        design = self.host(stack).design
+        host = self.host(stack)
+        design = host.design
         key = (vmc.label, stack.qemu, design.default_policy, design.switches.get("default_policy"))
         v = self._vms.get(key)
         if v is None:
-            v = self._vms[key] = self.rs.resolver.vm(vmc.spec(), self.host(stack))
+            v = self._vms[key] = self.rs.resolver.vm(vmc.spec(), host)
         return v
 
     def _sig(self, stack: StackClass, vmc: VMClass, vm_on: StackClass) -> _Sig:
@@ -284,28 +318,70 @@ class ClassSolver:
         return sig
 
     def policy(self, stack: StackClass, vmc: VMClass) -> dict[str, Any]:
-        key = self._sig(stack, vmc, stack)[2]
-        hit = self.cache.get(key)
-        if hit is None:
-            host, vm = self.host(stack), self.vm(vmc, stack)
-            hit = self.cache.add(key, policy_verdict(self.rs, host, vm, witness=self.validate))
-        return hit
+        """The VM class's power-on verdict on ``stack`` (its class's, with its own reasons)."""
+        return _whole(*self.policy_parts(stack, vmc))
 
     def migrate(self, src: StackClass, dst: StackClass, vmc: VMClass,
                 *, snapshot: bool = False) -> dict[str, Any]:
+        """The live migration (or loadvm) verdict of the VM class from ``src`` to ``dst``."""
+        return _whole(*self.migrate_parts(src, dst, vmc, snapshot=snapshot))
+
+    def policy_parts(self, stack: StackClass, vmc: VMClass) -> tuple[dict[str, Any], Reasons]:
+        key = self._sig(stack, vmc, stack)[2]
+        host, vm = self.host(stack), self.vm(vmc, stack)
+        hit = self.cache.get(key)
+        if hit is None:
+            hit = self._add(key, *policy_verdict_and_evaluation(self.rs, host, vm,
+                                                                witness=self.validate))
+            return hit, hit["reasons"]
+        return hit, self._reasons(key, "policy", {"host": host}, vm, hit)
+
+    def migrate_parts(self, src: StackClass, dst: StackClass, vmc: VMClass,
+                      *, snapshot: bool = False) -> tuple[dict[str, Any], Reasons]:
         # The VM's machine type is fixed on the source (aliases resolve there). The key is
         # class_key's shape, built inline: this is the hot path of a class-space sweep.
         vm_part, src_part, _ = self._sig(src, vmc, src)
-        key = ("snapshot" if snapshot else "migrate", vm_part, src_part, self._sig(dst, vmc, src)[1])
+        query = "snapshot" if snapshot else "migrate"
+        key = (query, vm_part, src_part, self._sig(dst, vmc, src)[1])
+        s, d, vm = self.host(src), self.host(dst), self.vm(vmc, src)
         hit = self.cache.get(key)
         if hit is None:
-            s, d, vm = self.host(src), self.host(dst), self.vm(vmc, src)
-            hit = self.cache.add(key, migrate_verdict(self.rs, s, d, vm, snapshot=snapshot,
-                                                      witness=self.validate))
-        return hit
+            hit = self._add(key, *migrate_verdict_and_evaluation(self.rs, s, d, vm, snapshot=snapshot,
+                                                                 witness=self.validate))
+            return hit, hit["reasons"]
+        return hit, self._reasons(key, query, {"src": s, "dst": d}, vm, hit)
+
+    def _add(self, key: tuple, verdict: Any, ev: Evaluation) -> dict[str, Any]:
+        kept = self.cache.add(key, verdict)
+        self.class_ids[id(kept)] = hash(key)
+        if self.member_reasons:
+            self._rules[key] = (ev, rule_reasons(ev))
+        return kept
+
+    def _reasons(self, key: tuple, query: str, roles: dict[str, ResolvedHost], vm: ResolvedVM,
+                 first: dict[str, Any]) -> Reasons:
+        """A member's reasons: the class's rules part (evaluated again on first reuse, as
+        ``Engine`` does) and the data its own hosts and VM rest on."""
+        if not self.member_reasons:
+            return first["reasons"]
+        rules = self._rules.get(key)
+        if rules is None:  # a class first evaluated before member reasons were asked for
+            ev = evaluate(self.rs.query(query), self.rs.resolver.inputs(roles, vm))
+            rules = self._rules[key] = (ev, rule_reasons(ev))
+        why = data_reasons(rules[1], rules[0], roles, vm)
+        return first["reasons"] if _same(why, first["reasons"]) else why
 
     def evaluations(self) -> int:
         return len(self.cache)
+
+
+def _same(a: Reasons, b: Reasons) -> bool:
+    """Whether two reason lists hold the same citations (each is one shared dict)."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
+def _whole(first: dict[str, Any], why: Reasons) -> dict[str, Any]:
+    return first if why is first["reasons"] else {**first, "reasons": why}
 
 
 @dataclass(frozen=True)
@@ -321,33 +397,73 @@ class SpaceTally:
 
 def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[StackClass, ...],
                                            tuple[VMClass, ...], str]) -> SpaceTally:
-    """The cells whose source (or, for policy, host) stack is in ``sources``."""
+    """The cells whose source (or, for policy, host) stack is in ``sources``.
+
+    Cost follows distinct class pairs, not cells. A stack's part of a class key
+    depends on the VM's machine type only (its registration and gate), so per machine
+    type the stacks are grouped by that part once; a VM class is then its own facts
+    and that grouping, and every class pair not met before is evaluated and simulated
+    once (outcome and witness only: a sweep needs no reasons). VM classes that add no
+    new pair are skipped whole, and the number of cells is counted, not walked.
+    """
     sources, stacks, vms, query = job
-    solver = ClassSolver(rs)
-    outcomes: set[str] = set()
-    cells = 0
+    parts = ClassSolver(rs, validate=False)  # resolved hosts and VMs, memoized
+    resolver, cache = rs.resolver, parts.cache
+    own = set(map(id, sources))
+    # A VM's facts also take its host design's default policy: one stack per policy.
+    by_policy = {parts.host(s).design.default_policy: s for s in stacks}
+    groups: dict[tuple, int] = {}  # (source parts, stack parts) -> group id
+    by_machine: dict[str, tuple[int, dict[tuple, StackClass], dict[tuple, StackClass]]] = {}
+    met: set[tuple] = set()  # (VM parts, group id) already swept
+    done: dict[tuple, str] = {}  # class key -> outcome
+    validated = 0
+    disagreements: list[DisagreementRecord] = []
     snapshot = query == "snapshot"
+
+    def tally(outcome: str, witness: dict[str, Any]) -> str:
+        nonlocal validated
+        validated += bool(witness.get("ran"))
+        if witness.get("agrees") is False:
+            disagreements.append({"command": "policy" if query == "policy" else "migrate",
+                                  "outcome": outcome,
+                                  "differences": list(witness.get("differences", []))})
+        return outcome
+
     for vm in vms:
-        if query == "policy":
-            for s in sources:
-                outcomes.add(solver.policy(s, vm)["outcome"])
-                cells += 1
+        name = vm.machine.machine
+        grouped = by_machine.get(name)
+        if grouped is None:
+            resolved = parts.vm(vm, stacks[0])
+            src: dict[tuple, StackClass] = {}
+            every: dict[tuple, StackClass] = {}
+            for s in stacks:
+                host = parts.host(s)
+                part = cache.host_part(host, resolver.machine_facts(host, resolved))
+                every.setdefault(part, s)
+                if id(s) in own:
+                    src.setdefault((part, host.design.default_policy), s)
+            group = groups.setdefault((frozenset(src), frozenset(every)), len(groups))
+            grouped = by_machine[name] = (group, src, every)
+        group, src, every = grouped
+        vm_parts = {p: cache.vm_part(parts.vm(vm, s)) for p, s in by_policy.items()}
+        swept = (tuple(vm_parts.items()), group)
+        if swept in met:
             continue
-        # A destination's class key depends on the VM and the source's QEMU only, so the
-        # destinations that differ are found once per QEMU, not once per cell.
-        distinct: dict[str, list[StackClass]] = {}
-        for s in sources:
-            reps = distinct.get(s.qemu)
-            if reps is None:
-                by_sig: dict[tuple, StackClass] = {}
-                for d in stacks:
-                    by_sig.setdefault(solver._sig(d, vm, s)[1], d)
-                reps = distinct[s.qemu] = list(by_sig.values())
-            for d in reps:
-                outcomes.add(solver.migrate(s, d, vm, snapshot=snapshot)["outcome"])
-            cells += len(stacks)
-    return SpaceTally(cells, solver.evaluations(), solver.validated, frozenset(outcomes),
-                      tuple(solver.disagreements))
+        met.add(swept)
+        for (src_part, policy), s in src.items():
+            vm_part = vm_parts[policy]
+            if query == "policy":
+                key = (query, vm_part, src_part)
+                if key not in done:
+                    done[key] = tally(*check_policy(rs, parts.host(s), parts.vm(vm, s)))
+                continue
+            for dst_part, d in every.items():
+                key = (query, vm_part, src_part, dst_part)
+                if key not in done:
+                    done[key] = tally(*check_migrate(rs, parts.host(s), parts.host(d),
+                                                     parts.vm(vm, s), snapshot=snapshot))
+    cells = len(sources) * len(vms) * (1 if query == "policy" else len(stacks))
+    return SpaceTally(cells, len(done), validated, frozenset(done.values()), tuple(disagreements))
 
 
 def _jobs(stacks: Sequence[StackClass], vms: Sequence[VMClass], query: str, workers: int

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .verdict_types import MigrateVerdict, PolicyVerdict
 
-__all__ = ["render_migrate", "render_policy", "render_state"]
+__all__ = ["ioapic_words", "render_migrate", "render_policy", "render_state"]
 
 _TAG = {"ok": "OK", "warn": "WARN", "block": "BLOCK"}
 
@@ -32,10 +32,23 @@ def _vm_line(vm: dict[str, Any]) -> str:
 
 
 def _ioapic(vm: dict[str, Any]) -> str:
-    # KVM's in-kernel IOAPIC is version 0x11 whatever the machine or -global says.
-    if vm["irqchip"] == "on":
-        return "in-kernel IOAPIC 0x11"
-    return f"IOAPIC {vm['ioapic']}"
+    seen = vm.get("ioapics")
+    if seen is None:  # a verdict built before the field existed: KVM's is always 0x11
+        return "in-kernel IOAPIC 0x11" if vm["irqchip"] == "on" else f"IOAPIC {vm['ioapic']}"
+    return ioapic_words([(x["device"], x["version"]) for x in seen])
+
+
+def ioapic_words(seen: Sequence[tuple[str, str]]) -> str:
+    """The IOAPICs a guest sees, as a person says them (text verdicts, matrix tables).
+
+    >>> ioapic_words([("kvm-ioapic", "0x11"), ("ioapic", "0x20")])
+    'in-kernel IOAPIC 0x11 + IOAPIC 0x20'
+    >>> ioapic_words([])
+    'no IOAPIC'
+    """
+    if not seen:
+        return "no IOAPIC"
+    return " + ".join(f"{'in-kernel ' if d == 'kvm-ioapic' else ''}IOAPIC {v}" for d, v in seen)
 
 
 def _host_line(host: dict[str, Any]) -> str:

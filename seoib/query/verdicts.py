@@ -18,8 +18,9 @@ from .witness import boot_witness, migration_witness
 if TYPE_CHECKING:  # types only: a cold start does not build the TypedDicts
     from .verdict_types import Finding, MigrateVerdict, PolicyVerdict, Reason, VMState, Witness
 
-__all__ = ["assumptions", "data_reasons", "line_notes", "migrate_verdict", "policy_verdict", "reasons",
-           "rule_reasons", "state_of", "unconfirmed"]
+__all__ = ["assumptions", "check_migrate", "check_policy", "data_reasons", "line_notes",
+           "migrate_verdict", "migrate_verdict_and_evaluation", "policy_verdict",
+           "policy_verdict_and_evaluation", "reasons", "rule_reasons", "state_of", "unconfirmed"]
 
 
 def state_of(facts: Mapping[str, Any], side: str) -> VMState | None:
@@ -41,7 +42,12 @@ RuleReasons: TypeAlias = "tuple[list[Reason], frozenset[tuple[str, str]]]"
 
 
 def rule_reasons(ev: Evaluation) -> RuleReasons:
-    """The rules part of :func:`reasons` (the same for every query of a class), and what it cites."""
+    """The rules part of :func:`reasons` (the same for every query of a class), and what it cites.
+
+    Kept beside the evaluation's fields: a class's verdict and its members ask again."""
+    kept: RuleReasons | None = ev.__dict__.get("_rule_reasons")
+    if kept is not None:
+        return kept
     out: list[Reason] = []
     seen: set[tuple[str, str]] = set()
     for r in reversed(ev.reasons):
@@ -49,7 +55,8 @@ def rule_reasons(ev: Evaluation) -> RuleReasons:
         if (c.rule, c.text) not in seen:
             seen.add((c.rule, c.text))
             out.append(c.as_json())
-    return out, frozenset(seen)
+    kept = ev.__dict__["_rule_reasons"] = (out, frozenset(seen))
+    return kept
 
 
 def data_reasons(rules: RuleReasons, ev: Evaluation, hosts: Mapping[str, ResolvedHost],
@@ -57,15 +64,14 @@ def data_reasons(rules: RuleReasons, ev: Evaluation, hosts: Mapping[str, Resolve
     """:func:`reasons` from its rules part: a new list, the data this query's specs rest on added."""
     out, cited = rules
     out = list(out)
-    seen: set[tuple[str, str]] | frozenset[tuple[str, str]] = cited
+    added: set[tuple[str, str]] = set()
     for name in ev.input_reasons:
         role, _, fact = name.partition(".")
         cites = hosts[role].because.get(fact, ()) if role in hosts else vm.because.get(name, ())
         for c in cites:
-            if (c.rule, c.text) not in seen:
-                if seen is cited:
-                    seen = set(cited)
-                seen.add((c.rule, c.text))  # type: ignore[union-attr]
+            key = (c.rule, c.text)
+            if key not in cited and key not in added:
+                added.add(key)
                 out.append(c.as_json())
     return out
 
@@ -161,6 +167,13 @@ def _findings(rs: RuleSet, ev: Evaluation) -> list[Finding]:
 def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
                    *, witness: bool = True) -> PolicyVerdict:
     """`seoib policy`: the VM's power-on policy on ``host``, every alternative, and why."""
+    return policy_verdict_and_evaluation(rs, host, vm, witness=witness)[0]
+
+
+def policy_verdict_and_evaluation(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
+                                  *, witness: bool = True) -> tuple[PolicyVerdict, Evaluation]:
+    """:func:`policy_verdict` and the evaluation it came from (a class's members' reasons
+    are built from it: :func:`rule_reasons`, :func:`data_reasons`)."""
     query = rs.query("policy")
     inputs = rs.resolver.inputs({"host": host}, vm)
     ev = evaluate(query, inputs)
@@ -188,12 +201,19 @@ def policy_verdict(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM,
     verdict["unconfirmed"] = unconfirmed(verdict["reasons"])
     verdict["assumptions"] = assumptions(rs, verdict["reasons"])
     verdict["witness"] = boot_witness(rs.resolver, host, vm, verdict) if witness else _NO_WITNESS
-    return verdict
+    return verdict, ev
 
 
 def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
                     *, snapshot: bool = False, witness: bool = True) -> MigrateVerdict:
     """`seoib migrate`: live migration (or loadvm of a snapshot) from ``src`` to ``dst``."""
+    return migrate_verdict_and_evaluation(rs, src, dst, vm, snapshot=snapshot, witness=witness)[0]
+
+
+def migrate_verdict_and_evaluation(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost,
+                                   vm: ResolvedVM, *, snapshot: bool = False,
+                                   witness: bool = True) -> tuple[MigrateVerdict, Evaluation]:
+    """:func:`migrate_verdict` and the evaluation it came from."""
     name = "snapshot" if snapshot else "migrate"
     ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm))
     completes = ev.facts.get("mig.completes") is True
@@ -217,4 +237,24 @@ def migrate_verdict(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resol
     verdict["assumptions"] = assumptions(rs, verdict["reasons"])
     verdict["witness"] = (migration_witness(rs.resolver, src, dst, vm, verdict, snapshot=snapshot)
                           if witness else _NO_WITNESS)
-    return verdict
+    return verdict, ev
+
+
+def check_policy(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> tuple[str, Witness]:
+    """The power-on outcome and its witness, without the rest of a verdict: what a sweep
+    over a class space needs (the states the witness compares come from the same facts)."""
+    ev = evaluate(rs.query("policy"), rs.resolver.inputs({"host": host}, vm))
+    head: dict[str, Any] = {"outcome": ev.outcome, **(state_of(ev.facts, "host") or {})}
+    return ev.outcome, boot_witness(rs.resolver, host, vm, head)  # type: ignore[arg-type]
+
+
+def check_migrate(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
+                  *, snapshot: bool = False) -> tuple[str, Witness]:
+    """The migration (or loadvm) outcome and its witness, as :func:`check_policy`."""
+    ev = evaluate(rs.query("snapshot" if snapshot else "migrate"),
+                  rs.resolver.inputs({"src": src, "dst": dst}, vm))
+    completes = ev.facts.get("mig.completes") is True
+    head = {"outcome": ev.outcome, "src_state": state_of(ev.facts, "src"),
+            "dst_state": state_of(ev.facts, "dst") if completes else None}
+    return ev.outcome, migration_witness(rs.resolver, src, dst, vm, head,  # type: ignore[arg-type]
+                                         snapshot=snapshot)

@@ -105,6 +105,11 @@ class MachineCatalog:
                                             f.get("apic", True))
         self.bounds: dict[str, tuple[Release | None, Release | None]] = {
             f["id"]: (_rel(f.get("min")), _rel(f.get("max"))) for f in doc["families"]}
+        # family id -> how many IOAPICs its board creates (the guest sees them)
+        self.ioapics: dict[str, int] = {f["id"]: int(f.get("ioapics", 1)) for f in doc["families"]}
+        # family id -> the dynamic sysbus devices its board takes on -device (intel-iommu)
+        self.sysbus_devices: dict[str, tuple[str, ...]] = {
+            f["id"]: tuple(f.get("sysbus_devices", ())) for f in doc["families"]}
         # family id -> (note, confirmed): said on every verdict for that family
         self.notes: dict[str, tuple[str, bool]] = {
             f["id"]: (" ".join(f["note"].split()), bool(f.get("confirmed", True)))
@@ -246,8 +251,9 @@ class MachineCatalog:
 class QemuCatalog:
     """QEMU releases and builds, what each registers, and releases inferred past the newest.
 
-    ``releases`` are the ones the default class space covers (``class_space.min`` on);
-    ``history`` holds the older ones, which resolve the same way but add no classes.
+    ``releases`` are the ones the default class space covers (``class_space.releases``,
+    or every one from ``class_space.min`` on); ``history`` holds the others, which
+    resolve the same way but add no classes.
     """
 
     def __init__(self, doc: LineDict, source: str, machines: MachineCatalog,
@@ -282,17 +288,24 @@ class QemuCatalog:
                 seoib, entry["description"], entry["source"], loc,
                 bool(entry.get("confirmed", True)))
 
-        # Releases before `class_space.min` are judged on request but add no classes.
-        scope = _rel((doc.get("class_space") or {}).get("min"))
+        # Releases outside the class space are judged on request but add no classes.
+        space = doc.get("class_space") or {}
+        scope = _rel(space.get("min"))
+        chosen = {r.series for r in map(parse_release, space.get("releases", ())) if r is not None}
         self.history: dict[tuple[int, int], QemuRelease] = {}
         for i, entry in enumerate(doc["releases"]):
             rel = make(entry, i, "releases", None)
             if rel.version.series in self.releases or rel.version.series in self.history:
                 problems.append((rel.location, f"QEMU {entry['version']} listed twice"))
-            old = scope is not None and rel.version.parts < scope.parts
-            (self.history if old else self.releases)[rel.version.series] = rel
+            outside = (rel.version.series not in chosen if chosen
+                       else scope is not None and rel.version.parts < scope.parts)
+            (self.history if outside else self.releases)[rel.version.series] = rel
+        missing = sorted(chosen - set(self.releases))
+        if missing:
+            problems.append((Location(source), "class_space.releases names releases that are not "
+                             f"listed: {', '.join('.'.join(map(str, m)) for m in missing)}"))
         if not self.releases:
-            problems.append((Location(source), "class_space.min is after every release"))
+            problems.append((Location(source), "the class space holds no release"))
         for i, entry in enumerate(doc.get("builds", [])):
             base_rel = parse_release(entry["base"])
             base = (self.releases.get(base_rel.series) or self.history.get(base_rel.series)
@@ -311,7 +324,8 @@ class QemuCatalog:
 
     @property
     def newest(self) -> QemuRelease:
-        return self.releases[max(self.releases)]
+        """The newest release listed (class space or not): inference starts after it."""
+        return max([*self.releases.values(), *self.history.values()], key=lambda r: r.version.parts)
 
     def is_inferred(self, qemu: QemuRelease) -> bool:
         return self.inferred.get(qemu.version.series) is qemu
@@ -328,7 +342,7 @@ class QemuCatalog:
                  or self.inferred.get(rel.series))
         if found is not None:
             return found
-        if rel.series > max(self.releases) and self.deletion_major is not None:
+        if rel.series > self.newest.version.series and self.deletion_major is not None:
             return self._infer(rel)
         every = sorted([*self.history.values(), *self.releases.values()], key=lambda r: r.version.parts)
         known = f"{every[0].version} .. {every[-1].version}"

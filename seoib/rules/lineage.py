@@ -5,6 +5,12 @@ hanging off their series' mainline node, distribution builds off their base. A
 release has a capability when it or an ancestor introduced it. A stable point
 X.Y.Z that is not a node itself attaches to the newest backport node of series
 X.Y at or before it (or to mainline X.Y).
+
+A release with a vendor suffix that no ``builds`` entry names is read by the
+first matching scheme of ``distributions`` (seoib.rules.distros) and judged as
+the upstream release it names, always marked inferred: distributions add
+backports, they do not remove upstream features, so the base's capabilities are
+a floor, and the note says how to settle what a vendor backport may add.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Location, RuleError, SpecError
 from ..memo import ENTRY_BYTES
 from ..record import record
+from .distros import DistributionScheme, DistroMatch, load_schemes, match_release
 from .language import Capability, KernelChange
 from .overlay import item_location
 from .versions import Release, parse_release
@@ -38,6 +45,7 @@ class KernelResolution:
     capabilities: frozenset[str]
     because: tuple[KernelChange, ...]  # the changes on the ancestor path that brought them
     inferred: str | None = None  # why the release was judged by inference, when it was
+    scheme: KernelChange | None = None  # the distribution scheme that read the release
 
 
 class KernelLineage:
@@ -116,6 +124,13 @@ class KernelLineage:
             graph.add_node(node, release=parse_release(entry["release"]), changes=[ch])
             graph.add_edge(base, node)
             self._builds[entry["release"]] = node
+        self.schemes: tuple[DistributionScheme, ...] = load_schemes(doc, source, problems)
+        longterm = doc.get("longterm") or {}
+        self.longterm: tuple[str, ...] = tuple(longterm.get("series", ()))
+        for text in self.longterm:
+            rel = parse_release(text)
+            if rel is None or rel.series not in self._mainline:
+                problems.append((Location(source), f"longterm series {text} is not in mainline"))
         if problems:
             raise RuleError.from_problems(problems)
         self.graph: Any = graph
@@ -148,33 +163,24 @@ class KernelLineage:
         if hit is not None:
             return hit
         node = self._builds.get(text)
-        inferred = None
+        inferred = scheme = None
         if node is None:
             rel = parse_release(text)
             if rel is None:
                 raise SpecError(f"kernel {text!r} is not a release number (expected e.g. 6.18.17)",
                                 where)
-            if rel.suffix and rel.suffix not in ("",):
+            distro = match_release(self.schemes, text) if rel.suffix else None
+            if rel.suffix and distro is None:
                 raise SpecError(
-                    f"kernel {text!r} looks like a distribution build; its backports are unknown. "
-                    f"Declare it under builds: in a kernels.yaml of a rule overlay (--rules DIR) "
+                    f"kernel {text!r} has a suffix no distribution scheme reads. Declare it under "
+                    f"builds: or distributions: in a kernels.yaml of a rule overlay (--rules DIR) "
                     f"or pass the probed x2apic-api=<mask> instead", where)
-            node = self._attach(rel)
-            newest = max(self._mainline)
-            if node is None and rel.series > newest:
-                node = self._mainline[newest]
-                inferred = (f"kernel {text} is newer than the newest mainline release in the "
-                            f"rules ({node}): it descends from {node} and is judged with "
-                            f"{node}'s capabilities (a revert would not be seen; a probed "
-                            f"x2apic-api=<mask> settles it)")
-            if node is None:
-                raise SpecError(
-                    f"kernel {text} is not in the rules (series {rel.series_text} unknown). Add "
-                    f"\"{rel.series_text}\" to mainline: in a kernels.yaml of a rule overlay "
-                    f"(--rules DIR), or pass the probed x2apic-api=<mask>", where)
+            node, newer = self._node(distro.base if distro else rel, text, where)
+            inferred = self._distro_note(text, distro, node, newer) if distro else newer
+            scheme = distro.scheme.change if distro else None
         because = self._chains[node]
         caps = frozenset(c for ch in because for c in ch.capabilities)
-        res = KernelResolution(text, caps, because, inferred)
+        res = KernelResolution(text, caps, because, inferred, scheme)
         cost = ENTRY_BYTES + RESOLUTION_BYTES + len(text)
         used = self.__dict__.get("_cache_bytes", 0) + cost
         if used > CACHE_BYTES:  # endless distinct releases (a service): start over
@@ -183,6 +189,57 @@ class KernelLineage:
         self._cache_bytes = used
         self._cache[text] = res
         return res
+
+    def _node(self, rel: Release, text: str, where: Location | None) -> tuple[str, str | None]:
+        """The lineage node ``rel`` inherits from, and why it was inferred (a release past
+        the newest mainline one), or SpecError for a series the rules do not know."""
+        node = self._attach(rel)
+        if node is not None:
+            return node, None
+        newest = max(self._mainline)
+        if rel.series > newest:
+            node = self._mainline[newest]
+            return node, (f"kernel {text} is newer than the newest mainline release in the "
+                          f"rules ({node}): it descends from {node} and is judged with "
+                          f"{node}'s capabilities (a revert would not be seen; a probed "
+                          f"x2apic-api=<mask> settles it)")
+        raise SpecError(
+            f"kernel {text} is not in the rules (series {rel.series_text} unknown). Add "
+            f"\"{rel.series_text}\" to mainline: in a kernels.yaml of a rule overlay "
+            f"(--rules DIR), or pass the probed x2apic-api=<mask>", where)
+
+    def _distro_note(self, text: str, distro: DistroMatch, node: str, newer: str | None) -> str:
+        """Why a distribution build was judged as its upstream base, and how to settle it."""
+        ch = distro.scheme.change
+        vendor = ch.id.rsplit(".", 1)[-1] + ("" if ch.confirmed else ", scheme unconfirmed")
+        what = (f"series {distro.base} (the release names the series, not its stable point)"
+                if distro.series_only else f"upstream {distro.base}")
+        head = f"kernel {text} is a distribution build ({vendor}) of {what}"
+        if newer:
+            head += f"; {newer}"
+        caps = {c for chg in self._chains[node] for c in chg.capabilities}
+        missing = [c for c in self.capabilities if c not in caps]
+        settle = ("settle it with the probed mask (seoib probe, or x2apic-api=<mask> in the host "
+                  "spec) or a builds: entry in a rule overlay")
+        if not missing:
+            return (f"{head}: judged with {distro.base}'s capabilities, which include every one "
+                    f"the rules know (distributions add backports, they do not remove upstream "
+                    f"features); {settle}")
+        return (f"{head}: judged as {distro.base}, without {', '.join(missing)}; a vendor "
+                f"backport would change the verdict: {settle}")
+
+    @property
+    def builds(self) -> list[str]:
+        """The distribution build releases the rules name (matched exactly)."""
+        return list(self._builds)
+
+    def longterm_of(self, series: tuple[int, int]) -> str | None:
+        """The longterm (LTS) series ``series`` belongs to, as written in the rules."""
+        for text in self.longterm:
+            rel = parse_release(text)
+            if rel is not None and rel.series == series:
+                return text
+        return None
 
     def freeze(self) -> None:
         """Precompute every node's ancestor chain and drop the graph (cheap to pickle)."""

@@ -18,7 +18,7 @@ from .language import Assumption, Citation, Design, GuestProfile, QemuRelease
 from .lineage import KernelLineage
 from .specs import HostSpec, VMSpec
 
-__all__ = ["ResolvedHost", "ResolvedVM", "Resolver"]
+__all__ = ["ResolvedHost", "ResolvedVM", "Resolver", "guest_ioapics"]
 
 # Bytes each memo of rule data per release text or machine type name may hold (seoib.memo):
 # a service meeting endless distinct (or very long) texts keeps flat memory.
@@ -80,6 +80,19 @@ class ResolvedHost:
                 f"the rules know and were ignored (judged on {self.x2apic_api:#x})",)
 
 
+def guest_ioapics(count: int, irqchip: str, ioapic: str) -> tuple[tuple[str, str], ...]:
+    """The IOAPICs the guest sees, as (device, version): with kernel-irqchip=on the first is
+    KVM's in-kernel IOAPIC, always version 0x11 whatever the machine type or a -global says;
+    any further one (microvm's second) and every one otherwise is QEMU's, at ``ioapic``.
+
+    >>> guest_ioapics(1, "on", "0x20"), guest_ioapics(2, "split", "0x20"), guest_ioapics(0, "on", "0x11")
+    ((('kvm-ioapic', '0x11'),), (('ioapic', '0x20'), ('ioapic', '0x20')), ())
+    """
+    userspace = ("ioapic", ioapic)
+    first = ("kvm-ioapic", "0x11") if irqchip == "on" else userspace
+    return ((first,) + (userspace,) * (count - 1)) if count > 0 else ()
+
+
 @record
 class ResolvedVM:
     """A VM spec resolved against its host and the rules: its input facts and why.
@@ -103,11 +116,19 @@ class ResolvedVM:
     because: dict[str, tuple[Citation, ...]]
     notes: tuple[str, ...] = ()
     inferred: tuple[str, ...] = ()
+    ioapics: tuple[tuple[str, str], ...] = ()  # what the guest sees: guest_ioapics()
 
     def as_json(self) -> dict[str, Any]:
+        """The verdict's ``vm``: ``ioapic`` is the version of the (first) IOAPIC the guest
+        sees - KVM's 0x11 with kernel-irqchip=on, null on a board without one - and
+        ``ioapics`` every IOAPIC it sees; the rules' input fact ``vm.ioapic`` stays the
+        version QEMU's userspace IOAPIC is configured with."""
+        seen = self.ioapics
         return {"name": self.spec.name, "machine": self.machine.name,
                 "requested_machine": self.requested_machine, "irqchip": self.irqchip,
-                "ioapic": self.ioapic, "ioapic_from": "spec" if self.ioapic_global else "machine",
+                "ioapic": seen[0][1] if seen else None,
+                "ioapic_from": "spec" if self.ioapic_global else "machine",
+                "ioapics": [{"device": d, "version": v} for d, v in seen],
                 "x2apic": self.x2apic, "guest": self.guest.id, "seoib_policy": self.seoib_policy}
 
 
@@ -220,12 +241,15 @@ class Resolver:
                 if spec.x2apic_api is None:
                     raise
         why = res.inferred if res is not None and spec.x2apic_api is None else None
+        scheme = None
         if res is not None:
             caps |= res.capabilities
             for ch in res.because:
                 for c in ch.capabilities:
                     cap_because.setdefault(c, []).append(ch.citation())
             changes = []
+            if res.scheme is not None and spec.x2apic_api is None:
+                scheme = res.scheme.citation()  # how the vendor's release was read
         if spec.x2apic_api is not None:
             covered = {c for c, m in self.kernels.mask_covers().items() if m}
             proven = self.kernels.capabilities_from_mask(spec.x2apic_api)
@@ -250,7 +274,7 @@ class Resolver:
                 cited = [Citation(f"kernel.{spec.kernel}", f"kernel {spec.kernel}: no release, "
                                   f"backport or build in its lineage brings {cap.id}",
                                   lineage, cap.location)]
-            because[cap.fact] = tuple(cited)
+            because[cap.fact] = (*cited, scheme) if scheme is not None else tuple(cited)
         return frozenset(caps), mask, facts, because, why
 
     def vm(self, spec: VMSpec, host: ResolvedHost) -> ResolvedVM:
@@ -303,8 +327,23 @@ class Resolver:
         if machine.downstream is not None:
             for key in ("vm.irqchip", "vm.ioapic"):
                 because[key] = (*because[key], machine.downstream.citation())
+        self._hold(spec, machine, irqchip)
+        seen = guest_ioapics(self.machines.ioapics.get(machine.family.id, 1), irqchip, ioapic)
         return ResolvedVM(spec, machine, requested, irqchip, ioapic, spec.ioapic is not None,
-                          x2apic, guest, policy, facts, because, tuple(notes), inferred)
+                          x2apic, guest, policy, facts, because, tuple(notes), inferred, seen)
+
+    def _hold(self, spec: VMSpec, machine: MachineType, irqchip: str) -> None:
+        """Refuse a VM that QEMU would not start (a command line's requirements)."""
+        for what, allowed, refusal, where in spec.requires:
+            if what == "irqchip" and irqchip not in allowed:
+                why = "" if spec.irqchip else f", the default of {machine.name}"
+                raise SpecError(f"{refusal} (kernel-irqchip={irqchip}{why})", where or spec.origin)
+            takes = self.machines.sysbus_devices.get(machine.family.id, ())
+            if what == "device" and not set(allowed) <= set(takes):
+                boards = [f for f, devs in self.machines.sysbus_devices.items() if set(allowed) <= set(devs)]
+                raise SpecError(f"{refusal} ({machine.name} is a {machine.family.id} machine; "
+                                f"{', '.join(allowed)} needs {' or '.join(boards) or 'another board'})",
+                                where or spec.origin)
 
     def _machine_part(self, name: str, where: Location | None) -> MachinePart:
         """What a VM's machine type alone decides, once per type name (rule data only, like

@@ -15,6 +15,7 @@ from ..errors import BadInput, Location, SpecError
 from ..files import MAX_DIGITS, Limit, load_json_file
 from ..record import record
 from ..vocabulary import HOST_SPEC_KEYS, SEOIB_POLICIES, VM_SPEC_KEYS
+from .matrix_keys import host_key_spec, vm_key_spec
 from .versions import parse_release
 
 __all__ = ["MAX_VALUE_CHARS", "HostSpec", "VMSpec", "parse_host_spec", "parse_vm_spec", "spec_items"]
@@ -85,6 +86,8 @@ class VMSpec:
     name: str | None = None
     origin: Location | None = None
     notes: tuple[str, ...] = ()
+    # What QEMU demands of the resolved VM (seoib.inputs.vminput.Requirement), from a command line.
+    requires: tuple[tuple[str, tuple[str, ...], str, Location | None], ...] = ()
 
 
 def spec_items(text: str, where: Location) -> dict[str, str]:
@@ -237,7 +240,7 @@ def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
     ...
     seoib.errors.SpecError: host: unknown host spec key 'colour' (known: name, kernel, ...)
     """
-    data, where = _mapping(raw, where)
+    data, where = _mapping(host_key_spec(raw), where)  # a matrix row key reads as its class
     _check_keys(data, HOST_KEYS, "host spec", raw, where)
     mask = _mask(data.get("x2apic-api"), raw, where)
     machines = data.get("machines")
@@ -270,7 +273,7 @@ def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
     ...
     seoib.errors.SpecError: vm: irqchip=maybe is not one of on|split|off
     """
-    data, where = _mapping(raw, where)
+    data, where = _mapping(vm_key_spec(raw), where)  # a matrix row key reads as its class
     _check_keys(data, VM_KEYS, "VM spec", raw, where)
     ioapic = data.get("ioapic")
     if ioapic is not None:

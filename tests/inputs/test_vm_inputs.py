@@ -36,6 +36,13 @@ def _check(result: VMInput, case: dict[str, Any]) -> None:
         assert needle in text, f"{needle!r} not in notes:\n{text}"
     for needle in case.get("no_notes", []):
         assert needle not in text
+    demands = "\n".join(r[2] for r in result.requires)
+    for needle in case.get("requires", []):
+        assert needle in demands, f"{needle!r} not in requirements:\n{demands}"
+    for needle in case.get("no_requires", []):
+        assert needle not in demands
+    if "requires" not in case:
+        assert result.requires == (), "a requirement the case does not name"
 
 
 @pytest.mark.parametrize("case", CASES["domain_xml"], ids=lambda c: c["file"])
@@ -59,6 +66,14 @@ def test_cmdline_text(case: dict[str, Any]) -> None:
     result = parse_qemu_cmdline(case["text"])
     assert result.source == "command line"
     _check(result, case)
+
+
+@pytest.mark.parametrize("case", CASES["bad_text"], ids=lambda c: c["text"])
+def test_text_that_is_not_a_command_line_or_that_qemu_refuses(case: dict[str, Any]) -> None:
+    with pytest.raises(BadInput) as info:
+        parse_qemu_cmdline(case["text"])
+    assert info.value.exit_code == 3
+    assert case["error"] in info.value.message
 
 
 @pytest.mark.parametrize("case", CASES["bad"], ids=lambda c: c["file"])

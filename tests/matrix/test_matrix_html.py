@@ -165,13 +165,24 @@ def test_query_panel_answers_a_typed_query(full_matrix: Matrix, tmp_path: Path) 
             {**na_query, "mode": "live migration"},
             {**query, "sk": "not-a-kernel", "mode": "live migration"})) + "];"
     live, snap, na, bad = _probe(tmp_path, index_html(m).decode(), script)
-    for got, grid in ((live, t.migration), (snap, t.snapshot)):
+    from seoib.query.api import Engine
+
+    engine = Engine()
+    vm = t.vm.spec()
+    vm_text = ",".join(f"{k}={v}" for k, v in (("machine", query["machine"]), ("irqchip", vm.irqchip),
+                                                ("ioapic", vm.ioapic), ("guest", vm.guest)) if v)
+    for got, grid, snapshot in ((live, t.migration, False), (snap, t.snapshot, True)):
         assert grid is not None
         v = m.verdicts[grid[i][j]]
         assert f": {v['outcome']} " in got["head"], (got["head"], v["outcome"])
         assert v["severity"] in got["cls"]
-        for r in v["reasons"]:
-            assert r["rule"] in got["text"] and r["text"] in got["text"], "reasons with sources"
+        # The reasons of the stacks typed (a class member), as the command line gives them.
+        typed = engine.migrate(f"kernel={query['sk']},qemu={query['sq']},seoib={query['sd']}",
+                               f"kernel={query['dk']},qemu={query['dq']},seoib={query['dd']}",
+                               vm_text, snapshot=snapshot)
+        assert typed["outcome"] == v["outcome"]
+        for r in typed["reasons"]:
+            assert r["rule"] in got["text"] and r["text"] in got["text"], ("reasons with sources", r)
         assert "Simulator: agrees" in got["text"]
     assert live["head"].startswith("live migration") and snap["head"].startswith("snapshot restore")
     assert "--snapshot" in snap["text"] and "--snapshot" not in live["text"]
@@ -241,3 +252,56 @@ def test_tooltip_and_filters_work_in_the_browser(small_matrix: Matrix, tmp_path:
     assert set(result["shown"]) == {result["guest"]}
     assert result["hiddenCells"] > 0
     assert result["swapped"] == 0, "the snapshot view shows every cell's loadvm verdict"
+
+
+def _panel_query(sk: str, sq: str, sd: str, dk: str, dq: str, dd: str, machine: str,
+                 irqchip: str = "default", guest: str = "any", mode: str = "live migration"
+                 ) -> dict[str, str]:
+    return {"sk": sk, "sq": sq, "sd": sd, "dk": dk, "dq": dq, "dd": dd, "machine": machine,
+            "irqchip": irqchip, "ioapic": "default", "guest": guest, "mode": mode}
+
+
+def test_query_panel_resolves_what_the_cli_resolves(full_matrix: Matrix, tmp_path: Path) -> None:
+    """Aliases, distribution kernels and downstream machine types typed into the panel give
+    the command line's verdict, and the explanation names the stack that was typed."""
+    from seoib.query.api import Engine
+
+    queries = [
+        # Debian 12 to Fedora's 7.0 on Debian's QEMU, the q35 alias
+        _panel_query("6.1.0-28-amd64", "7.2", "none", "7.0.3-200.fc43.x86_64", "7.2", "none",
+                     "q35", "split"),
+        # a respected VM to a Debian kernel (judged without the flags)
+        _panel_query("7.0.3-200.fc43.x86_64", "11.0", "rfc-v2", "6.1.0-28-amd64", "11.0", "rfc-v2",
+                     "q35", "split"),
+        # one stable release short of the backport, on a range's first release
+        _panel_query("7.0.3", "10.1", "rfc-v2", "6.18.16", "10.1", "rfc-v2", "pc-q35-7.2", "split"),
+        # a 6.18 release past the backport: its own path (6.18.17), not 7.0's
+        _panel_query("7.0.3", "11.0", "rfc-v2", "6.18.20", "11.0", "rfc-v2", "q35", "split"),
+        # the pc alias and a Proxmox kernel; a RHEL machine type on RHEL 9.6's QEMU
+        _panel_query("6.8.12-4-pve", "7.2", "none", "6.18.44-fc-v1300", "7.2", "none", "pc"),
+        _panel_query("5.14.0-503.15.1.el9_5.x86_64", "9.1", "none", "6.12.0-55.el10.x86_64", "9.1",
+                     "none", "pc-q35-rhel9.6.0", "split", "windows-hyperv"),
+    ]
+    script = _TYPE + "return [" + ",".join(f"ask({json.dumps(q)})" for q in queries) + "];"
+    answers = _probe(tmp_path, index_html(full_matrix).decode(), script)
+    engine = Engine()
+    for q, got in zip(queries, answers, strict=True):
+        vm = f"machine={q['machine']},guest={q['guest']}" + \
+            (f",irqchip={q['irqchip']}" if q["irqchip"] != "default" else "")
+        want = engine.migrate(f"kernel={q['sk']},qemu={q['sq']},seoib={q['sd']}",
+                              f"kernel={q['dk']},qemu={q['dq']},seoib={q['dd']}", vm)
+        assert not got["head"].startswith("Not in this matrix"), got["head"]
+        if got["head"].startswith("This VM class has power-on cells only"):
+            assert q["machine"] == "pc-q35-rhel9.6.0"  # a machine class without a migration table
+            assert "pc-q35-rhel9.6.0 is a rhel machine type following upstream pc-q35-9.1" in got["text"]
+            continue
+        assert f": {want['outcome']} " in got["head"], (q, got["head"], want["outcome"])
+        for r in want["reasons"]:
+            if not r["rule"].startswith("kernel.distribution."):  # a cell cites its class's data
+                assert r["text"] in got["text"], (q, r)
+        assert f"kernel={q['sk']},qemu={q['sq']}" in got["text"], "the command line as typed"
+    debian = "[inferred] kernel 6.1.0-28-amd64 is a distribution build (debian) of series 6.1"
+    assert debian in answers[0]["text"]
+    assert "kernel 6.19.0" not in answers[2]["text"] and "kernel 6.18.16:" in answers[2]["text"]
+    assert "kernel.seoib-flags-6.18.17" in answers[3]["text"]
+    assert "alias pc resolves to pc-i440fx-7.2 on QEMU 7.2" in answers[4]["text"]
