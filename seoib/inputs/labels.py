@@ -91,6 +91,7 @@ def probe_labels(result: ProbeResult, rs: RuleSet, *, prefix: str = "seoib.dev"
     labels["seoib"] = host.design.id if host and qemu_known else UNKNOWN
     kclass = None
     if host is not None:
+        notes.extend(host.inferred)  # a distribution build judged as its upstream base
         facts = tuple(sorted((k, v) for k, v in host.facts.items() if k.startswith("kernel.")))
         kclass = next((k for k in kernel_classes(rs) if k.facts == facts), None)
     labels["kernel-class"] = label_value(kclass.release) if kclass else UNKNOWN
