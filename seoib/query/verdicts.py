@@ -254,7 +254,9 @@ def check_migrate(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resolve
     ev = evaluate(rs.query("snapshot" if snapshot else "migrate"),
                   rs.resolver.inputs({"src": src, "dst": dst}, vm))
     completes = ev.facts.get("mig.completes") is True
+    runstate = ev.facts.get(SOURCE_LAYERS["qemu"])  # the witness compares QEMU's runstate only
     head = {"outcome": ev.outcome, "src_state": state_of(ev.facts, "src"),
-            "dst_state": state_of(ev.facts, "dst") if completes else None}
+            "dst_state": state_of(ev.facts, "dst") if completes else None,
+            "source_after": {"qemu": runstate} if runstate is not None else None}
     return ev.outcome, migration_witness(rs.resolver, src, dst, vm, head,  # type: ignore[arg-type]
                                          snapshot=snapshot)
