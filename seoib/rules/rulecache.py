@@ -70,6 +70,7 @@ ALLOWED: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("seoib.rules.compiler", "EvalStep"): None,
     ("seoib.rules.versions", "Release"): None,
     ("seoib.rules.catalog", "Downstream"): None,
+    ("seoib.rules.distros", "DistributionScheme"): None,
     **{("seoib.rules.language", name): None for name in (
         "Fact", "Query", "Side", "OutcomeRule", "Condition", "Rule", "Assign", "Capability",
         "KernelChange", "Family", "MachineCompat", "QemuRelease", "Design", "GuestProfile",
@@ -78,13 +79,14 @@ ALLOWED: dict[tuple[str, str], tuple[str, ...] | None] = {
         "assumptions", "designs", "guests", "kernels", "machines", "qemu"),
     ("seoib.rules.lineage", "KernelLineage"): (
         "_backports", "_builds", "_cache", "_chains", "_mainline", "capabilities", "graph",
-        "source"),
+        "longterm", "schemes", "source"),
     ("seoib.rules.catalog", "QemuCatalog"): (
         "builds", "deletion_major", "family_ranges", "history", "inference_source", "inferred",
         "machines", "releases", "source"),
     ("seoib.rules.catalog", "MachineCatalog"): (
         "_pattern", "alias_families", "aliases", "all_families", "bounds", "compat",
-        "downstream", "families", "newest", "notes", "source", "versions"),
+        "downstream", "families", "ioapics", "newest", "notes", "source", "sysbus_devices",
+        "versions"),
 }
 
 T = TypeVar("T")
