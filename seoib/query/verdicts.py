@@ -251,10 +251,13 @@ def check_policy(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> tuple[str, 
 def check_migrate(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
                   *, snapshot: bool = False) -> tuple[str, Witness]:
     """The migration (or loadvm) outcome and its witness, as :func:`check_policy`."""
-    ev = evaluate(rs.query("snapshot" if snapshot else "migrate"),
-                  rs.resolver.inputs({"src": src, "dst": dst}, vm))
+    name = "snapshot" if snapshot else "migrate"
+    ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm))
     completes = ev.facts.get("mig.completes") is True
+    # The source's runstate is compared too: without it a live migration's witness holds
+    # the simulator's "postmigrate" against nothing.
     head = {"outcome": ev.outcome, "src_state": state_of(ev.facts, "src"),
-            "dst_state": state_of(ev.facts, "dst") if completes else None}
+            "dst_state": state_of(ev.facts, "dst") if completes else None,
+            "source_after": source_after(rs, name, ev.facts)}
     return ev.outcome, migration_witness(rs.resolver, src, dst, vm, head,  # type: ignore[arg-type]
                                          snapshot=snapshot)
