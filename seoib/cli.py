@@ -71,6 +71,22 @@ def _terminal_columns() -> int:
 
 
 class _Parser(argparse.ArgumentParser):
+    # The command whose exit-code table ends the epilog: wrapped (textwrap) only when help
+    # is printed, not on every start.
+    exit_table: str | None = None
+
+    @property  # type: ignore[override]
+    def epilog(self) -> str | None:
+        text: str | None = self.__dict__.get("_epilog")
+        if self.exit_table is None:
+            return text
+        table = epilog(self.exit_table, _terminal_columns() - 2)
+        return f"{text}\n\n{table}" if text else table
+
+    @epilog.setter
+    def epilog(self, text: str | None) -> None:
+        self.__dict__["_epilog"] = text
+
     def _get_formatter(self) -> argparse.HelpFormatter:
         # argparse builds a formatter per add_argument; its default width imports shutil.
         return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)  # type: ignore[call-arg]
@@ -121,8 +137,11 @@ def _add_common(p: argparse.ArgumentParser, name: str) -> None:
     if name not in _QUIET_BELOW:
         add_quiet(p)
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    table = epilog(name, _terminal_columns() - 2)
-    p.epilog = f"{p.epilog}\n\n{table}" if p.epilog else table
+    if isinstance(p, _Parser):
+        p.exit_table = name
+    else:
+        table = epilog(name, _terminal_columns() - 2)
+        p.epilog = f"{p.epilog}\n\n{table}" if p.epilog else table
 
 
 def build_parser(selected: str | None, only: bool = False) -> argparse.ArgumentParser:

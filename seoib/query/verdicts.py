@@ -251,8 +251,8 @@ def check_policy(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> tuple[str, 
 def check_migrate(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
                   *, snapshot: bool = False) -> tuple[str, Witness]:
     """The migration (or loadvm) outcome and its witness, as :func:`check_policy`."""
-    ev = evaluate(rs.query("snapshot" if snapshot else "migrate"),
-                  rs.resolver.inputs({"src": src, "dst": dst}, vm))
+    name = "snapshot" if snapshot else "migrate"
+    ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm))
     completes = ev.facts.get("mig.completes") is True
     runstate = ev.facts.get(SOURCE_LAYERS["qemu"])  # the witness compares QEMU's runstate only
     head = {"outcome": ev.outcome, "src_state": state_of(ev.facts, "src"),

@@ -118,7 +118,7 @@ def boot_witness(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM,
         solver_state = {k: verdict.get(k) for k in STATE_KEYS}
         diffs += _compare("state", solver_state, state)
     return {"ran": True, "agrees": not diffs, "outcome": w.outcome, "state": state,
-            "counters": dict(w.counters), "events": list(w.events)[:20], "differences": diffs}
+            "counters": dict(w.counters), "events": list(w.events[:20]), "differences": diffs}
 
 
 def migration_witness(resolver: Resolver, src: ResolvedHost, dst: ResolvedHost, vm: ResolvedVM,
@@ -137,7 +137,7 @@ def migration_witness(resolver: Resolver, src: ResolvedHost, dst: ResolvedHost, 
     return {"ran": True, "agrees": not diffs, "outcome": w.outcome, "findings": list(w.findings),
             "src_state": _state(w.src_state), "dst_state": _state(w.dst_state),
             "source_runstate": w.source_runstate,
-            "counters": dict(w.counters), "events": list(w.events)[:20], "differences": diffs}
+            "counters": dict(w.counters), "events": list(w.events[:20]), "differences": diffs}
 
 
 # Simulator inputs are small frozen dataclasses: identical classes share a run.

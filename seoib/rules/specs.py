@@ -153,7 +153,7 @@ def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], what: str, ra
 
 
 def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location,
-          digits: int | None = None) -> str | None:
+          digits: int | None = None, chars: int | None = None) -> str | None:
     value = data.get(key)
     if value is None:
         return None
@@ -171,7 +171,7 @@ def _text(data: Mapping[str, Any], key: str, raw: Any, where: Location,
         _plain(key, text, raw, where, digits)
     elif not text.isprintable():  # a name is printed: no ESC, no newline
         raise SpecError(f"{key}={text!r} holds control characters", _line(raw, key, where))
-    if len(text) > MAX_VALUE_CHARS.value():  # after the digit check: that one says more
+    if len(text) > (MAX_VALUE_CHARS.value() if chars is None else chars):  # after the digit check
         raise BadInput(MAX_VALUE_CHARS.refusal(f"{key}: a value of {len(text)} characters"),
                        _line(raw, key, where))
     return text
@@ -247,9 +247,11 @@ def parse_host_spec(raw: str | Mapping[str, Any], where: Location) -> HostSpec:
     if machines is not None and (not isinstance(machines, list)
                                  or not all(isinstance(m, str) for m in machines)):
         raise SpecError("machines must be a list of machine type names", _line(raw, "machines", where))
-    digits = MAX_DIGITS.value()  # one environment read per spec
-    spec = HostSpec(_text(data, "name", raw, where), _text(data, "kernel", raw, where, digits), mask,
-                    _text(data, "qemu", raw, where, digits), _text(data, "seoib", raw, where, digits),
+    digits, chars = MAX_DIGITS.value(), MAX_VALUE_CHARS.value()  # environment read once per spec
+    spec = HostSpec(_text(data, "name", raw, where, None, chars),
+                    _text(data, "kernel", raw, where, digits, chars), mask,
+                    _text(data, "qemu", raw, where, digits, chars),
+                    _text(data, "seoib", raw, where, digits, chars),
                     tuple(machines) if machines is not None else None, where)
     if spec.kernel is not None and parse_release(spec.kernel) is None:
         # Checked here, not only by the resolver: a probed mask must not excuse garbage.
@@ -288,15 +290,15 @@ def parse_vm_spec(raw: str | Mapping[str, Any], where: Location) -> VMSpec:
         if str(x2apic).lower() not in _ONOFF:
             raise SpecError(f"x2apic={x2apic} is not on or off", _line(raw, "x2apic", where))
         x2apic = _ONOFF[str(x2apic).lower()]
-    digits = MAX_DIGITS.value()  # one environment read per spec
+    digits, chars = MAX_DIGITS.value(), MAX_VALUE_CHARS.value()  # environment read once per spec
     spec = VMSpec(
-        machine=_text(data, "machine", raw, where, digits),
+        machine=_text(data, "machine", raw, where, digits, chars),
         irqchip=_choice(data, "irqchip", ("on", "split", "off"), raw, where),
         ioapic=ioapic,
         x2apic=x2apic,
-        guest=_text(data, "guest", raw, where, digits),
+        guest=_text(data, "guest", raw, where, digits, chars),
         seoib_policy=_choice(data, "seoib-policy", SEOIB_POLICIES, raw, where),
-        name=_text(data, "name", raw, where),
+        name=_text(data, "name", raw, where, None, chars),
         origin=where,
     )
     if spec.machine is None:

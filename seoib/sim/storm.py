@@ -18,6 +18,8 @@ serviced, a changed register) is not skipped.
 
 from __future__ import annotations
 
+from itertools import compress
+from operator import sub
 from typing import Any
 
 from .ioapic import SUCCESSIVE_EOI_LIMIT
@@ -40,8 +42,14 @@ def point(m: Any) -> Point:
     return state, counts
 
 
-def _delta(before: tuple[int, ...], after: tuple[int, ...]) -> list[int]:
-    return [b - a for a, b in zip(before, after, strict=True)]
+def _changes(before: tuple[int, ...], after: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(index, after - before) where a counter moved. The differences and the indices of
+    the non-zero ones are taken in C (``map``, ``compress``): the LAPIC's 256 vectors are
+    compared on every turn a storm is looked at."""
+    if before == after:
+        return []
+    deltas = list(map(sub, after, before))
+    return [(i, deltas[i]) for i in compress(range(len(deltas)), deltas)]
 
 
 def skip_turns(m: Any, before: Point, after: Point, budget: int) -> int:
@@ -56,22 +64,19 @@ def skip_turns(m: Any, before: Point, after: Point, budget: int) -> int:
     taken1, exits1, delivered1, successive1, *rest1 = after[1]
     if rest0 != rest1:
         return 0
-    rise = _delta(successive0, successive1)
-    pins = [pin for pin, d in enumerate(rise) if d]
-    if len(pins) != 1 or rise[pins[0]] != 1:
+    rise = _changes(successive0, successive1)
+    if len(rise) != 1 or rise[0][1] != 1:
         return 0
-    pin = pins[0]
+    pin = rise[0][0]
     # The next turn's EOI counts successive+1 and re-delivers while that stays below the limit.
     turns = min(SUCCESSIVE_EOI_LIMIT - 1 - successive1[pin], budget)
     if turns <= 0:
         return 0
     lapic, io = m.vcpu.lapic, m.ioapic
-    for vector, d in enumerate(_delta(taken0, taken1)):
-        if d:
-            lapic.taken[vector] += d * turns
-    for p, d in enumerate(_delta(delivered0, delivered1)):
-        if d:
-            io.delivered[p] += d * turns
+    for vector, d in _changes(taken0, taken1):
+        lapic.taken[vector] += d * turns
+    for p, d in _changes(delivered0, delivered1):
+        io.delivered[p] += d * turns
     m.kvm_vm.eoi_exits += (exits1 - exits0) * turns
     io.successive[pin] += turns
     return turns
