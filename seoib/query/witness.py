@@ -55,7 +55,11 @@ def sim_assumptions(resolver: Resolver) -> Any:
 def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
     """Mechanism only: the kernel's mask, the QEMU version and design name, registration."""
     SimHost = _sim().config.SimHost
-    registered = vm is not None and resolver.machine_facts(host, vm)["qemu.registers_machine"]
+    facts = resolver.machine_facts(host, vm) if vm is not None else {}
+    registered = bool(facts.get("qemu.registers_machine"))
+    # The stream commands (rules/qemu.yaml stream_commands) by name: which the build loads,
+    # and which it sends for this machine type.
+    cmds = resolver.qemu.stream_commands
     return SimHost(
         name="host",  # a neutral name lets identical mechanisms share one cached run
         x2apic_api=host.x2apic_api,
@@ -63,6 +67,8 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
         seoib=host.design.id,
         qemu_version=str(host.qemu.version),
         machines=frozenset({vm.machine.name}) if vm is not None and registered else frozenset(),
+        loads_commands=frozenset(c.command for c in cmds if facts.get(f"qemu.loads_{c.fact}")),
+        sends_commands=frozenset(c.command for c in cmds if facts.get(f"qemu.sends_{c.fact}")),
     )
 
 
@@ -78,6 +84,7 @@ def sim_vm(vm: ResolvedVM) -> Any:
         x2apic=vm.x2apic,
         guest=vm.guest.id,
         seoib_policy=vm.spec.seoib_policy,
+        has_ioapic=bool(vm.facts["vm.has_ioapic"]),
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "Query",
     "Rule",
     "Side",
+    "StreamCommand",
 ]
 
 
@@ -221,6 +222,26 @@ class QemuRelease(_Cited):
     machines_max: Release | None
     unversioned: tuple[str, ...]
     seoib: str | None
+    description: str
+    source: str
+    location: Location
+    confirmed: bool = True
+
+
+@record
+class StreamCommand(_Cited):
+    """A migration stream command a QEMU release added (rules/qemu.yaml ``stream_commands``).
+
+    Builds from ``since`` on load it; they send it for every machine type but the
+    versioned ones up to ``compat_off_upto``, whose compat property turns it off.
+    ``fact`` names the host facts ``qemu.loads_<fact>`` and ``qemu.sends_<fact>``.
+    """
+
+    id: str
+    command: str
+    fact: str
+    since: Release
+    compat_off_upto: Release | None
     description: str
     source: str
     location: Location
