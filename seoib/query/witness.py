@@ -57,9 +57,13 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
     SimHost = _sim().config.SimHost
     facts = resolver.machine_facts(host, vm) if vm is not None else {}
     registered = bool(facts.get("qemu.registers_machine"))
-    # The stream commands (rules/qemu.yaml stream_commands) by name: which the build loads,
-    # and which it sends for this machine type.
-    cmds = resolver.qemu.stream_commands
+    # Stream commands (rules/qemu.yaml stream_commands): a build from a command's release
+    # on loads it, and sends it for every machine type but versioned ones older than that
+    # release (their compat property turns it off).
+    series = (host.qemu.base or host.qemu.version).series
+    loads = [c for c in resolver.qemu.stream_commands if series >= c.since.series]
+    version = vm.machine.version if vm is not None else None
+    sends = [c for c in loads if version is None or version.series >= c.since.series]
     return SimHost(
         name="host",  # a neutral name lets identical mechanisms share one cached run
         x2apic_api=host.x2apic_api,
@@ -67,8 +71,8 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
         seoib=host.design.id,
         qemu_version=str(host.qemu.version),
         machines=frozenset({vm.machine.name}) if vm is not None and registered else frozenset(),
-        loads_commands=frozenset(c.command for c in cmds if facts.get(f"qemu.loads_{c.fact}")),
-        sends_commands=frozenset(c.command for c in cmds if facts.get(f"qemu.sends_{c.fact}")),
+        loads_commands=frozenset(c.command for c in loads),
+        sends_commands=frozenset(c.command for c in sends if vm is not None),
     )
 
 

@@ -385,18 +385,14 @@ class QemuCatalog:
                 return f"{family.id}-{hi}"
         return None
 
-    def stream_facts(self, qemu: QemuRelease, machine: MachineType) -> dict[str, bool]:
-        """``qemu.loads_<fact>`` and ``qemu.sends_<fact>`` of each stream command, for a
-        build (by its feature release, a build's base) and the VM's machine type."""
+    def stream_facts(self, qemu: QemuRelease, machine: MachineType) -> dict[str, str]:
+        """``qemu.stream_<fact>`` of each stream command for a build (by its feature
+        release, a build's base) and the VM's machine type: ``compat`` for a versioned
+        type, else whether the build sends and knows the command (``yes``/``no``)."""
         series = (qemu.base or qemu.version).series
-        out: dict[str, bool] = {}
-        for cmd in self.stream_commands:
-            loads = series >= cmd.since.series
-            off = (machine.version is not None and cmd.compat_off_upto is not None
-                   and machine.version.series <= cmd.compat_off_upto.series)
-            out[f"qemu.loads_{cmd.fact}"] = loads
-            out[f"qemu.sends_{cmd.fact}"] = loads and not off
-        return out
+        return {f"qemu.stream_{cmd.fact}": "compat" if machine.version is not None
+                else "yes" if series >= cmd.since.series else "no"
+                for cmd in self.stream_commands}
 
     def registers(self, qemu: QemuRelease, machine: MachineType) -> bool:
         if machine.version is None:
@@ -482,5 +478,5 @@ def _check_facts(owner: str, facts: dict, known: dict[str, tuple], prefix: str,
 def _stream_command(entry: dict[str, Any], loc: Location) -> StreamCommand:
     return StreamCommand(entry["id"], entry["command"], entry["fact"],
                          parse_release(entry["since"]) or Release((0, 0)),
-                         _rel(entry.get("compat_off_upto")), entry.get("description", entry["command"]),
-                         entry["source"], loc, bool(entry.get("confirmed", True)))
+                         entry.get("description", entry["command"]), entry["source"], loc,
+                         bool(entry.get("confirmed", True)))

@@ -232,16 +232,15 @@ class QemuRelease(_Cited):
 class StreamCommand(_Cited):
     """A migration stream command a QEMU release added (rules/qemu.yaml ``stream_commands``).
 
-    Builds from ``since`` on load it; they send it for every machine type but the
-    versioned ones up to ``compat_off_upto``, whose compat property turns it off.
-    ``fact`` names the host facts ``qemu.loads_<fact>`` and ``qemu.sends_<fact>``.
+    Builds from ``since`` on load it and send it for unversioned machine types; a
+    versioned type's compat properties keep its stream loadable by every build that
+    registers it. ``fact`` names the per-machine host fact ``qemu.stream_<fact>``.
     """
 
     id: str
     command: str
     fact: str
     since: Release
-    compat_off_upto: Release | None
     description: str
     source: str
     location: Location

@@ -182,8 +182,7 @@ class Resolver:
             because[name] = (design.citation(), *self._switched(design.switches, name))
         because["qemu.registers_machine"] = (qemu.citation(),)
         for cmd in self.qemu.stream_commands:
-            for name in (f"qemu.loads_{cmd.fact}", f"qemu.sends_{cmd.fact}"):
-                because[name] = (qemu.citation(), cmd.citation())
+            because[f"qemu.stream_{cmd.fact}"] = (qemu.citation(), cmd.citation())
         because["qemu.gate_ok"] = (design.citation(), *self._switched(design.switches, "gate",
                                                                        "unversioned"))
         return ResolvedHost(spec, spec.label(), spec.kernel, mask, spec.x2apic_api is not None,
