@@ -2,7 +2,8 @@
 
 Contract: a :class:`LabContext` knows the running kernel's release and real
 ``KVM_CAP_X2APIC_API`` mask (read once, through seoib.inputs.probe), the KVM
-implementation, the compiled shim and guest, and a private directory for sockets,
+implementation (seoib.kvmhost's detect(), the EOI timing measured), the compiled
+shim and guest, and a private directory for sockets,
 logs and consoles. It turns (binary, kernel view, VM) into the specs the engine
 is asked: the host spec the probe would give, seen through the view, and the VM
 spec the engine reads from the run's own command line.
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..inputs.qemu_cmdline import parse_qemu_cmdline
+from ..kvmhost.host import KvmHost
 from .binary import QemuBinary
 from .kernels import KernelView
-from .kvmimpl import KvmImplementation
 from .toolchain import NativeParts
 from .vm import LabVM
 
@@ -37,7 +38,7 @@ class LabContext:
     native: NativeParts
     kernel_release: str
     real_mask: int
-    kvm: KvmImplementation
+    kvm: KvmHost
     timeout: float = 20.0
     _names: itertools.count = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,10 +61,11 @@ class LabContext:
         return spec
 
     def eoi_note(self) -> str | None:
+        who = self.kvm.implementation
         if self.kvm.eoi_at_delivery:
-            return (f"{self.kvm.name}: the LAPIC EOI is processed at delivery, so a guest that "
+            return (f"{who}: the LAPIC EOI is processed at delivery, so a guest that "
                     "services the device before its EOI still sees a second delivery per raise; "
                     "counts are of deliveries, their timing is this host's")
         if self.kvm.eoi_at_delivery is None:
-            return f"{self.kvm.name}: when this KVM processes the EOI is unknown"
+            return f"{who}: when this KVM processes the EOI is unknown (not measured)"
         return None

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .binary import QemuBinary
 from .observation import KINDS, Judgement, Observation
 
-__all__ = ["FORMAT", "LabReport", "read_evidence"]
+__all__ = ["FORMAT", "LabReport", "dump_report", "read_evidence", "rejudge"]
 
 FORMAT = "seoib-lab/1"
 
@@ -49,15 +50,8 @@ class LabReport:
         return 0 if all(j.agrees for _, j in self.results) else 1
 
     def summary(self) -> dict[str, Any]:
-        return {
-            "observations": len(self.results),
-            "agree": sum(j.agrees for _, j in self.results),
-            "disagree": len(self.disagreements()),
-            "inconclusive": len(self.inconclusive()),
-            "by_kind": {k: {"observed": sum(o.kind == k for o, _ in self.results),
-                            "agree": sum(o.kind == k and j.agrees for o, j in self.results)}
-                        for k in KINDS},
-            "seconds": round(self.seconds, 1), "jobs": self.jobs, "load": self.load}
+        return {**_counts(self.results), "seconds": round(self.seconds, 1), "jobs": self.jobs,
+                "load": self.load}
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -70,11 +64,7 @@ class LabReport:
 
     def to_json(self) -> str:
         """The JSON report; each observation on a line of its own (evidence files diff well)."""
-        data = self.as_json()
-        observations = data.pop("observations")
-        head = json.dumps(data, indent=1)[:-2]  # without the closing "\n}"
-        rows = ",\n  ".join(json.dumps(o, separators=(",", ":")) for o in observations)
-        return f'{head},\n "observations": [\n  {rows}\n ]\n}}\n'
+        return dump_report(self.as_json())
 
     def to_text(self) -> str:
         s = self.summary()
@@ -131,6 +121,38 @@ def _detail(o: Observation, j: Judgement) -> list[str]:
                      f"{', '.join(j.engine['rules'][:6])}")
     lines.append(f"      command line: {o.cmdline}")
     return lines
+
+
+def _counts(results: list[tuple[Observation, Judgement]]) -> dict[str, Any]:
+    return {
+        "observations": len(results),
+        "agree": sum(j.agrees for _, j in results),
+        "disagree": sum(not j.agrees and not j.inconclusive for _, j in results),
+        "inconclusive": sum(bool(j.inconclusive) for _, j in results),
+        "by_kind": {k: {"observed": sum(o.kind == k for o, _ in results),
+                        "agree": sum(o.kind == k and j.agrees for o, j in results)}
+                    for k in KINDS}}
+
+
+def dump_report(data: dict[str, Any]) -> str:
+    """A report object as text: each observation on a line of its own (evidence files diff well)."""
+    data = dict(data)
+    observations = data.pop("observations")
+    head = json.dumps(data, indent=1)[:-2]  # without the closing "\n}"
+    rows = ",\n  ".join(json.dumps(o, separators=(",", ":")) for o in observations)
+    return f'{head},\n "observations": [\n  {rows}\n ]\n}}\n'
+
+
+def rejudge(data: dict[str, Any], judge: Callable[[Observation], Judgement]) -> dict[str, Any]:
+    """An evidence file judged again: what was observed (and when, where, on what) stays as
+    recorded; each judgement, the counts and the disagreement lists are ``judge``'s now."""
+    results = [(obs, judge(obs)) for obs, _ in read_evidence(data)]
+    summary = {**data["summary"], **_counts(results)}
+    return {**data, "summary": summary,
+            "observations": [{**item, "judgement": j.as_json()}
+                             for item, (_, j) in zip(data["observations"], results, strict=True)],
+            "disagreements": [o.id for o, j in results if not j.agrees and not j.inconclusive],
+            "inconclusive": [o.id for o, j in results if j.inconclusive]}
 
 
 def read_evidence(data: dict[str, Any]) -> list[tuple[Observation, dict[str, Any]]]:

@@ -55,7 +55,15 @@ def sim_assumptions(resolver: Resolver) -> Any:
 def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
     """Mechanism only: the kernel's mask, the QEMU version and design name, registration."""
     SimHost = _sim().config.SimHost
-    registered = vm is not None and resolver.machine_facts(host, vm)["qemu.registers_machine"]
+    facts = resolver.machine_facts(host, vm) if vm is not None else {}
+    registered = bool(facts.get("qemu.registers_machine"))
+    # Stream commands (rules/qemu.yaml stream_commands): a build from a command's release
+    # on loads it, and sends it for every machine type but versioned ones older than that
+    # release (their compat property turns it off).
+    series = (host.qemu.base or host.qemu.version).series
+    loads = [c for c in resolver.qemu.stream_commands if series >= c.since.series]
+    version = vm.machine.version if vm is not None else None
+    sends = [c for c in loads if version is None or version.series >= c.since.series]
     return SimHost(
         name="host",  # a neutral name lets identical mechanisms share one cached run
         x2apic_api=host.x2apic_api,
@@ -63,6 +71,8 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
         seoib=host.design.id,
         qemu_version=str(host.qemu.version),
         machines=frozenset({vm.machine.name}) if vm is not None and registered else frozenset(),
+        loads_commands=frozenset(c.command for c in loads),
+        sends_commands=frozenset(c.command for c in sends if vm is not None),
     )
 
 
@@ -78,6 +88,7 @@ def sim_vm(vm: ResolvedVM) -> Any:
         x2apic=vm.x2apic,
         guest=vm.guest.id,
         seoib_policy=vm.spec.seoib_policy,
+        has_ioapic=bool(vm.facts["vm.has_ioapic"]),
     )
 
 

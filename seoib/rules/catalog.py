@@ -25,6 +25,7 @@ from .language import (
     GuestProfile,
     MachineCompat,
     QemuRelease,
+    StreamCommand,
 )
 from .overlay import item_location
 from .patterns import compile_name_pattern
@@ -317,6 +318,9 @@ class QemuCatalog:
             self.builds[entry["version"]] = make(entry, i, "builds", base)
         if problems:
             raise RuleError.from_problems(problems)
+        self.stream_commands = tuple(_stream_command(entry, item_location(doc["stream_commands"], i,
+                                                                          source))
+                                     for i, entry in enumerate(doc.get("stream_commands", ())))
         inference = doc.get("inference")
         self.deletion_major: int | None = inference["deletion_major"] if inference else None
         self.inference_source = inference["source"] if inference else ""
@@ -380,6 +384,15 @@ class QemuCatalog:
             if (lo_f is None or hi.parts >= lo_f.parts) and (hi_f is None or hi.parts <= hi_f.parts):
                 return f"{family.id}-{hi}"
         return None
+
+    def stream_facts(self, qemu: QemuRelease, machine: MachineType) -> dict[str, str]:
+        """``qemu.stream_<fact>`` of each stream command for a build (by its feature
+        release, a build's base) and the VM's machine type: ``compat`` for a versioned
+        type, else whether the build sends and knows the command (``yes``/``no``)."""
+        series = (qemu.base or qemu.version).series
+        return {f"qemu.stream_{cmd.fact}": "compat" if machine.version is not None
+                else "yes" if series >= cmd.since.series else "no"
+                for cmd in self.stream_commands}
 
     def registers(self, qemu: QemuRelease, machine: MachineType) -> bool:
         if machine.version is None:
@@ -460,3 +473,10 @@ def _check_facts(owner: str, facts: dict, known: dict[str, tuple], prefix: str,
     if expected:
         out.append((loc, f"{owner}: missing facts {sorted(expected)}"))
     return out
+
+
+def _stream_command(entry: dict[str, Any], loc: Location) -> StreamCommand:
+    return StreamCommand(entry["id"], entry["command"], entry["fact"],
+                         parse_release(entry["since"]) or Release((0, 0)),
+                         entry.get("description", entry["command"]), entry["source"], loc,
+                         bool(entry.get("confirmed", True)))

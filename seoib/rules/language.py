@@ -25,6 +25,7 @@ __all__ = [
     "Query",
     "Rule",
     "Side",
+    "StreamCommand",
 ]
 
 
@@ -221,6 +222,25 @@ class QemuRelease(_Cited):
     machines_max: Release | None
     unversioned: tuple[str, ...]
     seoib: str | None
+    description: str
+    source: str
+    location: Location
+    confirmed: bool = True
+
+
+@record
+class StreamCommand(_Cited):
+    """A migration stream command a QEMU release added (rules/qemu.yaml ``stream_commands``).
+
+    Builds from ``since`` on load it and send it for unversioned machine types; a
+    versioned type's compat properties keep its stream loadable by every build that
+    registers it. ``fact`` names the per-machine host fact ``qemu.stream_<fact>``.
+    """
+
+    id: str
+    command: str
+    fact: str
+    since: Release
     description: str
     source: str
     location: Location

@@ -181,6 +181,8 @@ class Resolver:
         for name in design.facts:
             because[name] = (design.citation(), *self._switched(design.switches, name))
         because["qemu.registers_machine"] = (qemu.citation(),)
+        for cmd in self.qemu.stream_commands:
+            because[f"qemu.stream_{cmd.fact}"] = (qemu.citation(), cmd.citation())
         because["qemu.gate_ok"] = (design.citation(), *self._switched(design.switches, "gate",
                                                                        "unversioned"))
         return ResolvedHost(spec, spec.label(), spec.kernel, mask, spec.x2apic_api is not None,
@@ -307,8 +309,12 @@ class Resolver:
         # A board without a local APIC (isapc's default CPU) shows the guest no x2APIC.
         x2apic = machine.family.apic if spec.x2apic is None else spec.x2apic
         policy = spec.seoib_policy or host.design.default_policy
+        # A board that creates no IOAPIC (isapc) routes its lines to the 8259 PIC only;
+        # vm.ioapic keeps the family's value for what a selection's lookup would read.
+        has_ioapic = self.machines.ioapics.get(machine.family.id, 1) > 0
         facts: dict[str, Any] = {
             "vm.irqchip": irqchip, "vm.ioapic": ioapic, "vm.ioapic_global": spec.ioapic is not None,
+            "vm.has_ioapic": has_ioapic,
             "vm.x2apic": x2apic, "vm.seoib_policy": policy,
             "vm.seoib_policy_given": spec.seoib_policy is not None, **guest.facts}
         def origin(key: str, explicit: object) -> tuple[Citation, ...]:
@@ -317,6 +323,7 @@ class Resolver:
         because = {"vm.irqchip": origin("irqchip", spec.irqchip),
                    "vm.ioapic": origin("ioapic", spec.ioapic),
                    "vm.ioapic_global": origin("ioapic", spec.ioapic),
+                   "vm.has_ioapic": () if has_ioapic else (family,),
                    "vm.x2apic": given("x2apic", "on" if x2apic else "off")
                    if spec.x2apic is not None else () if machine.family.apic else (family,),
                    "vm.seoib_policy": given("seoib-policy", policy) if spec.seoib_policy else
@@ -392,7 +399,8 @@ class Resolver:
             registered = vm.machine.name in host.machines
         else:
             registered = self.qemu.registers(host.qemu, vm.machine)
-        return {"qemu.registers_machine": registered, "qemu.gate_ok": self.gate_ok(host, vm)}
+        return {"qemu.registers_machine": registered, "qemu.gate_ok": self.gate_ok(host, vm),
+                **self.qemu.stream_facts(host.qemu, vm.machine)}
 
     @staticmethod
     def gate_ok(host: ResolvedHost, vm: ResolvedVM) -> bool:

@@ -74,7 +74,7 @@ ALLOWED: dict[tuple[str, str], tuple[str, ...] | None] = {
     **{("seoib.rules.language", name): None for name in (
         "Fact", "Query", "Side", "OutcomeRule", "Condition", "Rule", "Assign", "Capability",
         "KernelChange", "Family", "MachineCompat", "QemuRelease", "Design", "GuestProfile",
-        "Assumption")},
+        "Assumption", "StreamCommand")},
     ("seoib.rules.resolve", "Resolver"): (
         "assumptions", "designs", "guests", "kernels", "machines", "qemu"),
     ("seoib.rules.lineage", "KernelLineage"): (
@@ -82,7 +82,7 @@ ALLOWED: dict[tuple[str, str], tuple[str, ...] | None] = {
         "longterm", "schemes", "source"),
     ("seoib.rules.catalog", "QemuCatalog"): (
         "builds", "deletion_major", "family_ranges", "history", "inference_source", "inferred",
-        "machines", "releases", "source"),
+        "machines", "releases", "source", "stream_commands"),
     ("seoib.rules.catalog", "MachineCatalog"): (
         "_pattern", "alias_families", "aliases", "all_families", "bounds", "compat",
         "downstream", "families", "ioapics", "newest", "notes", "source", "sysbus_devices",

@@ -105,12 +105,32 @@ def compile_rules(roots: list[Path], digest: str) -> RuleSet:
     qemu = QemuCatalog(raw.data["qemu"], raw.path("qemu"), machines, designs)
     kernels = KernelLineage(raw.data["kernels"], raw.path("kernels"))
     stages = _stages(raw, facts)
+    _check_stream_commands(qemu, facts, stages)
     severities, queries = parse_queries(raw.data["queries"], raw.path("queries"), facts)
     order = rule_order(stages)
     compiled = {name: compile_query(q, stages, facts, order) for name, q in queries.items()}
     kernels.freeze()
     return RuleSet(root, digest, facts, severities, compiled,
                    Resolver(kernels, qemu, machines, designs, guests, switches), raw.roots)
+
+
+def _check_stream_commands(qemu: QemuCatalog, facts: dict[str, Fact],
+                           stages: dict[str, list[Rule]]) -> None:
+    """Each stream command's fact is declared and read by a migration rule: the
+    simulator refuses a command it is told of, so the rules must be able to say so."""
+    problems = []
+    read = {name.split(".", 1)[1] for rule in stages.get("migrate", []) for name in rule.reads()
+            if name.startswith(("src.", "dst."))}
+    for cmd in qemu.stream_commands:
+        name = f"qemu.stream_{cmd.fact}"
+        fact = facts.get(name)
+        if fact is None or not fact.per_machine or set(fact.values) != {"yes", "no", "compat"}:
+            problems.append((cmd.location, f"{cmd.id}: facts.yaml declares no per-machine input "
+                             f"fact {name} with values yes, no, compat"))
+        elif name not in read:
+            problems.append((cmd.location, f"{cmd.id}: no migrate rule reads {name}"))
+    if problems:
+        raise RuleError.from_problems(problems)
 
 
 _memory: dict[tuple[str, str], RuleSet] = {}

@@ -40,6 +40,9 @@ class SimHost(Value):
     (0 = capability absent). ``qemu_version`` is the version the QEMU build runs as
     (``X.Y.Z``, optionally with a vendor suffix); a design may derive per-build facts
     from it (machine-gated: a build older than its gate has no selection).
+    ``loads_commands`` are the migration stream commands (``MIG_CMD_*`` names) its loader
+    knows beyond those every build knows; ``sends_commands`` the ones it sends for the
+    VM's machine type (after that type's compat properties).
     """
 
     # Field defaults stay class attributes (as with dataclass): scenario specs read them.
@@ -49,12 +52,17 @@ class SimHost(Value):
     seoib: str = "none"
     qemu_version: str | None = None
     machines: frozenset[str] | None = None
+    loads_commands: frozenset[str] = frozenset()
+    sends_commands: frozenset[str] = frozenset()
 
     def __init__(self, name: str = name, x2apic_api: int = x2apic_api, split_irqchip: bool = split_irqchip,
                  seoib: str = seoib, qemu_version: str | None = qemu_version,
-                 machines: frozenset[str] | None = machines) -> None:
+                 machines: frozenset[str] | None = machines,
+                 loads_commands: frozenset[str] = loads_commands,
+                 sends_commands: frozenset[str] = sends_commands) -> None:
         self._store(name=name, x2apic_api=x2apic_api, split_irqchip=split_irqchip, seoib=seoib,
-                    qemu_version=qemu_version, machines=machines)
+                    qemu_version=qemu_version, machines=machines, loads_commands=loads_commands,
+                    sends_commands=sends_commands)
         # Checks as plain tests: a message is only formatted for a value that fails.
         if not (isinstance(self.x2apic_api, int) and 0 <= self.x2apic_api <= 0xF):
             raise ValueError(f"x2apic_api must be a mask in 0..0xf, got {self.x2apic_api!r}")
@@ -74,6 +82,8 @@ class SimVM(Value):
     ``ioapic`` is the version the machine really has; ``globals`` are the user's
     ``-global driver.property=value`` options (e.g. ``("ioapic.version", "0x11")``);
     ``seoib_policy`` is ``-accel kvm,seoib-policy=`` or None when not given.
+    ``has_ioapic`` is False for a board that creates no IOAPIC (isapc): its device
+    lines go to the 8259 PIC, and ``ioapic`` is only what a selection's lookup reads.
     """
 
     machine: str = "pc-q35-10.2"
@@ -84,12 +94,15 @@ class SimVM(Value):
     x2apic: bool = True
     guest: str = "any"
     seoib_policy: str | None = None
+    has_ioapic: bool = True
 
     def __init__(self, machine: str = machine, machine_version: tuple[int, ...] | None = machine_version,
                  irqchip: str = irqchip, ioapic: int = ioapic, globals: tuple[tuple[str, str], ...] = globals,
-                 x2apic: bool = x2apic, guest: str = guest, seoib_policy: str | None = seoib_policy) -> None:
+                 x2apic: bool = x2apic, guest: str = guest, seoib_policy: str | None = seoib_policy,
+                 has_ioapic: bool = has_ioapic) -> None:
         self._store(machine=machine, machine_version=machine_version, irqchip=irqchip, ioapic=ioapic,
-                    globals=globals, x2apic=x2apic, guest=guest, seoib_policy=seoib_policy)
+                    globals=globals, x2apic=x2apic, guest=guest, seoib_policy=seoib_policy,
+                    has_ioapic=has_ioapic)
         if self.irqchip not in IRQCHIPS:
             raise ValueError(f"irqchip must be one of {IRQCHIPS}")
         if self.ioapic not in IOAPIC_VERSIONS:

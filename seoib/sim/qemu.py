@@ -71,12 +71,13 @@ class Snapshot(Value):
     ioapic: IoapicState
     guest: GuestState
     devices: tuple[DeviceState, ...]
+    commands: tuple[str, ...]  # MIG_CMD_* commands in the stream beyond the base set
 
     def __init__(self, machine: str, sections: tuple[tuple[str, str], ...], lapic: LapicState,
                  lvr_seoib: bool, ioapic: IoapicState, guest: GuestState,
-                 devices: tuple[DeviceState, ...]) -> None:
+                 devices: tuple[DeviceState, ...], commands: tuple[str, ...] = ()) -> None:
         self._store(machine=machine, sections=sections, lapic=lapic, lvr_seoib=lvr_seoib, ioapic=ioapic,
-                    guest=guest, devices=devices)
+                    guest=guest, devices=devices, commands=commands)
 
 
 def probe_suppression(src: KvmVm, src_vcpu: KvmVcpu, ioapic_version: int) -> bool:
@@ -196,7 +197,11 @@ class Machine:
             kvm_vm.eoi_exit = self.ioapic.eoi_broadcast
         self.vcpu: KvmVcpu = kvm_vm.create_vcpu()
         self.ioapic.sink = self.vcpu.lapic.accept
-        self.devices = (LevelDevice(self.ioapic, DEVICE_PIN, DEVICE_VECTOR),)
+        # A board without an IOAPIC wires its device to the 8259 PIC: no level entry, no
+        # Remote IRR, no EOI message. The IOAPIC object above then has no line (with
+        # kernel-irqchip=on KVM's own one exists but QEMU routes no GSI to it).
+        self.devices = ((LevelDevice(self.ioapic, DEVICE_PIN, DEVICE_VECTOR),) if vm.has_ioapic
+                        else ())
         self.by_vector = {dev.vector: dev for dev in self.devices}
         self.stuck_events = 0
         self.budget_exhausted = 0
@@ -324,8 +329,13 @@ class Machine:
 
     def irq_events(self, count: int) -> None:
         """``count`` device events, each run until the guest is idle again."""
-        dev = self.devices[0]
         trace = self.qemu.trace
+        if not self.devices:
+            if count:
+                trace(f"{self.who}: no IOAPIC on this board: the device line goes to the 8259 "
+                      "PIC; no level interrupt reaches the LAPIC through an IOAPIC")
+            return
+        dev = self.devices[0]
         for _ in range(count):
             storms = dev.storms
             dev.raise_event()
@@ -349,8 +359,9 @@ class Machine:
         self.qemu.trace(f"{self.who}: system_reset, LVR24={self.lvr_seoib:d}, SVR12={self.svr_seoib:d}")
 
     # -- migration -------------------------------------------------------
-    def save(self) -> Snapshot:
-        """The stream; the design decides whether the SEOIB section is ``needed``."""
+    def save(self, commands: frozenset[str] = frozenset()) -> Snapshot:
+        """The stream; the design decides whether the SEOIB section is ``needed``.
+        ``commands``: the stream commands a live migration sends (none for savevm)."""
         needed = self.qemu.design.needed(self.vm, self.seoib_state)
         sections = ((SEOIB_SECTION, self.seoib_state),) if needed else ()
         return Snapshot(
@@ -361,6 +372,7 @@ class Machine:
             ioapic=self.ioapic.get_state(),
             guest=self.guest.get_state(),
             devices=tuple(d.get_state() for d in self.devices),
+            commands=tuple(sorted(commands)),
         )
 
     def load(self, snap: Snapshot) -> None:
@@ -373,6 +385,11 @@ class Machine:
         """
         trace = self.qemu.trace
         who = self.who
+        # The commands come before the final device state (the SEOIB section among it).
+        for cmd in snap.commands:
+            if cmd not in self.qemu.host.loads_commands:
+                trace(f"{who}: stream command {cmd} unknown: load fails, QEMU exits")
+                raise LoadFailure("refused", f"{cmd} unknown")
         known = self.qemu.known_sections
         for name, _ in snap.sections:
             if name not in known:

@@ -97,7 +97,7 @@ class Session:
         moved: list[Machine] = []
         changed = False
         for m in self.machines:
-            stream = m.save()
+            stream = m.save(self.host.sends_commands)
             try:
                 target = qemu.start(self.vm, m.guest.name, incoming=True)
             except StartFailure:
@@ -165,11 +165,12 @@ class Session:
         return self._outcome(per_guest), self.state(), _total(per_guest)
 
     def applicable(self) -> bool:
-        """Whether the guest can see SEOIB at all: a KVM LAPIC and x2APIC in CPUID."""
+        """Whether SEOIB can matter at all: a KVM LAPIC, x2APIC in CPUID, and an IOAPIC
+        that routes the device's level line (a board without one has no device on it)."""
         if not self.machines:
-            return self.vm.irqchip != IRQCHIP_NONE and self.vm.x2apic
-        vcpu = self.machines[0].vcpu
-        return vcpu.in_kernel_lapic and vcpu.cpuid_x2apic
+            return self.vm.irqchip != IRQCHIP_NONE and self.vm.x2apic and self.vm.has_ioapic
+        m = self.machines[0]
+        return m.vcpu.in_kernel_lapic and m.vcpu.cpuid_x2apic and bool(m.devices)
 
     def outcome(self) -> str:
         """The verdict of the current window (boot table or migration table)."""

@@ -7,12 +7,15 @@ is now: one that agreed when it was recorded must still agree, and the ones reco
 as disagreements (known_disagreements.yaml, each with what was found) must still be
 disagreements until the rules are changed - then the list is to be trimmed. The
 observations that matter most are named in key_observations.yaml with what was seen.
-No KVM or QEMU is needed.
+The judgements stored in each file are the engine's as it is now: when the rules change,
+``SEOIB_UPDATE_GOLDEN=1`` re-judges them through the same path (what was observed stays
+as recorded). No KVM or QEMU is needed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from jsonschema import Draft202012Validator
 
 from seoib.lab.judge import judge
 from seoib.lab.observation import Observation
-from seoib.lab.report import read_evidence
+from seoib.lab.report import dump_report, read_evidence, rejudge
 from seoib.query.api import Engine
 
 HERE = Path(__file__).parent
@@ -114,3 +117,13 @@ def test_key_observations(engine: Engine, case: dict[str, Any]) -> None:
     verdict = judge(engine, obs)
     assert verdict.agrees, verdict.differences
     assert verdict.engine["outcome"] == case["engine"]
+
+
+@pytest.mark.parametrize("path", EVIDENCE, ids=lambda p: p.name)
+def test_the_recorded_judgements_are_the_engines_now(engine: Engine, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    now = dump_report(rejudge(json.loads(text), lambda obs: judge(engine, obs)))
+    if os.environ.get("SEOIB_UPDATE_GOLDEN") == "1" and now != text:
+        path.write_text(now, encoding="utf-8")
+        text = now
+    assert now == text, f"{path.name}: judgements differ from the engine's; SEOIB_UPDATE_GOLDEN=1"

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
+from seoib.kvmhost.host import detect
 from seoib.lab.binary import QemuBinary, elf_build_id
+from seoib.lab.context import LabContext
 from seoib.lab.guestrun import classify, parse_result
-from seoib.lab.kvmimpl import kvm_implementation
 from seoib.lab.plan import make_plan, select_machines
 from seoib.lab.shimlog import read_shim_log
 
@@ -47,17 +48,24 @@ def test_a_missing_shim_log_is_a_shim_never_loaded(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("modules, name, at_delivery", [
     (["kvm", "kvm_intel"], "vmx", False),
-    (["kvm", "kvm_amd"], "svm", False),
     (["kvm", "kvm_pvm"], "pvm", True),
     (["kvm"], "other", None),
-    ([], "none", None),
 ])
-def test_the_kvm_implementation_is_named_from_its_module(tmp_path: Path, modules: list[str],
-                                                         name: str, at_delivery: bool | None) -> None:
+def test_the_lab_reads_the_kvm_host_as_the_probe_does(tmp_path: Path, modules: list[str], name: str,
+                                                       at_delivery: bool | None) -> None:
+    """The lab's host.kvm is kvmhost's detect(): the module names the implementation, the EOI
+    timing is what was measured (None: not measured), and the lab's note follows it."""
     for m in modules:
         (tmp_path / m).mkdir()
-    found = kvm_implementation(tmp_path)
-    assert (found.name, found.eoi_at_delivery) == (name, at_delivery)
+    found = detect(measure=True, sys_module=str(tmp_path), cpuinfo=str(tmp_path / "none"),
+                   measurer=lambda _path: at_delivery)
+    ctx = LabContext(tmp_path, None, "6.18.44", 0xF, found)  # type: ignore[arg-type]
+    kvm = ctx.kvm.as_json()
+    assert (kvm["implementation"], kvm["eoi_at_delivery"]) == (name, at_delivery)
+    assert kvm["module"] == (modules[-1] if modules else None)
+    note = ctx.eoi_note()
+    assert (note is None) == (at_delivery is False)
+    assert note is None or note.startswith(f"{name}: ")
 
 
 def test_a_build_id_is_read_from_an_elf_note(tmp_path: Path) -> None:
