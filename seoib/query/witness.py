@@ -32,9 +32,9 @@ WITNESS_IRQS = 3
 def _sim() -> Any:
     """The simulator's api, config and assumptions modules, imported on first use: commands
     that never simulate never load it, and a verdict pays no import statement per call."""
-    from ..sim import api, assumptions, config
+    from ..sim import api, assumptions, config, designs
 
-    return SimpleNamespace(api=api, config=config, assumptions=assumptions)
+    return SimpleNamespace(api=api, config=config, assumptions=assumptions, designs=designs)
 
 
 def sim_assumptions(resolver: Resolver) -> Any:
@@ -53,8 +53,14 @@ def sim_assumptions(resolver: Resolver) -> Any:
 
 
 def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
-    """Mechanism only: the kernel's mask, the QEMU version and design name, registration."""
-    SimHost = _sim().config.SimHost
+    """Mechanism only: the kernel's mask, the design (and the QEMU version where the design
+    reads it), registration and the stream commands."""
+    sim = _sim()
+    SimHost = sim.config.SimHost
+    # The version only where the design reads it: elsewhere releases that differ in nothing
+    # the simulator models share one cached run (an unknown design keeps it; SimHost refuses).
+    model = sim.designs.DESIGNS.get(host.design.id)
+    build = str(host.qemu.version) if model is None or model.reads_qemu_version else None
     facts = resolver.machine_facts(host, vm) if vm is not None else {}
     registered = bool(facts.get("qemu.registers_machine"))
     # Stream commands (rules/qemu.yaml stream_commands): a build from a command's release
@@ -69,7 +75,7 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
         x2apic_api=host.x2apic_api,
         split_irqchip="split-irqchip" in host.capabilities or host.x2apic_api != 0,
         seoib=host.design.id,
-        qemu_version=str(host.qemu.version),
+        qemu_version=build,
         machines=frozenset({vm.machine.name}) if vm is not None and registered else frozenset(),
         loads_commands=frozenset(c.command for c in loads),
         sends_commands=frozenset(c.command for c in sends if vm is not None),

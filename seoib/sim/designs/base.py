@@ -59,6 +59,9 @@ class QemuDesign:
     knows_section: ClassVar[bool] = False
     accel_properties: ClassVar[frozenset[str]] = frozenset()
     ioapic_lookup: ClassVar[str | None] = None  # how an automatic selection reads the IOAPIC
+    # Whether the build's own version decides what it does (a gate): runs of designs that
+    # do not read it are the same mechanism on every release and may share one result.
+    reads_qemu_version: ClassVar[bool] = False
 
     def check_accel(self, vm: SimVM) -> None:
         """QEMU refuses to start with an -accel property the build does not have

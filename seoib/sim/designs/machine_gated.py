@@ -45,6 +45,7 @@ class MachineGated(RfcV2):
 
     name = "machine-gated"
     ioapic_lookup = "effective"
+    reads_qemu_version = True  # a build older than the gate selects for nothing
 
     def ioapic_version(self, vm: SimVM) -> int:
         return vm.ioapic
