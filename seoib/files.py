@@ -235,13 +235,13 @@ def _duplicate_line(text: str, key: str) -> int | None:
 def loads_json(data: bytes | str, where: Location) -> Any:
     """Parse JSON from a user: UTF-8, bounded depth and digits, no NaN/Infinity, no key twice.
 
-    >>> loads_json('{"kernel": "7.0.3"}', Location("host.json"))
-    {'kernel': '7.0.3'}
-    >>> loads_json('{"kernel": "7.0.3",\\n "kernel": "6.1"}', Location("host.json"))
+    >>> loads_json('{"name": "h1"}', Location("host.json"))
+    {'name': 'h1'}
+    >>> loads_json('{"name": "h1",\\n "name": "h2"}', Location("host.json"))
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    seoib.errors.BadInput: host.json:2: key 'kernel' is given twice in one object (...)
+    seoib.errors.BadInput: host.json:2: key 'name' is given twice in one object (...)
     """
     if isinstance(data, bytes):
         try:

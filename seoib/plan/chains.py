@@ -8,15 +8,8 @@ opt in yet knows the migration section (the first such design in
 rules/designs.yaml: accel-property), so that VMs booted on its hosts the kernel
 wave has already reached carry nothing their not-yet-upgraded peers would abort on,
 then take the kernel, then the target's QEMU step. Each way is a chain of steps;
-steps that change nothing are dropped and chains that end up alike are kept once.
-
->>> from seoib.rules.ruleset import load_rules
->>> from seoib.plan.fleetclasses import FleetClasses
->>> fleet = FleetClasses(load_rules())
->>> ways = chains({"kernel": "6.18.16", "qemu": "11.0.0", "seoib": "rfc-v2"},
-...               {"kernel": "6.18.17"}, fleet)
->>> [(c.name, [s.kind for s in c.steps]) for c in ways]
-[('kernel-first', ['kernel']), ('quiet-kernel', ['quiet', 'kernel', 'qemu'])]
+steps that change nothing are dropped and chains that end up alike are kept once
+(tests/plan/test_chains.py shows the ways of a kernel-only upgrade under rfc-v2).
 """
 
 from __future__ import annotations

@@ -9,12 +9,14 @@ the one the matrix itself evaluated where it can (the newest of a run, as
 ``Stack.rep`` and ``MachineClass.machine`` do) and return ordinary spec items.
 A text that is not a matrix key is returned unchanged.
 
->>> host_key_spec("kernel 7.0, 6.18.17+, 6.19.7+ | QEMU 10.1..11.0 | rfc-v2")
-{'kernel': '7.0', 'qemu': '11.0', 'seoib': 'rfc-v2'}
->>> vm_key_spec("pc-q35-4.1..9.2, 10.0,irqchip=default,guest=any")
-{'machine': 'pc-q35-10.0', 'guest': 'any'}
->>> vm_key_spec("pc-i440fx-4.2,irqchip=split,ioapic=0x11,guest=linux")["machine"]
-'pc-i440fx-4.2'
+The examples are made-up releases: the functions read labels, not the rules.
+
+>>> host_key_spec("kernel 2.0, 1.8.17+, 1.9.7+ | QEMU 3.1..4.0 | rfc-v2")
+{'kernel': '2.0', 'qemu': '4.0', 'seoib': 'rfc-v2'}
+>>> vm_key_spec("pc-q35-1.1..2.2, 3.0,irqchip=default,guest=any")
+{'machine': 'pc-q35-3.0', 'guest': 'any'}
+>>> vm_key_spec("pc-i440fx-1.2,irqchip=split,ioapic=0x11,guest=linux")["machine"]
+'pc-i440fx-1.2'
 >>> vm_key_spec("machine=q35,irqchip=split")
 'machine=q35,irqchip=split'
 """

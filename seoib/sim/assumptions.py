@@ -17,8 +17,8 @@ resting on it cannot be re-derived.
 
 >>> Assumptions().get("linux-sets-svr12")
 'no'
->>> Assumptions((("machine-gated-gate", "11.0"),)).gate()
-(11, 0)
+>>> Assumptions((("machine-gated-gate", "1.2"),)).gate()
+(1, 2)
 """
 
 from __future__ import annotations
