@@ -3,12 +3,15 @@
 A test marked ``@pytest.mark.cases("policy")`` runs once per case of every
 file under tests/cases/policy/, with the case as its ``case`` argument and
 "<file>: <name>" as its id; ``load_cases("policy")`` gives the same cases as a
-list, for tests that read them all at once.
+list, for tests that read them all at once. ``backend`` is one open /dev/kvm per
+test module (tests/kvm); ``qemu_binary`` the installed QEMU where KVM can run it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +53,24 @@ def load_cases() -> Callable[[str], list[Any]]:
 @pytest.fixture(scope="session")
 def rules() -> RuleSet:
     return load_rules(use_cache=False)
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[Any]:
+    from seoib.kvmhost.backend import KvmBackend
+
+    kvm = KvmBackend()
+    yield kvm
+    kvm.close()
+
+
+@pytest.fixture(scope="session")
+def qemu_binary() -> str:
+    binary = shutil.which("qemu-system-x86_64")
+    if binary is None:
+        pytest.skip("no qemu-system-x86_64 on PATH (CI installs Debian's qemu-system-x86)")
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC))
+    except OSError as err:
+        pytest.skip(f"/dev/kvm cannot be opened ({err.strerror or err}): -accel kvm needs it")
+    return binary

@@ -9,7 +9,6 @@ Skipped, with the reason, only where /dev/kvm is absent or lacks the SEOIB flags
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,13 +29,6 @@ from seoib.sim.scenario import STEPS, run_scenario
 from seoib.yamlio import loads_yaml
 
 pytestmark = needs_kvm
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[KvmBackend]:
-    kvm = KvmBackend()
-    yield kvm
-    kvm.close()
 
 
 @pytest.mark.parametrize(("case", "source"), all_cases())

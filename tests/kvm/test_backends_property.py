@@ -11,10 +11,8 @@ SVR bit 12, the EOI exits and Remote IRR are compared.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kvm_support import needs_kvm
@@ -69,13 +67,6 @@ def histories(draw: st.DrawFn) -> dict[str, Any]:
     for action in draw(st.lists(actions, min_size=1, max_size=5)):
         steps += [*action, OBSERVE]
     return {"steps": steps}
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[KvmBackend]:
-    kvm = KvmBackend()
-    yield kvm
-    kvm.close()
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

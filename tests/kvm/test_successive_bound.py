@@ -10,10 +10,8 @@ EOI the pin is delivered again (Remote IRR set, the vector pending), after the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from kvm_support import needs_kvm
 
 from seoib.kvmhost.backend import KvmBackend
@@ -21,13 +19,6 @@ from seoib.sim.ioapic import SUCCESSIVE_EOI_LIMIT
 from seoib.sim.scenario import run_scenario
 
 pytestmark = needs_kvm
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[KvmBackend]:
-    kvm = KvmBackend()
-    yield kvm
-    kvm.close()
 
 
 def _held_line(irqchip: str) -> dict[str, Any]:
