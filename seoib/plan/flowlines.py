@@ -167,13 +167,8 @@ class _Line:
             self.pos += 2
             out[key] = self.value()
             out.key_lines[key] = self.line
-            self.skip()
-            c = self.peek()
-            self.pos += 1
-            if c == "}":
+            if self.closes("}"):
                 return out
-            if c != ",":
-                raise _Shape
 
     def sequence(self) -> LineList:
         self.nodes += 1
@@ -195,13 +190,19 @@ class _Line:
         while True:
             out.append(self.value())
             out.item_lines.append(self.line)
-            self.skip()
-            c = self.peek()
-            self.pos += 1
-            if c == "]":
+            if self.closes("]"):
                 return out
-            if c != ",":
-                raise _Shape
+
+    def closes(self, bracket: str) -> bool:
+        """After an item: True past the closing ``bracket``, False past a comma."""
+        self.skip()
+        c = self.peek()
+        self.pos += 1
+        if c == bracket:
+            return True
+        if c != ",":
+            raise _Shape
+        return False
 
 
 def _rest_is_blank(line: _Line) -> bool:
