@@ -30,7 +30,7 @@ WITNESS_IRQS = 3
 
 @cache
 def _sim() -> Any:
-    """The simulator's api, config and assumptions modules, imported on first use: commands
+    """The simulator's api, config, assumptions and designs modules, imported on first use: commands
     that never simulate never load it, and a verdict pays no import statement per call."""
     from ..sim import api, assumptions, config, designs
 
