@@ -282,3 +282,51 @@ def test_the_digest_is_sha256_whichever_module_computes_it() -> None:
     h.update(data[:7])
     h.update(data[7:])
     assert h.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_a_query_is_decoded_when_first_asked() -> None:
+    from seoib.rules.deferred import Deferred
+
+    compiled = compile_rules([builtin_rules_dir()], rules_digest(builtin_rules_dir()))
+    doc = json.loads(json.dumps(rulecache.encode(compiled)))
+    assert len(doc["parts"]) == len(compiled.queries)  # one part per compiled query
+    back = rulecache.decode(doc)
+    assert isinstance(back.queries, Deferred)
+    assert list(back.queries) == list(compiled.queries)
+    assert back.queries._values == {}  # nothing decoded before it is asked for
+    policy = back.queries["policy"]
+    assert policy == compiled.queries["policy"]
+    assert set(back.queries._values) == {"policy"}
+    assert back.queries == compiled.queries
+
+
+def test_a_part_that_does_not_decode_is_compiled_afresh_never_half_read(tmp_path: Path) -> None:
+    from seoib.rules.deferred import PartError
+
+    compiled = compile_rules([builtin_rules_dir()], rules_digest(builtin_rules_dir()))
+    doc = json.loads(json.dumps(rulecache.encode(compiled)))
+    doc["parts"][1] = json.dumps(["O", 10_000])  # no such class
+    back = rulecache.decode(doc)
+    name = list(back.queries)[1]
+    with pytest.raises(PartError):
+        back.queries[name]
+    back.queries.rebuild = lambda: compiled.queries
+    assert back.queries[name] is compiled.queries[name]
+    assert back.queries["policy"] is compiled.queries["policy"]  # every value from one source
+
+
+def test_stored_patterns_compile_on_first_match_and_equal_the_compiled_ones() -> None:
+    import re
+
+    from seoib.rules.lazypattern import LazyPattern
+
+    compiled = compile_rules([builtin_rules_dir()], rules_digest(builtin_rules_dir()))
+    back = rulecache.decode(json.loads(json.dumps(rulecache.encode(compiled))))
+    schemes, fresh = back.resolver.kernels.schemes, compiled.resolver.kernels.schemes
+    assert schemes and all(type(s.pattern) is LazyPattern for s in schemes)
+    assert all(s.pattern._compiled is None for s in schemes)  # none compiled by reading
+    assert schemes == fresh
+    for old, new in zip(fresh, schemes, strict=True):
+        for example in old.examples:
+            assert new.pattern.fullmatch(example).groupdict() == old.pattern.fullmatch(example).groupdict()
+    assert LazyPattern("a+", re.ASCII) != re.compile("a+")  # flags count, as for re.Pattern

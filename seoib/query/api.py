@@ -152,18 +152,17 @@ class Engine:
     def _vm(self, spec: Spec, host: ResolvedHost) -> tuple[ResolvedVM, ResolvedVM]:
         """(the VM resolved without its name, the VM as named) on a host (without its name)."""
         text = _text(spec, "vm")
-        parsed = self._vm_specs.get(text)
-        if parsed is None:
-            parsed = self._vm_specs.put(text, parse_vm_spec(spec, Location("vm")))
+        hit = self._vm_specs.get(text)
+        if hit is None:
+            parsed = parse_vm_spec(spec, Location("vm"))
+            hit = self._vm_specs.put(text, (parsed, replace(parsed, name=None, origin=None),
+                                            parsed.machine in self.rs.resolver.machines.aliases))
+        parsed, bare, alias = hit
         # A VM resolves against its host's design's default policy (and the switch it may come
         # from, which the VM's reasons then cite); an alias also against its QEMU (the target),
         # named as written in its note. Nothing else of the host is read.
-        bare = replace(parsed, name=None, origin=None)
         policy = (host.design.default_policy, host.design.switches.get("default_policy"))
-        if parsed.machine in self.rs.resolver.machines.aliases:
-            key = (bare, host.qemu.id, policy, host.qemu_text)
-        else:
-            key = (bare, "", policy, "")
+        key = (bare, host.qemu.id, policy, host.qemu_text) if alias else (bare, "", policy, "")
         base = self._vms.get(key)
         if base is None:
             base = self._vms.put(key, self.rs.resolver.vm(replace(parsed, name=None), host))

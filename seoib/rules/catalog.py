@@ -33,6 +33,7 @@ from .versions import Release, parse_release
 
 if TYPE_CHECKING:  # yaml stays unimported on the cached query path
     from ..yamlio import LineDict
+    from .lazypattern import LazyPattern
 
 __all__ = [
     "Downstream",
@@ -60,7 +61,7 @@ class Downstream:
     location: Location
     confirmed: bool
     types: dict[str, str]
-    pattern: re.Pattern[str] | None
+    pattern: re.Pattern[str] | LazyPattern | None  # LazyPattern when read from the rules cache
 
     def upstream_of(self, name: str) -> str | None:
         if name in self.types:

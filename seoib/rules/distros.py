@@ -24,6 +24,7 @@ from .versions import Release, parse_release
 
 if TYPE_CHECKING:
     from ..yamlio import LineDict
+    from .lazypattern import LazyPattern
 
 __all__ = ["DistributionScheme", "DistroMatch", "load_schemes", "match_release"]
 
@@ -35,7 +36,7 @@ class DistributionScheme:
     """One vendor's release scheme: its pattern and the citation a verdict gives it."""
 
     change: KernelChange  # id kernel.distribution.<id>, no capabilities of its own
-    pattern: re.Pattern[str]
+    pattern: re.Pattern[str] | LazyPattern  # LazyPattern when read from the rules cache
     group: str  # "upstream" or "series"
     examples: tuple[str, ...] = ()
 

@@ -11,10 +11,16 @@ module and class name, field by field, without calling any constructor,
 Encoding (``FORMAT``/``VERSION`` tag the file): JSON scalars stand for
 themselves; every other value is a list whose first item is a tag -
 ``L``/``T``/``F``/``S`` list, tuple, frozenset, set; ``D`` a dict as flat
-key/value pairs; ``P`` a path; ``R`` a compiled regular expression;
+key/value pairs; ``P`` a path; ``R`` a regular expression (read back as a
+:class:`~seoib.rules.lazypattern.LazyPattern`, compiled on first match);
 ``O`` an object (class index, then its fields); ``@`` a reference to the n-th
 object already decoded, so shared rules and locations stay shared, and equal
-frozen values (records, whose fields never change) are stored once.
+frozen values (records, whose fields never change) are stored once; ``Z`` a
+:class:`~seoib.rules.deferred.Deferred` mapping, as key/part-number pairs. Each of
+its values is a *part*: its own JSON text in the body's ``parts`` list, decoded
+when the value is first looked up (a policy start reads one compiled query of
+three). A part may refer to any object of the main graph (decoded before it) and
+to its own, never to another part's.
 
 The key covers the rules' content digest, their location(s) and a digest of
 the source files that build and read a rule set - every file under the phase
@@ -44,12 +50,14 @@ from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
 from ..digests import sha256
+from .deferred import Deferred, PartError
+from .lazypattern import LazyPattern
 
 __all__ = ["ALLOWED", "FORMAT", "MAX_ENTRIES", "VERSION", "CacheError", "cache_dir", "cache_key",
            "cache_path", "cached", "decode", "encode"]
 
 FORMAT = "seoib-compiled-rules"
-VERSION = 2  # 2: the exact class allow-list and the body digest
+VERSION = 3  # 2: the exact class allow-list and the body digest; 3: deferred parts
 MAX_ENTRIES = 8
 MAX_BYTES = 16 * 1024 * 1024  # a compiled rule set is ~150 kB; anything far larger is not ours
 
@@ -167,6 +175,8 @@ def encode(root: Any) -> dict[str, Any]:
     # assignments and releases, and one shared object decodes faster than many copies.
     by_value: dict[str, int] = {}
     stored = 0  # objects written so far: decode numbers them in this order
+    deferred: list[Any] = []  # the values of Deferred mappings, each encoded as its own part
+    in_part = False
 
     def klass(cls: type) -> int:
         idx = class_index.get(cls)
@@ -199,8 +209,18 @@ def encode(root: Any) -> dict[str, Any]:
             return ["S", *map(enc, v)]
         if isinstance(v, PurePath):
             return ["P", str(v)]
-        if t is re.Pattern:
+        if t is re.Pattern or t is LazyPattern:
             return ["R", v.pattern, v.flags]
+        if t is Deferred:
+            if in_part:
+                raise CacheError("a deferred mapping inside a deferred part")
+            out = ["Z"]
+            for k in v:
+                if type(k) is not str:
+                    raise CacheError("a deferred mapping's keys are strings")
+                out += [k, len(deferred)]
+                deferred.append(v[k])
+            return out
         ident = id(v)
         if ident in refs:
             return ["@", refs[ident]]
@@ -232,7 +252,16 @@ def encode(root: Any) -> dict[str, Any]:
         return out
 
     body = enc(root)
-    return {"format": FORMAT, "version": VERSION, "classes": classes, "root": body}
+    # Parts after the main graph: each is numbered on from it and forgets its own objects
+    # afterwards, so it refers only to the main graph and to itself.
+    main_refs, main_values, main_stored = dict(refs), dict(by_value), stored
+    parts = []
+    in_part = True
+    for value in deferred:
+        refs, by_value, stored = dict(main_refs), dict(main_values), main_stored
+        parts.append(json.dumps(enc(value), separators=(",", ":"), ensure_ascii=False))
+    return {"format": FORMAT, "version": VERSION, "classes": classes, "root": body,
+            "parts": parts}
 
 
 # --- decode --------------------------------------------------------------------------------
@@ -270,7 +299,32 @@ def decode(doc: Any) -> Any:
         else:
             attributes[cls] = frozenset(stored)
         table.append((cls, fields))
-    objects: list[Any] = []
+    parts = doc.get("parts", [])
+    if not (isinstance(parts, list) and all(type(p) is str for p in parts)):
+        raise CacheError("bad parts")
+    main: list[Any] = []  # the main graph's objects, in the order they were stored
+
+    def part(index: int) -> Any:
+        """A deferred value: its part decoded over the main graph's objects."""
+        try:
+            return _decoder(table, attributes, list(main), None)(json.loads(parts[index]))
+        except (CacheError, ValueError, TypeError, IndexError, KeyError, AttributeError, re.error,
+                RecursionError) as exc:
+            raise PartError(f"a stored part does not decode: {type(exc).__name__}") from None
+
+    try:
+        return _decoder(table, attributes, main, part)(doc.get("root"))
+    except CacheError:
+        raise
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, re.error,
+            RecursionError) as exc:
+        raise CacheError(f"malformed cache: {type(exc).__name__}") from None
+
+
+def _decoder(table: list[tuple[type, list[str] | None]], attributes: dict[type, frozenset[str]],
+             objects: list[Any], part: Callable[[int], Any] | None) -> Callable[[Any], Any]:
+    """The decoding function of one graph; ``objects`` holds those already decoded (``@``),
+    ``part`` builds a deferred value (None inside a part: parts do not nest)."""
     new = object.__new__
     islice = itertools.islice
 
@@ -298,6 +352,16 @@ def decode(doc: Any) -> Any:
             return obj
         if tag == "@":
             return objects[v[1]]
+        if tag == "Z":
+            if part is None or len(v) % 2 != 1:
+                raise CacheError("bad deferred mapping")
+            it = islice(v, 1, None)
+            thunks = {}
+            for key, index in zip(it, it, strict=True):
+                if type(key) is not str or type(index) is not int:
+                    raise CacheError("bad deferred mapping")
+                thunks[key] = (lambda i=index: part(i))  # type: ignore[misc]
+            return Deferred(thunks=thunks)
         items = [x if type(x) is not list else dec(x) for x in islice(v, 1, None)]
         if tag == "T":
             return tuple(items)
@@ -312,17 +376,14 @@ def decode(doc: Any) -> Any:
             return set(items)
         if tag == "P":
             return Path(*items)
-        if tag == "R":
-            return re.compile(*items)
+        if tag == "R":  # compiled on first match: most starts match none of them
+            pattern, flags = items
+            if type(pattern) is not str or type(flags) is not int:
+                raise CacheError("bad pattern")
+            return LazyPattern(pattern, flags)
         raise CacheError(f"unknown tag {tag!r}")
 
-    try:
-        return dec(doc.get("root"))
-    except CacheError:
-        raise
-    except (TypeError, ValueError, IndexError, KeyError, AttributeError, re.error,
-            RecursionError) as exc:
-        raise CacheError(f"malformed cache: {type(exc).__name__}") from None
+    return dec
 
 
 # --- files ---------------------------------------------------------------------------------
@@ -364,8 +425,8 @@ def _read(path: Path, key: str) -> Any:
 
 def _write(path: Path, key: str, value: Any) -> None:
     doc = encode(value)
-    body = json.dumps({"classes": doc["classes"], "root": doc["root"]}, separators=(",", ":"),
-                      ensure_ascii=False).encode()
+    body = json.dumps({"classes": doc["classes"], "root": doc["root"], "parts": doc["parts"]},
+                      separators=(",", ":"), ensure_ascii=False).encode()
     head = json.dumps({"format": FORMAT, "version": VERSION, "key": key,
                        "digest": sha256(body).hexdigest()}, separators=(",", ":")).encode()
     data = head[:-1] + _BODY + body + b"}"

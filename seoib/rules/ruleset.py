@@ -9,7 +9,7 @@ code, so an unchanged rule set loads without either library.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from .compiler import (
     parse_stages,
     rule_order,
 )
+from .deferred import Deferred
 from .language import Fact, Rule
 from .lineage import KernelLineage
 from .loader import RawRules, load_rule_dirs, set_digest
@@ -57,7 +58,7 @@ class RuleSet:
     digest: str
     facts: dict[str, Fact]
     severities: dict[str, str]
-    queries: dict[str, CompiledQuery]
+    queries: Mapping[str, CompiledQuery]  # a Deferred: decoded per query on first use
     resolver: Resolver
     roots: tuple[Path, ...] = ()  # the base and every overlay merged over it, in order
 
@@ -108,7 +109,8 @@ def compile_rules(roots: list[Path], digest: str) -> RuleSet:
     _check_stream_commands(qemu, facts, stages)
     severities, queries = parse_queries(raw.data["queries"], raw.path("queries"), facts)
     order = rule_order(stages)
-    compiled = {name: compile_query(q, stages, facts, order) for name, q in queries.items()}
+    # Deferred: the rules cache stores each compiled query as a part read on first use.
+    compiled = Deferred({name: compile_query(q, stages, facts, order) for name, q in queries.items()})
     kernels.freeze()
     return RuleSet(root, digest, facts, severities, compiled,
                    Resolver(kernels, qemu, machines, designs, guests, switches), raw.roots)
@@ -168,6 +170,8 @@ def load_rules(root: RulesArg = None, *, use_cache: bool = True) -> RuleSet:
                      use_cache=use_cache)
     ruleset.root = path
     ruleset.roots = tuple(roots)
+    if isinstance(ruleset.queries, Deferred):  # a part the cache cannot give is compiled afresh
+        ruleset.queries.rebuild = lambda: compile_rules(roots, digest).queries
     _memory[key] = ruleset
     return ruleset
 
