@@ -242,8 +242,9 @@ def migrate_verdict_and_evaluation(rs: RuleSet, src: ResolvedHost, dst: Resolved
 
 def check_policy(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> tuple[str, Witness]:
     """The power-on outcome and its witness, without the rest of a verdict: what a sweep
-    over a class space needs (the states the witness compares come from the same facts)."""
-    ev = evaluate(rs.query("policy"), rs.resolver.inputs({"host": host}, vm))
+    over a class space needs (the states the witness compares come from the same facts).
+    Nothing here reads the reasons, so the evaluation skips the walk back through the rules."""
+    ev = evaluate(rs.query("policy"), rs.resolver.inputs({"host": host}, vm), explain=False)
     head: dict[str, Any] = {"outcome": ev.outcome, **(state_of(ev.facts, "host") or {})}
     return ev.outcome, boot_witness(rs.resolver, host, vm, head)  # type: ignore[arg-type]
 
@@ -252,7 +253,7 @@ def check_migrate(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resolve
                   *, snapshot: bool = False) -> tuple[str, Witness]:
     """The migration (or loadvm) outcome and its witness, as :func:`check_policy`."""
     name = "snapshot" if snapshot else "migrate"
-    ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm))
+    ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm), explain=False)
     completes = ev.facts.get("mig.completes") is True
     runstate = ev.facts.get(SOURCE_LAYERS["qemu"])  # the witness compares QEMU's runstate only
     head = {"outcome": ev.outcome, "src_state": state_of(ev.facts, "src"),
