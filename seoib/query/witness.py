@@ -54,7 +54,22 @@ def sim_assumptions(resolver: Resolver) -> Any:
 
 def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
     """Mechanism only: the kernel's mask, the design (and the QEMU version where the design
-    reads it), registration and the stream commands."""
+    reads it), registration and the stream commands.
+
+    What it reads of the VM is its machine type alone, and both inputs are frozen: the
+    result is kept beside the host's fields (never in the rules cache), one per machine
+    type, so a sweep that meets a host with many VMs builds each once."""
+    memo: dict[str | None, Any] | None = host.__dict__.get("_sim_hosts")
+    if memo is None:
+        memo = host.__dict__["_sim_hosts"] = {}
+    name = vm.machine.name if vm is not None else None
+    sim = memo.get(name)
+    if sim is None:
+        sim = memo[name] = _sim_host(resolver, host, vm)
+    return sim
+
+
+def _sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
     sim = _sim()
     SimHost = sim.config.SimHost
     # The version only where the design reads it: elsewhere releases that differ in nothing
@@ -83,19 +98,23 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
 
 
 def sim_vm(vm: ResolvedVM) -> Any:
-    """The VM's configuration: the user's -global and -accel options as given, nothing derived."""
-    SimVM = _sim().config.SimVM
-    return SimVM(
-        machine=vm.machine.name,
-        machine_version=vm.machine.version.parts if vm.machine.version is not None else None,
-        irqchip=vm.irqchip,
-        ioapic=int(vm.ioapic, 16),
-        globals=(("ioapic.version", vm.ioapic),) if vm.ioapic_global else (),
-        x2apic=vm.x2apic,
-        guest=vm.guest.id,
-        seoib_policy=vm.spec.seoib_policy,
-        has_ioapic=bool(vm.facts["vm.has_ioapic"]),
-    )
+    """The VM's configuration: the user's -global and -accel options as given, nothing derived.
+
+    Built once per resolved VM and kept beside its fields (it is frozen, as is the result)."""
+    sim = vm.__dict__.get("_sim_vm")
+    if sim is None:
+        sim = vm.__dict__["_sim_vm"] = _sim().config.SimVM(
+            machine=vm.machine.name,
+            machine_version=vm.machine.version.parts if vm.machine.version is not None else None,
+            irqchip=vm.irqchip,
+            ioapic=int(vm.ioapic, 16),
+            globals=(("ioapic.version", vm.ioapic),) if vm.ioapic_global else (),
+            x2apic=vm.x2apic,
+            guest=vm.guest.id,
+            seoib_policy=vm.spec.seoib_policy,
+            has_ioapic=bool(vm.facts["vm.has_ioapic"]),
+        )
+    return sim
 
 
 def _state(state: Any) -> dict[str, Any] | None:
