@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .assumptions import DEFAULT, Assumptions
 from .config import SimHost, SimVM
-from .outcome import BootWitness, MigrationWitness
+from .outcome import BootWitness, MigrationWitness, VMState
 from .session import Session
 
 __all__ = ["simulate_boot", "simulate_migration", "simulate_snapshot"]
@@ -34,16 +36,36 @@ def simulate_boot(host: SimHost, vm: SimVM, irqs: int = 8, assume: Assumptions =
 def _witness(s: Session, src_state: object, irqs: int) -> MigrationWitness:
     if s.completed:
         s.irqs(irqs)
-    found = s.findings()
+    found, counters = s.observe_run()
     return MigrationWitness(
         outcome=found[0] if found else "ok",
         findings=found,
         src_state=src_state,  # type: ignore[arg-type]
         dst_state=s.state() if s.completed else None,
-        counters=s.counters(),
+        counters=counters,
         events=s.trace.freeze(),
         source_runstate=s.source_runstate,
     )
+
+
+def _booted(src: SimHost, vm: SimVM, assume: Assumptions) -> tuple[Session, VMState | None]:
+    """A session cold-booted on ``src`` (a fork of it: see :meth:`Session.fork`) and its state.
+
+    A migration or a savevm only reads the source's machines, so one boot serves every
+    destination: a class-space sweep migrates each source to a hundred of them.
+    """
+    try:
+        booted, state = _boot_once(src, vm, assume)
+    except TypeError:  # an unhashable stand-in for an input: boot it afresh
+        booted, state = _boot_once.__wrapped__(src, vm, assume)
+    return booted.fork(), state
+
+
+@lru_cache(maxsize=256)
+def _boot_once(src: SimHost, vm: SimVM, assume: Assumptions) -> tuple[Session, VMState | None]:
+    s = Session(src, vm, assume=assume)
+    s.boot()
+    return s, s.state()
 
 
 def simulate_migration(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
@@ -53,9 +75,7 @@ def simulate_migration(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
     A source that cannot start leaves nothing to migrate: ``unsupported``.
     """
     _check_irqs(irqs)
-    s = Session(src, vm, assume=assume)
-    s.boot()
-    src_state = s.state()
+    s, src_state = _booted(src, vm, assume)
     s.migrate(dst)  # sets the source's runstate after it
     return _witness(s, src_state, irqs)
 
@@ -67,9 +87,7 @@ def simulate_snapshot(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
     Either side failing to start means there is nothing to restore (``unsupported``).
     """
     _check_irqs(irqs)
-    s = Session(src, vm, assume=assume)
-    s.boot()
-    src_state = s.state()
+    s, src_state = _booted(src, vm, assume)
     snaps = s.savevm()
     d = Session(dst, vm, trace=s.trace, assume=assume)
     if s.running:

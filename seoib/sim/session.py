@@ -45,6 +45,20 @@ class Session:
         """Whether a VM is currently running."""
         return bool(self.machines)
 
+    def fork(self) -> Session:
+        """A session in this one's state with its own copy of the trace, sharing its machines.
+
+        For a step that only reads the running machines and replaces them: a live
+        migration or a savevm. One boot then serves a source's migrations to many
+        destinations (seoib.sim.api); a step that runs the shared machines (irqs, reset,
+        loadvm) must not be taken on a fork.
+        """
+        twin = Session(self.host, self.vm, self.trace.copy(), self.assume)
+        twin.machines = self.machines.copy()
+        twin.phase, twin.pre, twin.completed = self.phase, self.pre.copy(), self.completed
+        twin.source_runstate = self.source_runstate
+        return twin
+
     # -- steps -----------------------------------------------------------
     def boot(self, host: SimHost | None = None) -> bool:
         """Power off whatever runs and cold-boot on ``host`` (default: the current one)."""
@@ -157,6 +171,12 @@ class Session:
     def _findings(self, per_guest: list[dict[str, int]]) -> tuple[str, ...]:
         known = self.vm.guest != "any"
         return order_findings([*self.pre, *run_findings(per_guest, known)])
+
+    def observe_run(self) -> tuple[tuple[str, ...], dict[str, int]]:
+        """(findings, counters) of the current window, each copy's counters read once:
+        what :meth:`findings` and :meth:`counters` return, in one pass."""
+        per_guest = self.per_guest_counters()
+        return self._findings(per_guest), _total(per_guest)
 
     def observe_boot(self) -> tuple[str, VMState | None, dict[str, int]]:
         """(outcome, state, counters) of the current window, each copy's counters read once:
