@@ -167,14 +167,15 @@ def migration_witness(resolver: Resolver, src: ResolvedHost, dst: ResolvedHost, 
         return missing
     w = _migrate(sim_host(resolver, src, vm), sim_host(resolver, dst, vm), sim_vm(vm), snapshot,
                  sim_assumptions(resolver))
+    src_state, dst_state = _state(w.src_state), _state(w.dst_state)
     diffs = _compare("outcome", verdict["outcome"], w.outcome)  # type: ignore[arg-type]
-    if w.src_state is not None:
-        diffs += _compare("src_state", verdict["src_state"], _state(w.src_state))
-    diffs += _compare("dst_state", verdict["dst_state"], _state(w.dst_state))
+    if src_state is not None:
+        diffs += _compare("src_state", verdict["src_state"], src_state)
+    diffs += _compare("dst_state", verdict["dst_state"], dst_state)
     after = verdict.get("source_after")
     diffs += _compare("source runstate", after["qemu"] if after else None, w.source_runstate)
     return {"ran": True, "agrees": not diffs, "outcome": w.outcome, "findings": list(w.findings),
-            "src_state": _state(w.src_state), "dst_state": _state(w.dst_state),
+            "src_state": src_state, "dst_state": dst_state,
             "source_runstate": w.source_runstate,
             "counters": dict(w.counters), "events": list(w.events[:20]), "differences": diffs}
 
@@ -223,7 +224,8 @@ class ScenarioBridge:
         r = self.rs.resolver
         names = host.machines if host.machines is not None else _registered_names(r, host.qemu)
         sim = sim_host(r, host, None)
-        sim = type(sim)(**{**sim.__dict__, "name": host.label or "host", "machines": names})
+        fields = {n: getattr(sim, n) for n in sim._fields}
+        sim = type(sim)(**{**fields, "name": host.label or "host", "machines": names})
         self._hosts[id(sim)] = host
         return sim
 
