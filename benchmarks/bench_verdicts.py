@@ -14,7 +14,7 @@ import time
 from seoib.query.classes import ClassSolver, stack_classes, validate_space, vm_classes
 from seoib.query.witness import _boot, _migrate
 from seoib.rules.ruleset import load_rules
-from seoib.sim.api import _boot_once
+from seoib.sim.api import forget
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     samples = []
     for _ in range(200):
         _migrate.cache_clear()
-        _boot_once.cache_clear()  # the source's boot too: nothing of the simulator is cached
+        forget()  # the simulator's kept boots and arrivals too: nothing of it is cached
         fresh = ClassSolver(rs)
         t = time.perf_counter()
         fresh.migrate(src, dst, vm)
@@ -51,7 +51,7 @@ def main() -> None:
     for jobs in ("1", "2"):
         _boot.cache_clear()
         _migrate.cache_clear()
-        _boot_once.cache_clear()
+        forget()
         os.environ["SEOIB_JOBS"] = jobs
         before = _cpu()
         t = time.perf_counter()
