@@ -1,4 +1,10 @@
-"""The simulator's entry points: one cold boot, one live migration, one snapshot restore."""
+"""The simulator's entry points: one cold boot, one live migration, one snapshot restore.
+
+Runs share work, never what they observe: a source is booted once for all its
+destinations (a migration or savevm only reads its machines), and a destination sent
+what it was sent before answers as it did then (it sees nothing else of the source).
+Both are bounded memos keyed by every input; :func:`forget` drops them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from .qemu import Snapshot
 from .session import Session
 from .trace import Trace
 
-__all__ = ["simulate_boot", "simulate_migration", "simulate_snapshot"]
+__all__ = ["forget", "simulate_boot", "simulate_migration", "simulate_snapshot"]
 
 
 def _check_irqs(irqs: int) -> None:
@@ -52,10 +58,13 @@ def _witness(s: Session, src_state: object, irqs: int) -> MigrationWitness:
     )
 
 
+Streams = tuple[Snapshot, ...]
+
+
 def _booted(src: SimHost, vm: SimVM, assume: Assumptions
-            ) -> tuple[Session, VMState | None, tuple[Snapshot, ...]]:
-    """A session cold-booted on ``src`` (a fork of it: see :meth:`Session.fork`), its state
-    and the streams a live migration of its machines sends.
+            ) -> tuple[Session, VMState | None, tuple[Streams, Streams]]:
+    """A session cold-booted on ``src`` (a fork of it: see :meth:`Session.fork`), its state,
+    and what its machines send: the live-migration streams and the savevm images.
 
     A migration or a savevm only reads the source's machines, so one boot serves every
     destination: a class-space sweep migrates each source to a hundred of them.
@@ -69,29 +78,31 @@ def _booted(src: SimHost, vm: SimVM, assume: Assumptions
 
 @lru_cache(maxsize=256)
 def _boot_once(src: SimHost, vm: SimVM, assume: Assumptions
-               ) -> tuple[Session, VMState | None, tuple[Snapshot, ...]]:
+               ) -> tuple[Session, VMState | None, tuple[Streams, Streams]]:
     s = Session(src, vm, assume=assume)
     s.boot()
-    return s, s.state(), tuple(m.save(src.sends_commands) for m in s.machines)
+    return s, s.state(), (tuple(m.save(src.sends_commands) for m in s.machines), s.savevm())
 
 
 class _Arrival(NamedTuple):
-    """What a live migration does from the moment the streams leave the source: the trace
-    lines it adds, the window's early findings, the source's runstate, whether the
-    destination took the VM, and if it did, what the run on it observed."""
+    """What a live migration (or a restore) does from the moment the streams (or images)
+    leave the source: the trace lines it adds, the window's early findings, the source's
+    runstate, whether the destination took the VM, and - where the window is the
+    destination's (a completed migration, any restore) - what the run there observed."""
 
     lines: tuple[str, ...]
     pre: tuple[str, ...]
     source_runstate: str | None
     completed: bool
+    observed: bool
     findings: tuple[str, ...]
     counters: dict[str, int]
     dst_state: VMState | None
 
 
-# Arrivals by (destination, VM, switches, streams, device events): the destination sees
-# nothing of the source but its streams, and in a class-space sweep eight sources in nine
-# send one that another already sent. Bounded; the oldest entry goes first.
+# Arrivals by (destination, VM, switches, streams, device events, restore or not): the
+# destination sees nothing of the source but what it sends, and in a class-space sweep
+# eight sources in nine send what another already sent. Bounded; the oldest goes first.
 _ARRIVALS: dict[tuple, _Arrival] = {}
 ARRIVALS_KEPT = 4096
 
@@ -102,28 +113,39 @@ def forget() -> None:
     _ARRIVALS.clear()
 
 
-def _arrive(s: Session, dst: SimHost, streams: tuple[Snapshot, ...], irqs: int) -> _Arrival:
-    """The live migration of booted ``s`` to ``dst`` and the device events after it, run on
-    a fork with a trace of its own (kept whole: the caller replays it into its own)."""
-    key = (dst, s.vm, s.assume, streams, irqs)
+def _arrive(s: Session, dst: SimHost, streams: Streams, irqs: int, snapshot: bool) -> _Arrival:
+    """The live migration of booted ``s`` to ``dst`` (or the loadvm of its savevm images
+    into a VM booted on ``dst``) and the device events after it, with a trace of its own
+    (kept whole: the caller replays it into its own)."""
+    key = (dst, s.vm, s.assume, streams, irqs, snapshot)
     try:
         kept = _ARRIVALS.get(key)
     except TypeError:  # an unhashable stand-in for an input
         key, kept = None, None
     if kept is not None:
         return kept
-    run = s.fork()
-    run.trace = Trace(limit=sys.maxsize)
-    run.migrate(dst)
+    trace = Trace(limit=sys.maxsize)
+    if snapshot:
+        run = Session(dst, s.vm, trace=trace, assume=s.assume)
+        if streams:  # one image per running copy: the source ran
+            run.boot()
+        run.loadvm(streams)
+    else:
+        run = s.fork()
+        run.trace = trace
+        run.migrate(dst)
     findings: tuple[str, ...] = ()
     counters: dict[str, int] = {}
     dst_state = None
+    observed = snapshot or run.completed
     if run.completed:
         run.irqs(irqs)
+    if observed:
         findings, counters = run.observe_run()
+    if run.completed:
         dst_state = run.state()
-    arrival = _Arrival(tuple(run.trace.lines), tuple(run.pre), run.source_runstate, run.completed,
-                       findings, counters, dst_state)
+    arrival = _Arrival(tuple(trace.lines), tuple(run.pre), run.source_runstate, run.completed,
+                       observed, findings, counters, dst_state)
     if key is not None:
         if len(_ARRIVALS) >= ARRIVALS_KEPT:
             del _ARRIVALS[next(iter(_ARRIVALS))]
@@ -138,15 +160,19 @@ def simulate_migration(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
     A source that cannot start leaves nothing to migrate: ``unsupported``.
     """
     _check_irqs(irqs)
-    s, src_state, streams = _booted(src, vm, assume)
+    s, src_state, (streams, _) = _booted(src, vm, assume)
     if not s.machines:
         s.migrate(dst)  # nothing to send: unsupported, the source not started
         return _witness(s, src_state, irqs)
-    arrival = _arrive(s, dst, streams, irqs)
+    return _arrived(s, src_state, _arrive(s, dst, streams, irqs, False))
+
+
+def _arrived(s: Session, src_state: VMState | None, arrival: _Arrival) -> MigrationWitness:
+    """The witness of booted ``s`` after ``arrival``."""
     trace = s.trace
     for line in arrival.lines:  # as if they had been recorded here (same limit, same count)
         trace(line)
-    if arrival.completed:
+    if arrival.observed:
         found, counters = arrival.findings, dict(arrival.counters)
     else:  # the source goes on (or waits): its own window decides what is found
         s.phase, s.pre = "migrate", list(arrival.pre)
@@ -169,10 +195,5 @@ def simulate_snapshot(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
     Either side failing to start means there is nothing to restore (``unsupported``).
     """
     _check_irqs(irqs)
-    s, src_state, _ = _booted(src, vm, assume)
-    snaps = s.savevm()
-    d = Session(dst, vm, trace=s.trace, assume=assume)
-    if s.running:
-        d.boot()
-    d.loadvm(snaps)
-    return _witness(d, src_state, irqs)
+    s, src_state, (_, images) = _booted(src, vm, assume)
+    return _arrived(s, src_state, _arrive(s, dst, images, irqs, True))
