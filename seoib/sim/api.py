@@ -61,27 +61,41 @@ def _witness(s: Session, src_state: object, irqs: int) -> MigrationWitness:
 Streams = tuple[Snapshot, ...]
 
 
-def _booted(src: SimHost, vm: SimVM, assume: Assumptions
-            ) -> tuple[Session, VMState | None, tuple[Streams, Streams]]:
-    """A session cold-booted on ``src`` (a fork of it: see :meth:`Session.fork`), its state,
-    and what its machines send: the live-migration streams and the savevm images.
+class _Boot:
+    """A source cold-booted once, its state, and what its machines send, saved when first
+    asked for: the live-migration streams (``False``) or the savevm images (``True``)."""
+
+    __slots__ = ("sent", "session", "state")
+
+    def __init__(self, src: SimHost, vm: SimVM, assume: Assumptions) -> None:
+        self.session = Session(src, vm, assume=assume)
+        self.session.boot()
+        self.state = self.session.state()
+        self.sent: dict[bool, Streams] = {}
+
+    def sends(self, snapshot: bool) -> Streams:
+        out = self.sent.get(snapshot)
+        if out is None:
+            s = self.session
+            out = self.sent[snapshot] = (
+                s.savevm() if snapshot else tuple(m.save(s.host.sends_commands) for m in s.machines))
+        return out
+
+
+def _booted(src: SimHost, vm: SimVM, assume: Assumptions) -> tuple[Session, _Boot]:
+    """A session cold-booted on ``src`` (a fork of it: see :meth:`Session.fork`) and its boot.
 
     A migration or a savevm only reads the source's machines, so one boot serves every
     destination: a class-space sweep migrates each source to a hundred of them.
     """
     try:
-        booted, state, streams = _boot_once(src, vm, assume)
+        boot = _boot_once(src, vm, assume)
     except TypeError:  # an unhashable stand-in for an input: boot it afresh
-        booted, state, streams = _boot_once.__wrapped__(src, vm, assume)
-    return booted.fork(), state, streams
+        boot = _Boot(src, vm, assume)
+    return boot.session.fork(), boot
 
 
-@lru_cache(maxsize=256)
-def _boot_once(src: SimHost, vm: SimVM, assume: Assumptions
-               ) -> tuple[Session, VMState | None, tuple[Streams, Streams]]:
-    s = Session(src, vm, assume=assume)
-    s.boot()
-    return s, s.state(), (tuple(m.save(src.sends_commands) for m in s.machines), s.savevm())
+_boot_once = lru_cache(maxsize=256)(_Boot)
 
 
 class _Arrival(NamedTuple):
@@ -116,7 +130,8 @@ def forget() -> None:
 def _arrive(s: Session, dst: SimHost, streams: Streams, irqs: int, snapshot: bool) -> _Arrival:
     """The live migration of booted ``s`` to ``dst`` (or the loadvm of its savevm images
     into a VM booted on ``dst``) and the device events after it, with a trace of its own
-    (kept whole: the caller replays it into its own)."""
+    (kept whole: the caller replays it into its own). ``s`` is the caller's own fork: a
+    live migration runs on it (a failed one leaves its machines as they were)."""
     key = (dst, s.vm, s.assume, streams, irqs, snapshot)
     try:
         kept = _ARRIVALS.get(key)
@@ -131,9 +146,10 @@ def _arrive(s: Session, dst: SimHost, streams: Streams, irqs: int, snapshot: boo
             run.boot()
         run.loadvm(streams)
     else:
-        run = s.fork()
+        run, kept_trace = s, s.trace
         run.trace = trace
-        run.migrate(dst)
+        run.migrate(dst, streams)
+        s.trace = kept_trace
     findings: tuple[str, ...] = ()
     counters: dict[str, int] = {}
     dst_state = None
@@ -160,11 +176,11 @@ def simulate_migration(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
     A source that cannot start leaves nothing to migrate: ``unsupported``.
     """
     _check_irqs(irqs)
-    s, src_state, (streams, _) = _booted(src, vm, assume)
+    s, boot = _booted(src, vm, assume)
     if not s.machines:
         s.migrate(dst)  # nothing to send: unsupported, the source not started
-        return _witness(s, src_state, irqs)
-    return _arrived(s, src_state, _arrive(s, dst, streams, irqs, False))
+        return _witness(s, boot.state, irqs)
+    return _arrived(s, boot.state, _arrive(s, dst, boot.sends(False), irqs, False))
 
 
 def _arrived(s: Session, src_state: VMState | None, arrival: _Arrival) -> MigrationWitness:
@@ -195,5 +211,5 @@ def simulate_snapshot(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
     Either side failing to start means there is nothing to restore (``unsupported``).
     """
     _check_irqs(irqs)
-    s, src_state, (_, images) = _booted(src, vm, assume)
-    return _arrived(s, src_state, _arrive(s, dst, images, irqs, True))
+    s, boot = _booted(src, vm, assume)
+    return _arrived(s, boot.state, _arrive(s, dst, boot.sends(True), irqs, True))

@@ -91,14 +91,15 @@ class Session:
         """savevm on every running copy (empty when nothing runs)."""
         return tuple(m.save() for m in self.machines)
 
-    def migrate(self, dst: SimHost) -> None:
+    def migrate(self, dst: SimHost, streams: tuple[Snapshot, ...] | None = None) -> None:
         """Live migration to ``dst``.
 
         The source goes on running when the destination refuses the stream or never
         starts (its ``migrate`` fails). Once the whole stream was sent, the source QEMU
         reports the migration completed and stays paused (``postmigrate``) until a
         ``cont``, whether the destination then runs the guest or aborts in post_load;
-        the session keeps the source's machines then, to be resumed.
+        the session keeps the source's machines then, to be resumed. ``streams``: what each
+        running copy sends, if already saved (``Machine.save`` with the host's commands).
         """
         self.phase, self.pre, self.completed = "migrate", [], False
         if not self.machines:
@@ -110,8 +111,8 @@ class Session:
         qemu = Qemu(dst, self.trace, self.assume)
         moved: list[Machine] = []
         changed = False
-        for m in self.machines:
-            stream = m.save(self.host.sends_commands)
+        for i, m in enumerate(self.machines):
+            stream = streams[i] if streams is not None else m.save(self.host.sends_commands)
             try:
                 target = qemu.start(self.vm, m.guest.name, incoming=True)
             except StartFailure:
