@@ -413,9 +413,13 @@ def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[StackC
     # A VM's facts also take its host design's default policy: one stack per policy.
     by_policy = {parts.host(s).design.default_policy: s for s in stacks}
     groups: dict[tuple, int] = {}  # (source parts, stack parts) -> group id
-    by_machine: dict[str, tuple[int, dict[tuple, StackClass], dict[tuple, StackClass]]] = {}
+    by_machine: dict[str, tuple[int, dict[tuple, StackClass], dict[int, ResolvedHost]]] = {}
     met: set[tuple] = set()  # (VM parts, group id) already swept
-    done: dict[tuple, str] = {}  # class key -> outcome
+    done: dict[tuple, str] = {}  # class key, its parts as numbers -> outcome
+    # Each distinct part gets a number once: a class key is then three small ints, not
+    # nested tuples of facts hashed again for every pair.
+    numbers: dict[tuple, int] = {}
+    number = numbers.setdefault
     validated = 0
     disagreements: list[DisagreementRecord] = []
     snapshot = query == "snapshot"
@@ -434,34 +438,36 @@ def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[StackC
         grouped = by_machine.get(name)
         if grouped is None:
             resolved = parts.vm(vm, stacks[0])
-            src: dict[tuple, StackClass] = {}
-            every: dict[tuple, StackClass] = {}
+            src: dict[tuple[int, str], StackClass] = {}
+            every: dict[int, ResolvedHost] = {}  # a part's first host
             for s in stacks:
                 host = parts.host(s)
                 part = cache.host_part(host, resolver.machine_facts(host, resolved))
-                every.setdefault(part, s)
+                n = number(part, len(numbers))
+                every.setdefault(n, host)
                 if id(s) in own:
-                    src.setdefault((part, host.design.default_policy), s)
+                    src.setdefault((n, host.design.default_policy), s)
             group = groups.setdefault((frozenset(src), frozenset(every)), len(groups))
             grouped = by_machine[name] = (group, src, every)
         group, src, every = grouped
-        vm_parts = {p: cache.vm_part(parts.vm(vm, s)) for p, s in by_policy.items()}
+        vm_parts = {p: number(cache.vm_part(parts.vm(vm, s)), len(numbers))
+                    for p, s in by_policy.items()}
         swept = (tuple(vm_parts.items()), group)
         if swept in met:
             continue
         met.add(swept)
         for (src_part, policy), s in src.items():
             vm_part = vm_parts[policy]
+            host, resolved = parts.host(s), parts.vm(vm, s)
             if query == "policy":
                 key = (query, vm_part, src_part)
                 if key not in done:
-                    done[key] = tally(*check_policy(rs, parts.host(s), parts.vm(vm, s)))
+                    done[key] = tally(*check_policy(rs, host, resolved))
                 continue
             for dst_part, d in every.items():
                 key = (query, vm_part, src_part, dst_part)
                 if key not in done:
-                    done[key] = tally(*check_migrate(rs, parts.host(s), parts.host(d),
-                                                     parts.vm(vm, s), snapshot=snapshot))
+                    done[key] = tally(*check_migrate(rs, host, d, resolved, snapshot=snapshot))
     cells = len(sources) * len(vms) * (1 if query == "policy" else len(stacks))
     return SpaceTally(cells, len(done), validated, frozenset(done.values()), tuple(disagreements))
 

@@ -240,10 +240,31 @@ def migrate_verdict_and_evaluation(rs: RuleSet, src: ResolvedHost, dst: Resolved
     return verdict, ev
 
 
+def _inputs(rs: RuleSet, vm: ResolvedVM, *roles: tuple[str, ResolvedHost]) -> dict[str, Any]:
+    """``Resolver.inputs`` for a sweep: a host's prefixed facts depend on the VM's machine
+    type alone (its registration, gate and stream facts), so they are built once per role
+    and machine type and kept beside the host's fields; a query's inputs are then the VM's
+    facts and one dict update per role."""
+    facts = dict(vm.facts)
+    for role, host in roles:
+        memo: dict[tuple[str, str], dict[str, Any]] | None = host.__dict__.get("_role_inputs")
+        if memo is None:
+            memo = host.__dict__["_role_inputs"] = {}
+        key = (role, vm.machine.name)
+        part = memo.get(key)
+        if part is None:
+            prefix = f"{role}."
+            part = memo[key] = {k: v for k, v in rs.resolver.inputs({role: host}, vm).items()
+                                if k.startswith(prefix)}
+        facts.update(part)
+    return facts
+
+
 def check_policy(rs: RuleSet, host: ResolvedHost, vm: ResolvedVM) -> tuple[str, Witness]:
     """The power-on outcome and its witness, without the rest of a verdict: what a sweep
-    over a class space needs (the states the witness compares come from the same facts)."""
-    ev = evaluate(rs.query("policy"), rs.resolver.inputs({"host": host}, vm))
+    over a class space needs (the states the witness compares come from the same facts).
+    Nothing here reads the reasons, so the evaluation skips the walk back through the rules."""
+    ev = evaluate(rs.query("policy"), _inputs(rs, vm, ("host", host)), explain=False)
     head: dict[str, Any] = {"outcome": ev.outcome, **(state_of(ev.facts, "host") or {})}
     return ev.outcome, boot_witness(rs.resolver, host, vm, head)  # type: ignore[arg-type]
 
@@ -252,7 +273,7 @@ def check_migrate(rs: RuleSet, src: ResolvedHost, dst: ResolvedHost, vm: Resolve
                   *, snapshot: bool = False) -> tuple[str, Witness]:
     """The migration (or loadvm) outcome and its witness, as :func:`check_policy`."""
     name = "snapshot" if snapshot else "migrate"
-    ev = evaluate(rs.query(name), rs.resolver.inputs({"src": src, "dst": dst}, vm))
+    ev = evaluate(rs.query(name), _inputs(rs, vm, ("src", src), ("dst", dst)), explain=False)
     completes = ev.facts.get("mig.completes") is True
     runstate = ev.facts.get(SOURCE_LAYERS["qemu"])  # the witness compares QEMU's runstate only
     head = {"outcome": ev.outcome, "src_state": state_of(ev.facts, "src"),

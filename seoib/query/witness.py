@@ -54,7 +54,22 @@ def sim_assumptions(resolver: Resolver) -> Any:
 
 def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
     """Mechanism only: the kernel's mask, the design (and the QEMU version where the design
-    reads it), registration and the stream commands."""
+    reads it), registration and the stream commands.
+
+    What it reads of the VM is its machine type alone, and both inputs are frozen: the
+    result is kept beside the host's fields (never in the rules cache), one per machine
+    type, so a sweep that meets a host with many VMs builds each once."""
+    memo: dict[str | None, Any] | None = host.__dict__.get("_sim_hosts")
+    if memo is None:
+        memo = host.__dict__["_sim_hosts"] = {}
+    name = vm.machine.name if vm is not None else None
+    sim = memo.get(name)
+    if sim is None:
+        sim = memo[name] = _sim_host(resolver, host, vm)
+    return sim
+
+
+def _sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> Any:
     sim = _sim()
     SimHost = sim.config.SimHost
     # The version only where the design reads it: elsewhere releases that differ in nothing
@@ -83,19 +98,23 @@ def sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> A
 
 
 def sim_vm(vm: ResolvedVM) -> Any:
-    """The VM's configuration: the user's -global and -accel options as given, nothing derived."""
-    SimVM = _sim().config.SimVM
-    return SimVM(
-        machine=vm.machine.name,
-        machine_version=vm.machine.version.parts if vm.machine.version is not None else None,
-        irqchip=vm.irqchip,
-        ioapic=int(vm.ioapic, 16),
-        globals=(("ioapic.version", vm.ioapic),) if vm.ioapic_global else (),
-        x2apic=vm.x2apic,
-        guest=vm.guest.id,
-        seoib_policy=vm.spec.seoib_policy,
-        has_ioapic=bool(vm.facts["vm.has_ioapic"]),
-    )
+    """The VM's configuration: the user's -global and -accel options as given, nothing derived.
+
+    Built once per resolved VM and kept beside its fields (it is frozen, as is the result)."""
+    sim = vm.__dict__.get("_sim_vm")
+    if sim is None:
+        sim = vm.__dict__["_sim_vm"] = _sim().config.SimVM(
+            machine=vm.machine.name,
+            machine_version=vm.machine.version.parts if vm.machine.version is not None else None,
+            irqchip=vm.irqchip,
+            ioapic=int(vm.ioapic, 16),
+            globals=(("ioapic.version", vm.ioapic),) if vm.ioapic_global else (),
+            x2apic=vm.x2apic,
+            guest=vm.guest.id,
+            seoib_policy=vm.spec.seoib_policy,
+            has_ioapic=bool(vm.facts["vm.has_ioapic"]),
+        )
+    return sim
 
 
 def _state(state: Any) -> dict[str, Any] | None:
@@ -111,6 +130,13 @@ def _compare(label: str, solver: dict[str, Any] | None, sim: dict[str, Any] | No
 def _no_model(resolver: Resolver, vm: ResolvedVM, *hosts: ResolvedHost) -> dict[str, Any] | None:
     config = _sim().config
     DESIGNS, GUESTS = config.DESIGNS, config.GUESTS
+    taken = resolver.__dict__.get("_sim_assumptions")
+    if taken is not None and not isinstance(taken, ValueError) and vm.guest.id in GUESTS:
+        for h in hosts:
+            if h.design.id not in DESIGNS:
+                break
+        else:
+            return None  # the common case: every part modelled, the switches already taken
     missing = [f"guest {vm.guest.id!r}"] if vm.guest.id not in GUESTS else []
     missing += [f"QEMU design {h.design.id!r}" for h in hosts if h.design.id not in DESIGNS]
     try:
@@ -145,14 +171,15 @@ def migration_witness(resolver: Resolver, src: ResolvedHost, dst: ResolvedHost, 
         return missing
     w = _migrate(sim_host(resolver, src, vm), sim_host(resolver, dst, vm), sim_vm(vm), snapshot,
                  sim_assumptions(resolver))
+    src_state, dst_state = _state(w.src_state), _state(w.dst_state)
     diffs = _compare("outcome", verdict["outcome"], w.outcome)  # type: ignore[arg-type]
-    if w.src_state is not None:
-        diffs += _compare("src_state", verdict["src_state"], _state(w.src_state))
-    diffs += _compare("dst_state", verdict["dst_state"], _state(w.dst_state))
+    if src_state is not None:
+        diffs += _compare("src_state", verdict["src_state"], src_state)
+    diffs += _compare("dst_state", verdict["dst_state"], dst_state)
     after = verdict.get("source_after")
     diffs += _compare("source runstate", after["qemu"] if after else None, w.source_runstate)
     return {"ran": True, "agrees": not diffs, "outcome": w.outcome, "findings": list(w.findings),
-            "src_state": _state(w.src_state), "dst_state": _state(w.dst_state),
+            "src_state": src_state, "dst_state": dst_state,
             "source_runstate": w.source_runstate,
             "counters": dict(w.counters), "events": list(w.events[:20]), "differences": diffs}
 
@@ -201,7 +228,8 @@ class ScenarioBridge:
         r = self.rs.resolver
         names = host.machines if host.machines is not None else _registered_names(r, host.qemu)
         sim = sim_host(r, host, None)
-        sim = type(sim)(**{**sim.__dict__, "name": host.label or "host", "machines": names})
+        fields = {n: getattr(sim, n) for n in sim._fields}
+        sim = type(sim)(**{**fields, "name": host.label or "host", "machines": names})
         self._hosts[id(sim)] = host
         return sim
 

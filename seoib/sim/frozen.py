@@ -73,7 +73,17 @@ class Value:
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self._key(self))
+        # Kept once computed (the fields never change): a witness run is looked up in two
+        # memos by its inputs, each a hash of every field.
+        h: int | None = self.__dict__.get("_hash")
+        if h is None:
+            h = self.__dict__["_hash"] = hash(self._key(self))
+        return h
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Fields only: a string's hash differs between interpreters, so a kept hash never
+        # travels with a pickle or a copy.
+        return {n: self.__dict__[n] for n in self._fields}
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)

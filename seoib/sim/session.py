@@ -45,6 +45,20 @@ class Session:
         """Whether a VM is currently running."""
         return bool(self.machines)
 
+    def fork(self) -> Session:
+        """A session in this one's state with its own copy of the trace, sharing its machines.
+
+        For a step that only reads the running machines and replaces them: a live
+        migration or a savevm. One boot then serves a source's migrations to many
+        destinations (seoib.sim.api); a step that runs the shared machines (irqs, reset,
+        loadvm) must not be taken on a fork.
+        """
+        twin = Session(self.host, self.vm, self.trace.copy(), self.assume)
+        twin.machines = self.machines.copy()
+        twin.phase, twin.pre, twin.completed = self.phase, self.pre.copy(), self.completed
+        twin.source_runstate = self.source_runstate
+        return twin
+
     # -- steps -----------------------------------------------------------
     def boot(self, host: SimHost | None = None) -> bool:
         """Power off whatever runs and cold-boot on ``host`` (default: the current one)."""
@@ -77,14 +91,15 @@ class Session:
         """savevm on every running copy (empty when nothing runs)."""
         return tuple(m.save() for m in self.machines)
 
-    def migrate(self, dst: SimHost) -> None:
+    def migrate(self, dst: SimHost, streams: tuple[Snapshot, ...] | None = None) -> None:
         """Live migration to ``dst``.
 
         The source goes on running when the destination refuses the stream or never
         starts (its ``migrate`` fails). Once the whole stream was sent, the source QEMU
         reports the migration completed and stays paused (``postmigrate``) until a
         ``cont``, whether the destination then runs the guest or aborts in post_load;
-        the session keeps the source's machines then, to be resumed.
+        the session keeps the source's machines then, to be resumed. ``streams``: what each
+        running copy sends, if already saved (``Machine.save`` with the host's commands).
         """
         self.phase, self.pre, self.completed = "migrate", [], False
         if not self.machines:
@@ -96,8 +111,8 @@ class Session:
         qemu = Qemu(dst, self.trace, self.assume)
         moved: list[Machine] = []
         changed = False
-        for m in self.machines:
-            stream = m.save(self.host.sends_commands)
+        for i, m in enumerate(self.machines):
+            stream = streams[i] if streams is not None else m.save(self.host.sends_commands)
             try:
                 target = qemu.start(self.vm, m.guest.name, incoming=True)
             except StartFailure:
@@ -157,6 +172,12 @@ class Session:
     def _findings(self, per_guest: list[dict[str, int]]) -> tuple[str, ...]:
         known = self.vm.guest != "any"
         return order_findings([*self.pre, *run_findings(per_guest, known)])
+
+    def observe_run(self) -> tuple[tuple[str, ...], dict[str, int]]:
+        """(findings, counters) of the current window, each copy's counters read once:
+        what :meth:`findings` and :meth:`counters` return, in one pass."""
+        per_guest = self.per_guest_counters()
+        return self._findings(per_guest), _total(per_guest)
 
     def observe_boot(self) -> tuple[str, VMState | None, dict[str, int]]:
         """(outcome, state, counters) of the current window, each copy's counters read once:

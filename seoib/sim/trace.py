@@ -23,6 +23,13 @@ class Trace:
         else:
             self.dropped += 1
 
+    def copy(self) -> Trace:
+        """A trace holding the same lines so far, recorded into separately from here on."""
+        twin = Trace(self.limit)
+        twin.lines = self.lines.copy()
+        twin.dropped = self.dropped
+        return twin
+
     def freeze(self) -> tuple[str, ...]:
         """The trace as a tuple, with a final line saying how much was left out."""
         if self.dropped:

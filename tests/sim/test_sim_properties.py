@@ -21,6 +21,7 @@ from seoib.sim import (
     simulate_migration,
     simulate_snapshot,
 )
+from seoib.sim.api import _boot_once, forget
 from seoib.sim.config import DESIGNS, GUESTS, SEOIB_POLICIES
 from seoib.sim.ioapic import RTE_LEVEL, RTE_MASK, RTE_REMOTE_IRR, RTE_VECTOR, Ioapic, rte
 from seoib.sim.kvm import IRQCHIP_KERNEL, Kvm
@@ -312,3 +313,25 @@ def test_a_vm_that_boots_moves_to_an_identical_host(host: SimHost, vm: SimVM) ->
     assert w.outcome not in ("unsupported", "refused", "dest-abort"), w.events
     assert w.dst_state is not None
     assert w.dst_state.lvr_seoib == boot.state.lvr_seoib  # type: ignore[union-attr]
+
+
+@settings(max_examples=300, deadline=None)
+@given(src=hosts, other=hosts, first=hosts, dst=hosts, vm=vms, irqs=st.integers(0, 12),
+       modes=st.tuples(st.booleans(), st.booleans()))
+def test_kept_boots_and_arrivals_change_nothing(src: SimHost, other: SimHost, first: SimHost,
+                                                dst: SimHost, vm: SimVM, irqs: int,
+                                                modes: tuple[bool, bool]) -> None:
+    """A source is booted once for many migrations, and a destination takes a stream it
+    was sent before once (seoib.sim.api): a run that reuses both, after other runs from
+    them, observes what a run from nothing kept does (outcome, findings, states, counters,
+    every event)."""
+    fn = [simulate_snapshot if m else simulate_migration for m in modes]
+    forget()
+    alone = fn[1](src, dst, vm, irqs, RULES)
+    forget()
+    fn[0](other, dst, vm, irqs, RULES)  # perhaps the same stream from another source
+    fn[0](src, first, vm, irqs, RULES)  # the same boot, another destination
+    shared = fn[1](src, dst, vm, irqs, RULES)
+    assert _boot_once.cache_info().hits >= 1
+    assert shared == alone
+    assert shared.events == alone.events and shared.counters == alone.counters
