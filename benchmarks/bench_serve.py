@@ -125,6 +125,29 @@ def _rss_kb(pids: list[int]) -> int:
     return total
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds the processes used so far (/proc/PID/stat)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / tick
+
+
+def _cpu_line(workers: list[int], requests: int, work: float, generator: float) -> str:
+    """The service's own CPU per request, beside the load generator's: on a machine whose
+    cores both share, the throughput the workers alone could give is cores / that figure."""
+    per = work / max(requests, 1) * 1e6
+    cores = os.cpu_count() or 1
+    return (f"  CPU per request: workers {per:.0f} us, load generator "
+            f"{generator / max(requests, 1) * 1e6:.0f} us (the workers alone on {cores} cores: "
+            f"~{cores / (per / 1e6):,.0f} req/s)" if per else "  CPU per request: not measured")
+
+
 def _workers(server: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(server)], capture_output=True, text=True, check=False)
     return [int(p) for p in out.stdout.split()]
@@ -206,12 +229,18 @@ def main() -> None:
             compact = [_request(port, b, b"/v1/policy?view=compact") for b in bodies]
             # Warm every worker's classes: the throughput target is for cached classes.
             _measure(port, full, len(full) * 8, 8, 60)
+            workers = _workers(server.pid)
+            cpu, own = _cpu_seconds(workers), time.process_time()
             base = _measure(port, full, args.requests, args.connections, args.seconds)
             print(_line("full verdicts, repeated texts", base))
-            print(_line("compact verdicts (?view=compact)", _measure(
-                port, compact, args.requests, args.connections, args.seconds), base))
+            print(_cpu_line(workers, sum(base[3].values()), _cpu_seconds(workers) - cpu,
+                            time.process_time() - own))
+            cpu, own = _cpu_seconds(workers), time.process_time()
+            figures = _measure(port, compact, args.requests, args.connections, args.seconds)
+            print(_line("compact verdicts (?view=compact)", figures, base))
+            print(_cpu_line(workers, sum(figures[3].values()), _cpu_seconds(workers) - cpu,
+                            time.process_time() - own))
 
-            workers = _workers(server.pid)
             distinct = [_request(port, b) for b in distinct_bodies(queries, args.distinct)]
             before = _rss_kb(workers)
             figures = _measure(port, distinct, len(distinct), args.connections, args.seconds)
