@@ -306,10 +306,14 @@ def test_a_part_that_does_not_decode_is_compiled_afresh_never_half_read(tmp_path
     compiled = compile_rules([builtin_rules_dir()], rules_digest(builtin_rules_dir()))
     doc = json.loads(json.dumps(rulecache.encode(compiled)))
     doc["parts"][1] = json.dumps(["O", 10_000])  # no such class
+    names = list(compiled.queries)
+    z = doc["root"][2 + rulecache._field_names(RuleSet).index("queries")]
+    assert z[0] == "Z" and z[1::2] == names
+    z[2 * names.index(names[2]) + 2] = -1  # points at another query's part
     back = rulecache.decode(doc)
-    name = list(back.queries)[1]
-    with pytest.raises(PartError):
-        back.queries[name]
+    for name in (names[1], names[2]):
+        with pytest.raises(PartError):
+            back.queries[name]
     back.queries.rebuild = lambda: compiled.queries
     assert back.queries[name] is compiled.queries[name]
     assert back.queries["policy"] is compiled.queries["policy"]  # every value from one source
@@ -330,3 +334,18 @@ def test_stored_patterns_compile_on_first_match_and_equal_the_compiled_ones() ->
         for example in old.examples:
             assert new.pattern.fullmatch(example).groupdict() == old.pattern.fullmatch(example).groupdict()
     assert LazyPattern("a+", re.ASCII) != re.compile("a+")  # flags count, as for re.Pattern
+
+
+def test_a_start_whose_query_part_is_damaged_answers_from_the_rules_compiled_afresh(
+        tmp_path: Path) -> None:
+    home = tmp_path / "cache"
+    assert _seoib(home, *POLICY).returncode == 2  # writes the entry
+    path = next((home / "seoib-engine").glob("rules-*.json"))
+    doc = json.loads(path.read_text())
+    body = doc["body"]
+    body["parts"] = [json.dumps(["O", 10_000])] * len(body["parts"])  # no such class, digest right
+    _plant(path, doc["key"], body)
+    damaged, fresh = _seoib(home, *POLICY), _seoib(tmp_path / "fresh", *POLICY, no_cache=True)
+    assert damaged.returncode == fresh.returncode == 2, damaged.stderr
+    assert json.loads(damaged.stdout) == json.loads(fresh.stdout)
+    assert damaged.stderr == ""

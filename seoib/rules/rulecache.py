@@ -307,6 +307,8 @@ def decode(doc: Any) -> Any:
     def part(index: int) -> Any:
         """A deferred value: its part decoded over the main graph's objects."""
         try:
+            if not 0 <= index < len(parts):  # a negative index would read another value's part
+                raise CacheError("no such part")
             return _decoder(table, attributes, list(main), None)(json.loads(parts[index]))
         except (CacheError, ValueError, TypeError, IndexError, KeyError, AttributeError, re.error,
                 RecursionError) as exc:
