@@ -17,6 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from baseline import Baseline
+
 from seoib.plan.checker import check_plan
 from seoib.plan.planfile import loads_plan
 from seoib.rules.ruleset import load_rules
@@ -51,6 +53,8 @@ def fleet_yaml(groups: int = 100, per_group: int = 100, vms_per_group: int = 10_
 
 
 def main() -> int:
+    base = Baseline.measure()
+    print(base.line())
     start = time.perf_counter()
     rs = load_rules()
     text = fleet_yaml()
@@ -68,7 +72,7 @@ def main() -> int:
           f"disagreements {len(report.disagreements)}")
     print(f"findings: {counts['block']} block, {counts['warn']} warn, {counts['info']} info")
     print(f"time: rules + parse {parsed - start:.2f} s, check {done - parsed:.2f} s "
-          f"(budget 1 s), total {done - start:.2f} s")
+          f"(budget 1 s; {base.of_loop((done - parsed) * 1e6)}), total {done - start:.2f} s")
     print(f"peak RSS: {peak_kib / 1024:.1f} MiB (budget 2048 MiB)")
     ok = done - parsed <= 1 and peak_kib <= 2 * 1024 * 1024
     print("within budget" if ok else "OVER BUDGET")

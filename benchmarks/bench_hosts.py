@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from baseline import Baseline  # noqa: E402
 
 # (kernel, qemu, seoib or None) in inventory order: a host's stack is STACKS[i % 6].
 STACKS = (("6.12.40", "10.2.0", None), ("6.18.16", "11.0.0", "rfc-v2"),
@@ -122,6 +123,8 @@ def main() -> int:
                "SEOIB_NO_CACHE", "")}
     ok = True
     rows = []
+    base = Baseline.measure()
+    print(base.line())
     for n in args.hosts:
         cmd = [sys.executable, __file__, "--one", str(n)] + (["--plan"] if args.plan else [])
         row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True,
@@ -139,7 +142,8 @@ def main() -> int:
         verdict = ("" if within else "  OVER BUDGET" + (" (wall time only: CPU within)"
                                                       if cpu and memory and planned else ""))
         print(f"{n:>7,} hosts ({row['bytes_in'] / 1e6:.1f} MB of YAML): load {row['load']:.2f} s, "
-              f"check {row['check']:.2f} s, JSON {row['json']:.2f} s = {row['total']:.2f} s"
+              f"check {row['check']:.2f} s, JSON {row['json']:.2f} s = {row['total']:.2f} s "
+              f"({base.of_loop(row['total'] * 1e6 / n)} per host)"
               f"{f' (budget {budget} s)' if budget else ''}, {row['cpu']:.2f} s CPU; "
               f"peak RSS {row['rss_mb']:.0f} MB; {row['findings']} findings ({row['status']}), "
               f"{row['blocks']} blocks, {row['host_classes']} host classes; JSON "

@@ -14,6 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from baseline import Baseline
+
 from seoib.errors import BadInput
 from seoib.kvmhost import usable
 from seoib.kvmhost.backend import KvmBackend
@@ -33,6 +35,8 @@ def main() -> int:
         print(f"no usable /dev/kvm: {reason}")
         return 1
     cases = [(str(CASES / f"{f}.yaml"), c) for f in FAMILIES for c in load_yaml(CASES / f"{f}.yaml")["cases"]]
+    base = Baseline.measure()
+    print(base.line())
     backend = KvmBackend()
     ran, refused = [], {"high-level": 0, "another kernel": 0}
     start = time.perf_counter()
@@ -52,7 +56,9 @@ def main() -> int:
     print(f"cases: {len(cases)}; ran on both backends: {len(ran)}; refused on kvm: {refused}")
     per_case = kvm_time / max(len(ran), 1) * 1000
     print(f"kvm backend: {kvm_time:.2f} s for all {len(cases)} ({per_case:.1f} ms per case it ran)")
-    print(f"simulator: {sim_time:.3f} s for the {len(ran)} cases that ran on both")
+    print(f"simulator: {sim_time:.3f} s for the {len(ran)} cases that ran on both "
+          f"(the kvm backend takes {kvm_time / max(sim_time, 1e-9):.1f}x the simulator's time; "
+          f"{base.of_loop(sim_time * 1e6 / max(len(ran), 1))} per case simulated)")
     print(f"kernel processed the LAPIC EOI at delivery: {backend.eoi_at_delivery}")
     print(f"KVM: {detect().describe()}")
     backend.close()

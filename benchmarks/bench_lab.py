@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +33,17 @@ def _newest_q35(binary: str) -> str:
     return max(names, key=lambda m: tuple(int(x) for x in m.removeprefix("pc-q35-").split(".")))
 
 
+def bare_start_seconds(binary: str, runs: int = 5) -> float:
+    """The same-run baseline: the binary started with no machine and told to quit (median)."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([binary, "-machine", "none", "-nodefaults", "-display", "none", "-monitor", "stdio"],
+                       input=b"quit\n", capture_output=True, check=False, timeout=60)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 def _time(label: str, qemu: list[str], machines: list[str], budget: float) -> bool:
     load = os.getloadavg()
     start = time.perf_counter()
@@ -38,7 +51,11 @@ def _time(label: str, qemu: list[str], machines: list[str], budget: float) -> bo
     seconds = time.perf_counter() - start
     s = report.summary()
     ok = seconds <= budget
-    print(f"{label}: {s['observations']} runs in {seconds:.1f} s ({s['observations'] / seconds:.1f}/s), "
+    bare = bare_start_seconds(qemu[0])
+    per_run = seconds / max(s["observations"], 1)
+    print(f"{label}: {s['observations']} runs in {seconds:.1f} s ({s['observations'] / seconds:.1f}/s, "
+          f"{per_run * 1e3:.0f} ms a run = {per_run / bare:.1f}x a bare start-and-quit of the binary, "
+          f"{bare * 1e3:.0f} ms), "
           f"{s['agree']} agree, {s['disagree']} disagree, {s['inconclusive']} inconclusive; budget "
           f"{budget:.0f} s {'met' if ok else 'EXCEEDED'}; load {load[0]:.2f} -> {os.getloadavg()[0]:.2f}")
     return ok

@@ -48,18 +48,28 @@ def main() -> int:
         print("chromium is not installed (Debian: apt-get install -y chromium)")
         return 1
     page = Path(sys.argv[1] if len(sys.argv) > 1 else "matrix/index.html")
-    runs = []
+    runs, blank_runs = [], []
     with tempfile.TemporaryDirectory() as tmp:
+        # The same-run baseline: this Chromium painting an empty page with the same probe.
+        blank = Path(tmp) / "blank.html"
+        blank.write_text("<!doctype html><html><body><p>.</p></body></html>")
         for _ in range(3):
+            blank_runs.append(run_once(chromium, blank, Path(tmp)))
             runs.append(run_once(chromium, page, Path(tmp)))
 
-    def med(get: Callable[[dict], float]) -> float:
-        return statistics.median(get(r) for r in runs)
+    def med(get: Callable[[dict], float], of: list[dict] = runs) -> float:
+        return statistics.median(get(r) for r in of)
+
+    def paint(r: dict, n: str) -> float:
+        return float(r["paint"].get(n, float("nan")))
 
     print(f"{page}: {page.stat().st_size / 1e6:.2f} MB")
     for name in ("first-paint", "first-contentful-paint"):
-        print(f"  {name}: {med(lambda r, n=name: r['paint'].get(n, float('nan'))):.0f} ms")
-    print(f"  DOMContentLoaded: {med(lambda r: r['dcl']):.0f} ms, load: {med(lambda r: r['load']):.0f} ms")
+        ms, base = med(lambda r, n=name: paint(r, n)), med(lambda r, n=name: paint(r, n), blank_runs)
+        print(f"  {name}: {ms:.0f} ms (an empty page: {base:.0f} ms, {ms / base:.1f}x)")
+    load, base_load = med(lambda r: r["load"]), med(lambda r: r["load"], blank_runs)
+    print(f"  DOMContentLoaded: {med(lambda r: r['dcl']):.0f} ms, load: {load:.0f} ms "
+          f"(an empty page: {base_load:.0f} ms)")
     if all(r["answer"] is not None for r in runs):
         print(f"  query panel answer: {med(lambda r: r['answer']):.1f} ms")
     return 0
