@@ -105,6 +105,9 @@ class Engine:
         self._class_reasons: dict[tuple, tuple[Evaluation, RuleReasons]] = {}
         # line texts -> the verdict built for them (reused when a line repeats)
         self._lines: SizedMemo[tuple, Any] = SizedMemo(part * 2 + part // 2, _cost(_VERDICT_BYTES))
+        # (query, ids of the unnamed hosts and VM) -> (them, the parts of a member's verdict their
+        # data gives): lines that differ only in names share reasons, notes and assumptions
+        self._members: SizedMemo[tuple, Any] = SizedMemo(part // 2, _cost(_VERDICT_BYTES))
         # resolved host or VM -> its JSON part, one object per spec (encoders reuse it by identity)
         self._parts: SizedMemo[int, tuple[Any, dict[str, Any]]] = SizedMemo(part, _cost(_JSON_BYTES))
         self._new_bases = 0
@@ -174,10 +177,10 @@ class Engine:
     def vm(self, spec: Spec, host_spec: Spec) -> ResolvedVM:
         return self._vm(spec, self._host(host_spec, "host")[0])[1]
 
-    def _class_key(self, query: str, roles: dict[str, Spec],
-                   vm_spec: Spec) -> tuple[tuple, dict[str, ResolvedHost], ResolvedVM]:
-        """(class key, resolved hosts by role, resolved VM) of a line's spec texts, named as
-        the line names them."""
+    def _class_key(self, query: str, roles: dict[str, Spec], vm_spec: Spec
+                   ) -> tuple[tuple, dict[str, ResolvedHost], ResolvedVM, tuple[Any, ...]]:
+        """(class key, resolved hosts by role, resolved VM, the unnamed ones) of a line's spec
+        texts, named as the line names them; the unnamed hosts (in role order) then VM."""
         text_key = (query, *(_text(s, role) for role, s in roles.items()), _text(vm_spec, "vm"))
         hit = self._keys.get(text_key)
         if hit is None:
@@ -188,36 +191,47 @@ class Engine:
             machine_facts, cache = self.rs.resolver.machine_facts, self.verdicts
             key = class_key(query, cache.vm_part(vm_base),
                             *(cache.host_part(b, machine_facts(b, vm_base)) for b, _ in pairs.values()))
-            hit = self._keys.put(text_key, (key, {role: p[1] for role, p in pairs.items()}, vm))
+            hit = self._keys.put(text_key, (key, {role: p[1] for role, p in pairs.items()}, vm,
+                                             (*(b for b, _ in pairs.values()), vm_base)))
         return hit
 
-    def _reasons(self, key: tuple, query: str, roles: dict[str, ResolvedHost],
-                 vm: ResolvedVM) -> list[dict]:
-        """A member's reasons: the class's evaluation and the rules part of its reasons (the
-        same for every member) are computed on first reuse; the data part is the member's."""
-        hit = self._class_reasons.get(key)
-        if hit is None:
+    def _member(self, key: tuple, query: str, roles: dict[str, ResolvedHost], vm: ResolvedVM,
+                bases: tuple[Any, ...]) -> dict[str, Any]:
+        """A member's own parts: reasons, unconfirmed rules, assumptions, inferred and notes.
+
+        The class's evaluation and the rules part of its reasons (the same for every member)
+        are computed on first reuse; the data part comes from the member's specs without their
+        names (names change no citation), so lines that differ in names alone share it. The
+        notes are the line's own: a host's notes carry its name."""
+        mkey = (query, *map(id, bases))
+        hit = self._members.get(mkey)
+        if hit is not None and all(a is b for a, b in zip(hit[0], bases, strict=True)):
+            return {**hit[1], **line_notes(list(roles.values()), vm)}
+        reused = self._class_reasons.get(key)
+        if reused is None:
             ev = evaluate(self.rs.query(query), self.rs.resolver.inputs(roles, vm))
-            hit = self._class_reasons[key] = (ev, rule_reasons(ev))
-        ev, rules = hit
-        return data_reasons(rules, ev, roles, vm)
+            reused = self._class_reasons[key] = (ev, rule_reasons(ev))
+        ev, rules = reused
+        *hosts, vm_base = bases
+        why = data_reasons(rules, ev, dict(zip(roles, hosts, strict=True)), vm_base)
+        parts = {"reasons": why, "unconfirmed": unconfirmed(why), "assumptions": assumptions(self.rs, why)}
+        self._members.put(mkey, (bases, parts))
+        return {**parts, **line_notes(list(roles.values()), vm)}
 
     def policy(self, host: Spec, vm: Spec) -> PolicyVerdict:
         line = ("policy", _text(host, "host"), _text(vm, "vm"))
         done = self._lines.get(line)
         if done is not None:
             return done
-        key, roles, v = self._class_key("policy", {"host": host}, vm)
+        key, roles, v, bases = self._class_key("policy", {"host": host}, vm)
         h = roles["host"]
         hit = self.verdicts.get(key)
         verdict: Any
         if hit is None:
             verdict = self.verdicts.add(key, policy_verdict(self.rs, h, v, witness=self.witness))
         else:
-            why = self._reasons(key, "policy", roles, v)
-            verdict = {**hit, "host": self._json(h), "vm": self._json(v), "reasons": why,
-                       **line_notes([h], v), "unconfirmed": unconfirmed(why),
-                       "assumptions": assumptions(self.rs, why)}
+            verdict = {**hit, "host": self._json(h), "vm": self._json(v),
+                       **self._member(key, "policy", roles, v, bases)}
         return self._lines.put(line, verdict)
 
     def migrate(self, src: Spec, dst: Spec, vm: Spec, *, snapshot: bool = False) -> MigrateVerdict:
@@ -227,7 +241,7 @@ class Engine:
         if done is not None:
             return done
         # Aliases resolve on the source (the first role): its machine type is fixed there.
-        key, roles, v = self._class_key(query, {"src": src, "dst": dst}, vm)
+        key, roles, v, bases = self._class_key(query, {"src": src, "dst": dst}, vm)
         s, d = roles["src"], roles["dst"]
         hit = self.verdicts.get(key)
         verdict: Any
@@ -235,8 +249,6 @@ class Engine:
             verdict = self.verdicts.add(key, migrate_verdict(self.rs, s, d, v, snapshot=snapshot,
                                                              witness=self.witness))
         else:
-            why = self._reasons(key, query, roles, v)
             verdict = {**hit, "src": self._json(s), "dst": self._json(d), "vm": self._json(v),
-                       "reasons": why, **line_notes([s, d], v), "unconfirmed": unconfirmed(why),
-                       "assumptions": assumptions(self.rs, why)}
+                       **self._member(key, query, roles, v, bases)}
         return self._lines.put(line, verdict)
