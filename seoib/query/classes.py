@@ -458,15 +458,18 @@ def _validate_chunk(rs: RuleSet, job: tuple[tuple[StackClass, ...], tuple[StackC
         met.add(swept)
         for (src_part, policy), s in src.items():
             vm_part = vm_parts[policy]
-            host, resolved = parts.host(s), parts.vm(vm, s)
+            # A pair met before costs two lookups: the source is resolved only for a new one.
             if query == "policy":
                 key = (query, vm_part, src_part)
                 if key not in done:
-                    done[key] = tally(*check_policy(rs, host, resolved))
+                    done[key] = tally(*check_policy(rs, parts.host(s), parts.vm(vm, s)))
                 continue
+            host = resolved = None
             for dst_part, d in every.items():
                 key = (query, vm_part, src_part, dst_part)
                 if key not in done:
+                    if host is None:
+                        host, resolved = parts.host(s), parts.vm(vm, s)
                     done[key] = tally(*check_migrate(rs, host, d, resolved, snapshot=snapshot))
     cells = len(sources) * len(vms) * (1 if query == "policy" else len(stacks))
     return SpaceTally(cells, len(done), validated, frozenset(done.values()), tuple(disagreements))

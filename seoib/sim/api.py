@@ -65,13 +65,16 @@ class _Boot:
     """A source cold-booted once, its state, and what its machines send, saved when first
     asked for: the live-migration streams (``False``) or the savevm images (``True``)."""
 
-    __slots__ = ("sent", "session", "state")
+    __slots__ = ("sent", "session", "state", "stranded")
 
     def __init__(self, src: SimHost, vm: SimVM, assume: Assumptions) -> None:
         self.session = Session(src, vm, assume=assume)
         self.session.boot()
         self.state = self.session.state()
         self.sent: dict[bool, Streams] = {}
+        # The live migration of a source that never started, once run: it sends nothing,
+        # so it is the same to every destination and for any number of device events.
+        self.stranded: MigrationWitness | None = None
 
     def sends(self, snapshot: bool) -> Streams:
         out = self.sent.get(snapshot)
@@ -88,11 +91,15 @@ def _booted(src: SimHost, vm: SimVM, assume: Assumptions) -> tuple[Session, _Boo
     A migration or a savevm only reads the source's machines, so one boot serves every
     destination: a class-space sweep migrates each source to a hundred of them.
     """
-    try:
-        boot = _boot_once(src, vm, assume)
-    except TypeError:  # an unhashable stand-in for an input: boot it afresh
-        boot = _Boot(src, vm, assume)
+    boot = _boot_of(src, vm, assume)
     return boot.session.fork(), boot
+
+
+def _boot_of(src: SimHost, vm: SimVM, assume: Assumptions) -> _Boot:
+    try:
+        return _boot_once(src, vm, assume)
+    except TypeError:  # an unhashable stand-in for an input: boot it afresh
+        return _Boot(src, vm, assume)
 
 
 _boot_once = lru_cache(maxsize=256)(_Boot)
@@ -176,10 +183,17 @@ def simulate_migration(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
     A source that cannot start leaves nothing to migrate: ``unsupported``.
     """
     _check_irqs(irqs)
-    s, boot = _booted(src, vm, assume)
-    if not s.machines:
-        s.migrate(dst)  # nothing to send: unsupported, the source not started
-        return _witness(s, boot.state, irqs)
+    boot = _boot_of(src, vm, assume)
+    if not boot.session.machines:  # nothing to send: unsupported, the source not started
+        w = boot.stranded
+        if w is None:
+            s = boot.session.fork()
+            s.migrate(dst)  # reads nothing of dst: no machine to send
+            w = boot.stranded = _witness(s, boot.state, irqs)  # no run: irqs unused
+        # A record of its own for each caller: the counters are a plain dict.
+        return MigrationWitness(w.outcome, w.findings, w.src_state, w.dst_state, dict(w.counters),
+                                w.events, w.source_runstate)
+    s = boot.session.fork()
     return _arrived(s, boot.state, _arrive(s, dst, boot.sends(False), irqs, False))
 
 
