@@ -11,6 +11,8 @@ import resource
 import statistics
 import time
 
+from baseline import Baseline
+
 from seoib.query.classes import ClassSolver, stack_classes, validate_space, vm_classes
 from seoib.query.witness import _boot, _migrate
 from seoib.rules.ruleset import load_rules
@@ -60,8 +62,12 @@ def main() -> None:
         cpu[jobs] = _cpu() - before
         assert not tally.disagreements
 
-    print(f"cached class-pair verdict:               {cached_us:8.2f} us  (target <= 5)")
-    print(f"uncached class-pair verdict + simulator: {uncached_ms:8.3f} ms  (target <= 2)")
+    base = Baseline.measure()
+    print(base.line())
+    print(f"cached class-pair verdict:               {cached_us:8.2f} us  (target <= 5; "
+          f"{base.of_loop(cached_us)})")
+    print(f"uncached class-pair verdict + simulator: {uncached_ms:8.3f} ms  (target <= 2; "
+          f"{base.of_loop(uncached_ms * 1e3)})")
     print(f"full live-migration class space, 2 cores: {timings['2']:7.2f} s   (target <= 5; "
           f"one core {timings['1']:.2f} s): {tally.cells:,} cells over {len(stacks)} stacks x "
           f"{len(vms)} VM classes, {tally.evaluations:,} class-pair evaluations, "
