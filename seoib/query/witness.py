@@ -130,13 +130,6 @@ def _compare(label: str, solver: dict[str, Any] | None, sim: dict[str, Any] | No
 def _no_model(resolver: Resolver, vm: ResolvedVM, *hosts: ResolvedHost) -> dict[str, Any] | None:
     config = _sim().config
     DESIGNS, GUESTS = config.DESIGNS, config.GUESTS
-    taken = resolver.__dict__.get("_sim_assumptions")
-    if taken is not None and not isinstance(taken, ValueError) and vm.guest.id in GUESTS:
-        for h in hosts:
-            if h.design.id not in DESIGNS:
-                break
-        else:
-            return None  # the common case: every part modelled, the switches already taken
     missing = [f"guest {vm.guest.id!r}"] if vm.guest.id not in GUESTS else []
     missing += [f"QEMU design {h.design.id!r}" for h in hosts if h.design.id not in DESIGNS]
     try:

@@ -85,17 +85,10 @@ class _Boot:
         return out
 
 
-def _booted(src: SimHost, vm: SimVM, assume: Assumptions) -> tuple[Session, _Boot]:
-    """A session cold-booted on ``src`` (a fork of it: see :meth:`Session.fork`) and its boot.
-
-    A migration or a savevm only reads the source's machines, so one boot serves every
-    destination: a class-space sweep migrates each source to a hundred of them.
-    """
-    boot = _boot_of(src, vm, assume)
-    return boot.session.fork(), boot
-
-
 def _boot_of(src: SimHost, vm: SimVM, assume: Assumptions) -> _Boot:
+    """The boot of ``vm`` on ``src``, kept: a migration or a savevm only reads the source's
+    machines (each runs on a fork of its session, see :meth:`Session.fork`), so one boot
+    serves every destination - a class-space sweep migrates each source to a hundred."""
     try:
         return _boot_once(src, vm, assume)
     except TypeError:  # an unhashable stand-in for an input: boot it afresh
@@ -225,5 +218,6 @@ def simulate_snapshot(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
     Either side failing to start means there is nothing to restore (``unsupported``).
     """
     _check_irqs(irqs)
-    s, boot = _booted(src, vm, assume)
+    boot = _boot_of(src, vm, assume)
+    s = boot.session.fork()
     return _arrived(s, boot.state, _arrive(s, dst, boot.sends(True), irqs, True))

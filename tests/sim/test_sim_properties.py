@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -335,3 +335,33 @@ def test_kept_boots_and_arrivals_change_nothing(src: SimHost, other: SimHost, fi
     assert _boot_once.cache_info().hits >= 1
     assert shared == alone
     assert shared.events == alone.events and shared.counters == alone.counters
+
+
+# A source that never started is migrated once per boot (seoib.sim.api ``_Boot.stranded``):
+# its live migration sends nothing, reads nothing of the destination and runs no device
+# event, so the kept witness stands for every destination and event count. A run that
+# reuses it equals a run from nothing kept, and each caller gets a record of its own.
+@settings(max_examples=200, deadline=None)
+@given(src=hosts, dsts=st.lists(hosts, min_size=1, max_size=4), vm=vms,
+       irqs=st.lists(st.integers(0, 12), min_size=4, max_size=4), failed=st.booleans())
+def test_a_stranded_source_answers_as_from_nothing(src: SimHost, dsts: list[SimHost], vm: SimVM,
+                                                   irqs: list[int], failed: bool) -> None:
+    # Half the examples force a source that cannot start (a machine type it never registers).
+    if failed:
+        src = replace(src, machines=frozenset())
+    forget()
+    assume(simulate_boot(src, vm, 0, RULES).outcome == "start-fails")
+    alone = []
+    for dst, n in zip(dsts, irqs, strict=False):
+        forget()
+        alone.append(simulate_migration(src, dst, vm, n, RULES))
+    forget()
+    shared = [simulate_migration(src, dst, vm, n, RULES) for dst, n in zip(dsts, irqs, strict=False)]
+    assert _boot_once.cache_info().hits >= len(dsts) - 1
+    for a, s in zip(alone, shared, strict=True):
+        assert s == a
+        assert s.events == a.events and s.counters == a.counters
+        assert s.outcome == "unsupported" and s.source_runstate == "not-started"
+    # Each caller gets its own counters: changing one changes no later answer.
+    shared[0].counters["deliveries"] = 99  # type: ignore[index]
+    assert simulate_migration(src, dsts[0], vm, irqs[0], RULES).counters == alone[0].counters
