@@ -81,8 +81,7 @@ def _sim_host(resolver: Resolver, host: ResolvedHost, vm: ResolvedVM | None) -> 
     # Stream commands (rules/qemu.yaml stream_commands): a build from a command's release
     # on loads it, and sends it for every machine type but versioned ones older than that
     # release (their compat property turns it off).
-    series = (host.qemu.base or host.qemu.version).series
-    loads = [c for c in resolver.qemu.stream_commands if series >= c.since.series]
+    loads = resolver.qemu.loaded_commands(host.qemu)
     version = vm.machine.version if vm is not None else None
     sends = [c for c in loads if version is None or version.series >= c.since.series]
     return SimHost(

@@ -386,13 +386,19 @@ class QemuCatalog:
                 return f"{family.id}-{hi}"
         return None
 
-    def stream_facts(self, qemu: QemuRelease, machine: MachineType) -> dict[str, str]:
-        """``qemu.stream_<fact>`` of each stream command for a build (by its feature
-        release, a build's base) and the VM's machine type: ``compat`` for a versioned
-        type, else whether the build sends and knows the command (``yes``/``no``)."""
+    def loaded_commands(self, qemu: QemuRelease) -> tuple[StreamCommand, ...]:
+        """The stream commands a build knows: those its feature release (a build's base)
+        has, i.e. added at or before it."""
         series = (qemu.base or qemu.version).series
+        return tuple(c for c in self.stream_commands if series >= c.since.series)
+
+    def stream_facts(self, qemu: QemuRelease, machine: MachineType) -> dict[str, str]:
+        """``qemu.stream_<fact>`` of each stream command for a build and the VM's machine
+        type: ``compat`` for a versioned type, else whether the build sends and knows the
+        command (``yes``/``no``)."""
+        loaded = self.loaded_commands(qemu)
         return {f"qemu.stream_{cmd.fact}": "compat" if machine.version is not None
-                else "yes" if series >= cmd.since.series else "no"
+                else "yes" if cmd in loaded else "no"
                 for cmd in self.stream_commands}
 
     def registers(self, qemu: QemuRelease, machine: MachineType) -> bool:
