@@ -43,19 +43,13 @@ def simulate_boot(host: SimHost, vm: SimVM, irqs: int = 8, assume: Assumptions =
     return BootWitness(*s.observe_boot(), s.trace.freeze())
 
 
-def _witness(s: Session, src_state: object, irqs: int) -> MigrationWitness:
-    if s.completed:
-        s.irqs(irqs)
+def _stranded(s: Session, src_state: VMState | None) -> MigrationWitness:
+    """The witness of a migration that never sent anything (the source did not start):
+    nothing arrived, so no device event runs and no destination state exists."""
     found, counters = s.observe_run()
-    return MigrationWitness(
-        outcome=found[0] if found else "ok",
-        findings=found,
-        src_state=src_state,  # type: ignore[arg-type]
-        dst_state=s.state() if s.completed else None,
-        counters=counters,
-        events=s.trace.freeze(),
-        source_runstate=s.source_runstate,
-    )
+    return MigrationWitness(outcome=found[0] if found else "ok", findings=found,
+                            src_state=src_state, dst_state=None, counters=counters,
+                            events=s.trace.freeze(), source_runstate=s.source_runstate)
 
 
 Streams = tuple[Snapshot, ...]
@@ -182,7 +176,7 @@ def simulate_migration(src: SimHost, dst: SimHost, vm: SimVM, irqs: int = 8,
         if w is None:
             s = boot.session.fork()
             s.migrate(dst)  # reads nothing of dst: no machine to send
-            w = boot.stranded = _witness(s, boot.state, irqs)  # no run: irqs unused
+            w = boot.stranded = _stranded(s, boot.state)
         # A record of its own for each caller: the counters are a plain dict.
         return MigrationWitness(w.outcome, w.findings, w.src_state, w.dst_state, dict(w.counters),
                                 w.events, w.source_runstate)
