@@ -49,10 +49,8 @@ class Baseline:
         self.start_ms, self.reference_us, self.load = start_ms, reference_us, load
 
     @classmethod
-    def measure(cls, runs: int = 7, start_ms: float | None = None) -> Baseline:
-        """Both units now (``start_ms``: the interpreter's start as the caller measured it)."""
-        return cls(_start_ms(runs) if start_ms is None else start_ms, _reference_us(),
-                   os.getloadavg()[0])
+    def measure(cls, runs: int = 7) -> Baseline:
+        return cls(_start_ms(runs), _reference_us(), os.getloadavg()[0])
 
     def line(self) -> str:
         return (f"baseline (same run): `python -c pass` {self.start_ms:.1f} ms, reference loop "

@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+from baseline import Baseline
+
 from seoib.query.api import Engine
 from seoib.query.classes import stack_classes, vm_classes
 from seoib.rules.matrix_keys import host_key_spec, vm_key_spec
@@ -79,16 +81,6 @@ def class_space_queries(rs: RuleSet, n: int, seed: int = 15) -> list[dict[str, o
     return [{"host": rng.choice(hosts), "vm": rng.choice(vms)} for _ in range(n)]
 
 
-def interpreter_seconds(runs: int = 5) -> float:
-    """The median wall time of a bare ``python -c pass``: the batch's floor."""
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=False)
-        times.append(time.perf_counter() - t)
-    return sorted(times)[len(times) // 2]
-
-
 def batch_seconds(lines: list[dict[str, str]], *extra: str) -> tuple[float, int, list[int]]:
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as fh:
         fh.write("".join(json.dumps(q) + "\n" for q in lines))
@@ -128,9 +120,9 @@ def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000]
     rs = load_rules()
     subprocess.run([sys.executable, "-m", "seoib", "policy", "--batch", os.devnull], check=False)
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    base = interpreter_seconds()
-    print(f"baseline: bare `python -c pass`: {base:6.3f} s")
+    baseline = Baseline.measure(runs=5)
+    print(baseline.line())
+    base = baseline.start_ms / 1e3  # the batch's floor, in seconds
     for label, make in (("random", random_queries), ("class-space", class_space_queries)):
         for n in sizes:
             lines = make(rs, n)
